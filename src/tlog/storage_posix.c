@@ -1,3 +1,326 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Placeholder until the module lands. */
-typedef int vt_placeholder;
+/*
+ * Log storage in a POSIX directory.
+ *
+ * Layout: DIR/log/ mirrors the tlog-tiles URL space; DIR/staging/ holds
+ * objects of the commit in progress; DIR/lock is the writer lock (flock,
+ * holding the writer's pid and command for the error message).
+ *
+ * Durability: staged files are written without fsync; commit() calls
+ * syncfs() once (all staged data durable), renames each into place with
+ * RENAME_NOREPLACE (an existing object is compared instead: tiles never
+ * change), then syncfs() again so the names are durable. A published
+ * object therefore always has complete, durable contents. The checkpoint
+ * is replaced by write, fsync, rename and directory fsync.
+ */
+#include "vitrine/storage.h"
+#include "vitrine/error.h"
+#include "vitrine/fsutil.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define OBJECT_MAX (256 * (2 + 65535))
+
+typedef struct {
+	char *path;
+	char tmp[32];
+} staged;
+
+typedef struct {
+	vt_storage base;
+	int dirfd;     /* DIR */
+	int logfd;     /* DIR/log */
+	int stagefd;   /* DIR/staging, writers only */
+	int lockfd;
+	bool writer;
+	staged *st;
+	size_t nst, capst;
+	unsigned long seq;
+} posix_storage;
+
+static int p_get(vt_storage *s, vt_buf *out, const char *path)
+{
+	posix_storage *p = (posix_storage *)s;
+	if (strstr(path, "..") || path[0] == '/')
+		return vt_error_set(VT_EINVAL, "invalid object path %s", path);
+	return vt_fs_read(out, p->logfd, path);
+}
+
+static void clear_staged(posix_storage *p, bool unlink_files)
+{
+	for (size_t i = 0; i < p->nst; i++) {
+		if (unlink_files)
+			unlinkat(p->stagefd, p->st[i].tmp, 0);
+		free(p->st[i].path);
+	}
+	p->nst = 0;
+}
+
+static int p_put(vt_storage *s, const char *path, const void *data, size_t len)
+{
+	posix_storage *p = (posix_storage *)s;
+	staged *e;
+	int fd, err;
+
+	if (!p->writer)
+		return vt_error_set(VT_EDENIED, "storage is open read-only");
+	if (p->nst == p->capst) {
+		size_t cap = p->capst ? p->capst * 2 : 64;
+		staged *n = realloc(p->st, cap * sizeof(*n));
+		if (!n)
+			return vt_error_set(VT_ENOMEM, "out of memory");
+		p->st = n;
+		p->capst = cap;
+	}
+	e = &p->st[p->nst];
+	snprintf(e->tmp, sizeof(e->tmp), "%lu", p->seq++);
+	if ((e->path = strdup(path)) == NULL)
+		return vt_error_set(VT_ENOMEM, "out of memory");
+	fd = openat(p->stagefd, e->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		err = vt_error_sys(VT_EIO, errno, "cannot stage %s", path);
+		free(e->path);
+		return err;
+	}
+	err = vt_fs_write_all(fd, data, len);
+	if (close(fd) < 0 && err == 0)
+		err = vt_error_sys(VT_EIO, errno, "cannot close staged %s", path);
+	if (err < 0) {
+		unlinkat(p->stagefd, e->tmp, 0);
+		free(e->path);
+		return vt_error_wrap(err, "staging %s", path);
+	}
+	p->nst++;
+	return 0;
+}
+
+static int sync_all(posix_storage *p)
+{
+	if (syncfs(p->dirfd) < 0)
+		return vt_error_sys(VT_EIO, errno, "syncfs failed");
+	return 0;
+}
+
+/* An object exists at path already: it must hold the staged bytes. */
+static int same_as_existing(posix_storage *p, const staged *e)
+{
+	vt_buf a, b;
+	int err;
+	vt_buf_init(&a, OBJECT_MAX);
+	vt_buf_init(&b, OBJECT_MAX);
+	if ((err = vt_fs_read(&a, p->logfd, e->path)) < 0 ||
+	    (err = vt_fs_read(&b, p->stagefd, e->tmp)) < 0)
+		goto done;
+	if (a.len != b.len || memcmp(a.ptr, b.ptr, a.len) != 0)
+		err = vt_error_set(VT_ECORRUPT,
+				   "refusing to change immutable object %s (stored copy differs)",
+				   e->path);
+done:
+	vt_buf_dispose(&a);
+	vt_buf_dispose(&b);
+	return err;
+}
+
+static int p_commit(vt_storage *s)
+{
+	posix_storage *p = (posix_storage *)s;
+	int err = 0;
+
+	if (!p->writer)
+		return vt_error_set(VT_EDENIED, "storage is open read-only");
+	if (p->nst == 0)
+		return 0;
+	if ((err = sync_all(p)) < 0)
+		goto done;
+	for (size_t i = 0; i < p->nst; i++) {
+		staged *e = &p->st[i];
+		int r = renameat2(p->stagefd, e->tmp, p->logfd, e->path, RENAME_NOREPLACE);
+		if (r < 0 && errno == ENOENT) {
+			if ((err = vt_fs_mkparents(p->logfd, e->path, 0755)) < 0)
+				goto done;
+			r = renameat2(p->stagefd, e->tmp, p->logfd, e->path, RENAME_NOREPLACE);
+		}
+		if (r < 0 && errno == EEXIST) {
+			if ((err = same_as_existing(p, e)) < 0)
+				goto done;
+			unlinkat(p->stagefd, e->tmp, 0);
+			continue;
+		}
+		if (r < 0) {
+			err = vt_error_sys(VT_EIO, errno, "cannot publish %s", e->path);
+			goto done;
+		}
+	}
+	err = sync_all(p);
+done:
+	clear_staged(p, true);
+	return err;
+}
+
+static void p_abort(vt_storage *s)
+{
+	clear_staged((posix_storage *)s, true);
+}
+
+static int p_get_checkpoint(vt_storage *s, vt_buf *out)
+{
+	posix_storage *p = (posix_storage *)s;
+	return vt_fs_read(out, p->logfd, "checkpoint");
+}
+
+static int p_publish_checkpoint(vt_storage *s, const void *old, size_t oldlen, const void *data,
+				size_t len)
+{
+	posix_storage *p = (posix_storage *)s;
+	vt_buf cur;
+	int err;
+
+	if (!p->writer)
+		return vt_error_set(VT_EDENIED, "storage is open read-only");
+	/* The writer lock makes this process the only publisher, so
+	 * comparing and then replacing cannot race. */
+	vt_buf_init(&cur, 1 << 20);
+	err = vt_fs_read(&cur, p->logfd, "checkpoint");
+	if (err == VT_ENOTFOUND) {
+		if (oldlen != 0)
+			err = vt_error_set(VT_EBUSY, "checkpoint vanished");
+		else
+			err = 0;
+	} else if (err == 0 && (cur.len != oldlen || memcmp(cur.ptr, old, oldlen) != 0)) {
+		err = vt_error_set(VT_EBUSY, "checkpoint changed underneath this writer");
+	}
+	vt_buf_dispose(&cur);
+	if (err < 0)
+		return err;
+	return vt_fs_write_atomic(p->logfd, "checkpoint", data, len, 0644);
+}
+
+static void p_close(vt_storage *s)
+{
+	posix_storage *p = (posix_storage *)s;
+	if (!p)
+		return;
+	clear_staged(p, true);
+	free(p->st);
+	if (p->stagefd >= 0)
+		close(p->stagefd);
+	if (p->logfd >= 0)
+		close(p->logfd);
+	if (p->dirfd >= 0)
+		close(p->dirfd);
+	if (p->lockfd >= 0)
+		close(p->lockfd); /* releases the flock */
+	free(p);
+}
+
+static const struct vt_storage_ops posix_ops = {
+	.get = p_get,
+	.put = p_put,
+	.commit = p_commit,
+	.abort = p_abort,
+	.get_checkpoint = p_get_checkpoint,
+	.publish_checkpoint = p_publish_checkpoint,
+	.close = p_close,
+};
+
+/* Take DIR/lock or say who holds it. */
+static int take_lock(posix_storage *p, const char *dir)
+{
+	char info[256], held[256] = "";
+	ssize_t n;
+	int len;
+
+	p->lockfd = openat(p->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (p->lockfd < 0)
+		return vt_error_sys(VT_EIO, errno, "cannot open %s/lock", dir);
+	if (flock(p->lockfd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK)
+			return vt_error_sys(VT_EIO, errno, "cannot lock %s/lock", dir);
+		n = pread(p->lockfd, held, sizeof(held) - 1, 0);
+		held[n > 0 ? n : 0] = '\0';
+		held[strcspn(held, "\n")] = '\0';
+		return vt_error_set(VT_EBUSY, "data directory %s is in use by %s", dir,
+				    held[0] ? held : "another process");
+	}
+	len = snprintf(info, sizeof(info), "process %ld (%s)\n", (long)getpid(),
+		       program_invocation_short_name);
+	if (ftruncate(p->lockfd, 0) < 0 || pwrite(p->lockfd, info, (size_t)len, 0) != len)
+		return vt_error_sys(VT_EIO, errno, "cannot write %s/lock", dir);
+	return 0;
+}
+
+/* Remove what an interrupted commit left in DIR/staging. */
+static int clear_staging_dir(posix_storage *p)
+{
+	DIR *d;
+	struct dirent *de;
+	int fd = dup(p->stagefd);
+
+	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return vt_error_sys(VT_EIO, errno, "cannot list staging directory");
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] != '.')
+			unlinkat(p->stagefd, de->d_name, 0);
+	}
+	closedir(d);
+	return 0;
+}
+
+int vt_storage_posix_open(vt_storage **out, const char *dir, bool writer)
+{
+	posix_storage *p;
+	int err = 0;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return vt_error_set(VT_ENOMEM, "out of memory");
+	p->base.ops = &posix_ops;
+	p->dirfd = p->logfd = p->stagefd = p->lockfd = -1;
+	p->writer = writer;
+	if ((p->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		err = vt_error_sys(errno == ENOENT ? VT_ENOTFOUND : VT_EIO, errno,
+				   "cannot open data directory %s", dir);
+		goto done;
+	}
+	if (writer) {
+		if ((err = take_lock(p, dir)) < 0)
+			goto done;
+		if ((mkdirat(p->dirfd, "log", 0755) < 0 && errno != EEXIST) ||
+		    (mkdirat(p->dirfd, "staging", 0700) < 0 && errno != EEXIST)) {
+			err = vt_error_sys(VT_EIO, errno, "cannot create directories in %s", dir);
+			goto done;
+		}
+	}
+	if ((p->logfd = openat(p->dirfd, "log", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		err = vt_error_sys(errno == ENOENT ? VT_ENOTFOUND : VT_EIO, errno,
+				   "%s holds no log (run vitrine init)", dir);
+		goto done;
+	}
+	if (writer) {
+		p->stagefd = openat(p->dirfd, "staging", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (p->stagefd < 0) {
+			err = vt_error_sys(VT_EIO, errno, "cannot open %s/staging", dir);
+			goto done;
+		}
+		if ((err = clear_staging_dir(p)) < 0)
+			goto done;
+	}
+done:
+	if (err < 0) {
+		p_close(&p->base);
+		return err;
+	}
+	*out = &p->base;
+	return 0;
+}
