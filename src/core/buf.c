@@ -11,7 +11,7 @@ void vt_buf_init(vt_buf *b, size_t max)
 {
 	b->ptr = NULL;
 	b->len = b->cap = 0;
-	b->max = max;
+	b->max = max < SIZE_MAX ? max : SIZE_MAX - 1; /* so max + 1 and len + extra + 1 cannot wrap */
 }
 
 void vt_buf_dispose(vt_buf *b)

@@ -72,11 +72,11 @@ int vt_base64_decode_exact(void *out, size_t outlen, const char *s, size_t len)
 
 	if (len != VT_BASE64_LEN(outlen))
 		return vt_error_set(VT_EINVAL, "base64 value must encode %zu bytes", outlen);
-	vt_buf_init(&b, outlen);
+	vt_buf_init(&b, len / 4 * 3); /* room for any decoding, so a wrong size is EINVAL */
 	if ((err = vt_base64_decode(&b, s, len)) == 0) {
 		if (b.len != outlen)
 			err = vt_error_set(VT_EINVAL, "base64 value must encode %zu bytes", outlen);
-		else
+		else if (outlen > 0) /* b.ptr is NULL for nothing decoded */
 			memcpy(out, b.ptr, outlen);
 	}
 	vt_buf_dispose(&b);
