@@ -1,3 +1,157 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Placeholder until the module lands. */
-typedef int vt_placeholder;
+/* vitrine serve: run the log and its HTTP API until SIGINT or SIGTERM. */
+#include "cli.h"
+#include "vitrine/error.h"
+#include "vitrine/log.h"
+#include "vitrine/server.h"
+#include "vitrine/token.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+static const char help[] =
+	"usage: vitrine serve --dir DIR [--listen HOST:PORT] [options]\n"
+	"\n"
+	"Serve the log in DIR (made by 'vitrine init') over HTTP:\n"
+	"  GET  /log/checkpoint, /log/tile/<L>/<N>[.p/<W>], /log/tile/entries/<N>[.p/<W>]\n"
+	"  POST /log/add (admin token; answers with a c2sp.org/tlog-proof)\n"
+	"  GET  /healthz, /metrics\n"
+	"\n"
+	"  --listen HOST:PORT   address to listen on (default 127.0.0.1:8080)\n"
+	"  --batch-max N        entries that close a group (default 4096)\n"
+	"  --batch-age MS       age in milliseconds that closes a group (default 20)\n"
+	"  --queue-max N        waiting entries before answering 503 (default 65536)\n"
+	"  --threads N          HTTP event-loop threads (default 2)\n";
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static int parse_listen(char *host, size_t cap, unsigned *port, const char *s)
+{
+	const char *colon = strrchr(s, ':');
+	char *end;
+	unsigned long p;
+	if (!colon || (size_t)(colon - s) >= cap)
+		return -1;
+	p = strtoul(colon + 1, &end, 10);
+	if (*end || colon[1] == '\0' || p > 65535)
+		return -1;
+	snprintf(host, cap, "%.*s", (int)(colon - s), s);
+	*port = (unsigned)p;
+	return 0;
+}
+
+static unsigned long number(const char *s, const char *name, int *bad)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+	if (*s == '\0' || *end || v == 0) {
+		fprintf(stderr, "vitrine: %s must be a positive number\n", name);
+		*bad = 1;
+	}
+	return v;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"dir", required_argument, 0, 'd'},
+		{"listen", required_argument, 0, 'l'},
+		{"batch-max", required_argument, 0, 'b'},
+		{"batch-age", required_argument, 0, 'a'},
+		{"queue-max", required_argument, 0, 'q'},
+		{"threads", required_argument, 0, 't'},
+		{"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0},
+	};
+	const char *dir = NULL, *listen = "127.0.0.1:8080";
+	char host[256];
+	vt_server_options so = {0};
+	vt_log_options lo;
+	vt_note_signer *signer = NULL;
+	vt_storage *st = NULL;
+	vt_tokens *tokens = NULL;
+	vt_log *log = NULL;
+	vt_server *srv = NULL;
+	vt_buf vk;
+	struct rlimit rl;
+	int c, bad = 0, rc = EXIT_FAIL;
+
+	vt_log_options_default(&lo);
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': dir = optarg; break;
+		case 'l': listen = optarg; break;
+		case 'b': lo.batch_max = number(optarg, "--batch-max", &bad); break;
+		case 'a': lo.batch_age_ms = (unsigned)number(optarg, "--batch-age", &bad); break;
+		case 'q': lo.queue_max = number(optarg, "--queue-max", &bad); break;
+		case 't': so.threads = (unsigned)number(optarg, "--threads", &bad); break;
+		case 'h': fputs(help, stdout); return EXIT_OK;
+		default: return cli_usage("serve", "bad option");
+		}
+	}
+	if (bad)
+		return EXIT_USAGE;
+	if (!dir || optind != argc)
+		return cli_usage("serve", "serve needs --dir DIR");
+	if (parse_listen(host, sizeof(host), &so.port, listen) < 0)
+		return cli_usage("serve", "--listen wants HOST:PORT, not \"%s\"", listen);
+	so.host = host;
+	/* Each connection is a descriptor: allow as many as the system does. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	vt_buf_init(&vk, 4096);
+	if (cli_load_signer(&signer, dir) < 0) {
+		rc = cli_fail("cannot load the log key (did you run 'vitrine init'?)");
+		goto done;
+	}
+	if (vt_tokens_load(&tokens, dir) < 0) {
+		rc = cli_fail("cannot load tokens");
+		goto done;
+	}
+	if (vt_storage_posix_open(&st, dir, true) < 0) {
+		rc = cli_fail("cannot open the data directory");
+		goto done;
+	}
+	if (vt_log_open(&log, st, signer, &lo) < 0) {
+		rc = cli_fail("cannot open the log");
+		goto done;
+	}
+	if (vt_server_start(&srv, log, st, tokens, &so) < 0) {
+		rc = cli_fail("cannot start the server");
+		goto done;
+	}
+	vt_note_signer_vkey(&vk, signer);
+	printf("vitrine serving %s on http://%s:%u/\n", dir, host, vt_server_port(srv));
+	printf("log verifier key: %s\n", vt_buf_cstr(&vk));
+	printf("admin token: in %s/admin.token\n", dir);
+	fflush(stdout);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	while (!stop)
+		pause();
+	fprintf(stderr, "vitrine: stopping\n");
+	rc = EXIT_OK;
+done:
+	vt_server_quiesce(srv);
+	vt_log_close(log); /* completes the writers still waiting */
+	vt_server_free(srv);
+	vt_storage_close(st);
+	vt_tokens_free(tokens);
+	vt_note_signer_free(signer);
+	vt_buf_dispose(&vk);
+	return rc;
+}

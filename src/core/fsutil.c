@@ -29,13 +29,26 @@ int vt_fs_read(vt_buf *out, int dirfd, const char *path)
 		err = vt_error_set(VT_ENOTFOUND, "%s: not a regular file", path);
 		goto done;
 	}
-	if ((err = vt_buf_reserve(out, (size_t)st.st_size)) < 0) {
-		err = vt_error_wrap(err, "%s", path);
+	if ((size_t)st.st_size > out->max - out->len) {
+		err = vt_error_set(VT_ETOOBIG, "%s exceeds the limit of %zu bytes", path, out->max);
 		goto done;
 	}
+	if ((err = vt_buf_reserve(out, (size_t)st.st_size)) < 0)
+		goto done;
 	for (;;) {
 		ssize_t n;
-		if ((err = vt_buf_reserve(out, 4096)) < 0) {
+		size_t room = out->max - out->len;
+		if (room == 0) {
+			/* At the limit: the file is too big if anything is left. */
+			char c;
+			if (read(fd, &c, 1) > 0) {
+				err = vt_error_set(VT_ETOOBIG, "%s exceeds the limit of %zu bytes",
+						   path, out->max);
+				goto done;
+			}
+			break;
+		}
+		if ((err = vt_buf_reserve(out, room < 4096 ? room : 4096)) < 0) {
 			err = vt_error_wrap(err, "%s", path);
 			goto done;
 		}

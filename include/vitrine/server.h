@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The HTTP server (libmicrohttpd): the log's tlog-tiles API and writes. */
+#ifndef VITRINE_SERVER_H
+#define VITRINE_SERVER_H
+
+#include "vitrine/log.h"
+#include "vitrine/storage.h"
+#include "vitrine/token.h"
+
+typedef struct vt_server vt_server;
+
+typedef struct {
+	const char *host;      /* address to listen on, such as "127.0.0.1" */
+	unsigned port;         /* 0: any free port (see vt_server_port) */
+	unsigned threads;      /* event-loop threads (default 2) */
+	unsigned max_conns;    /* simultaneous connections (default 8192) */
+} vt_server_options;
+
+/*
+ * Start serving on a background thread pool. log, st and tokens are
+ * borrowed and must outlive the server. Waiting writers are suspended
+ * connections, not threads: a few threads serve thousands of clients.
+ * VT_EINVAL for a bad address, VT_EIO when the port cannot be bound.
+ */
+int vt_server_start(vt_server **out, vt_log *log, vt_storage *st, const vt_tokens *tokens,
+		    const vt_server_options *opt);
+
+/* The port actually bound. */
+unsigned vt_server_port(const vt_server *s);
+
+/*
+ * Stop accepting connections. Call before vt_log_close(), which completes
+ * the suspended writers, then vt_server_free().
+ */
+void vt_server_quiesce(vt_server *s);
+
+/* Stop the threads and free the server. */
+void vt_server_free(vt_server *s);
+
+#endif

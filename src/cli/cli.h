@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Shared pieces of the vitrine commands. */
+#ifndef VITRINE_CLI_H
+#define VITRINE_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vitrine/buf.h"
+#include "vitrine/client.h"
+#include "vitrine/note.h"
+#include "vitrine/storage.h"
+
+/* Exit statuses. */
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+int cmd_init(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_log(int argc, char **argv);
+int cmd_key(int argc, char **argv);
+
+/* Print "vitrine: <what>: <last error>" and return EXIT_FAIL. */
+int cli_fail(const char *what);
+
+/* Print "vitrine: <msg>" plus a hint to use --help; return EXIT_USAGE. */
+int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Load the signer from DIR/log.key. */
+int cli_load_signer(vt_note_signer **out, const char *dir);
+
+/* Load a verifier key from a file holding one vkey line. */
+int cli_load_vkey(vt_note_verifier **out, const char *path);
+
+/* Where a log is read from: a data directory or a server. */
+typedef struct {
+	vt_storage *st;  /* --dir */
+	vt_client *cl;   /* --url */
+} cli_source;
+
+int cli_source_open(cli_source *s, const char *dir, const char *url, const char *token);
+void cli_source_close(cli_source *s);
+/* A vt_fetch_fn over the source (payload = the cli_source). */
+int cli_source_fetch(vt_buf *out, const char *path, void *source);
+int cli_source_checkpoint(cli_source *s, vt_buf *out);
+
+/* Read a whole file ("-" is standard input). */
+int cli_read_file(vt_buf *out, const char *path);
+
+/* True when stderr is a terminal (progress lines go there). */
+bool cli_tty(void);
+
+#endif

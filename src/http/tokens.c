@@ -1,3 +1,0 @@
-/* SPDX-License-Identifier: Apache-2.0 */
-/* Placeholder until the module lands. */
-typedef int vt_placeholder;
