@@ -37,7 +37,8 @@ static const char help[] =
 	"  --dir DIR      read (or append to) the log in data directory DIR\n"
 	"  --url URL      read from (or append to) a server, such as http://127.0.0.1:8080\n"
 	"  --token TOKEN  admin token for --url appends (or --token-file FILE)\n"
-	"  --vkey FILE    the log's verifier key (default DIR/log.vkey with --dir)\n";
+	"  --vkey FILE    the log's verifier key (default DIR/log.vkey with --dir);\n"
+	"                 with append --url, every returned proof is verified with it\n";
 
 typedef struct {
 	const char *dir, *url, *token, *vkey, *old, *entry;
@@ -162,6 +163,7 @@ static int list_add(entry_list *l, const uint8_t *p, size_t len)
 typedef struct {
 	const opts *o;
 	entry_list *l;
+	vt_note_verifier *v; /* verify each proof when set */
 	pthread_mutex_t mu;
 	size_t next, done;
 	int err;
@@ -191,6 +193,15 @@ static void *remote_worker(void *arg)
 		if ((err = vt_client_post(cl, &resp, "log/add", j->l->p[i], j->l->len[i])) < 0 ||
 		    (err = vt_tlog_proof_parse(&p, (const char *)resp.ptr, resp.len)) < 0)
 			goto fail;
+		if (j->v) {
+			vt_checkpoint c;
+			if ((err = vt_tlog_proof_verify_origin(&c, NULL, &p, vt_note_verifier_name(j->v),
+							       j->l->p[i], j->l->len[i], &j->v,
+							       1)) < 0) {
+				err = vt_error_wrap(err, "the server's proof for entry %zu", i);
+				goto fail;
+			}
+		}
 		pthread_mutex_lock(&j->mu);
 		if (j->done++ == 0 || p.index < j->first)
 			j->first = p.index;
@@ -221,19 +232,23 @@ static int append_remote(const opts *o, entry_list *l)
 
 	if (!o->token)
 		return cli_usage("log", "appending with --url needs --token or --token-file");
+	if (o->vkey && cli_load_vkey(&j.v, o->vkey) < 0)
+		return cli_fail("verifier key");
 	pthread_mutex_init(&j.mu, NULL);
 	for (size_t i = 0; i < nt; i++)
 		pthread_create(&t[i], NULL, remote_worker, &j);
 	for (size_t i = 0; i < nt; i++)
 		pthread_join(t[i], NULL);
 	pthread_mutex_destroy(&j.mu);
+	vt_note_verifier_free(j.v);
 	if (j.err < 0) {
 		fprintf(stderr, "vitrine: append failed after %zu of %zu entries: %s\n", j.done,
 			l->n, j.why);
 		return EXIT_FAIL;
 	}
-	printf("appended %zu entries (indices %llu to %llu), each with a verified-format proof\n",
-	       l->n, (unsigned long long)j.first, (unsigned long long)j.last);
+	printf("appended %zu entries (indices %llu to %llu)%s\n", l->n,
+	       (unsigned long long)j.first, (unsigned long long)j.last,
+	       j.v ? ", every inclusion proof verified" : "; pass --vkey to verify the proofs");
 	return EXIT_OK;
 }
 
