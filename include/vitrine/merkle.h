@@ -34,8 +34,11 @@ int vt_merkle_verify_inclusion(const vt_hash *leaf, uint64_t index, uint64_t siz
  * RFC 9162 leaves open: size1 > size2 is VT_EINVAL; size1 == size2 needs
  * an empty proof and root1 == root2; size1 == 0 needs an empty proof and
  * is accepted for any root2 (the empty tree is a prefix of every tree),
- * as in transparency-dev/merkle. Wrong proof lengths: VT_EINVAL. Hashes
- * that do not match: VT_EVERIFY.
+ * as in earlier transparency-dev/merkle (later versions, and the vectors
+ * in tests/data/merkle, reject any proof from size 0). A tree of size 0
+ * has one possible root, so root1 must then be SHA-256("") or the result
+ * is VT_EVERIFY. Wrong proof lengths: VT_EINVAL. Hashes that do not
+ * match: VT_EVERIFY. Thread-safe.
  */
 int vt_merkle_verify_consistency(uint64_t size1, uint64_t size2, const vt_hash *root1,
 				 const vt_hash *root2, const vt_hash *proof, size_t n);
@@ -49,21 +52,27 @@ int vt_merkle_verify_consistency(uint64_t size1, uint64_t size2, const vt_hash *
 typedef int (*vt_merkle_node_fn)(vt_hash *out, unsigned level, uint64_t index, void *payload);
 
 /*
- * Root of the first size leaves, from stored perfect-subtree hashes.
- * size 0 gives the empty root.
+ * Root of the first size leaves, from stored perfect-subtree hashes:
+ * the perfect subtrees of size's binary decomposition, folded right to
+ * left. size 0 gives the empty root. The generators here call get only
+ * for perfect subtrees inside [0, size), O(log size) times, and stop
+ * at its first error, which they return; they never allocate.
  */
 int vt_merkle_root(vt_hash *out, uint64_t size, vt_merkle_node_fn get, void *payload);
 
 /*
  * Write the inclusion proof of leaf index in a tree of size into proof
- * (room for cap hashes), its length into *n. VT_EINVAL if index >= size.
+ * (room for cap hashes), its length into *n (0 on failure). VT_EINVAL if
+ * index >= size; VT_ETOOBIG if the proof needs more than cap hashes
+ * (VT_MERKLE_MAX_PROOF is always enough).
  */
 int vt_merkle_prove_inclusion(vt_hash *proof, size_t *n, size_t cap, uint64_t index,
 			      uint64_t size, vt_merkle_node_fn get, void *payload);
 
 /*
  * Write the consistency proof from size1 to size2 (RFC 9162 2.1.4.1).
- * Empty for size1 == 0 or size1 == size2; VT_EINVAL if size1 > size2.
+ * Empty for size1 == 0 or size1 == size2; VT_EINVAL if size1 > size2;
+ * VT_ETOOBIG if it needs more than cap hashes. *n as above.
  */
 int vt_merkle_prove_consistency(vt_hash *proof, size_t *n, size_t cap, uint64_t size1,
 				uint64_t size2, vt_merkle_node_fn get, void *payload);
@@ -88,7 +97,11 @@ void vt_merkle_edge_init(vt_merkle_edge *e);
 typedef void (*vt_merkle_visit_fn)(unsigned level, uint64_t index, const vt_hash *h,
 				   void *payload);
 
-/* Append one leaf hash; visit may be NULL. Amortised one node hash. */
+/*
+ * Append one leaf hash; visit may be NULL. Amortised one node hash, no
+ * allocation. VT_ETOOBIG when size is already UINT64_MAX. On error the
+ * edge is unchanged (visits already made stay made).
+ */
 int vt_merkle_edge_append(vt_merkle_edge *e, const vt_hash *leaf, vt_merkle_visit_fn visit,
 			  void *payload);
 

@@ -26,9 +26,8 @@ static const uint8_t leaf_prefix = 0x00;
 
 /* SHA-256 of the empty string, the root of the empty tree. */
 static const vt_hash empty_root = {{
-	0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4,
-	0xc8, 0x99, 0x6f, 0xb9, 0x24, 0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b,
-	0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55,
+    0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24,
+    0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55,
 }};
 
 int vt_merkle_leaf_hash(vt_hash *out, const void *entry, size_t len)
@@ -80,7 +79,8 @@ static size_t path_len(unsigned level, uint64_t index, uint64_t size)
 {
 	unsigned inner = bit_len(index ^ ((size - 1) >> level));
 
-	return inner + (size_t)__builtin_popcountll(index >> inner);
+	/* inner is 64 when the node and the last leaf part at the root. */
+	return inner + (inner < 64 ? (size_t)__builtin_popcountll(index >> inner) : 0);
 }
 
 static size_t inclusion_len(uint64_t index, uint64_t size)
@@ -161,22 +161,24 @@ int vt_merkle_verify_consistency(uint64_t size1, uint64_t size2, const vt_hash *
 	}
 	if (size1 == size2 || size1 == 0) {
 		if (n != 0) {
-			err = vt_error_set(VT_EINVAL, "consistency proof between sizes %llu and "
+			err = vt_error_set(VT_EINVAL,
+					   "consistency proof between sizes %llu and "
 					   "%llu must be empty, has %zu hashes",
 					   (unsigned long long)size1, (unsigned long long)size2, n);
 			goto done;
 		}
 		/* A size-0 tree has one possible root; another is a false claim. */
 		if (size1 == 0 && !vt_hash_equal(root1, &empty_root))
-			err = vt_error_set(VT_EVERIFY, "root of the empty tree is not SHA-256(\"\")");
+			err =
+			    vt_error_set(VT_EVERIFY, "root of the empty tree is not SHA-256(\"\")");
 		else if (size1 == size2 && !vt_hash_equal(root1, root2))
 			err = vt_error_set(VT_EVERIFY, "trees of equal size have different roots");
 		goto done;
 	}
 	want = consistency_len(size1, size2);
 	if (n != want || !proof) {
-		err = vt_error_set(VT_EINVAL, "consistency proof has %zu hashes, want %zu", n,
-				   want);
+		err =
+		    vt_error_set(VT_EINVAL, "consistency proof has %zu hashes, want %zu", n, want);
 		goto done;
 	}
 	/* RFC 9162 2.1.4.2. Step 2 prepends root1 when size1 is a power of
@@ -285,8 +287,8 @@ int vt_merkle_root(vt_hash *out, uint64_t size, vt_merkle_node_fn get, void *pay
 	return range_root(out, 0, size, get, payload);
 }
 
-int vt_merkle_prove_inclusion(vt_hash *proof, size_t *n, size_t cap, uint64_t index,
-			      uint64_t size, vt_merkle_node_fn get, void *payload)
+int vt_merkle_prove_inclusion(vt_hash *proof, size_t *n, size_t cap, uint64_t index, uint64_t size,
+			      vt_merkle_node_fn get, void *payload)
 {
 	size_t want;
 	int err = 0;

@@ -186,7 +186,8 @@ static bool json_hashes(vt_hash *out, size_t cap, size_t *n, const char *doc, co
 	if (*p == ']')
 		return true;
 	for (;;) {
-		if (*n == cap || (p = json_str(p, &s, &len)) == NULL || !decode_hash(&out[*n], s, len))
+		if (*n == cap || (p = json_str(p, &s, &len)) == NULL ||
+		    !decode_hash(&out[*n], s, len))
 			return false;
 		(*n)++;
 		p = skip_ws(p);
@@ -259,11 +260,10 @@ static void inclusion_case(const char *path, const char *doc)
 	size_t n;
 	int rc;
 
-	parsed = json_u64(&index, doc, "leafIdx") && json_u64(&size, doc, "treeSize") &&
-		 json_hash(&root, doc, "root") &&
-		 json_hash_len(&leaf, &leaf_len_ok, doc, "leafHash") &&
-		 json_hashes(proof, MAXP + 8, &n, doc, "proof") &&
-		 json_bool(&want_err, doc, "wantErr");
+	parsed =
+	    json_u64(&index, doc, "leafIdx") && json_u64(&size, doc, "treeSize") &&
+	    json_hash(&root, doc, "root") && json_hash_len(&leaf, &leaf_len_ok, doc, "leafHash") &&
+	    json_hashes(proof, MAXP + 8, &n, doc, "proof") && json_bool(&want_err, doc, "wantErr");
 	if (!parsed)
 		fprintf(stderr, "%s: cannot parse\n", path);
 	CHECK(parsed);
@@ -353,9 +353,9 @@ static void test_vectors(void)
 typedef struct {
 	vt_hash *lv[64]; /* lv[l][i]: hash of leaves [i << l, (i + 1) << l) */
 	uint64_t cnt[64];
-	uint64_t size;   /* tree size being served; anything outside is a bug */
+	uint64_t size; /* tree size being served; anything outside is a bug */
 	int bad_calls;
-	int fail_after;  /* when > 0, fail with VT_EIO on that call */
+	int fail_after; /* when > 0, fail with VT_EIO on that call */
 	int calls;
 } tree;
 
@@ -368,8 +368,8 @@ static int tree_node(vt_hash *out, unsigned level, uint64_t index, void *payload
 		return vt_error_set(VT_EIO, "injected failure");
 	if (level >= 64 || index >= t->cnt[level] || ((index + 1) << level) > t->size) {
 		t->bad_calls++;
-		fprintf(stderr, "node source asked for level %u index %" PRIu64 " at size %" PRIu64
-				"\n",
+		fprintf(stderr,
+			"node source asked for level %u index %" PRIu64 " at size %" PRIu64 "\n",
 			level, index, t->size);
 		return vt_error_set(VT_ENOTFOUND, "no such perfect subtree");
 	}
@@ -486,33 +486,39 @@ static void ref_subproof(vt_hash *out, size_t *len, uint64_t m, const vt_hash *d
 /* ---- RFC 6962 reference tree ---- */
 
 static const char *rfc_leaves[8] = {
-	"", "00", "10", "2021", "3031", "40414243", "5051525354555657",
-	"606162636465666768696a6b6c6d6e6f",
+    "",
+    "00",
+    "10",
+    "2021",
+    "3031",
+    "40414243",
+    "5051525354555657",
+    "606162636465666768696a6b6c6d6e6f",
 };
 
 /* Leaf hashes: 0, 1, 4 and 6 also appear in the reference tests' proofs. */
 static const char *rfc_leaf_hashes[8] = {
-	"6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
-	"96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
-	"0298d122906dcfc10892cb53a73992fc5b9f493ea4c9badb27b791b4127a7fe7",
-	"07506a85fd9dd2f120eb694f86011e5bb4662e5c415a62917033d4a9624487e7",
-	"bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
-	"4271a26be0d8a84f0bd54c8c302e7cb3a3b5d1fa6780a40bcce2873477dab658",
-	"b08693ec2e721597130641e8211e7eedccb4c26413963eee6c1e2ed16ffb1a5f",
-	"46f6ffadd3d06a09ff3c5860d2755c8b9819db7df44251788c7d8e3180de8eb1",
+    "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+    "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+    "0298d122906dcfc10892cb53a73992fc5b9f493ea4c9badb27b791b4127a7fe7",
+    "07506a85fd9dd2f120eb694f86011e5bb4662e5c415a62917033d4a9624487e7",
+    "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+    "4271a26be0d8a84f0bd54c8c302e7cb3a3b5d1fa6780a40bcce2873477dab658",
+    "b08693ec2e721597130641e8211e7eedccb4c26413963eee6c1e2ed16ffb1a5f",
+    "46f6ffadd3d06a09ff3c5860d2755c8b9819db7df44251788c7d8e3180de8eb1",
 };
 
 /* Roots of the first 0..8 leaves (transparency-dev/merkle, Google CT tests). */
 static const char *rfc_roots[9] = {
-	"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-	"6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
-	"fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
-	"aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77",
-	"d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
-	"4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4",
-	"76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef",
-	"ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
-	"5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+    "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+    "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
+    "aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77",
+    "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+    "4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4",
+    "76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef",
+    "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
+    "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
 };
 
 /* Known proofs of the reference tests: (a, b) and up to three hashes. */
@@ -523,39 +529,46 @@ typedef struct {
 
 /* a is the 0-based leaf index. */
 static const known_proof rfc_inclusion[] = {
-	{0, 1, {NULL}},
-	{0, 8,
-	 {"96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
-	  "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-	  "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"}},
-	{5, 8,
-	 {"bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
-	  "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
-	  "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"}},
-	{2, 3, {"fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125"}},
-	{1, 5,
-	 {"6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
-	  "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-	  "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b"}},
+    {0, 1, {NULL}},
+    {0,
+     8,
+     {"96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+      "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+      "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"}},
+    {5,
+     8,
+     {"bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+      "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
+      "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"}},
+    {2, 3, {"fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125"}},
+    {1,
+     5,
+     {"6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+      "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+      "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b"}},
 };
 
 static const known_proof rfc_consistency[] = {
-	{1, 1, {NULL}},
-	{1, 8,
-	 {"96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
-	  "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-	  "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"}},
-	{6, 8,
-	 {"0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
-	  "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
-	  "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"}},
-	{2, 5,
-	 {"5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-	  "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b"}},
-	{6, 7,
-	 {"0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
-	  "b08693ec2e721597130641e8211e7eedccb4c26413963eee6c1e2ed16ffb1a5f",
-	  "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"}},
+    {1, 1, {NULL}},
+    {1,
+     8,
+     {"96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+      "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+      "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"}},
+    {6,
+     8,
+     {"0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
+      "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
+      "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"}},
+    {2,
+     5,
+     {"5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+      "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b"}},
+    {6,
+     7,
+     {"0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
+      "b08693ec2e721597130641e8211e7eedccb4c26413963eee6c1e2ed16ffb1a5f",
+      "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"}},
 };
 
 static size_t known_hashes(vt_hash *out, const known_proof *k)
@@ -637,8 +650,7 @@ static void flip_random_bit(vt_hash *h)
 	h->b[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 }
 
-static void cross_inclusion(tree *t, const vt_hash *d, uint64_t n, uint64_t m,
-			    const vt_hash *root)
+static void cross_inclusion(tree *t, const vt_hash *d, uint64_t n, uint64_t m, const vt_hash *root)
 {
 	vt_hash got[MAXP + 2], want[MAXP], leaf = d[m], bad;
 	size_t ng = 0, nw = 0;
@@ -647,8 +659,8 @@ static void cross_inclusion(tree *t, const vt_hash *d, uint64_t n, uint64_t m,
 	CHECK_OK(vt_merkle_prove_inclusion(got, &ng, MAXP, m, n, tree_node, t));
 	ref_path(want, &nw, m, d, n);
 	if (!hashes_eq(got, ng, want, nw))
-		fprintf(stderr, "inclusion proof differs: index %" PRIu64 " size %" PRIu64 "\n",
-			m, n);
+		fprintf(stderr, "inclusion proof differs: index %" PRIu64 " size %" PRIu64 "\n", m,
+			n);
 	CHECK(hashes_eq(got, ng, want, nw));
 	CHECK_OK(vt_merkle_verify_inclusion(&leaf, m, n, got, ng, root));
 
@@ -733,8 +745,7 @@ static void cross_consistency(tree *t, const vt_hash *d, uint64_t m, uint64_t n,
 	memmove(got, got + 1, ng * sizeof(vt_hash));
 	CHECK_CODE(vt_merkle_verify_consistency(n, m, root2, &root1, got, ng), VT_EINVAL);
 	CHECK_CODE(vt_merkle_prove_consistency(got, &nw, MAXP, n, m, tree_node, t), VT_EINVAL);
-	CHECK_CODE(vt_merkle_prove_consistency(got, &nw, ng - 1, m, n, tree_node, t),
-		   VT_ETOOBIG);
+	CHECK_CODE(vt_merkle_prove_consistency(got, &nw, ng - 1, m, n, tree_node, t), VT_ETOOBIG);
 }
 
 /* Everything about one tree size: root, some inclusion and consistency proofs. */
@@ -789,7 +800,8 @@ static void test_cross_small(void)
 			uint64_t p = 1;
 			while (p * 2 < n)
 				p *= 2;
-			uint64_t pick_i[] = {0, 1, n / 2, n - 2, n - 1, p - 1, p, rnd_range(0, n - 1)};
+			uint64_t pick_i[] = {0,	    1,	   n / 2, n - 2,
+					     n - 1, p - 1, p,	  rnd_range(0, n - 1)};
 			uint64_t pick_o[] = {1, 2, 3, n / 2, n - 1, n, p, p + 1, rnd_range(1, n)};
 			memcpy(idx, pick_i, sizeof(pick_i));
 			ni = sizeof(pick_i) / sizeof(pick_i[0]);
@@ -805,8 +817,8 @@ static void test_cross_small(void)
 static void test_cross_large(void)
 {
 	enum { N = 200000 };
-	uint64_t sizes[] = {255,   256,   257,   511,   512,   513,      1023,     1024,
-			    1025,  65535, 65536, 65537, 0,     0,        0};
+	/* The last two are drawn at random below. */
+	uint64_t sizes[] = {255, 256, 257, 511, 512, 513, 65535, 65536, 65537, 0, 0};
 	size_t nsizes = sizeof(sizes) / sizeof(sizes[0]);
 	vt_hash *d = malloc(N * sizeof(vt_hash));
 	tree t;
@@ -821,16 +833,15 @@ static void test_cross_large(void)
 		CHECK_OK(vt_merkle_leaf_hash(&d[i], entry, sizeof(entry)));
 	}
 	CHECK(tree_build(&t, d, N));
-	sizes[nsizes - 3] = rnd_range(1000, N);
-	sizes[nsizes - 2] = rnd_range(100000, N);
-	sizes[nsizes - 1] = N;
+	sizes[nsizes - 2] = rnd_range(1000, N);
+	sizes[nsizes - 1] = rnd_range(N / 2, N);
 	for (size_t s = 0; s < nsizes; s++) {
 		uint64_t n = sizes[s], p = 1;
 		while (p * 2 < n)
 			p *= 2;
 		uint64_t idx[] = {0, n - 1, p, rnd_range(0, n - 1)};
-		uint64_t olds[] = {1, n - 1, p, rnd_range(1, n - 1), rnd_range(1, n)};
-		cross_size(&t, d, n, idx, 4, olds, 5);
+		uint64_t olds[] = {1, n - 1, p, rnd_range(1, n)};
+		cross_size(&t, d, n, idx, 4, olds, 4);
 	}
 	CHECK(t.bad_calls == 0);
 	tree_free(&t);
@@ -846,13 +857,13 @@ static void test_proof_lengths(void)
 {
 	vt_hash junk[MAXP + 1], root, leaf;
 	uint64_t cases[][2] = {
-		{0, 1},
-		{0, UINT64_MAX},
-		{UINT64_MAX - 1, UINT64_MAX},
-		{(uint64_t)1 << 63, UINT64_MAX},
-		{((uint64_t)1 << 63) - 1, (uint64_t)1 << 63},
-		{((uint64_t)1 << 63) + 1, ((uint64_t)1 << 63) + 2},
-		{0, 0},
+	    {0, 1},
+	    {0, UINT64_MAX},
+	    {UINT64_MAX - 1, UINT64_MAX},
+	    {(uint64_t)1 << 63, UINT64_MAX},
+	    {((uint64_t)1 << 63) - 1, (uint64_t)1 << 63},
+	    {((uint64_t)1 << 63) + 1, ((uint64_t)1 << 63) + 2},
+	    {0, 0},
 	};
 
 	memset(junk, 0x5a, sizeof(junk));
@@ -865,7 +876,8 @@ static void test_proof_lengths(void)
 			a = cases[r][0];
 			b = cases[r][1];
 		} else {
-			b = rnd() >> (rnd() % 64);
+			unsigned drop = (unsigned)(rnd() % 64);
+			b = rnd() >> drop;
 			a = b ? rnd() % b : 0;
 		}
 		if (b == 0)
@@ -920,8 +932,7 @@ static void test_source_errors(void)
 		CHECK(n == 0);
 	}
 	t.fail_after = 0;
-	CHECK_CODE(vt_merkle_prove_inclusion(proof, &n, MAXP, 100, 100, tree_node, &t),
-		   VT_EINVAL);
+	CHECK_CODE(vt_merkle_prove_inclusion(proof, &n, MAXP, 100, 100, tree_node, &t), VT_EINVAL);
 	CHECK_CODE(vt_merkle_prove_inclusion(proof, &n, MAXP, 0, 0, tree_node, &t), VT_EINVAL);
 	CHECK_OK(vt_merkle_root(&h, 0, tree_node, &t));
 	CHECK(t.bad_calls == 0);
@@ -933,8 +944,8 @@ static void test_source_errors(void)
 typedef struct {
 	tree *t;
 	uint8_t *seen[64]; /* seen[l][i]: visits of node (l, i) */
-	uint64_t size;     /* size before the append being visited */
-	int last_level;    /* levels of one append must rise 0, 1, 2, ... */
+	uint64_t size;	   /* size before the append being visited */
+	int last_level;	   /* levels of one append must rise 0, 1, 2, ... */
 	int errors;
 } visits;
 
