@@ -17,7 +17,7 @@
 /* Key types: the first byte of the encoded key. */
 enum {
 	VT_NOTE_ED25519 = 0x01, /* plain Ed25519 signed-note signature */
-	VT_NOTE_COSIG = 0x04,   /* cosignature/v1: timestamp + Ed25519 */
+	VT_NOTE_COSIG = 0x04,	/* cosignature/v1: timestamp + Ed25519 */
 };
 
 /* A private key that signs notes. Immutable once made; thread-safe. */
@@ -62,7 +62,6 @@ void vt_note_signer_free(vt_note_signer *s);
 /* The verifier of a signer's signatures (free with vt_note_verifier_free). */
 int vt_note_signer_verifier(vt_note_verifier **out, const vt_note_signer *s);
 
-
 /*
  * Parse "<name>+<hexid>+<base64(type||pub)>": the name is non-empty with
  * no '+', whitespace or control character; hexid is 8 lower-case hex
@@ -75,8 +74,7 @@ int vt_note_verifier_parse(vt_note_verifier **out, const char *vkey, size_t len)
  * Make a verifier from a raw Ed25519 public key (as configured for a
  * witness, say). VT_EINVAL for a bad name or an unknown type.
  */
-int vt_note_verifier_new(vt_note_verifier **out, const char *name, int type,
-			 const uint8_t pub[32]);
+int vt_note_verifier_new(vt_note_verifier **out, const char *name, int type, const uint8_t pub[32]);
 
 /* Append the verifier key string "<name>+<hexid>+<base64(type||pub)>". */
 int vt_note_verifier_vkey(vt_buf *out, const vt_note_verifier *v);

@@ -84,8 +84,8 @@ int vt_tlog_proof_extra(vt_buf *out, const vt_tlog_proof *p);
  * a malformed checkpoint, an index outside the tree or a proof of the
  * wrong length. out->ext points into p's text. Thread-safe.
  */
-int vt_tlog_proof_verify(vt_checkpoint *out, const vt_tlog_proof *p, const void *entry,
-			 size_t len, vt_note_verifier *const *verifiers, size_t nverifiers);
+int vt_tlog_proof_verify(vt_checkpoint *out, const vt_tlog_proof *p, const void *entry, size_t len,
+			 vt_note_verifier *const *verifiers, size_t nverifiers);
 
 /*
  * Like vt_tlog_proof_verify(), and also require the checkpoint's origin

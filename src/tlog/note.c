@@ -21,15 +21,15 @@
 #include <string.h>
 #include <time.h>
 
-#define EM_DASH "\xe2\x80\x94"
-#define SIG_PREFIX EM_DASH " "
-#define SIG_PREFIX_LEN 4
-#define KEY_LEN (1 + VT_ED25519_PUB_SIZE) /* type byte || key */
-#define KEY_B64_LEN VT_BASE64_LEN(KEY_LEN)
+#define EM_DASH		"\xe2\x80\x94"
+#define SIG_PREFIX	EM_DASH " "
+#define SIG_PREFIX_LEN	4
+#define KEY_LEN		(1 + VT_ED25519_PUB_SIZE) /* type byte || key */
+#define KEY_B64_LEN	VT_BASE64_LEN(KEY_LEN)
 #define ED25519_SIG_LEN (4 + VT_ED25519_SIG_SIZE)
-#define COSIG_SIG_LEN (4 + 8 + VT_ED25519_SIG_SIZE)
-#define COSIG_HEADER "cosignature/v1\ntime "
-#define MAX_SIG_B64 8192 /* room for post-quantum signatures of unknown keys */
+#define COSIG_SIG_LEN	(4 + 8 + VT_ED25519_SIG_SIZE)
+#define COSIG_HEADER	"cosignature/v1\ntime "
+#define MAX_SIG_B64	8192 /* room for post-quantum signatures of unknown keys */
 
 struct vt_note_signer {
 	char *name;
@@ -289,8 +289,7 @@ int vt_note_signer_parse(vt_note_signer **out, const char *skey, size_t len)
 	if ((err = signer_make(&s, name, name_len, key[0], key + 1)) < 0)
 		goto done;
 	if (s->id != id) {
-		err = vt_error_set(VT_EINVAL, "key id %08" PRIx32 " does not match the key",
-				   id);
+		err = vt_error_set(VT_EINVAL, "key id %08" PRIx32 " does not match the key", id);
 		goto done;
 	}
 	*out = s;
@@ -489,7 +488,8 @@ static int parse_sig_line(sig_line *out, vt_buf *scratch, const char *line, size
 	int err = 0;
 
 	if (len < SIG_PREFIX_LEN || memcmp(line, SIG_PREFIX, SIG_PREFIX_LEN) != 0) {
-		err = vt_error_set(VT_EINVAL, "signature line must start with an em dash and a space");
+		err = vt_error_set(VT_EINVAL,
+				   "signature line must start with an em dash and a space");
 		goto done;
 	}
 	line += SIG_PREFIX_LEN;
@@ -511,7 +511,8 @@ static int parse_sig_line(sig_line *out, vt_buf *scratch, const char *line, size
 		goto done;
 	}
 	if (decode_sig(scratch, out->b64, out->b64_len) < 0 || scratch->len < 5) {
-		err = vt_error_set(VT_EINVAL, "signature must be base64 of a key id and a signature");
+		err =
+		    vt_error_set(VT_EINVAL, "signature must be base64 of a key id and a signature");
 		goto done;
 	}
 	out->id = vt_get_be32(scratch->ptr);
@@ -545,7 +546,8 @@ static int parse_note(parsed_note *p, vt_buf *scratch, const char *msg, size_t l
 	p->text_len = i - 1;
 	sigs = msg + i;
 	if (sigs == end || end[-1] != '\n') {
-		err = vt_error_set(VT_EINVAL, "note must end in newline-terminated signature lines");
+		err =
+		    vt_error_set(VT_EINVAL, "note must end in newline-terminated signature lines");
 		goto done;
 	}
 	while (sigs < end) {
@@ -639,7 +641,8 @@ static int find_verifier(const vt_note_verifier **out, const sig_line *l,
 		    memcmp(v->name, l->name, l->name_len) != 0)
 			continue;
 		if (*out) {
-			err = vt_error_set(VT_EINVAL, "ambiguous key %s+%08" PRIx32, v->name, v->id);
+			err =
+			    vt_error_set(VT_EINVAL, "ambiguous key %s+%08" PRIx32, v->name, v->id);
 			goto done;
 		}
 		*out = v;
@@ -775,7 +778,8 @@ int vt_note_sign(vt_buf *out, const char *text, size_t len, vt_note_signer *cons
 			goto done;
 	}
 	if (out->len - start > VT_NOTE_MAX_SIZE)
-		err = vt_error_set(VT_ETOOBIG, "signed note longer than %d bytes", VT_NOTE_MAX_SIZE);
+		err =
+		    vt_error_set(VT_ETOOBIG, "signed note longer than %d bytes", VT_NOTE_MAX_SIZE);
 done:
 	if (err < 0 && out->len != start) {
 		out->len = start;

@@ -75,8 +75,7 @@ done:
 int vt_tlog_proof_format(vt_buf *out, uint64_t index, const vt_hash *proof, size_t n,
 			 const char *signed_checkpoint, size_t cp_len)
 {
-	return vt_tlog_proof_format_extra(out, NULL, 0, index, proof, n, signed_checkpoint,
-					  cp_len);
+	return vt_tlog_proof_format_extra(out, NULL, 0, index, proof, n, signed_checkpoint, cp_len);
 }
 
 /* Take the next line (without '\n'); VT_EINVAL if the text ends first. */
@@ -119,7 +118,8 @@ int vt_tlog_proof_parse(vt_tlog_proof *out, const char *text, size_t len)
 
 	memset(out, 0, sizeof(*out));
 	if (len > VT_TLOG_PROOF_MAX_SIZE) {
-		err = vt_error_set(VT_ETOOBIG, "proof longer than %d bytes", VT_TLOG_PROOF_MAX_SIZE);
+		err =
+		    vt_error_set(VT_ETOOBIG, "proof longer than %d bytes", VT_TLOG_PROOF_MAX_SIZE);
 		goto done;
 	}
 	if ((err = next_line(&line, &n, &p, end)) < 0)
@@ -191,8 +191,8 @@ int vt_tlog_proof_verify_origin(vt_checkpoint *out, vt_note *note, const vt_tlog
 	int err;
 
 	memset(out, 0, sizeof(*out));
-	if ((err = vt_note_open(&opened, p->checkpoint, p->checkpoint_len, verifiers,
-				nverifiers)) < 0)
+	if ((err = vt_note_open(&opened, p->checkpoint, p->checkpoint_len, verifiers, nverifiers)) <
+	    0)
 		goto done;
 	if ((err = vt_checkpoint_parse(out, opened.text, opened.text_len)) < 0)
 		goto done;
@@ -217,8 +217,8 @@ done:
 	return err;
 }
 
-int vt_tlog_proof_verify(vt_checkpoint *out, const vt_tlog_proof *p, const void *entry,
-			 size_t len, vt_note_verifier *const *verifiers, size_t nverifiers)
+int vt_tlog_proof_verify(vt_checkpoint *out, const vt_tlog_proof *p, const void *entry, size_t len,
+			 vt_note_verifier *const *verifiers, size_t nverifiers)
 {
 	return vt_tlog_proof_verify_origin(out, NULL, p, NULL, entry, len, verifiers, nverifiers);
 }

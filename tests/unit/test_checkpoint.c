@@ -8,10 +8,10 @@
 
 #include <stdint.h>
 
-#define ORIGIN "example.com/behind-the-sofa"
+#define ORIGIN	 "example.com/behind-the-sofa"
 #define ROOT_B64 "CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I="
 #define ROOT_HEX "0ac5186a91863e8e1d90c808014aa89bf5da8e3ee1d9f07630f0378f68f1ab62"
-#define BODY ORIGIN "\n20852163\n" ROOT_B64 "\n"
+#define BODY	 ORIGIN "\n20852163\n" ROOT_B64 "\n"
 
 static int parse(vt_checkpoint *c, const char *text)
 {
@@ -74,48 +74,51 @@ static void test_extensions_and_edges(void)
 static void test_rejects(void)
 {
 	static const char *bad[] = {
-		/* missing lines */
-		"",
-		ORIGIN,
-		ORIGIN "\n",
-		ORIGIN "\n20852163",
-		ORIGIN "\n20852163\n",
-		ORIGIN "\n20852163\n" ROOT_B64,
-		/* empty or bad origin */
-		"\n20852163\n" ROOT_B64 "\n",
-		"a\x01" "b\n20852163\n" ROOT_B64 "\n",
-		"a\rb\n20852163\n" ROOT_B64 "\n",
-		"a\xff" "b\n20852163\n" ROOT_B64 "\n",
-		"a\xc0\xaf" "b\n20852163\n" ROOT_B64 "\n",
-		/* sizes */
-		ORIGIN "\n\n" ROOT_B64 "\n",
-		ORIGIN "\n01\n" ROOT_B64 "\n",
-		ORIGIN "\n00\n" ROOT_B64 "\n",
-		ORIGIN "\n-1\n" ROOT_B64 "\n",
-		ORIGIN "\n+1\n" ROOT_B64 "\n",
-		ORIGIN "\n 1\n" ROOT_B64 "\n",
-		ORIGIN "\n1 \n" ROOT_B64 "\n",
-		ORIGIN "\n0x10\n" ROOT_B64 "\n",
-		ORIGIN "\n1e3\n" ROOT_B64 "\n",
-		ORIGIN "\n18446744073709551616\n" ROOT_B64 "\n",
-		ORIGIN "\n99999999999999999999\n" ROOT_B64 "\n",
-		/* roots: missing, unpadded, bad alphabet, non-canonical, 31 and 33 bytes, hex */
-		ORIGIN "\n5\n\n",
-		ORIGIN "\n5\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I\n",
-		ORIGIN "\n5\nCsUYapGGPo4dkMgIAUqom_Xajj7h2fB2MPA3j2jxq2I=\n",
-		ORIGIN "\n5\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2J=\n",
-		ORIGIN "\n5\n CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n",
-		ORIGIN "\n5\nAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHg==\n",
-		ORIGIN "\n5\nAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8g\n",
-		ORIGIN "\n5\n" ROOT_HEX "\n",
-		/* extension lines: empty, unterminated, control characters */
-		BODY "\n",
-		BODY "foo\n\n",
-		BODY "foo\n\nbar\n",
-		BODY "foo",
-		BODY "foo\nbar",
-		BODY "f\to\n",
-		BODY "\xed\xa0\x80\n",
+	    /* missing lines */
+	    "",
+	    ORIGIN,
+	    ORIGIN "\n",
+	    ORIGIN "\n20852163",
+	    ORIGIN "\n20852163\n",
+	    ORIGIN "\n20852163\n" ROOT_B64,
+	    /* empty or bad origin */
+	    "\n20852163\n" ROOT_B64 "\n",
+	    "a\x01"
+	    "b\n20852163\n" ROOT_B64 "\n",
+	    "a\rb\n20852163\n" ROOT_B64 "\n",
+	    "a\xff"
+	    "b\n20852163\n" ROOT_B64 "\n",
+	    "a\xc0\xaf"
+	    "b\n20852163\n" ROOT_B64 "\n",
+	    /* sizes */
+	    ORIGIN "\n\n" ROOT_B64 "\n",
+	    ORIGIN "\n01\n" ROOT_B64 "\n",
+	    ORIGIN "\n00\n" ROOT_B64 "\n",
+	    ORIGIN "\n-1\n" ROOT_B64 "\n",
+	    ORIGIN "\n+1\n" ROOT_B64 "\n",
+	    ORIGIN "\n 1\n" ROOT_B64 "\n",
+	    ORIGIN "\n1 \n" ROOT_B64 "\n",
+	    ORIGIN "\n0x10\n" ROOT_B64 "\n",
+	    ORIGIN "\n1e3\n" ROOT_B64 "\n",
+	    ORIGIN "\n18446744073709551616\n" ROOT_B64 "\n",
+	    ORIGIN "\n99999999999999999999\n" ROOT_B64 "\n",
+	    /* roots: missing, unpadded, bad alphabet, non-canonical, 31 and 33 bytes, hex */
+	    ORIGIN "\n5\n\n",
+	    ORIGIN "\n5\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I\n",
+	    ORIGIN "\n5\nCsUYapGGPo4dkMgIAUqom_Xajj7h2fB2MPA3j2jxq2I=\n",
+	    ORIGIN "\n5\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2J=\n",
+	    ORIGIN "\n5\n CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n",
+	    ORIGIN "\n5\nAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHg==\n",
+	    ORIGIN "\n5\nAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8g\n",
+	    ORIGIN "\n5\n" ROOT_HEX "\n",
+	    /* extension lines: empty, unterminated, control characters */
+	    BODY "\n",
+	    BODY "foo\n\n",
+	    BODY "foo\n\nbar\n",
+	    BODY "foo",
+	    BODY "foo\nbar",
+	    BODY "f\to\n",
+	    BODY "\xed\xa0\x80\n",
 	};
 	vt_checkpoint c;
 

@@ -21,11 +21,13 @@
 	"If you think cryptography is the answer to your problem,\n"                               \
 	"then you don't know what your problem is.\n"
 #define PETER_B64                                                                                  \
-	"x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM="
+	"x08go/ZJkuBS9UG/"                                                                         \
+	"SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM="
 #define PETER_SIG "\xe2\x80\x94 PeterNeumann " PETER_B64 "\n"
 #define ENOCH_SIG                                                                                  \
-	"\xe2\x80\x94 EnochRoot "                                                                 \
-	"rwz+eBzmZa0SO3NbfRGzPCpDckykFXSdeX+MNtCOXm2/5n2tiOHp+vAF1aGrQ5ovTG01oOTGwnWLox33WWd1RvMc+" \
+	"\xe2\x80\x94 EnochRoot "                                                                  \
+	"rwz+eBzmZa0SO3NbfRGzPCpDckykFXSdeX+MNtCOXm2/"                                             \
+	"5n2tiOHp+vAF1aGrQ5ovTG01oOTGwnWLox33WWd1RvMc+"                                            \
 	"QQ=\n"
 #define SUMDB_VKEY "sum.golang.org+033de0ae+Ac4zctda0e5eza+HJyk9SxEdh+s3Ux18htTTAD8OuAn8"
 
@@ -65,7 +67,8 @@ static void field(char *out, size_t cap, const char *text, const char *key)
 	while (p && *p) {
 		const char *nl = strchr(p, '\n');
 		size_t n = nl ? (size_t)(nl - p) : strlen(p);
-		if (n > klen && strncmp(p, key, klen) == 0 && p[klen] == ' ' && n - klen - 1 < cap) {
+		if (n > klen && strncmp(p, key, klen) == 0 && p[klen] == ' ' &&
+		    n - klen - 1 < cap) {
 			memcpy(out, p + klen + 1, n - klen - 1);
 			out[n - klen - 1] = '\0';
 			return;
@@ -152,12 +155,12 @@ static void test_go_key_mangling(void)
 	vt_note_verifier *v = NULL;
 	/* Wrong key length with adjusted id; unknown algorithm with adjusted id. */
 	const char *bad[] = {
-		"PeterNeumann+cc469956+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TWBADKEY==",
-		"PeterNeumann+173116ae+ZRpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW",
-		"PeterNeumann+C74F20A3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW",
-		"+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW",
-		"PeterNeumann+c74f20a3",
-		"",
+	    "PeterNeumann+cc469956+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TWBADKEY==",
+	    "PeterNeumann+173116ae+ZRpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW",
+	    "PeterNeumann+C74F20A3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW",
+	    "+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW",
+	    "PeterNeumann+c74f20a3",
+	    "",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		CHECK_CODE(vt_note_verifier_parse(&v, bad[i], strlen(bad[i])), VT_EINVAL);
@@ -182,7 +185,8 @@ static void test_key_ids(void)
 	CHECK_CODE(vt_note_verifier_parse(&w, bad, strlen(bad)), VT_EINVAL);
 
 	/* vt_note_key_id on the raw key gives the published id. */
-	CHECK_OK(vt_base64_decode_exact(key, 33, "ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW", 44));
+	CHECK_OK(
+	    vt_base64_decode_exact(key, 33, "ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW", 44));
 	CHECK(vt_note_key_id("PeterNeumann", VT_NOTE_ED25519, key + 1) == 0xc74f20a3);
 	CHECK(vt_note_key_id("PeterNeumann", VT_NOTE_COSIG, key + 1) != 0xc74f20a3);
 
@@ -269,14 +273,14 @@ static void test_go_open(void)
 
 	/* Go's malformed messages. */
 	const char *bad[] = {
-		TEXT,
-		TEXT "\n",
-		TEXT "\n\xe2\x80\x94 PeterNeumann " PETER_B64,
-		"\x01" TEXT "\n" PETER_SIG,
-		"\xff" TEXT "\n" PETER_SIG,
-		TEXT "\n\xe2\x80\x94 Bad Name " PETER_B64,
-		TEXT "\n\xe2\x80\x94 Bad Name " PETER_B64 "\n",
-		TEXT "\n" PETER_SIG "Unexpected line.\n",
+	    TEXT,
+	    TEXT "\n",
+	    TEXT "\n\xe2\x80\x94 PeterNeumann " PETER_B64,
+	    "\x01" TEXT "\n" PETER_SIG,
+	    "\xff" TEXT "\n" PETER_SIG,
+	    TEXT "\n\xe2\x80\x94 Bad Name " PETER_B64,
+	    TEXT "\n\xe2\x80\x94 Bad Name " PETER_B64 "\n",
+	    TEXT "\n" PETER_SIG "Unexpected line.\n",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		CHECK_CODE(open_str(&n, bad[i], &peter, 1), VT_EINVAL);
@@ -311,50 +315,50 @@ static void test_strict(void)
 		const char *msg;
 		int code;
 	} cases[] = {
-		/* control characters anywhere */
-		{"If you\tthink\n\n" PETER_SIG, VT_EINVAL},
-		{TEXT "\r\n" PETER_SIG, VT_EINVAL},
-		{TEXT "\n" PETER_SIG "\r", VT_EINVAL},
-		{"a\x7f\n\n\xe2\x80\x94 k\x01 AAAAAAA=\n", VT_EINVAL},
-		/* invalid UTF-8: overlong, surrogate, above U+10FFFF, truncated, bare continuation */
-		{"\xc0\x80\n\n" PETER_SIG, VT_EINVAL},
-		{"\xe0\x80\xaf\n\n" PETER_SIG, VT_EINVAL},
-		{"\xed\xa0\x80\n\n" PETER_SIG, VT_EINVAL},
-		{"\xf4\x90\x80\x80\n\n" PETER_SIG, VT_EINVAL},
-		{"\xe2\x80\n\n" PETER_SIG, VT_EINVAL},
-		{"\x80\n\n" PETER_SIG, VT_EINVAL},
-		/* layout */
-		{"", VT_EINVAL},
-		{"\n", VT_EINVAL},
-		{"\n\n", VT_EINVAL},
-		{PETER_SIG, VT_EINVAL},
-		{TEXT "\n" PETER_SIG "\n", VT_EINVAL},
-		{TEXT "\n" PETER_SIG "\n" PETER_SIG "x", VT_EINVAL},
-		/* signature lines */
-		{TEXT "\n- PeterNeumann " PETER_B64 "\n", VT_EINVAL},
-		{TEXT "\n\xe2\x80\x94PeterNeumann " PETER_B64 "\n", VT_EINVAL},
-		{TEXT "\n\xe2\x80\x94  " PETER_B64 "\n", VT_EINVAL},
-		{TEXT "\n\xe2\x80\x94 Peter+Neumann " PETER_B64 "\n", VT_EINVAL},
-		{TEXT "\n\xe2\x80\x94 Peter\xc2\xa0Neumann " PETER_B64 "\n", VT_EINVAL},
-		{TEXT "\n\xe2\x80\x94 Peter\xe3\x80\x80Neumann " PETER_B64 "\n", VT_EINVAL},
-		{TEXT "\n\xe2\x80\x94 PeterNeumann\n", VT_EINVAL},
-		{TEXT "\n\xe2\x80\x94 PeterNeumann \n", VT_EINVAL},
-		{TEXT "\n\xe2\x80\x94 PeterNeumann  " PETER_B64 "\n", VT_EINVAL},
-		{TEXT "\n\xe2\x80\x94 PeterNeumann " PETER_B64 " \n", VT_EINVAL},
-		/* base64: bad alphabet, missing padding, non-zero unused bits, only a key id */
-		{TEXT "\n\xe2\x80\x94 PeterNeumann x08go/ZJ-uBS\n", VT_EINVAL},
-		{TEXT "\n\xe2\x80\x94 PeterNeumann x08go/ZJkuB\n", VT_EINVAL},
-		{TEXT "\n\xe2\x80\x94 PeterNeumann x08go/Z=\n", VT_EINVAL},
-		{TEXT "\n\xe2\x80\x94 PeterNeumann x08goA==\n", VT_EINVAL},
-		/* known key, key id plus a short signature: well-formed but does not verify */
-		{TEXT "\n\xe2\x80\x94 PeterNeumann x08go/Y=\n", VT_EVERIFY},
-		{TEXT "\n\xe2\x80\x94 PeterNeumann x08go/ZJ\n", VT_EVERIFY},
-		/* unknown key with a short but well-formed signature: no known signer */
-		{TEXT "\n\xe2\x80\x94 Other x08go/ZJ\n", VT_EVERIFY},
-		/* text changed under a good signature */
-		{"If you think cryptography is the answer to your problem,\n"
-		 "then you don't know what your problem is!\n\n" PETER_SIG,
-		 VT_EVERIFY},
+	    /* control characters anywhere */
+	    {"If you\tthink\n\n" PETER_SIG, VT_EINVAL},
+	    {TEXT "\r\n" PETER_SIG, VT_EINVAL},
+	    {TEXT "\n" PETER_SIG "\r", VT_EINVAL},
+	    {"a\x7f\n\n\xe2\x80\x94 k\x01 AAAAAAA=\n", VT_EINVAL},
+	    /* invalid UTF-8: overlong, surrogate, above U+10FFFF, truncated, bare continuation */
+	    {"\xc0\x80\n\n" PETER_SIG, VT_EINVAL},
+	    {"\xe0\x80\xaf\n\n" PETER_SIG, VT_EINVAL},
+	    {"\xed\xa0\x80\n\n" PETER_SIG, VT_EINVAL},
+	    {"\xf4\x90\x80\x80\n\n" PETER_SIG, VT_EINVAL},
+	    {"\xe2\x80\n\n" PETER_SIG, VT_EINVAL},
+	    {"\x80\n\n" PETER_SIG, VT_EINVAL},
+	    /* layout */
+	    {"", VT_EINVAL},
+	    {"\n", VT_EINVAL},
+	    {"\n\n", VT_EINVAL},
+	    {PETER_SIG, VT_EINVAL},
+	    {TEXT "\n" PETER_SIG "\n", VT_EINVAL},
+	    {TEXT "\n" PETER_SIG "\n" PETER_SIG "x", VT_EINVAL},
+	    /* signature lines */
+	    {TEXT "\n- PeterNeumann " PETER_B64 "\n", VT_EINVAL},
+	    {TEXT "\n\xe2\x80\x94PeterNeumann " PETER_B64 "\n", VT_EINVAL},
+	    {TEXT "\n\xe2\x80\x94  " PETER_B64 "\n", VT_EINVAL},
+	    {TEXT "\n\xe2\x80\x94 Peter+Neumann " PETER_B64 "\n", VT_EINVAL},
+	    {TEXT "\n\xe2\x80\x94 Peter\xc2\xa0Neumann " PETER_B64 "\n", VT_EINVAL},
+	    {TEXT "\n\xe2\x80\x94 Peter\xe3\x80\x80Neumann " PETER_B64 "\n", VT_EINVAL},
+	    {TEXT "\n\xe2\x80\x94 PeterNeumann\n", VT_EINVAL},
+	    {TEXT "\n\xe2\x80\x94 PeterNeumann \n", VT_EINVAL},
+	    {TEXT "\n\xe2\x80\x94 PeterNeumann  " PETER_B64 "\n", VT_EINVAL},
+	    {TEXT "\n\xe2\x80\x94 PeterNeumann " PETER_B64 " \n", VT_EINVAL},
+	    /* base64: bad alphabet, missing padding, non-zero unused bits, only a key id */
+	    {TEXT "\n\xe2\x80\x94 PeterNeumann x08go/ZJ-uBS\n", VT_EINVAL},
+	    {TEXT "\n\xe2\x80\x94 PeterNeumann x08go/ZJkuB\n", VT_EINVAL},
+	    {TEXT "\n\xe2\x80\x94 PeterNeumann x08go/Z=\n", VT_EINVAL},
+	    {TEXT "\n\xe2\x80\x94 PeterNeumann x08goA==\n", VT_EINVAL},
+	    /* known key, key id plus a short signature: well-formed but does not verify */
+	    {TEXT "\n\xe2\x80\x94 PeterNeumann x08go/Y=\n", VT_EVERIFY},
+	    {TEXT "\n\xe2\x80\x94 PeterNeumann x08go/ZJ\n", VT_EVERIFY},
+	    /* unknown key with a short but well-formed signature: no known signer */
+	    {TEXT "\n\xe2\x80\x94 Other x08go/ZJ\n", VT_EVERIFY},
+	    /* text changed under a good signature */
+	    {"If you think cryptography is the answer to your problem,\n"
+	     "then you don't know what your problem is!\n\n" PETER_SIG,
+	     VT_EVERIFY},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int got = open_str(&n, cases[i].msg, &peter, 1);
@@ -468,9 +472,8 @@ static void test_cosig_vector(void)
 
 	/* The RFC 8032 test 1 public key. */
 	uint8_t pub[32];
-	CHECK_OK(vt_hex_decode(pub, 32,
-			       "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
-			       64));
+	CHECK_OK(vt_hex_decode(
+	    pub, 32, "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a", 64));
 	CHECK(memcmp(vt_note_verifier_pub(v), pub, 32) == 0);
 
 	/* Our signer reproduces the openssl signature line byte for byte. */
@@ -503,9 +506,9 @@ static void test_cosig_vector(void)
 	/* A plain Ed25519 signature of the same length under the cosigner's id. */
 	vt_ed25519_key k;
 	CHECK_OK(vt_ed25519_from_seed(&k, (const uint8_t *)"\x9d\x61\xb1\x9d\xef\xfd\x5a\x60"
-							 "\xba\x84\x4a\xf4\x92\xec\x2c\xc4"
-							 "\x44\x49\xc5\x69\x7b\x32\x69\x19"
-							 "\x70\x3b\xac\x03\x1c\xae\x7f\x60"));
+							   "\xba\x84\x4a\xf4\x92\xec\x2c\xc4"
+							   "\x44\x49\xc5\x69\x7b\x32\x69\x19"
+							   "\x70\x3b\xac\x03\x1c\xae\x7f\x60"));
 	CHECK(memcmp(k.pub, pub, 32) == 0);
 	uint8_t plain[68];
 	vt_put_be32(plain, vt_note_verifier_id(v));
@@ -583,7 +586,8 @@ static void test_sign_roundtrip(void)
 	CHECK_OK(vt_note_open(&n, (char *)b.ptr, b.len, vs, 2));
 	CHECK(n.nsigs == 2 && n.sigs[0].by == vs[0] && n.sigs[1].by == vs[1]);
 	CHECK(n.sigs[0].timestamp == 0);
-	CHECK(n.sigs[1].timestamp >= (uint64_t)before && n.sigs[1].timestamp <= (uint64_t)time(NULL));
+	CHECK(n.sigs[1].timestamp >= (uint64_t)before &&
+	      n.sigs[1].timestamp <= (uint64_t)time(NULL));
 	/* Only the witness known: its cosignature opens the note, the log's is unknown. */
 	CHECK_OK(vt_note_open(&n, (char *)b.ptr, b.len, vs + 1, 1));
 	CHECK(n.nsigs == 1 && n.nunknown == 1);

@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #define PETER_SKEY "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz"
-#define NLEAVES 7
+#define NLEAVES	   7
 
 static vt_hash leaves[NLEAVES];
 static char entries[NLEAVES][16];
@@ -130,10 +130,11 @@ static void test_layout(void)
 
 	/* With extra data, the extra line comes second. */
 	vt_buf_reset(&out);
-	CHECK_OK(vt_tlog_proof_format_extra(&out, "hello", 5, 5, proof, n, (char *)note.ptr,
-					    note.len));
+	CHECK_OK(
+	    vt_tlog_proof_format_extra(&out, "hello", 5, 5, proof, n, (char *)note.ptr, note.len));
 	CHECK(out.len == want.len + strlen("extra aGVsbG8=\n"));
-	CHECK(strncmp((char *)out.ptr, "c2sp.org/tlog-proof@v1\nextra aGVsbG8=\nindex 5\n", 46) == 0);
+	CHECK(strncmp((char *)out.ptr, "c2sp.org/tlog-proof@v1\nextra aGVsbG8=\nindex 5\n", 46) ==
+	      0);
 	vt_tlog_proof p;
 	vt_buf extra;
 	vt_buf_init(&extra, 64);
@@ -316,49 +317,49 @@ static void test_parse_rejects(void)
 	CHECK_OK(parse_variant(HDR "extra AA==\nindex 18446744073709551615\n\n", cp, ""));
 
 	const char *bad_prefix[] = {
-		/* header */
-		"",
-		"\n",
-		"index 5\n\n",
-		"c2sp.org/tlog-proof@v2\nindex 5\n\n",
-		"c2sp.org/tlog-proof@v1 \nindex 5\n\n",
-		"C2SP.org/tlog-proof@v1\nindex 5\n\n",
-		"c2sp.org/tlog-proof@v1\r\nindex 5\n\n",
-		"\nc2sp.org/tlog-proof@v1\nindex 5\n\n",
-		/* index */
-		HDR "\n",
-		HDR "\n\n",
-		HDR "index\n\n",
-		HDR "index \n\n",
-		HDR "index  5\n\n",
-		HDR "index 5 \n\n",
-		HDR "index 05\n\n",
-		HDR "index -1\n\n",
-		HDR "index +5\n\n",
-		HDR "index 0x5\n\n",
-		HDR "index 18446744073709551616\n\n",
-		HDR "Index 5\n\n",
-		HDR "index\t5\n\n",
-		HDR "index 5",
-		/* extra */
-		HDR "extra \nindex 5\n\n",
-		HDR "extra AA\nindex 5\n\n",
-		HDR "extra AB==\nindex 5\n\n",
-		HDR "extra AA==\nextra AA==\nindex 5\n\n",
-		HDR "index 5\nextra AA==\n\n",
-		HDR "extra AA==\n\n",
-		HDR "extra AA== \nindex 5\n\n",
-		/* hashes: 31 and 33 bytes, non-canonical, hex, spaces, unterminated */
-		HDR "index 5\nAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHg==\n\n",
-		HDR "index 5\nAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8g\n\n",
-		HDR "index 5\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2J=\n\n",
-		HDR "index 5\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I\n\n",
-		HDR "index 5\n0ac5186a91863e8e1d90c808014aa89bf5da8e3ee1d9f07630f0378f68f1ab62\n\n",
-		HDR "index 5\n CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n\n",
-		HDR "index 5\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=",
-		/* no blank line, or two */
-		HDR "index 5\n",
-		HDR "index 5\n\n\n",
+	    /* header */
+	    "",
+	    "\n",
+	    "index 5\n\n",
+	    "c2sp.org/tlog-proof@v2\nindex 5\n\n",
+	    "c2sp.org/tlog-proof@v1 \nindex 5\n\n",
+	    "C2SP.org/tlog-proof@v1\nindex 5\n\n",
+	    "c2sp.org/tlog-proof@v1\r\nindex 5\n\n",
+	    "\nc2sp.org/tlog-proof@v1\nindex 5\n\n",
+	    /* index */
+	    HDR "\n",
+	    HDR "\n\n",
+	    HDR "index\n\n",
+	    HDR "index \n\n",
+	    HDR "index  5\n\n",
+	    HDR "index 5 \n\n",
+	    HDR "index 05\n\n",
+	    HDR "index -1\n\n",
+	    HDR "index +5\n\n",
+	    HDR "index 0x5\n\n",
+	    HDR "index 18446744073709551616\n\n",
+	    HDR "Index 5\n\n",
+	    HDR "index\t5\n\n",
+	    HDR "index 5",
+	    /* extra */
+	    HDR "extra \nindex 5\n\n",
+	    HDR "extra AA\nindex 5\n\n",
+	    HDR "extra AB==\nindex 5\n\n",
+	    HDR "extra AA==\nextra AA==\nindex 5\n\n",
+	    HDR "index 5\nextra AA==\n\n",
+	    HDR "extra AA==\n\n",
+	    HDR "extra AA== \nindex 5\n\n",
+	    /* hashes: 31 and 33 bytes, non-canonical, hex, spaces, unterminated */
+	    HDR "index 5\nAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHg==\n\n",
+	    HDR "index 5\nAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8g\n\n",
+	    HDR "index 5\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2J=\n\n",
+	    HDR "index 5\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I\n\n",
+	    HDR "index 5\n0ac5186a91863e8e1d90c808014aa89bf5da8e3ee1d9f07630f0378f68f1ab62\n\n",
+	    HDR "index 5\n CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n\n",
+	    HDR "index 5\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=",
+	    /* no blank line, or two */
+	    HDR "index 5\n",
+	    HDR "index 5\n\n\n",
 	};
 	for (size_t i = 0; i < sizeof(bad_prefix) / sizeof(bad_prefix[0]); i++) {
 		int got = parse_variant(bad_prefix[i], cp, "");
