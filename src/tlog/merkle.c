@@ -280,11 +280,13 @@ done:
 
 int vt_merkle_root(vt_hash *out, uint64_t size, vt_merkle_node_fn get, void *payload)
 {
-	if (size == 0) {
+	int err = 0;
+
+	if (size == 0)
 		*out = empty_root;
-		return 0;
-	}
-	return range_root(out, 0, size, get, payload);
+	else
+		err = range_root(out, 0, size, get, payload);
+	return err;
 }
 
 int vt_merkle_prove_inclusion(vt_hash *proof, size_t *n, size_t cap, uint64_t index, uint64_t size,
