@@ -296,7 +296,7 @@ int vt_note_signer_parse(vt_note_signer **out, const char *skey, size_t len)
 	s = NULL;
 done:
 	vt_note_signer_free(s);
-	memset(key, 0, sizeof(key));
+	explicit_bzero(key, sizeof(key)); /* may hold a seed */
 	if (err < 0)
 		vt_error_wrap(err, "private key");
 	return err;
@@ -331,7 +331,7 @@ static int append_key(vt_buf *out, const char *name, uint32_t id, int type, cons
 		if (out->ptr)
 			out->ptr[start] = 0;
 	}
-	memset(key, 0, sizeof(key));
+	explicit_bzero(key, sizeof(key)); /* may hold a seed */
 	return err;
 }
 
