@@ -1,8 +1,1255 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Placeholder until the benchmark lands. */
+/*
+ * vt_hammer: a load generator and checker for a vitrine log server, after
+ * Tessera's hammer.
+ *
+ * Writers are N keep-alive connections driven by libcurl's multi interface
+ * in one or two threads; each loops POST /log/add with a distinct entry
+ * and verifies every returned c2sp.org/tlog-proof against the log's key.
+ * Readers fetch the checkpoint and verify the inclusion of a random entry
+ * through the tiles. A checker thread proves, a few times a second, that
+ * the largest checkpoint seen is consistent with the previous one it
+ * checked, so every checkpoint the run saw lies on one chain (two
+ * checkpoints of one size must have the same root). Any proof that does
+ * not verify is a failure and makes the exit status non-zero; refused or
+ * failed appends are counted, not failures: the server may refuse.
+ *
+ * --record appends "<index>\t<hex entry>\n" for each acknowledged entry,
+ * flushed per line; --check FILE later proves that each recorded entry is
+ * at its index, so a crash test can tell whether an acknowledged entry was
+ * lost.
+ */
+#include "vitrine/checkpoint.h"
+#include "vitrine/client.h"
+#include "vitrine/encoding.h"
+#include "vitrine/error.h"
+#include "vitrine/merkle.h"
+#include "vitrine/note.h"
+#include "vitrine/proof.h"
+#include "vitrine/reader.h"
+#include "vitrine/tile.h"
+
+/* curl 7.88 type-check macros break under -std=c11. */
+#define CURL_DISABLE_TYPECHECK 1
+#include <curl/curl.h>
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
-int main(void)
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_WRITERS 20000
+#define MAX_READERS 256
+#define SHOW_FAILURES 10 /* failure messages printed; the rest are counted */
+
+static const char usage[] =
+	"usage: vt_hammer --url URL --token-file FILE --vkey FILE [options]\n"
+	"       vt_hammer --url URL --vkey FILE --check RECORD [--checkpoints FILE]\n"
+	"\n"
+	"Load a vitrine log server with concurrent appends and reads, verifying\n"
+	"every proof it gets; or check that recorded entries are in the log.\n"
+	"\n"
+	"  --writers N          concurrent append connections (default 256)\n"
+	"  --readers N          reader threads (default 4)\n"
+	"  --duration SECONDS   run this long (default 10)\n"
+	"  --count N            stop after N distinct entries were sent\n"
+	"  --entry-size BYTES   size of each entry (default 100)\n"
+	"  --timeout SECONDS    give up on one request after this long (default 30)\n"
+	"  --record FILE        append \"<index>\\t<hex of entry>\" per acknowledged entry\n"
+	"  --checkpoints FILE   append every distinct checkpoint seen (base64, one a\n"
+	"                       line); with --check, prove each consistent with the log\n"
+	"  --checkpoint-out FILE  write the largest checkpoint seen at the end\n"
+	"  --check RECORD       check that each recorded entry is at its index\n"
+	"\n"
+	"The last line of a run is \"summary key=value ...\" for scripts. Exit status:\n"
+	"0, 1 when a proof failed or checkpoints were inconsistent, 2 for bad usage.\n";
+
+typedef struct {
+	const char *url, *token_file, *vkey_file, *record, *checkpoints, *cp_out, *check;
+	unsigned writers, readers;
+	double duration;
+	uint64_t count;
+	size_t entry_size;
+	long timeout;
+} options;
+
+typedef struct {
+	/* Shared by every thread; counters are atomics, the rest under mu. */
+	options o;
+	char token_hdr[300];
+	char add_url[4096];
+	vt_note_verifier *v;
+	const char *origin;
+	char run[17]; /* random id making this run's entries distinct */
+	struct timespec t0;
+	atomic_bool stop;        /* no new requests */
+	atomic_bool stop_checks; /* checker thread: last round then out */
+	atomic_uint_fast64_t issued, adds, busy, e4xx, e5xx, transport, proofs, reads,
+		read_errors, read_proofs, consistency, failures;
+
+	pthread_mutex_t mu;
+	float *lat; /* time to receipt of each add, ms */
+	size_t nlat, caplat;
+	FILE *rec, *cprec;
+	uint64_t *cpseen; /* open-addressed set of (size, root) keys recorded */
+	size_t ncpseen, capcpseen;
+	vt_buf largest; /* the largest checkpoint note seen */
+	vt_checkpoint largest_cp;
+	bool have_largest;
+	uint64_t shown; /* failure messages printed */
+} hammer;
+
+static uint64_t now_ns(void)
 {
-	fputs("not built yet\n", stderr);
-	return 2;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static double elapsed(const hammer *h)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)(ts.tv_sec - h->t0.tv_sec) + (double)(ts.tv_nsec - h->t0.tv_nsec) / 1e9;
+}
+
+/* A proof or consistency failure: counted, and printed the first few times. */
+static void failure(hammer *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void failure(hammer *h, const char *fmt, ...)
+{
+	va_list ap;
+	atomic_fetch_add(&h->failures, 1);
+	pthread_mutex_lock(&h->mu);
+	if (h->shown++ < SHOW_FAILURES) {
+		fputs("vt_hammer: FAILURE: ", stderr);
+		va_start(ap, fmt);
+		vfprintf(stderr, fmt, ap);
+		va_end(ap);
+		fputc('\n', stderr);
+	}
+	pthread_mutex_unlock(&h->mu);
+}
+
+/* A first-of-its-kind error (not a failure), printed once per kind. */
+static void note_error(atomic_uint_fast64_t *counter, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void note_error(atomic_uint_fast64_t *counter, const char *fmt, ...)
+{
+	va_list ap;
+	if (atomic_fetch_add(counter, 1) != 0)
+		return;
+	fputs("vt_hammer: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (first of its kind; the rest are counted)\n", stderr);
+}
+
+/* ---- checkpoints seen --------------------------------------------------- */
+
+static uint64_t cp_key(const vt_checkpoint *c)
+{
+	/* Size and root together: a second root for one size is recorded too. */
+	return ((c->size * 0x9e3779b97f4a7c15u) ^ vt_get_be64(c->root.b)) | 1;
+}
+
+/* Insert key into the set; true when it was new. Called under mu. */
+static bool cpseen_add(hammer *h, uint64_t key)
+{
+	size_t i;
+	if (2 * (h->ncpseen + 1) > h->capcpseen) {
+		size_t cap = h->capcpseen ? 2 * h->capcpseen : 1024;
+		uint64_t *n = calloc(cap, sizeof(*n));
+		if (!n)
+			return false;
+		for (size_t j = 0; j < h->capcpseen; j++) {
+			uint64_t k = h->cpseen[j];
+			if (!k)
+				continue;
+			for (i = k % cap; n[i]; i = (i + 1) % cap)
+				;
+			n[i] = k;
+		}
+		free(h->cpseen);
+		h->cpseen = n;
+		h->capcpseen = cap;
+	}
+	for (i = key % h->capcpseen; h->cpseen[i]; i = (i + 1) % h->capcpseen)
+		if (h->cpseen[i] == key)
+			return false;
+	h->cpseen[i] = key;
+	h->ncpseen++;
+	return true;
+}
+
+/*
+ * A checkpoint that verified with the log's key: keep the largest, catch
+ * two roots for one size at once, and record it when asked to.
+ */
+static void observe(hammer *h, const char *note, size_t len, const vt_checkpoint *c)
+{
+	bool differ = false;
+	pthread_mutex_lock(&h->mu);
+	if (!h->have_largest || c->size > h->largest_cp.size) {
+		vt_buf_reset(&h->largest);
+		h->have_largest = vt_buf_add(&h->largest, note, len) == 0;
+		h->largest_cp = *c;
+		h->largest_cp.ext = NULL; /* it points into the caller's text */
+		h->largest_cp.ext_len = 0;
+	} else if (c->size == h->largest_cp.size && !vt_hash_equal(&c->root, &h->largest_cp.root)) {
+		differ = true;
+	}
+	if (h->cprec && cpseen_add(h, cp_key(c))) {
+		vt_buf b64;
+		vt_buf_init(&b64, 4 * len);
+		if (vt_base64_append(&b64, note, len) == 0) {
+			fprintf(h->cprec, "%s\n", vt_buf_cstr(&b64));
+			fflush(h->cprec);
+		}
+		vt_buf_dispose(&b64);
+	}
+	pthread_mutex_unlock(&h->mu);
+	if (differ)
+		failure(h, "two checkpoints of size %llu with different roots",
+			(unsigned long long)c->size);
+}
+
+/* Copy the largest checkpoint seen; false when none yet. */
+static bool largest_copy(hammer *h, vt_checkpoint *c, vt_buf *note)
+{
+	bool have;
+	pthread_mutex_lock(&h->mu);
+	have = h->have_largest;
+	if (have) {
+		*c = h->largest_cp;
+		vt_buf_reset(note);
+		vt_buf_add(note, h->largest.ptr, h->largest.len);
+	}
+	pthread_mutex_unlock(&h->mu);
+	return have;
+}
+
+/* ---- writers ------------------------------------------------------------ */
+
+typedef struct {
+	hammer *h;
+	unsigned id;
+	uint64_t seq;
+	CURL *e;
+	vt_buf entry, resp;
+	uint64_t start, not_before;
+	long retry_after;
+	bool active, resend, finished;
+} writer;
+
+static size_t on_body(char *p, size_t size, size_t n, void *payload)
+{
+	writer *w = payload;
+	return vt_buf_add(&w->resp, p, size * n) < 0 ? 0 : size * n;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *payload)
+{
+	writer *w = payload;
+	size_t len = size * n;
+	if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0)
+		w->retry_after = strtol(p + 12, NULL, 10);
+	return len;
+}
+
+/* The next distinct entry: run id, writer id and sequence, padded. */
+static int make_entry(writer *w)
+{
+	hammer *h = w->h;
+	int err;
+	vt_buf_reset(&w->entry);
+	if ((err = vt_buf_printf(&w->entry, "vt_hammer run %s writer %u seq %llu ", h->run, w->id,
+				 (unsigned long long)w->seq++)) < 0)
+		return err;
+	while (w->entry.len + 1 < h->o.entry_size)
+		if ((err = vt_buf_addc(&w->entry, 'x')) < 0)
+			return err;
+	return vt_buf_addc(&w->entry, '\n');
+}
+
+/* Start the writer's next request; false when it has no more to send. */
+static bool writer_start(writer *w, CURLM *m)
+{
+	hammer *h = w->h;
+	if (!w->resend) {
+		if (atomic_load(&h->stop) ||
+		    (h->o.count && atomic_fetch_add(&h->issued, 1) >= h->o.count)) {
+			w->finished = true;
+			return false;
+		}
+		if (make_entry(w) < 0) {
+			failure(h, "cannot make an entry: %s", vt_error_last());
+			w->finished = true;
+			return false;
+		}
+	}
+	w->resend = false;
+	w->retry_after = 0;
+	vt_buf_reset(&w->resp);
+	curl_easy_setopt(w->e, CURLOPT_POSTFIELDS, w->entry.ptr);
+	curl_easy_setopt(w->e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)w->entry.len);
+	w->start = now_ns();
+	w->active = true;
+	curl_multi_add_handle(m, w->e);
+	return true;
+}
+
+static void record_latency(hammer *h, float ms)
+{
+	if (h->nlat == h->caplat) {
+		size_t cap = h->caplat ? 2 * h->caplat : 65536;
+		float *n = realloc(h->lat, cap * sizeof(*n));
+		if (!n)
+			return;
+		h->lat = n;
+		h->caplat = cap;
+	}
+	h->lat[h->nlat++] = ms;
+}
+
+/* A 200: verify the proof, then count, record and observe its checkpoint. */
+static void writer_acknowledged(writer *w, uint64_t end)
+{
+	hammer *h = w->h;
+	vt_tlog_proof p;
+	vt_checkpoint c;
+	int err;
+
+	if ((err = vt_tlog_proof_parse(&p, (const char *)w->resp.ptr, w->resp.len)) < 0 ||
+	    (err = vt_tlog_proof_verify_origin(&c, NULL, &p, h->origin, w->entry.ptr,
+					       w->entry.len, &h->v, 1)) < 0) {
+		failure(h, "writer %u: the proof returned for its entry %llu does not verify: %s",
+			w->id, (unsigned long long)(w->seq - 1), vt_error_last());
+		return;
+	}
+	atomic_fetch_add(&h->adds, 1);
+	atomic_fetch_add(&h->proofs, 1);
+	pthread_mutex_lock(&h->mu);
+	record_latency(h, (float)((double)(end - w->start) / 1e6));
+	if (h->rec) {
+		char *hex = malloc(2 * w->entry.len + 1);
+		if (hex) {
+			vt_hex_encode(hex, w->entry.ptr, w->entry.len);
+			fprintf(h->rec, "%llu\t%s\n", (unsigned long long)p.index, hex);
+			fflush(h->rec);
+			free(hex);
+		}
+	}
+	pthread_mutex_unlock(&h->mu);
+	observe(h, p.checkpoint, p.checkpoint_len, &c);
+}
+
+static void writer_finish(writer *w, CURLcode rc)
+{
+	hammer *h = w->h;
+	uint64_t end = now_ns();
+	long status = 0;
+
+	w->active = false;
+	w->not_before = end;
+	if (rc != CURLE_OK) {
+		note_error(&h->transport, "transport error: %s", curl_easy_strerror(rc));
+		w->not_before = end + 100000000u; /* the server may be down: do not spin */
+		return;
+	}
+	curl_easy_getinfo(w->e, CURLINFO_RESPONSE_CODE, &status);
+	if (status == 200) {
+		writer_acknowledged(w, end);
+	} else if (status == 503) {
+		atomic_fetch_add(&h->busy, 1);
+		w->resend = true;
+		w->not_before = end + (uint64_t)(w->retry_after > 0 ? w->retry_after : 1) *
+						 1000000000u;
+	} else {
+		atomic_uint_fast64_t *c = status >= 500 ? &h->e5xx : &h->e4xx;
+		note_error(c, "HTTP %ld from POST /log/add: %.200s", status,
+			   vt_buf_cstr(&w->resp));
+		w->not_before = end + 50000000u;
+	}
+}
+
+typedef struct {
+	hammer *h;
+	writer *w;
+	size_t n;
+} writer_group;
+
+static void *writer_thread(void *arg)
+{
+	writer_group *g = arg;
+	hammer *h = g->h;
+	CURLM *m = curl_multi_init();
+	size_t live = g->n;
+	int running;
+
+	if (!m) {
+		failure(h, "cannot make a curl multi handle");
+		return NULL;
+	}
+	curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, (long)g->n + 16);
+	for (size_t i = 0; i < g->n; i++)
+		writer_start(&g->w[i], m);
+	while (live > 0) {
+		CURLMsg *msg;
+		int left, wait_ms = 100;
+		uint64_t now;
+
+		curl_multi_perform(m, &running);
+		while ((msg = curl_multi_info_read(m, &left)) != NULL) {
+			writer *w = NULL;
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&w);
+			curl_multi_remove_handle(m, msg->easy_handle);
+			writer_finish(w, msg->data.result);
+		}
+		now = now_ns();
+		live = 0;
+		for (size_t i = 0; i < g->n; i++) {
+			writer *w = &g->w[i];
+			if (w->finished)
+				continue;
+			live++;
+			if (w->active)
+				continue;
+			if (atomic_load(&h->stop)) {
+				w->finished = true; /* a 503 resend is given up too */
+				live--;
+				continue;
+			}
+			if (w->not_before <= now) {
+				if (!writer_start(w, m))
+					live--;
+			} else if ((w->not_before - now) / 1000000u < (uint64_t)wait_ms) {
+				wait_ms = (int)((w->not_before - now) / 1000000u) + 1;
+			}
+		}
+		if (live > 0)
+			curl_multi_poll(m, NULL, 0, wait_ms, NULL);
+	}
+	curl_multi_cleanup(m);
+	return NULL;
+}
+
+static int writer_init(writer *w, hammer *h, unsigned id, struct curl_slist *hdrs)
+{
+	w->h = h;
+	w->id = id;
+	vt_buf_init(&w->entry, VT_ENTRY_MAX);
+	vt_buf_init(&w->resp, VT_TLOG_PROOF_MAX_SIZE);
+	if ((w->e = curl_easy_init()) == NULL)
+		return vt_error_set(VT_ENOMEM, "cannot make a curl handle");
+	curl_easy_setopt(w->e, CURLOPT_URL, h->add_url);
+	curl_easy_setopt(w->e, CURLOPT_POST, 1L);
+	curl_easy_setopt(w->e, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(w->e, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(w->e, CURLOPT_WRITEDATA, w);
+	curl_easy_setopt(w->e, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(w->e, CURLOPT_HEADERDATA, w);
+	curl_easy_setopt(w->e, CURLOPT_PRIVATE, (char *)w);
+	curl_easy_setopt(w->e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(w->e, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(w->e, CURLOPT_TIMEOUT, h->o.timeout);
+	return 0;
+}
+
+static void writer_dispose(writer *w)
+{
+	if (w->e)
+		curl_easy_cleanup(w->e);
+	vt_buf_dispose(&w->entry);
+	vt_buf_dispose(&w->resp);
+}
+
+/* ---- readers ------------------------------------------------------------ */
+
+typedef struct {
+	hammer *h;
+	vt_client *cl;
+	unsigned id;
+} reader_ctx;
+
+/* A vt_fetch_fn over the client that counts requests. */
+static int counted_fetch(vt_buf *out, const char *path, void *payload)
+{
+	reader_ctx *rc = payload;
+	atomic_fetch_add(&rc->h->reads, 1);
+	return vt_client_fetch_tile(out, path, rc->cl);
+}
+
+/* Fetch and verify the checkpoint; *c and note describe it. */
+static int fetch_checkpoint(vt_checkpoint *c, vt_buf *note, hammer *h, vt_client *cl)
+{
+	vt_note n;
+	int err;
+	vt_buf_reset(note);
+	if ((err = vt_client_get(cl, note, "log/checkpoint")) < 0)
+		return err;
+	if ((err = vt_note_open(&n, (const char *)note->ptr, note->len, &h->v, 1)) < 0 ||
+	    (err = vt_checkpoint_parse(c, n.text, n.text_len)) < 0)
+		return vt_error_wrap(VT_EVERIFY, "checkpoint does not verify");
+	if (strcmp(c->origin, h->origin) != 0)
+		return vt_error_set(VT_EVERIFY, "checkpoint origin \"%s\" is not \"%s\"", c->origin,
+				    h->origin);
+	return 0;
+}
+
+static uint64_t xorshift(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/* One round: the checkpoint, then a random entry's inclusion through the tiles. */
+static void reader_round(reader_ctx *rc, uint64_t *rnd, vt_buf *note, vt_buf *entry)
+{
+	hammer *h = rc->h;
+	vt_hash proof[VT_MERKLE_MAX_PROOF], leaf;
+	vt_tlog_reader *r = NULL;
+	vt_checkpoint c;
+	uint64_t index;
+	size_t n;
+	int err;
+
+	atomic_fetch_add(&h->reads, 1);
+	if ((err = fetch_checkpoint(&c, note, h, rc->cl)) < 0) {
+		if (err == VT_EVERIFY)
+			failure(h, "reader %u: %s", rc->id, vt_error_last());
+		else
+			note_error(&h->read_errors, "reader: %s", vt_error_last());
+		goto done;
+	}
+	observe(h, (const char *)note->ptr, note->len, &c);
+	if (c.size == 0)
+		goto done;
+	index = xorshift(rnd) % c.size;
+	vt_buf_reset(entry);
+	/* A fresh reader each round, so every round reads tiles. */
+	if ((err = vt_tlog_reader_new(&r, c.size, counted_fetch, rc)) < 0 ||
+	    (err = vt_tlog_reader_entry(entry, r, index)) < 0 ||
+	    (err = vt_merkle_leaf_hash(&leaf, entry->ptr, entry->len)) < 0 ||
+	    (err = vt_tlog_reader_prove_inclusion(proof, &n, r, index)) < 0) {
+		if (err == VT_ECORRUPT)
+			failure(h, "reader %u: entry %llu: %s", rc->id, (unsigned long long)index,
+				vt_error_last());
+		else
+			note_error(&h->read_errors, "reader: entry %llu: %s",
+				   (unsigned long long)index, vt_error_last());
+		goto done;
+	}
+	if (vt_merkle_verify_inclusion(&leaf, index, c.size, proof, n, &c.root) < 0) {
+		failure(h, "reader %u: entry %llu is not included in the checkpoint of size %llu "
+			   "according to the tiles: %s",
+			rc->id, (unsigned long long)index, (unsigned long long)c.size,
+			vt_error_last());
+		goto done;
+	}
+	atomic_fetch_add(&h->read_proofs, 1);
+done:
+	vt_tlog_reader_free(r);
+}
+
+static void *reader_thread(void *arg)
+{
+	reader_ctx *rc = arg;
+	hammer *h = rc->h;
+	uint64_t rnd = now_ns() ^ ((uint64_t)rc->id << 32) ^ 0x2545f4914f6cdd1du;
+	vt_buf note, entry;
+
+	vt_buf_init(&note, 1 << 20);
+	vt_buf_init(&entry, VT_ENTRY_MAX);
+	while (!atomic_load(&h->stop)) {
+		uint64_t before = atomic_load(&h->read_errors);
+		reader_round(rc, &rnd, &note, &entry);
+		if (atomic_load(&h->read_errors) != before)
+			usleep(50000); /* the server may be down: do not spin */
+	}
+	vt_buf_dispose(&note);
+	vt_buf_dispose(&entry);
+	return NULL;
+}
+
+/* ---- consistency -------------------------------------------------------- */
+
+typedef struct {
+	hammer *h;
+	vt_client *cl;
+	vt_tlog_reader *r;
+	vt_checkpoint checked; /* every checkpoint checked so far leads to this one */
+	bool have;
+} checker;
+
+/* Prove the largest checkpoint seen consistent with the last one checked. */
+static void check_round(checker *k)
+{
+	hammer *h = k->h;
+	vt_hash proof[VT_MERKLE_MAX_PROOF];
+	vt_checkpoint c;
+	vt_buf note;
+	size_t n;
+	int err;
+
+	vt_buf_init(&note, 1 << 20);
+	if (!largest_copy(h, &c, &note))
+		goto done;
+	if (!k->have) {
+		k->checked = c;
+		k->have = true;
+		goto done;
+	}
+	if (c.size <= k->checked.size)
+		goto done;
+	vt_tlog_reader_set_size(k->r, c.size);
+	if ((err = vt_tlog_reader_prove_consistency(proof, &n, k->r, k->checked.size)) < 0) {
+		if (err == VT_ECORRUPT)
+			failure(h, "consistency proof %llu -> %llu: %s",
+				(unsigned long long)k->checked.size, (unsigned long long)c.size,
+				vt_error_last());
+		else
+			note_error(&h->read_errors, "consistency proof: %s", vt_error_last());
+		goto done;
+	}
+	if (vt_merkle_verify_consistency(k->checked.size, c.size, &k->checked.root, &c.root,
+					 proof, n) < 0) {
+		failure(h, "INCONSISTENT checkpoints: size %llu and size %llu: %s",
+			(unsigned long long)k->checked.size, (unsigned long long)c.size,
+			vt_error_last());
+		goto done;
+	}
+	atomic_fetch_add(&h->consistency, 1);
+	k->checked = c;
+done:
+	vt_buf_dispose(&note);
+}
+
+static void *checker_thread(void *arg)
+{
+	checker *k = arg;
+	for (;;) {
+		bool last = atomic_load(&k->h->stop_checks);
+		check_round(k);
+		if (last)
+			break;
+		usleep(250000); /* a few checks a second are enough */
+	}
+	return NULL;
+}
+
+/* ---- the run ------------------------------------------------------------ */
+
+static int cmp_float(const void *a, const void *b)
+{
+	float x = *(const float *)a, y = *(const float *)b;
+	return (x > y) - (x < y);
+}
+
+static float percentile(const float *v, size_t n, double p)
+{
+	size_t i;
+	if (n == 0)
+		return 0;
+	i = (size_t)(p * (double)(n - 1) + 0.5);
+	return v[i < n ? i : n - 1];
+}
+
+static void progress(hammer *h, double t, uint64_t *last_adds, uint64_t *last_reads)
+{
+	uint64_t a = atomic_load(&h->adds), r = atomic_load(&h->reads);
+	fprintf(stderr,
+		"\r%6.1fs adds %llu (%llu/s) 503 %llu errors %llu reads %llu/s checks %llu "
+		"failures %llu   ",
+		t, (unsigned long long)a, (unsigned long long)(a - *last_adds),
+		(unsigned long long)atomic_load(&h->busy),
+		(unsigned long long)(atomic_load(&h->e4xx) + atomic_load(&h->e5xx) +
+				     atomic_load(&h->transport)),
+		(unsigned long long)(r - *last_reads),
+		(unsigned long long)atomic_load(&h->consistency),
+		(unsigned long long)atomic_load(&h->failures));
+	*last_adds = a;
+	*last_reads = r;
+}
+
+static void report(hammer *h, double secs)
+{
+	uint64_t adds = atomic_load(&h->adds), reads = atomic_load(&h->reads);
+	uint64_t e4 = atomic_load(&h->e4xx), e5 = atomic_load(&h->e5xx),
+		 tr = atomic_load(&h->transport);
+	float p50, p99, max;
+
+	qsort(h->lat, h->nlat, sizeof(*h->lat), cmp_float);
+	p50 = percentile(h->lat, h->nlat, 0.50);
+	p99 = percentile(h->lat, h->nlat, 0.99);
+	max = h->nlat ? h->lat[h->nlat - 1] : 0;
+	if (secs <= 0)
+		secs = 1e-9;
+	printf("vt_hammer: %.1f s against %s, %u writers, %u readers, %zu-byte entries\n", secs,
+	       h->o.url, h->o.writers, h->o.readers, h->o.entry_size);
+	printf("  adds:        %llu acknowledged (%.1f/s); time to receipt p50 %.1f ms, "
+	       "p99 %.1f ms, max %.1f ms\n",
+	       (unsigned long long)adds, (double)adds / secs, (double)p50, (double)p99,
+	       (double)max);
+	printf("  refused:     %llu with 503; errors %llu (HTTP 4xx %llu, 5xx %llu, "
+	       "transport %llu)\n",
+	       (unsigned long long)atomic_load(&h->busy), (unsigned long long)(e4 + e5 + tr),
+	       (unsigned long long)e4, (unsigned long long)e5, (unsigned long long)tr);
+	printf("  verified:    %llu add proofs, %llu read inclusion proofs, %llu consistency "
+	       "checks\n",
+	       (unsigned long long)atomic_load(&h->proofs),
+	       (unsigned long long)atomic_load(&h->read_proofs),
+	       (unsigned long long)atomic_load(&h->consistency));
+	printf("  reads:       %llu requests (%.1f/s), %llu read errors\n",
+	       (unsigned long long)reads, (double)reads / secs,
+	       (unsigned long long)atomic_load(&h->read_errors));
+	printf("  failures:    %llu%s\n", (unsigned long long)atomic_load(&h->failures),
+	       atomic_load(&h->failures) ? "  <-- proofs that did not verify or inconsistency"
+					 : "");
+	printf("summary adds=%llu adds_per_s=%.1f p50_ms=%.1f p99_ms=%.1f max_ms=%.1f busy=%llu "
+	       "errors=%llu e4xx=%llu e5xx=%llu transport=%llu proofs=%llu read_proofs=%llu "
+	       "reads=%llu reads_per_s=%.1f read_errors=%llu consistency=%llu size=%llu "
+	       "failures=%llu\n",
+	       (unsigned long long)adds, (double)adds / secs, (double)p50, (double)p99,
+	       (double)max, (unsigned long long)atomic_load(&h->busy),
+	       (unsigned long long)(e4 + e5 + tr), (unsigned long long)e4, (unsigned long long)e5,
+	       (unsigned long long)tr, (unsigned long long)atomic_load(&h->proofs),
+	       (unsigned long long)atomic_load(&h->read_proofs), (unsigned long long)reads,
+	       (double)reads / secs, (unsigned long long)atomic_load(&h->read_errors),
+	       (unsigned long long)atomic_load(&h->consistency),
+	       (unsigned long long)(h->have_largest ? h->largest_cp.size : 0),
+	       (unsigned long long)atomic_load(&h->failures));
+	fflush(stdout);
+}
+
+static int write_largest(hammer *h)
+{
+	FILE *f;
+	int err = 0;
+	if (!h->have_largest)
+		return vt_error_set(VT_ENOTFOUND, "no checkpoint was seen");
+	if ((f = fopen(h->o.cp_out, "w")) == NULL)
+		return vt_error_sys(VT_EIO, errno, "cannot write %s", h->o.cp_out);
+	if (fwrite(h->largest.ptr, 1, h->largest.len, f) != h->largest.len)
+		err = vt_error_sys(VT_EIO, errno, "cannot write %s", h->o.cp_out);
+	if (fclose(f) != 0 && err == 0)
+		err = vt_error_sys(VT_EIO, errno, "cannot write %s", h->o.cp_out);
+	return err;
+}
+
+static int run(hammer *h)
+{
+	pthread_t wt[2], rt[MAX_READERS], ct;
+	writer_group groups[2];
+	writer *ws = NULL;
+	reader_ctx *rs = NULL;
+	checker k = {.h = h};
+	struct curl_slist *hdrs = NULL;
+	unsigned nwt = h->o.writers >= 64 ? 2 : 1, nr = 0, started_w = 0;
+	uint64_t last_adds = 0, last_reads = 0;
+	double last_progress = 0, secs = 0;
+	bool tty = isatty(2), checker_started = false;
+	int err = 0;
+
+	hdrs = curl_slist_append(hdrs, h->token_hdr);
+	hdrs = curl_slist_append(hdrs, "Expect:");
+	hdrs = curl_slist_append(hdrs, "Content-Type: application/octet-stream");
+	if (!hdrs || (ws = calloc(h->o.writers, sizeof(*ws))) == NULL ||
+	    (rs = calloc(h->o.readers + 1, sizeof(*rs))) == NULL) {
+		err = vt_error_set(VT_ENOMEM, "out of memory");
+		goto done;
+	}
+	for (unsigned i = 0; i < h->o.writers; i++)
+		if ((err = writer_init(&ws[i], h, i, hdrs)) < 0)
+			goto done;
+	for (unsigned i = 0; i < h->o.readers; i++) {
+		rs[i].h = h;
+		rs[i].id = i;
+		if ((err = vt_client_new(&rs[i].cl, h->o.url, NULL)) < 0)
+			goto done;
+	}
+	rs[h->o.readers].h = h;
+	if ((err = vt_client_new(&k.cl, h->o.url, NULL)) < 0 ||
+	    (err = vt_tlog_reader_new(&k.r, 0, counted_fetch, &rs[h->o.readers])) < 0)
+		goto done;
+	rs[h->o.readers].cl = k.cl;
+
+	clock_gettime(CLOCK_MONOTONIC, &h->t0);
+	if (pthread_create(&ct, NULL, checker_thread, &k) != 0) {
+		err = vt_error_set(VT_ENOMEM, "cannot start a thread");
+		goto done;
+	}
+	checker_started = true;
+	for (unsigned t = 0; t < nwt; t++) {
+		size_t from = (size_t)h->o.writers * t / nwt, to = (size_t)h->o.writers * (t + 1) / nwt;
+		groups[t] = (writer_group){.h = h, .w = ws + from, .n = to - from};
+		if (pthread_create(&wt[t], NULL, writer_thread, &groups[t]) != 0) {
+			err = vt_error_set(VT_ENOMEM, "cannot start a thread");
+			atomic_store(&h->stop, true);
+			break;
+		}
+		started_w++;
+	}
+	for (; err == 0 && nr < h->o.readers; nr++)
+		if (pthread_create(&rt[nr], NULL, reader_thread, &rs[nr]) != 0) {
+			err = vt_error_set(VT_ENOMEM, "cannot start a thread");
+			atomic_store(&h->stop, true);
+			break;
+		}
+	for (;;) {
+		double t = elapsed(h);
+		if (h->o.count && atomic_load(&h->issued) >= h->o.count + h->o.writers)
+			break; /* every writer saw the count exhausted */
+		if (!h->o.count && t >= h->o.duration)
+			break;
+		if (atomic_load(&h->stop))
+			break;
+		if (tty && t - last_progress >= 1.0) {
+			progress(h, t, &last_adds, &last_reads);
+			last_progress = t;
+		}
+		usleep(20000);
+	}
+	if (!h->o.count)
+		atomic_store(&h->stop, true);
+	for (unsigned t = 0; t < started_w; t++)
+		pthread_join(wt[t], NULL);
+	atomic_store(&h->stop, true);
+	for (unsigned i = 0; i < nr; i++)
+		pthread_join(rt[i], NULL);
+	secs = elapsed(h);
+	if (tty)
+		fputc('\n', stderr);
+done:
+	if (checker_started) {
+		atomic_store(&h->stop_checks, true);
+		pthread_join(ct, NULL);
+	}
+	if (err == 0) {
+		report(h, secs);
+		if (h->o.cp_out && write_largest(h) < 0)
+			fprintf(stderr, "vt_hammer: %s\n", vt_error_last());
+	}
+	for (unsigned i = 0; ws && i < h->o.writers; i++)
+		writer_dispose(&ws[i]);
+	for (unsigned i = 0; rs && i < h->o.readers; i++)
+		vt_client_free(rs[i].cl);
+	vt_tlog_reader_free(k.r);
+	vt_client_free(k.cl);
+	free(ws);
+	free(rs);
+	curl_slist_free_all(hdrs);
+	return err;
+}
+
+/* ---- --check ------------------------------------------------------------ */
+
+typedef struct {
+	uint64_t index;
+	size_t off, len; /* the entry within the record's bytes */
+	size_t line;
+} record;
+
+static int cmp_record(const void *a, const void *b)
+{
+	const record *x = a, *y = b;
+	if (x->index != y->index)
+		return (x->index > y->index) - (x->index < y->index);
+	return (x->line > y->line) - (x->line < y->line);
+}
+
+static int read_file(vt_buf *out, const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char tmp[65536];
+	size_t n;
+	int err = 0;
+	if (!f)
+		return vt_error_sys(errno == ENOENT ? VT_ENOTFOUND : VT_EIO, errno, "cannot open %s",
+				    path);
+	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
+		if ((err = vt_buf_add(out, tmp, n)) < 0)
+			break;
+	if (err == 0 && ferror(f))
+		err = vt_error_sys(VT_EIO, errno, "cannot read %s", path);
+	fclose(f);
+	return err;
+}
+
+/* Parse "<index>\t<hex>\n" lines; entries are decoded in place over the hex. */
+static int parse_records(record **out, size_t *nout, vt_buf *text)
+{
+	record *rs = NULL;
+	size_t n = 0, cap = 0, line = 0;
+	int err = 0;
+
+	for (size_t off = 0; off < text->len;) {
+		uint8_t *nl = memchr(text->ptr + off, '\n', text->len - off);
+		uint8_t *tab;
+		size_t end = nl ? (size_t)(nl - text->ptr) : text->len;
+		record r = {.line = ++line};
+		line = r.line;
+		if (!nl) /* the writer stopped mid-line: that entry was not recorded */
+			break;
+		tab = memchr(text->ptr + off, '\t', end - off);
+		if (!tab || vt_parse_u64(&r.index, (const char *)text->ptr + off,
+					 (size_t)(tab - text->ptr) - off) < 0) {
+			err = vt_error_set(VT_EINVAL, "line %zu: want <index>\\t<hex>", line);
+			goto done;
+		}
+		r.off = (size_t)(tab - text->ptr) + 1;
+		r.len = (end - r.off) / 2;
+		if ((end - r.off) % 2 != 0 || r.len == 0 ||
+		    vt_hex_decode(text->ptr + r.off, r.len, (const char *)text->ptr + r.off,
+				  end - r.off) < 0) {
+			err = vt_error_set(VT_EINVAL, "line %zu: bad hex entry", line);
+			goto done;
+		}
+		if (n == cap) {
+			record *nr;
+			cap = cap ? 2 * cap : 1024;
+			if ((nr = realloc(rs, cap * sizeof(*rs))) == NULL) {
+				err = vt_error_set(VT_ENOMEM, "out of memory");
+				goto done;
+			}
+			rs = nr;
+		}
+		rs[n++] = r;
+		off = end + 1;
+	}
+	qsort(rs, n, sizeof(*rs), cmp_record);
+done:
+	if (err < 0) {
+		free(rs);
+		rs = NULL;
+		n = 0;
+	}
+	*out = rs;
+	*nout = n;
+	return err;
+}
+
+/* Prove each checkpoint in the file consistent with the current one. */
+static int check_checkpoints(size_t *bad, hammer *h, vt_tlog_reader *r, const vt_checkpoint *cur)
+{
+	vt_buf text, note;
+	size_t line = 0, ok = 0;
+	int err;
+
+	vt_buf_init(&text, (size_t)1 << 32);
+	vt_buf_init(&note, 1 << 20);
+	if ((err = read_file(&text, h->o.checkpoints)) < 0)
+		goto done;
+	for (size_t off = 0; off < text.len;) {
+		uint8_t *nl = memchr(text.ptr + off, '\n', text.len - off);
+		size_t end = nl ? (size_t)(nl - text.ptr) : text.len;
+		vt_hash proof[VT_MERKLE_MAX_PROOF];
+		vt_checkpoint c;
+		vt_note n;
+		size_t np;
+		const char *why = NULL;
+
+		line++;
+		if (!nl)
+			break;
+		vt_buf_reset(&note);
+		if (vt_base64_decode(&note, (const char *)text.ptr + off, end - off) < 0 ||
+		    vt_note_open(&n, (const char *)note.ptr, note.len, &h->v, 1) < 0 ||
+		    vt_checkpoint_parse(&c, n.text, n.text_len) < 0)
+			why = "not a checkpoint signed by the log";
+		else if (strcmp(c.origin, h->origin) != 0)
+			why = "another log's checkpoint";
+		else if (c.size > cur->size)
+			why = "larger than the current checkpoint: the log lost entries";
+		else if (vt_tlog_reader_prove_consistency(proof, &np, r, c.size) < 0)
+			why = vt_error_last();
+		else if (vt_merkle_verify_consistency(c.size, cur->size, &c.root, &cur->root, proof,
+						      np) < 0)
+			why = "INCONSISTENT with the current checkpoint";
+		if (why) {
+			if ((*bad)++ < SHOW_FAILURES)
+				fprintf(stderr, "vt_hammer: %s line %zu: %s\n", h->o.checkpoints,
+					line, why);
+		} else {
+			ok++;
+		}
+		off = end + 1;
+	}
+	printf("vt_hammer: %zu recorded checkpoints are consistent with the current one "
+	       "(size %llu)\n",
+	       ok, (unsigned long long)cur->size);
+done:
+	vt_buf_dispose(&text);
+	vt_buf_dispose(&note);
+	return err;
+}
+
+static int check(hammer *h)
+{
+	vt_tlog_reader *r = NULL;
+	reader_ctx rc = {.h = h};
+	record *rs = NULL;
+	vt_checkpoint cur;
+	vt_buf text, note, entry;
+	size_t n = 0, bad = 0, proved = 0;
+	uint64_t rnd = now_ns() | 1;
+	int err;
+
+	vt_buf_init(&text, (size_t)1 << 36);
+	vt_buf_init(&note, 1 << 20);
+	vt_buf_init(&entry, VT_ENTRY_MAX);
+	if ((err = read_file(&text, h->o.check)) < 0 || (err = parse_records(&rs, &n, &text)) < 0 ||
+	    (err = vt_client_new(&rc.cl, h->o.url, NULL)) < 0 ||
+	    (err = fetch_checkpoint(&cur, &note, h, rc.cl)) < 0 ||
+	    (err = vt_tlog_reader_new(&r, cur.size, counted_fetch, &rc)) < 0)
+		goto done;
+	for (size_t i = 0; i < n; i++) {
+		const record *x = &rs[i];
+		const uint8_t *want = text.ptr + x->off;
+		vt_hash leaf, stored, proof[VT_MERKLE_MAX_PROOF];
+		size_t np;
+		char why[512] = "";
+
+		if (i > 0 && rs[i - 1].index == x->index) {
+			snprintf(why, sizeof(why), "index acknowledged twice (also line %zu)",
+				 rs[i - 1].line);
+		} else if (x->index >= cur.size) {
+			snprintf(why, sizeof(why), "beyond the checkpoint's size %llu: LOST",
+				 (unsigned long long)cur.size);
+		} else {
+			vt_buf_reset(&entry);
+			if ((err = vt_tlog_reader_entry(&entry, r, x->index)) < 0 ||
+			    (err = vt_tlog_reader_node(&stored, 0, x->index, r)) < 0) {
+				snprintf(why, sizeof(why), "cannot read: %s", vt_error_last());
+			} else if (entry.len != x->len || memcmp(entry.ptr, want, x->len) != 0) {
+				snprintf(why, sizeof(why),
+					 "the log holds another entry there (%zu bytes: %.40s...)",
+					 entry.len, vt_buf_cstr(&entry));
+			} else if (vt_merkle_leaf_hash(&leaf, want, x->len) < 0 ||
+				   !vt_hash_equal(&leaf, &stored)) {
+				snprintf(why, sizeof(why), "its hash in tile level 0 differs");
+			} else if (xorshift(&rnd) % (n / 1000 + 1) == 0) {
+				/* A sample gets the full proof up to the signed root
+				 * (fsck checks all the tiles). */
+				if (vt_tlog_reader_prove_inclusion(proof, &np, r, x->index) < 0 ||
+				    vt_merkle_verify_inclusion(&leaf, x->index, cur.size, proof, np,
+							       &cur.root) < 0)
+					snprintf(why, sizeof(why),
+						 "not included in the checkpoint: %s",
+						 vt_error_last());
+				else
+					proved++;
+			}
+			err = 0;
+		}
+		if (why[0] && bad++ < SHOW_FAILURES)
+			fprintf(stderr, "vt_hammer: %s line %zu: entry %llu %s\n", h->o.check,
+				x->line, (unsigned long long)x->index, why);
+	}
+	if (bad > SHOW_FAILURES)
+		fprintf(stderr, "vt_hammer: ... %zu mismatches in all\n", bad);
+	printf("vt_hammer: %zu recorded entries checked against the checkpoint of size %llu: "
+	       "%zu mismatches (%zu full inclusion proofs)\n",
+	       n, (unsigned long long)cur.size, bad, proved);
+	if (h->o.checkpoints)
+		err = check_checkpoints(&bad, h, r, &cur);
+	if (err == 0 && bad > 0)
+		err = vt_error_set(VT_EVERIFY, "%zu mismatches", bad);
+done:
+	vt_tlog_reader_free(r);
+	vt_client_free(rc.cl);
+	free(rs);
+	vt_buf_dispose(&text);
+	vt_buf_dispose(&note);
+	vt_buf_dispose(&entry);
+	return err;
+}
+
+/* ---- main --------------------------------------------------------------- */
+
+static int load_line(char *out, size_t cap, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	int err = 0;
+	if (!f)
+		return vt_error_sys(VT_EIO, errno, "cannot open %s", path);
+	if (!fgets(out, (int)cap, f))
+		err = vt_error_set(VT_EINVAL, "%s is empty", path);
+	fclose(f);
+	out[strcspn(out, "\r\n")] = '\0';
+	return err;
+}
+
+static int parse_u64_opt(uint64_t *out, const char *s, const char *name, uint64_t min,
+			 uint64_t max)
+{
+	if (vt_parse_u64(out, s, strlen(s)) < 0 || *out < min || *out > max) {
+		fprintf(stderr, "vt_hammer: %s wants a number from %llu to %llu, not \"%s\"\n",
+			name, (unsigned long long)min, (unsigned long long)max, s);
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_args(options *o, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{"url", required_argument, 0, 'u'},
+		{"token-file", required_argument, 0, 't'},
+		{"vkey", required_argument, 0, 'k'},
+		{"writers", required_argument, 0, 'w'},
+		{"readers", required_argument, 0, 'r'},
+		{"duration", required_argument, 0, 'd'},
+		{"count", required_argument, 0, 'n'},
+		{"record", required_argument, 0, 'R'},
+		{"checkpoints", required_argument, 0, 'C'},
+		{"checkpoint-out", required_argument, 0, 'O'},
+		{"entry-size", required_argument, 0, 's'},
+		{"timeout", required_argument, 0, 'T'},
+		{"check", required_argument, 0, 'c'},
+		{"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0},
+	};
+	uint64_t v;
+	char *end;
+	int c;
+
+	*o = (options){.writers = 256, .readers = 4, .duration = 10, .entry_size = 100,
+		       .timeout = 30};
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'u': o->url = optarg; break;
+		case 't': o->token_file = optarg; break;
+		case 'k': o->vkey_file = optarg; break;
+		case 'R': o->record = optarg; break;
+		case 'C': o->checkpoints = optarg; break;
+		case 'O': o->cp_out = optarg; break;
+		case 'c': o->check = optarg; break;
+		case 'w':
+			if (parse_u64_opt(&v, optarg, "--writers", 0, MAX_WRITERS) < 0)
+				return 2;
+			o->writers = (unsigned)v;
+			break;
+		case 'r':
+			if (parse_u64_opt(&v, optarg, "--readers", 0, MAX_READERS) < 0)
+				return 2;
+			o->readers = (unsigned)v;
+			break;
+		case 'n':
+			if (parse_u64_opt(&o->count, optarg, "--count", 1, UINT64_MAX / 2) < 0)
+				return 2;
+			break;
+		case 's':
+			if (parse_u64_opt(&v, optarg, "--entry-size", 1, VT_ENTRY_MAX) < 0)
+				return 2;
+			o->entry_size = (size_t)v;
+			break;
+		case 'T':
+			if (parse_u64_opt(&v, optarg, "--timeout", 1, 3600) < 0)
+				return 2;
+			o->timeout = (long)v;
+			break;
+		case 'd':
+			errno = 0;
+			o->duration = strtod(optarg, &end);
+			if (errno || *end || end == optarg || !(o->duration > 0) ||
+			    o->duration > 1e6) {
+				fprintf(stderr, "vt_hammer: --duration wants seconds, not \"%s\"\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'h': fputs(usage, stdout); return -1;
+		default: fputs(usage, stderr); return 2;
+		}
+	}
+	if (optind != argc || !o->url || !o->vkey_file || (!o->check && !o->token_file)) {
+		fprintf(stderr, "vt_hammer: give --url, --vkey and --token-file (or --check)\n");
+		return 2;
+	}
+	if (!o->check && o->writers == 0 && o->readers == 0) {
+		fprintf(stderr, "vt_hammer: nothing to do with no writers and no readers\n");
+		return 2;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static hammer h;
+	char line[4096], token[256];
+	uint8_t rnd[8];
+	int rc, err;
+
+	if ((rc = parse_args(&h.o, argc, argv)) != 0)
+		return rc < 0 ? 0 : rc;
+	signal(SIGPIPE, SIG_IGN);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	pthread_mutex_init(&h.mu, NULL);
+	vt_buf_init(&h.largest, 1 << 20);
+	rc = 1;
+	if ((err = load_line(line, sizeof(line), h.o.vkey_file)) < 0 ||
+	    (err = vt_note_verifier_parse(&h.v, line, strlen(line))) < 0) {
+		fprintf(stderr, "vt_hammer: verifier key: %s\n", vt_error_last());
+		goto done;
+	}
+	h.origin = vt_note_verifier_name(h.v);
+	if (h.o.check) {
+		err = check(&h);
+		if (err < 0)
+			fprintf(stderr, "vt_hammer: check: %s\n", vt_error_last());
+		rc = err < 0 ? 1 : 0;
+		goto done;
+	}
+	if ((err = load_line(token, sizeof(token), h.o.token_file)) < 0) {
+		fprintf(stderr, "vt_hammer: token: %s\n", vt_error_last());
+		goto done;
+	}
+	snprintf(h.token_hdr, sizeof(h.token_hdr), "Authorization: Bearer %s", token);
+	snprintf(h.add_url, sizeof(h.add_url), "%s%slog/add", h.o.url,
+		 h.o.url[0] && h.o.url[strlen(h.o.url) - 1] == '/' ? "" : "/");
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+		uint64_t t = now_ns() ^ (uint64_t)getpid() << 40;
+		vt_put_be64(rnd, t);
+	}
+	vt_hex_encode(h.run, rnd, sizeof(rnd));
+	if (h.o.record && (h.rec = fopen(h.o.record, "a")) == NULL) {
+		fprintf(stderr, "vt_hammer: cannot open %s: %s\n", h.o.record, strerror(errno));
+		goto done;
+	}
+	if (h.o.checkpoints && (h.cprec = fopen(h.o.checkpoints, "a")) == NULL) {
+		fprintf(stderr, "vt_hammer: cannot open %s: %s\n", h.o.checkpoints,
+			strerror(errno));
+		goto done;
+	}
+	if ((err = run(&h)) < 0) {
+		fprintf(stderr, "vt_hammer: %s\n", vt_error_last());
+		goto done;
+	}
+	rc = atomic_load(&h.failures) ? 1 : 0;
+done:
+	if (h.rec)
+		fclose(h.rec);
+	if (h.cprec)
+		fclose(h.cprec);
+	vt_note_verifier_free(h.v);
+	vt_buf_dispose(&h.largest);
+	free(h.lat);
+	free(h.cpseen);
+	pthread_mutex_destroy(&h.mu);
+	curl_global_cleanup();
+	return rc;
 }
