@@ -31,12 +31,12 @@ int vt_merkle_verify_inclusion(const vt_hash *leaf, uint64_t index, uint64_t siz
 /*
  * Verify a consistency proof (RFC 9162 section 2.1.4.2) between a tree of
  * size1 with root1 and a tree of size2 with root2. Policy for the edges
- * RFC 9162 leaves open: size1 > size2 is VT_EINVAL; size1 == size2 needs
- * an empty proof and root1 == root2; size1 == 0 needs an empty proof and
- * is accepted for any root2 (the empty tree is a prefix of every tree),
- * as in earlier transparency-dev/merkle (later versions, and the vectors
- * in tests/data/merkle, reject any proof from size 0). A tree of size 0
- * has one possible root, so root1 must then be SHA-256("") or the result
+ * RFC 9162 leaves open, as in transparency-dev/merkle and its vectors
+ * (tests/data/merkle): size1 > size2 is VT_EINVAL; size1 == 0 < size2 is
+ * VT_EINVAL, since every tree extends the empty one and such a "proof"
+ * proves nothing (callers treat an old size of 0 as trivially consistent
+ * without asking); size1 == size2 needs an empty proof and root1 == root2,
+ * and for size 0 both must be SHA-256("") or the result
  * is VT_EVERIFY. Wrong proof lengths: VT_EINVAL. Hashes that do not
  * match: VT_EVERIFY. Thread-safe.
  */

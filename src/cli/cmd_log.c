@@ -504,6 +504,19 @@ static int do_consistency(const opts *o)
 			(unsigned long long)newc.size);
 		goto done;
 	}
+	if (oldc.size == 0) {
+		vt_hash empty;
+		vt_merkle_empty_root(&empty);
+		if (!vt_hash_equal(&empty, &oldc.root)) {
+			fprintf(stderr, "vitrine: INCONSISTENT: the old checkpoint claims a "
+					"non-empty root for size 0\n");
+			goto done;
+		}
+		printf("consistent: size 0 -> %llu (every tree extends the empty tree)\n",
+		       (unsigned long long)newc.size);
+		rc = EXIT_OK;
+		goto done;
+	}
 	if (vt_tlog_reader_new(&r, newc.size, cli_source_fetch, &src) < 0 ||
 	    vt_tlog_reader_prove_consistency(proof, &np, r, oldc.size) < 0) {
 		rc = cli_fail("cannot build the consistency proof");

@@ -159,19 +159,26 @@ int vt_merkle_verify_consistency(uint64_t size1, uint64_t size2, const vt_hash *
 				   (unsigned long long)size1, (unsigned long long)size2);
 		goto done;
 	}
-	if (size1 == size2 || size1 == 0) {
+	if (size1 == 0 && size2 > 0) {
+		/* Every tree extends the empty one: such a proof proves nothing,
+		 * and accepting it would let a caller skip a real check. */
+		err = vt_error_set(VT_EINVAL, "consistency proof from the empty tree is meaningless; "
+					      "treat size 0 as trivially consistent before asking");
+		goto done;
+	}
+	if (size1 == size2) {
 		if (n != 0) {
 			err = vt_error_set(VT_EINVAL,
-					   "consistency proof between sizes %llu and "
-					   "%llu must be empty, has %zu hashes",
-					   (unsigned long long)size1, (unsigned long long)size2, n);
+					   "consistency proof between equal sizes %llu must be "
+					   "empty, has %zu hashes",
+					   (unsigned long long)size1, n);
 			goto done;
 		}
 		/* A size-0 tree has one possible root; another is a false claim. */
 		if (size1 == 0 && !vt_hash_equal(root1, &empty_root))
 			err =
 			    vt_error_set(VT_EVERIFY, "root of the empty tree is not SHA-256(\"\")");
-		else if (size1 == size2 && !vt_hash_equal(root1, root2))
+		else if (!vt_hash_equal(root1, root2))
 			err = vt_error_set(VT_EVERIFY, "trees of equal size have different roots");
 		goto done;
 	}

@@ -1,6 +1,145 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Placeholder until the module lands: reports "skipped". */
+/* Tests of the POSIX log storage: staging, immutability, locking, CAS. */
+#include "../test.h"
+#include "vitrine/fsutil.h"
+#include "vitrine/storage.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char dir[64];
+
+static void fresh_dir(void)
+{
+	char cmd[128];
+	if (dir[0]) {
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+		CHECK(system(cmd) == 0);
+	}
+	snprintf(dir, sizeof(dir), "/tmp/vt-storage-XXXXXX");
+	CHECK(mkdtemp(dir) != NULL);
+}
+
+static int get_str(vt_storage *st, const char *path, const char *want)
+{
+	vt_buf b;
+	int ok;
+	vt_buf_init(&b, 1 << 20);
+	ok = vt_storage_get(st, &b, path) == 0 && b.len == strlen(want) &&
+	     memcmp(b.ptr, want, b.len) == 0;
+	vt_buf_dispose(&b);
+	return ok;
+}
+
+static void test_put_commit_get(void)
+{
+	vt_storage *st = NULL;
+	vt_buf b;
+	fresh_dir();
+	CHECK_OK(vt_storage_posix_open(&st, dir, true));
+	CHECK_OK(vt_storage_put(st, "tile/0/000.p/1", "abc", 3));
+	vt_buf_init(&b, 100);
+	/* Not visible before the commit. */
+	CHECK_CODE(vt_storage_get(st, &b, "tile/0/000.p/1"), VT_ENOTFOUND);
+	CHECK_OK(vt_storage_commit(st));
+	CHECK(get_str(st, "tile/0/000.p/1", "abc"));
+	/* Same bytes again: fine. Other bytes: refused, the object stays. */
+	CHECK_OK(vt_storage_put(st, "tile/0/000.p/1", "abc", 3));
+	CHECK_OK(vt_storage_commit(st));
+	CHECK_OK(vt_storage_put(st, "tile/0/000.p/1", "abd", 3));
+	CHECK_CODE(vt_storage_commit(st), VT_ECORRUPT);
+	CHECK(strstr(vt_error_last(), "immutable") != NULL);
+	CHECK(get_str(st, "tile/0/000.p/1", "abc"));
+	/* Aborted objects never appear. */
+	CHECK_OK(vt_storage_put(st, "tile/0/001", "zzz", 3));
+	vt_storage_abort(st);
+	CHECK_OK(vt_storage_commit(st));
+	CHECK_CODE(vt_storage_get(st, &b, "tile/0/001"), VT_ENOTFOUND);
+	CHECK_CODE(vt_storage_get(st, &b, "../lock"), VT_EINVAL);
+	CHECK_CODE(vt_storage_get(st, &b, "/etc/passwd"), VT_EINVAL);
+	vt_buf_dispose(&b);
+	vt_storage_close(st);
+}
+
+static void test_lock(void)
+{
+	vt_storage *a = NULL, *b = NULL, *ro = NULL;
+	char want[64];
+	fresh_dir();
+	CHECK_OK(vt_storage_posix_open(&a, dir, true));
+	CHECK_CODE(vt_storage_posix_open(&b, dir, true), VT_EBUSY);
+	snprintf(want, sizeof(want), "process %ld", (long)getpid());
+	CHECK(strstr(vt_error_last(), want) != NULL);
+	CHECK(strstr(vt_error_last(), "in use") != NULL);
+	/* Readers do not need the lock, and cannot write. */
+	CHECK_OK(vt_storage_posix_open(&ro, dir, false));
+	CHECK_CODE(vt_storage_put(ro, "x", "1", 1), VT_EDENIED);
+	CHECK_CODE(vt_storage_publish_checkpoint(ro, NULL, 0, "c", 1), VT_EDENIED);
+	vt_storage_close(ro);
+	vt_storage_close(a);
+	/* Released on close. */
+	CHECK_OK(vt_storage_posix_open(&b, dir, true));
+	vt_storage_close(b);
+}
+
+static void test_checkpoint_cas(void)
+{
+	vt_storage *st = NULL;
+	vt_buf b;
+	fresh_dir();
+	vt_buf_init(&b, 100);
+	CHECK_OK(vt_storage_posix_open(&st, dir, true));
+	CHECK_CODE(vt_storage_get_checkpoint(st, &b), VT_ENOTFOUND);
+	CHECK_CODE(vt_storage_publish_checkpoint(st, "x", 1, "one", 3), VT_EBUSY);
+	CHECK_OK(vt_storage_publish_checkpoint(st, NULL, 0, "one", 3));
+	CHECK_CODE(vt_storage_publish_checkpoint(st, NULL, 0, "two", 3), VT_EBUSY);
+	CHECK_CODE(vt_storage_publish_checkpoint(st, "two", 3, "three", 5), VT_EBUSY);
+	CHECK_OK(vt_storage_publish_checkpoint(st, "one", 3, "two", 3));
+	CHECK_OK(vt_storage_get_checkpoint(st, &b));
+	CHECK(b.len == 3 && memcmp(b.ptr, "two", 3) == 0);
+	vt_buf_dispose(&b);
+	vt_storage_close(st);
+}
+
+static void test_staging_cleared(void)
+{
+	vt_storage *st = NULL;
+	char path[128];
+	int fd;
+	fresh_dir();
+	CHECK_OK(vt_storage_posix_open(&st, dir, true));
+	vt_storage_close(st);
+	/* A crash mid-commit leaves staged files behind. */
+	snprintf(path, sizeof(path), "%s/staging/17", dir);
+	fd = open(path, O_WRONLY | O_CREAT, 0644);
+	CHECK(fd >= 0);
+	close(fd);
+	CHECK_OK(vt_storage_posix_open(&st, dir, true));
+	CHECK(access(path, F_OK) != 0);
+	vt_storage_close(st);
+}
+
+static void test_missing_dir(void)
+{
+	vt_storage *st = NULL;
+	CHECK_CODE(vt_storage_posix_open(&st, "/nonexistent/vt", true), VT_ENOTFOUND);
+	CHECK(strstr(vt_error_last(), "/nonexistent/vt") != NULL);
+}
+
 int main(void)
 {
-	return 77;
+	RUN(test_put_commit_get);
+	RUN(test_lock);
+	RUN(test_checkpoint_cas);
+	RUN(test_staging_cleared);
+	RUN(test_missing_dir);
+	if (dir[0]) {
+		char cmd[128];
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+		if (system(cmd) != 0)
+			return 1;
+	}
+	return TEST_DONE();
 }
