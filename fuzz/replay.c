@@ -70,7 +70,7 @@ static int run_path(const char *path, size_t *count)
 
 		if (names[i]->d_name[0] != '.' &&
 		    (size_t)snprintf(full, sizeof(full), "%s/%s", path, names[i]->d_name) <
-			    sizeof(full) &&
+			sizeof(full) &&
 		    stat(full, &fst) == 0 && S_ISREG(fst.st_mode)) {
 			printf("%s\n", full);
 			fflush(stdout); /* so a crash names its input */

@@ -31,8 +31,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		t.width = vt_get_be16(data + 2) & 0x1ff;
 		t.index = vt_get_be64(data + 3);
 		if ((n = vt_tile_path(path, sizeof(path), &t)) >= 0) {
-			if (vt_tile_parse_path(&u, path, (size_t)n) != 0 || u.entries != t.entries ||
-			    u.level != t.level || u.index != t.index || u.width != t.width)
+			if (vt_tile_parse_path(&u, path, (size_t)n) != 0 ||
+			    u.entries != t.entries || u.level != t.level || u.index != t.index ||
+			    u.width != t.width)
 				abort();
 		} else if (t.width >= 1 && t.width <= VT_TILE_WIDTH &&
 			   t.level <= VT_TILE_MAX_LEVEL && !(t.entries && t.level != 0)) {

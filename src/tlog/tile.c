@@ -28,8 +28,8 @@ static int index_path(char *out, size_t cap, uint64_t index)
 		index /= 1000;
 	} while (index > 0);
 	while (n-- > 0) {
-		int w = snprintf(out + len, cap - (size_t)len, n > 0 ? "x%03u/" : "%03u",
-				 groups[n]);
+		int w =
+		    snprintf(out + len, cap - (size_t)len, n > 0 ? "x%03u/" : "%03u", groups[n]);
 		if (w < 0 || (size_t)w >= cap - (size_t)len)
 			return -1;
 		len += w;
@@ -83,13 +83,11 @@ static bool is_digits(const char *s, size_t len)
 
 static unsigned group_value(const char *s)
 {
-	return (unsigned)(s[0] - '0') * 100 + (unsigned)(s[1] - '0') * 10 +
-	       (unsigned)(s[2] - '0');
+	return (unsigned)(s[0] - '0') * 100 + (unsigned)(s[1] - '0') * 10 + (unsigned)(s[2] - '0');
 }
 
 /* Next '/'-separated element of path[*pos..len); *pos moves past it. */
-static bool next_element(const char **elem, size_t *elen, const char *path, size_t len,
-			 size_t *pos)
+static bool next_element(const char **elem, size_t *elen, const char *path, size_t len, size_t *pos)
 {
 	const char *slash;
 
@@ -122,7 +120,8 @@ int vt_tile_parse_path(vt_tile *out, const char *path, size_t len)
 	if (elen == 7 && memcmp(e, "entries", 7) == 0) {
 		t.entries = true;
 	} else if (vt_parse_u64(&v, e, elen) < 0 || v > VT_TILE_MAX_LEVEL) {
-		err = vt_error_set(VT_EINVAL, "tile level must be \"entries\" or 0..%d in canonical decimal",
+		err = vt_error_set(VT_EINVAL,
+				   "tile level must be \"entries\" or 0..%d in canonical decimal",
 				   VT_TILE_MAX_LEVEL);
 		goto done;
 	} else {
@@ -187,8 +186,7 @@ uint64_t vt_tile_level_count(unsigned level, uint64_t tree_size)
 	return tree_size >> (VT_TILE_HEIGHT * level);
 }
 
-int vt_tile_in_tree(vt_tile *out, bool entries, unsigned level, uint64_t index,
-		    uint64_t tree_size)
+int vt_tile_in_tree(vt_tile *out, bool entries, unsigned level, uint64_t index, uint64_t tree_size)
 {
 	uint64_t count, first;
 
@@ -201,8 +199,7 @@ int vt_tile_in_tree(vt_tile *out, bool entries, unsigned level, uint64_t index,
 	/* Compare with the last hash's tile rather than multiply: index * 256
 	 * may not fit in 64 bits. */
 	if (count == 0 || index > (count - 1) / VT_TILE_WIDTH)
-		return vt_error_set(VT_ENOTFOUND,
-				    "tree of size %llu has no %s %llu at level %u",
+		return vt_error_set(VT_ENOTFOUND, "tree of size %llu has no %s %llu at level %u",
 				    (unsigned long long)tree_size, entries ? "bundle" : "tile",
 				    (unsigned long long)index, level);
 	first = index * VT_TILE_WIDTH;
@@ -219,9 +216,9 @@ int vt_bundle_append(vt_buf *bundle, const void *entry, size_t len)
 	int err;
 
 	if (len > VT_ENTRY_MAX)
-		return vt_error_set(VT_ETOOBIG,
-				    "entry of %zu bytes exceeds the %d-byte limit of an entry bundle",
-				    len, VT_ENTRY_MAX);
+		return vt_error_set(
+		    VT_ETOOBIG, "entry of %zu bytes exceeds the %d-byte limit of an entry bundle",
+		    len, VT_ENTRY_MAX);
 	/* Reserve both parts first so that a failure leaves the bundle whole. */
 	if ((err = vt_buf_reserve(bundle, sizeof(prefix) + len)) < 0)
 		return err;
@@ -231,8 +228,7 @@ int vt_bundle_append(vt_buf *bundle, const void *entry, size_t len)
 	return vt_buf_add(bundle, entry, len);
 }
 
-int vt_bundle_parse(const void *data, size_t len, unsigned count, vt_bundle_fn fn,
-		    void *payload)
+int vt_bundle_parse(const void *data, size_t len, unsigned count, vt_bundle_fn fn, void *payload)
 {
 	const uint8_t *p = data;
 	size_t pos = 0, n = 0;
@@ -247,14 +243,16 @@ int vt_bundle_parse(const void *data, size_t len, unsigned count, vt_bundle_fn f
 		size_t elen;
 
 		if (len - pos < 2) {
-			err = vt_error_set(VT_ECORRUPT, "bundle truncated in the length of entry %zu", n);
+			err = vt_error_set(VT_ECORRUPT,
+					   "bundle truncated in the length of entry %zu", n);
 			goto done;
 		}
 		elen = vt_get_be16(p + pos);
 		if (len - pos - 2 < elen) {
-			err = vt_error_set(VT_ECORRUPT,
-					   "bundle truncated in entry %zu (%zu bytes announced, %zu left)",
-					   n, elen, len - pos - 2);
+			err = vt_error_set(
+			    VT_ECORRUPT,
+			    "bundle truncated in entry %zu (%zu bytes announced, %zu left)", n,
+			    elen, len - pos - 2);
 			goto done;
 		}
 		pos += 2 + elen;

@@ -10,13 +10,13 @@
 static const struct {
 	const char *raw, *b64, *hex;
 } rfc4648[] = {
-	{"", "", ""},
-	{"f", "Zg==", "66"},
-	{"fo", "Zm8=", "666f"},
-	{"foo", "Zm9v", "666f6f"},
-	{"foob", "Zm9vYg==", "666f6f62"},
-	{"fooba", "Zm9vYmE=", "666f6f6261"},
-	{"foobar", "Zm9vYmFy", "666f6f626172"},
+    {"", "", ""},
+    {"f", "Zg==", "66"},
+    {"fo", "Zm8=", "666f"},
+    {"foo", "Zm9v", "666f6f"},
+    {"foob", "Zm9vYg==", "666f6f62"},
+    {"fooba", "Zm9vYmE=", "666f6f6261"},
+    {"foobar", "Zm9vYmFy", "666f6f626172"},
 };
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -76,6 +76,7 @@ static void test_base64_binary(void)
 
 static void test_base64_rejects(void)
 {
+	/* clang-format off */
 	static const char *const bad[] = {
 		"Zg",        /* missing padding */
 		"Zg=",       /* short padding */
@@ -110,6 +111,7 @@ static void test_base64_rejects(void)
 		"Zm9vYmFy====",
 		"\xc3\xa9Zg=",
 	};
+	/* clang-format on */
 	for (size_t i = 0; i < N(bad); i++) {
 		vt_buf b;
 		int got;
@@ -193,11 +195,11 @@ static void test_hex(void)
 	CHECK_CODE(vt_hex_decode(out, 2, "ab\0c", 4), VT_EINVAL);
 	CHECK_CODE(vt_hex_decode(out, 1, "\xff\xff", 2), VT_EINVAL);
 	CHECK_CODE(vt_hex_decode(out, 1, "-1", 2), VT_EINVAL);
-	CHECK_CODE(vt_hex_decode(out, 1, ":0", 2), VT_EINVAL);  /* '9' + 1 */
-	CHECK_CODE(vt_hex_decode(out, 1, "/0", 2), VT_EINVAL);  /* '0' - 1 */
-	CHECK_CODE(vt_hex_decode(out, 1, "G0", 2), VT_EINVAL);  /* 'F' + 1 */
-	CHECK_CODE(vt_hex_decode(out, 1, "@0", 2), VT_EINVAL);  /* 'A' - 1 */
-	CHECK_CODE(vt_hex_decode(out, 1, "`0", 2), VT_EINVAL);  /* 'a' - 1 */
+	CHECK_CODE(vt_hex_decode(out, 1, ":0", 2), VT_EINVAL); /* '9' + 1 */
+	CHECK_CODE(vt_hex_decode(out, 1, "/0", 2), VT_EINVAL); /* '0' - 1 */
+	CHECK_CODE(vt_hex_decode(out, 1, "G0", 2), VT_EINVAL); /* 'F' + 1 */
+	CHECK_CODE(vt_hex_decode(out, 1, "@0", 2), VT_EINVAL); /* 'A' - 1 */
+	CHECK_CODE(vt_hex_decode(out, 1, "`0", 2), VT_EINVAL); /* 'a' - 1 */
 	CHECK(vt_error_last()[0] != '\0');
 }
 
@@ -209,6 +211,7 @@ static int u64(uint64_t *v, const char *s)
 static void test_parse_u64(void)
 {
 	uint64_t v;
+	/* clang-format off */
 	static const char *const bad[] = {
 		"",
 		"18446744073709551616",
@@ -236,6 +239,7 @@ static void test_parse_u64(void)
 		"1_000",
 		"\xd9\xa1", /* ARABIC-INDIC DIGIT ONE */
 	};
+	/* clang-format on */
 
 	CHECK_OK(u64(&v, "0"));
 	CHECK(v == 0);

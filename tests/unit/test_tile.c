@@ -17,8 +17,7 @@ static bool path_is(const vt_tile *t, const char *want)
 	char out[VT_TILE_PATH_MAX];
 	int n = vt_tile_path(out, sizeof(out), t);
 	if (n < 0 || (size_t)n != strlen(want) || strcmp(out, want) != 0) {
-		fprintf(stderr, "path: got \"%s\" (%d), want \"%s\"\n", n < 0 ? "" : out, n,
-			want);
+		fprintf(stderr, "path: got \"%s\" (%d), want \"%s\"\n", n < 0 ? "" : out, n, want);
 		return false;
 	}
 	return true;
@@ -92,6 +91,7 @@ static void test_parse_known(void)
 
 static void test_parse_rejects(void)
 {
+	/* clang-format off */
 	static const char *const bad[] = {
 		"",
 		"tile",
@@ -176,6 +176,7 @@ static void test_parse_rejects(void)
 		"tile\\0\\000",
 		"tile/0/000\n",
 	};
+	/* clang-format on */
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		vt_tile t = {.level = 77};
 		int got = parse(&t, bad[i]);
@@ -313,8 +314,7 @@ static void test_tile_math(void)
 	/* Near the top of uint64: no overflow in index * 256. */
 	CHECK_OK(vt_tile_in_tree(&t, false, 0, UINT64_MAX / 256, UINT64_MAX));
 	CHECK(t.width == 255);
-	CHECK_CODE(vt_tile_in_tree(&t, false, 0, UINT64_MAX / 256 + 1, UINT64_MAX),
-		   VT_ENOTFOUND);
+	CHECK_CODE(vt_tile_in_tree(&t, false, 0, UINT64_MAX / 256 + 1, UINT64_MAX), VT_ENOTFOUND);
 	CHECK_CODE(vt_tile_in_tree(&t, false, 0, UINT64_MAX, UINT64_MAX), VT_ENOTFOUND);
 	CHECK_OK(vt_tile_in_tree(&t, false, 7, 0, UINT64_MAX));
 	CHECK(t.width == 255);
@@ -335,9 +335,9 @@ static void test_tile_math(void)
 
 	/* Against the naive count, on sizes around tile boundaries. */
 	{
-		static const uint64_t sizes[] = {1, 2, 255, 256, 257, 511, 512, 65535,
-						 65536, 65537, 70000, 16777215, 16777216,
-						 16777217, 123456789};
+		static const uint64_t sizes[] = {1,	2,	  255,	    256,      257,
+						 511,	512,	  65535,    65536,    65537,
+						 70000, 16777215, 16777216, 16777217, 123456789};
 		int bad = 0;
 		for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
 			for (unsigned level = 0; level < 5; level++) {
@@ -346,14 +346,18 @@ static void test_tile_math(void)
 				uint64_t idx[] = {0, 1, last > 0 ? last - 1 : 0, last, last + 1};
 				for (size_t k = 0; k < 5; k++) {
 					unsigned w = naive_width(level, idx[k], sizes[s]);
-					int err = vt_tile_in_tree(&t, false, level, idx[k], sizes[s]);
-					if (w == 0 ? err != VT_ENOTFOUND
-						   : err != 0 || t.width != w || t.index != idx[k]) {
+					int err =
+					    vt_tile_in_tree(&t, false, level, idx[k], sizes[s]);
+					if (w == 0
+						? err != VT_ENOTFOUND
+						: err != 0 || t.width != w || t.index != idx[k]) {
 						if (bad++ < 5)
 							fprintf(stderr,
-								"size %" PRIu64 " level %u index %" PRIu64
+								"size %" PRIu64
+								" level %u index %" PRIu64
 								": err %d width %u, naive %u\n",
-								sizes[s], level, idx[k], err, t.width, w);
+								sizes[s], level, idx[k], err,
+								t.width, w);
 					}
 				}
 			}
@@ -382,8 +386,8 @@ static void test_bundle_known(void)
 {
 	vt_buf b;
 	struct collect c = {0};
-	static const uint8_t want[] = {0x00, 0x05, 'h', 'e', 'l', 'l', 'o', 0x00, 0x00,
-				       0x00, 0x01, 'x'};
+	static const uint8_t want[] = {0x00, 0x05, 'h',	 'e',  'l',  'l',
+				       'o',  0x00, 0x00, 0x00, 0x01, 'x'};
 
 	vt_buf_init(&b, 1 << 20);
 	CHECK_OK(vt_bundle_append(&b, "hello", 5));
@@ -392,8 +396,8 @@ static void test_bundle_known(void)
 	CHECK(b.len == sizeof(want) && memcmp(b.ptr, want, sizeof(want)) == 0);
 
 	CHECK_OK(vt_bundle_parse(b.ptr, b.len, 3, collect_fn, &c));
-	CHECK(c.n == 3 && c.lens[0] == 5 && c.first[0] == 'h' && c.lens[1] == 0 &&
-	      c.lens[2] == 1 && c.first[2] == 'x');
+	CHECK(c.n == 3 && c.lens[0] == 5 && c.first[0] == 'h' && c.lens[1] == 0 && c.lens[2] == 1 &&
+	      c.first[2] == 'x');
 	c.n = 0;
 	CHECK_OK(vt_bundle_parse(b.ptr, b.len, 0, collect_fn, &c));
 	CHECK(c.n == 3);
