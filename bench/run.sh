@@ -1,0 +1,106 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# The benchmarks behind `make bench`: the sequencer against its hashing
+# bound (bench_log), the whole CLI process appending a million lines, and,
+# when vt_hammer is built, a running server under 256 concurrent writers.
+# Each command is printed before its figures so they can be pasted into
+# bench/README.md. Usage: sh bench/run.sh BUILD_DIR [DATA_PARENT]
+# DATA_PARENT (default /var/tmp, or $VT_BENCH_DIR) holds the scratch data
+# directories; every one is removed at the end.
+set -u
+
+B=${1:?usage: sh bench/run.sh BUILD_DIR [DATA_PARENT]}
+PARENT=${2:-${VT_BENCH_DIR:-/var/tmp}}
+VITRINE=$B/vitrine
+BENCH=$B/bench/bench_log
+HAMMER=$B/bench/vt_hammer
+[ -x "$BENCH" ] || BENCH=$B/bench_log
+[ -x "$HAMMER" ] || HAMMER=$B/vt_hammer
+ORIGIN=bench.vitrine.localhost/log
+SERVER_PID=
+SCRATCH=
+rc=0
+
+cleanup() {
+	if [ -n "$SERVER_PID" ]; then
+		kill "$SERVER_PID" 2>/dev/null
+		wait "$SERVER_PID" 2>/dev/null
+	fi
+	# shellcheck disable=SC2086
+	[ -n "$SCRATCH" ] && rm -rf $SCRATCH
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say() {
+	printf '\n$ %s\n' "$*"
+}
+
+now() {
+	date +%s.%N
+}
+
+for f in "$VITRINE" "$BENCH"; do
+	if [ ! -x "$f" ]; then
+		echo "run.sh: $f is not built (ninja -C $B)" >&2
+		exit 1
+	fi
+done
+
+BUILDTYPE=$(grep -o '"name": "buildtype", "value": "[a-z]*"' \
+	"$B/meson-info/intro-buildoptions.json" 2>/dev/null | sed 's/.*"value": "//; s/"$//')
+echo "vitrine benchmarks: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(uname -sr), nproc $(nproc)," \
+	"build $B (${BUILDTYPE:-unknown type})"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# 1. The sequencer alone, against the hashing bound.
+say "$BENCH --dir $PARENT"
+"$BENCH" --dir "$PARENT" || rc=1
+
+# 2. The whole process: read stdin, open, append in groups of 65536, close.
+D=$(mktemp -d "$PARENT/vitrine-cli-XXXXXX")
+SCRATCH="$SCRATCH $D"
+"$VITRINE" init --dir "$D" --origin "$ORIGIN" >/dev/null || rc=1
+say "seq 1000000 | $VITRINE log append --dir $D"
+t0=$(now)
+if seq 1000000 | "$VITRINE" log append --dir "$D"; then
+	t1=$(now)
+	awk -v a="$t0" -v b="$t1" 'BEGIN {
+		s = b - a; printf "%.3f s, %.0f entries/s (1000000 entries)\n", s, 1000000 / s }'
+else
+	echo "append failed"
+	rc=1
+fi
+
+# 3. A server under 256 concurrent writers, if the hammer is built and runs.
+if [ -x "$HAMMER" ] && "$HAMMER" --help >/dev/null 2>&1; then
+	D=$(mktemp -d "$PARENT/vitrine-serve-XXXXXX")
+	SCRATCH="$SCRATCH $D"
+	"$VITRINE" init --dir "$D" --origin "$ORIGIN" >/dev/null || rc=1
+	"$VITRINE" serve --dir "$D" --listen 127.0.0.1:0 >"$D.out" 2>&1 &
+	SERVER_PID=$!
+	SCRATCH="$SCRATCH $D.out"
+	URL=
+	i=0
+	while [ $i -lt 100 ] && [ -z "$URL" ]; do
+		URL=$(sed -n 's|^vitrine serving .* on \(http://[^/]*\)/.*|\1|p' "$D.out")
+		[ -z "$URL" ] && sleep 0.1
+		i=$((i + 1))
+	done
+	if [ -z "$URL" ] || ! kill -0 "$SERVER_PID" 2>/dev/null; then
+		echo "run.sh: the server did not start:" >&2
+		cat "$D.out" >&2
+		rc=1
+	else
+		say "$HAMMER --url $URL --token-file $D/admin.token --vkey $D/log.vkey" \
+			"--writers 256 --duration 15"
+		"$HAMMER" --url "$URL" --token-file "$D/admin.token" --vkey "$D/log.vkey" \
+			--writers 256 --duration 15 || rc=1
+	fi
+	kill "$SERVER_PID" 2>/dev/null
+	wait "$SERVER_PID" 2>/dev/null
+	SERVER_PID=
+else
+	printf '\n(vt_hammer not built or not working yet: server figures skipped)\n'
+fi
+exit $rc
