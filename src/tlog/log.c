@@ -706,7 +706,9 @@ int vt_log_open(vt_log **out, vt_storage *st, const vt_note_signer *signer,
 		vt_log_options_default(&log->opt);
 	if (log->opt.batch_max == 0)
 		log->opt.batch_max = 1;
-	if (log->opt.queue_max < log->opt.batch_max)
+	/* queue_max below batch_max is honoured: groups then close by age
+	 * (vt_log_append() splits by the smaller of the two). */
+	if (log->opt.queue_max == 0)
 		log->opt.queue_max = log->opt.batch_max;
 	pthread_mutex_init(&log->mu, NULL);
 	pthread_cond_init(&log->cv_work, NULL);
