@@ -33,6 +33,7 @@
 typedef struct {
 	char *path;
 	char tmp[32];
+	bool placed; /* renamed into the log or removed: nothing to clean */
 } staged;
 
 typedef struct {
@@ -58,7 +59,7 @@ static int p_get(vt_storage *s, vt_buf *out, const char *path)
 static void clear_staged(posix_storage *p, bool unlink_files)
 {
 	for (size_t i = 0; i < p->nst; i++) {
-		if (unlink_files)
+		if (unlink_files && !p->st[i].placed)
 			unlinkat(p->stagefd, p->st[i].tmp, 0);
 		free(p->st[i].path);
 	}
@@ -82,6 +83,7 @@ static int p_put(vt_storage *s, const char *path, const void *data, size_t len)
 		p->capst = cap;
 	}
 	e = &p->st[p->nst];
+	e->placed = false;
 	snprintf(e->tmp, sizeof(e->tmp), "%lu", p->seq++);
 	if ((e->path = strdup(path)) == NULL)
 		return vt_error_set(VT_ENOMEM, "out of memory");
@@ -153,12 +155,14 @@ static int p_commit(vt_storage *s)
 			if ((err = same_as_existing(p, e)) < 0)
 				goto done;
 			unlinkat(p->stagefd, e->tmp, 0);
+			e->placed = true;
 			continue;
 		}
 		if (r < 0) {
 			err = vt_error_sys(VT_EIO, errno, "cannot publish %s", e->path);
 			goto done;
 		}
+		e->placed = true;
 	}
 	err = sync_all(p);
 done:
