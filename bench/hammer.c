@@ -595,14 +595,42 @@ typedef struct {
 	bool have;
 } checker;
 
+/*
+ * Prove the tree of old (a smaller or equal size) a prefix of the reader's
+ * tree with root root2. Every tree extends the empty one, so an old size
+ * of 0 only needs the empty root (vt_merkle_verify_consistency() refuses
+ * a "proof" from size 0). VT_EVERIFY when inconsistent; fetch errors as
+ * they come.
+ */
+static int prove_consistent(vt_tlog_reader *r, const vt_checkpoint *old, uint64_t size2,
+			    const vt_hash *root2)
+{
+	vt_hash proof[VT_MERKLE_MAX_PROOF], empty;
+	size_t n;
+	int err;
+
+	if (old->size == 0) {
+		vt_merkle_empty_root(&empty);
+		if (!vt_hash_equal(&empty, &old->root))
+			return vt_error_set(VT_EVERIFY, "a checkpoint of size 0 with a root that "
+							"is not the empty tree's");
+		return 0;
+	}
+	vt_tlog_reader_set_size(r, size2);
+	if ((err = vt_tlog_reader_prove_consistency(proof, &n, r, old->size)) < 0)
+		return err;
+	if ((err = vt_merkle_verify_consistency(old->size, size2, &old->root, root2, proof, n)) <
+	    0)
+		return vt_error_wrap(VT_EVERIFY, "consistency proof does not verify");
+	return 0;
+}
+
 /* Prove the largest checkpoint seen consistent with the last one checked. */
 static void check_round(checker *k)
 {
 	hammer *h = k->h;
-	vt_hash proof[VT_MERKLE_MAX_PROOF];
 	vt_checkpoint c;
 	vt_buf note;
-	size_t n;
 	int err;
 
 	vt_buf_init(&note, 1 << 20);
@@ -615,21 +643,13 @@ static void check_round(checker *k)
 	}
 	if (c.size <= k->checked.size)
 		goto done;
-	vt_tlog_reader_set_size(k->r, c.size);
-	if ((err = vt_tlog_reader_prove_consistency(proof, &n, k->r, k->checked.size)) < 0) {
-		if (err == VT_ECORRUPT)
-			failure(h, "consistency proof %llu -> %llu: %s",
+	if ((err = prove_consistent(k->r, &k->checked, c.size, &c.root)) < 0) {
+		if (err == VT_EVERIFY || err == VT_ECORRUPT)
+			failure(h, "INCONSISTENT checkpoints: size %llu and size %llu: %s",
 				(unsigned long long)k->checked.size, (unsigned long long)c.size,
 				vt_error_last());
 		else
 			note_error(&h->read_errors, "consistency proof: %s", vt_error_last());
-		goto done;
-	}
-	if (vt_merkle_verify_consistency(k->checked.size, c.size, &k->checked.root, &c.root,
-					 proof, n) < 0) {
-		failure(h, "INCONSISTENT checkpoints: size %llu and size %llu: %s",
-			(unsigned long long)k->checked.size, (unsigned long long)c.size,
-			vt_error_last());
 		goto done;
 	}
 	atomic_fetch_add(&h->consistency, 1);
@@ -956,10 +976,8 @@ static int check_checkpoints(size_t *bad, hammer *h, vt_tlog_reader *r, const vt
 	for (size_t off = 0; off < text.len;) {
 		uint8_t *nl = memchr(text.ptr + off, '\n', text.len - off);
 		size_t end = nl ? (size_t)(nl - text.ptr) : text.len;
-		vt_hash proof[VT_MERKLE_MAX_PROOF];
 		vt_checkpoint c;
 		vt_note n;
-		size_t np;
 		const char *why = NULL;
 
 		line++;
@@ -974,11 +992,8 @@ static int check_checkpoints(size_t *bad, hammer *h, vt_tlog_reader *r, const vt
 			why = "another log's checkpoint";
 		else if (c.size > cur->size)
 			why = "larger than the current checkpoint: the log lost entries";
-		else if (vt_tlog_reader_prove_consistency(proof, &np, r, c.size) < 0)
+		else if (prove_consistent(r, &c, cur->size, &cur->root) < 0)
 			why = vt_error_last();
-		else if (vt_merkle_verify_consistency(c.size, cur->size, &c.root, &cur->root, proof,
-						      np) < 0)
-			why = "INCONSISTENT with the current checkpoint";
 		if (why) {
 			if ((*bad)++ < SHOW_FAILURES)
 				fprintf(stderr, "vt_hammer: %s line %zu: %s\n", h->o.checkpoints,

@@ -130,7 +130,7 @@ need_hammer() {
 
 # summary_field FILE KEY: a value from vt_hammer's "summary" line.
 summary_field() {
-	sed -n "s/^summary .*[ ]$2=\\([^ ]*\\).*/\\1/p" "$1" | tail -n 1
+	grep '^summary ' "$1" | tail -n 1 | tr ' ' '\n' | sed -n "s/^$2=//p"
 }
 
 # start_server NAME DIR [ARGS...]: start "vitrine serve" on a free
