@@ -259,7 +259,7 @@ static void test_go_open(void)
 	vt_buf_adds(&m, TEXT "\n");
 	vt_buf_add(&m, PETER_SIG, 60);
 	vt_buf_adds(&m, "ABCD");
-	vt_buf_adds(&m, PETER_SIG + 60);
+	vt_buf_adds(&m, &PETER_SIG[60]);
 	CHECK_CODE(vt_note_open(&n, (char *)m.ptr, m.len, &peter, 1), VT_EVERIFY);
 
 	/* Repeated signatures: a key is reported once, unknown lines counted. */
@@ -267,7 +267,7 @@ static void test_go_open(void)
 	vt_buf_adds(&m, TEXT "\n" PETER_SIG PETER_SIG ENOCH_SIG ENOCH_SIG);
 	vt_buf_add(&m, ENOCH_SIG, 60);
 	vt_buf_adds(&m, "ABCD");
-	vt_buf_adds(&m, ENOCH_SIG + 60);
+	vt_buf_adds(&m, &ENOCH_SIG[60]);
 	CHECK_OK(vt_note_open(&n, (char *)m.ptr, m.len, &peter, 1));
 	CHECK(n.nsigs == 1 && n.sigs[0].by == peter && n.nunknown == 3);
 
