@@ -276,11 +276,19 @@ R=$(sed -n 's/^vitrine_log_rejected_busy_total //p' "$T/bp-metrics")
 [ "$R" -gt 0 ] || fail "vitrine_log_rejected_busy_total is $R"
 ok "vitrine_log_rejected_busy_total $R"
 
+stop_server TERM
+[ "$RC" -eq 0 ] || { cat "$T/bp.err" >&2; fail "server exit status $RC after SIGTERM"; }
+
 say "SIGTERM with appends in flight"
+# A long batch age keeps the appends waiting in the queue when the
+# signal comes; closing the log commits them.
+SIZE0=$($V log checkpoint --dir "$D" | sed -n 2p)
+start_server inflight "$D" --batch-age 2000
+INFLIGHT=20
 i=0
 CURLS=""
 : >"$T/inflight.record"
-while [ $i -lt 6 ]; do
+while [ $i -lt $INFLIGHT ]; do
 	printf 'in flight %d\n' $i >"$T/if$i"
 	curl -s -o "$T/if$i.b" -w '%{http_code}' -H "$AUTH" --data-binary "@$T/if$i" \
 		"$URL/log/add" >"$T/if$i.s" &
@@ -289,13 +297,13 @@ while [ $i -lt 6 ]; do
 done
 sleep 0.5
 stop_server TERM
-[ "$RC" -eq 0 ] || { cat "$T/bp.err" >&2; fail "server exit status $RC after SIGTERM with appends in flight"; }
+[ "$RC" -eq 0 ] || { cat "$T/inflight.err" >&2; fail "server exit status $RC after SIGTERM with appends in flight"; }
 wait $CURLS
-ok "SIGTERM with appends in flight: exit 0"
+ok "SIGTERM with $INFLIGHT appends in flight: exit 0"
 nack=0
 nlost=0
 i=0
-while [ $i -lt 6 ]; do
+while [ $i -lt $INFLIGHT ]; do
 	if [ "$(cat "$T/if$i.s")" = 200 ]; then
 		$V log verify-proof "$T/if$i.b" --vkey "$D/log.vkey" --entry "$T/if$i" >/dev/null ||
 			fail "proof for in-flight entry $i does not verify"
@@ -308,11 +316,14 @@ while [ $i -lt 6 ]; do
 	i=$((i + 1))
 done
 expect_ok "fsck after the shutdown" $V log fsck --dir "$D"
+SIZE1=$($V log checkpoint --dir "$D" | sed -n 2p)
+[ "$SIZE1" -eq $((SIZE0 + INFLIGHT)) ] || fail "size $SIZE0 -> $SIZE1 over the shutdown, want +$INFLIGHT"
+ok "closing the log committed all $INFLIGHT queued appends (size $SIZE0 -> $SIZE1)"
 start_server srv3 "$D"
 expect_ok "the $nack in-flight appends answered 200 are in the log" \
 	"$HAMMER" --url "$URL" --vkey "$D/log.vkey" --check "$T/inflight.record"
 if [ "$nlost" -gt 0 ]; then
-	say "NOTE: $nlost of 6 appends in flight at SIGTERM got no answer (the log commits them on close, but the connections are closed before the answers go out)"
+	say "NOTE: $nlost of $INFLIGHT appends in flight at SIGTERM got no answer although closing the log committed them: the server stops the HTTP daemon before the resumed connections are answered (known issue)"
 fi
 stop_server TERM
 [ "$RC" -eq 0 ] || fail "server exit $RC"
