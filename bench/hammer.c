@@ -45,31 +45,31 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_WRITERS 20000
-#define MAX_READERS 256
+#define MAX_WRITERS   20000
+#define MAX_READERS   256
 #define SHOW_FAILURES 10 /* failure messages printed; the rest are counted */
 
 static const char usage[] =
-	"usage: vt_hammer --url URL --token-file FILE --vkey FILE [options]\n"
-	"       vt_hammer --url URL --vkey FILE --check RECORD [--checkpoints FILE]\n"
-	"\n"
-	"Load a vitrine log server with concurrent appends and reads, verifying\n"
-	"every proof it gets; or check that recorded entries are in the log.\n"
-	"\n"
-	"  --writers N          concurrent append connections (default 256)\n"
-	"  --readers N          reader threads (default 4)\n"
-	"  --duration SECONDS   run this long (default 10)\n"
-	"  --count N            stop after N distinct entries were sent\n"
-	"  --entry-size BYTES   size of each entry (default 100)\n"
-	"  --timeout SECONDS    give up on one request after this long (default 30)\n"
-	"  --record FILE        append \"<index>\\t<hex of entry>\" per acknowledged entry\n"
-	"  --checkpoints FILE   append every distinct checkpoint seen (base64, one a\n"
-	"                       line); with --check, prove each consistent with the log\n"
-	"  --checkpoint-out FILE  write the largest checkpoint seen at the end\n"
-	"  --check RECORD       check that each recorded entry is at its index\n"
-	"\n"
-	"The last line of a run is \"summary key=value ...\" for scripts. Exit status:\n"
-	"0, 1 when a proof failed or checkpoints were inconsistent, 2 for bad usage.\n";
+    "usage: vt_hammer --url URL --token-file FILE --vkey FILE [options]\n"
+    "       vt_hammer --url URL --vkey FILE --check RECORD [--checkpoints FILE]\n"
+    "\n"
+    "Load a vitrine log server with concurrent appends and reads, verifying\n"
+    "every proof it gets; or check that recorded entries are in the log.\n"
+    "\n"
+    "  --writers N          concurrent append connections (default 256)\n"
+    "  --readers N          reader threads (default 4)\n"
+    "  --duration SECONDS   run this long (default 10)\n"
+    "  --count N            stop after N distinct entries were sent\n"
+    "  --entry-size BYTES   size of each entry (default 100)\n"
+    "  --timeout SECONDS    give up on one request after this long (default 30)\n"
+    "  --record FILE        append \"<index>\\t<hex of entry>\" per acknowledged entry\n"
+    "  --checkpoints FILE   append every distinct checkpoint seen (base64, one a\n"
+    "                       line); with --check, prove each consistent with the log\n"
+    "  --checkpoint-out FILE  write the largest checkpoint seen at the end\n"
+    "  --check RECORD       check that each recorded entry is at its index\n"
+    "\n"
+    "The last line of a run is \"summary key=value ...\" for scripts. Exit status:\n"
+    "0, 1 when a proof failed or checkpoints were inconsistent, 2 for bad usage.\n";
 
 typedef struct {
 	const char *url, *token_file, *vkey_file, *record, *checkpoints, *cp_out, *check;
@@ -89,10 +89,10 @@ typedef struct {
 	const char *origin;
 	char run[17]; /* random id making this run's entries distinct */
 	struct timespec t0;
-	atomic_bool stop;        /* no new requests */
+	atomic_bool stop;	 /* no new requests */
 	atomic_bool stop_checks; /* checker thread: last round then out */
-	atomic_uint_fast64_t issued, adds, busy, e4xx, e5xx, transport, proofs, reads,
-		read_errors, read_proofs, consistency, failures;
+	atomic_uint_fast64_t issued, adds, busy, e4xx, e5xx, transport, proofs, reads, read_errors,
+	    read_proofs, consistency, failures;
 
 	pthread_mutex_t mu;
 	float *lat; /* time to receipt of each add, ms */
@@ -140,7 +140,7 @@ static void failure(hammer *h, const char *fmt, ...)
 
 /* A first-of-its-kind error (not a failure), printed once per kind. */
 static void note_error(atomic_uint_fast64_t *counter, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static void note_error(atomic_uint_fast64_t *counter, const char *fmt, ...)
 {
@@ -330,8 +330,8 @@ static void writer_acknowledged(writer *w, uint64_t end)
 	int err;
 
 	if ((err = vt_tlog_proof_parse(&p, (const char *)w->resp.ptr, w->resp.len)) < 0 ||
-	    (err = vt_tlog_proof_verify_origin(&c, NULL, &p, h->origin, w->entry.ptr,
-					       w->entry.len, &h->v, 1)) < 0) {
+	    (err = vt_tlog_proof_verify_origin(&c, NULL, &p, h->origin, w->entry.ptr, w->entry.len,
+					       &h->v, 1)) < 0) {
 		failure(h, "writer %u: the proof returned for its entry %llu does not verify: %s",
 			w->id, (unsigned long long)(w->seq - 1), vt_error_last());
 		return;
@@ -372,12 +372,11 @@ static void writer_finish(writer *w, CURLcode rc)
 	} else if (status == 503) {
 		atomic_fetch_add(&h->busy, 1);
 		w->resend = true;
-		w->not_before = end + (uint64_t)(w->retry_after > 0 ? w->retry_after : 1) *
-						 1000000000u;
+		w->not_before =
+		    end + (uint64_t)(w->retry_after > 0 ? w->retry_after : 1) * 1000000000u;
 	} else {
 		atomic_uint_fast64_t *c = status >= 500 ? &h->e5xx : &h->e4xx;
-		note_error(c, "HTTP %ld from POST /log/add: %.200s", status,
-			   vt_buf_cstr(&w->resp));
+		note_error(c, "HTTP %ld from POST /log/add: %.200s", status, vt_buf_cstr(&w->resp));
 		w->not_before = end + 50000000u;
 	}
 }
@@ -554,8 +553,9 @@ static void reader_round(reader_ctx *rc, uint64_t *rnd, vt_buf *note, vt_buf *en
 		goto done;
 	}
 	if (vt_merkle_verify_inclusion(&leaf, index, c.size, proof, n, &c.root) < 0) {
-		failure(h, "reader %u: entry %llu is not included in the checkpoint of size %llu "
-			   "according to the tiles: %s",
+		failure(h,
+			"reader %u: entry %llu is not included in the checkpoint of size %llu "
+			"according to the tiles: %s",
 			rc->id, (unsigned long long)index, (unsigned long long)c.size,
 			vt_error_last());
 		goto done;
@@ -619,8 +619,7 @@ static int prove_consistent(vt_tlog_reader *r, const vt_checkpoint *old, uint64_
 	vt_tlog_reader_set_size(r, size2);
 	if ((err = vt_tlog_reader_prove_consistency(proof, &n, r, old->size)) < 0)
 		return err;
-	if ((err = vt_merkle_verify_consistency(old->size, size2, &old->root, root2, proof, n)) <
-	    0)
+	if ((err = vt_merkle_verify_consistency(old->size, size2, &old->root, root2, proof, n)) < 0)
 		return vt_error_wrap(VT_EVERIFY, "consistency proof does not verify");
 	return 0;
 }
@@ -743,10 +742,10 @@ static void report(hammer *h, double secs)
 	       "errors=%llu e4xx=%llu e5xx=%llu transport=%llu proofs=%llu read_proofs=%llu "
 	       "reads=%llu reads_per_s=%.1f read_errors=%llu consistency=%llu size=%llu "
 	       "failures=%llu\n",
-	       (unsigned long long)adds, (double)adds / secs, (double)p50, (double)p99,
-	       (double)max, (unsigned long long)atomic_load(&h->busy),
-	       (unsigned long long)(e4 + e5 + tr), (unsigned long long)e4, (unsigned long long)e5,
-	       (unsigned long long)tr, (unsigned long long)atomic_load(&h->proofs),
+	       (unsigned long long)adds, (double)adds / secs, (double)p50, (double)p99, (double)max,
+	       (unsigned long long)atomic_load(&h->busy), (unsigned long long)(e4 + e5 + tr),
+	       (unsigned long long)e4, (unsigned long long)e5, (unsigned long long)tr,
+	       (unsigned long long)atomic_load(&h->proofs),
 	       (unsigned long long)atomic_load(&h->read_proofs), (unsigned long long)reads,
 	       (double)reads / secs, (unsigned long long)atomic_load(&h->read_errors),
 	       (unsigned long long)atomic_load(&h->consistency),
@@ -814,7 +813,8 @@ static int run(hammer *h)
 	}
 	checker_started = true;
 	for (unsigned t = 0; t < nwt; t++) {
-		size_t from = (size_t)h->o.writers * t / nwt, to = (size_t)h->o.writers * (t + 1) / nwt;
+		size_t from = (size_t)h->o.writers * t / nwt,
+		       to = (size_t)h->o.writers * (t + 1) / nwt;
 		groups[t] = (writer_group){.h = h, .w = ws + from, .n = to - from};
 		if (pthread_create(&wt[t], NULL, writer_thread, &groups[t]) != 0) {
 			err = vt_error_set(VT_ENOMEM, "cannot start a thread");
@@ -898,8 +898,8 @@ static int read_file(vt_buf *out, const char *path)
 	size_t n;
 	int err = 0;
 	if (!f)
-		return vt_error_sys(errno == ENOENT ? VT_ENOTFOUND : VT_EIO, errno, "cannot open %s",
-				    path);
+		return vt_error_sys(errno == ENOENT ? VT_ENOTFOUND : VT_EIO, errno,
+				    "cannot open %s", path);
 	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
 		if ((err = vt_buf_add(out, tmp, n)) < 0)
 			break;
@@ -1108,8 +1108,7 @@ static int load_line(char *out, size_t cap, const char *path)
 	return err;
 }
 
-static int parse_u64_opt(uint64_t *out, const char *s, const char *name, uint64_t min,
-			 uint64_t max)
+static int parse_u64_opt(uint64_t *out, const char *s, const char *name, uint64_t min, uint64_t max)
 {
 	if (vt_parse_u64(out, s, strlen(s)) < 0 || *out < min || *out > max) {
 		fprintf(stderr, "vt_hammer: %s wants a number from %llu to %llu, not \"%s\"\n",
@@ -1122,28 +1121,28 @@ static int parse_u64_opt(uint64_t *out, const char *s, const char *name, uint64_
 static int parse_args(options *o, int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"url", required_argument, 0, 'u'},
-		{"token-file", required_argument, 0, 't'},
-		{"vkey", required_argument, 0, 'k'},
-		{"writers", required_argument, 0, 'w'},
-		{"readers", required_argument, 0, 'r'},
-		{"duration", required_argument, 0, 'd'},
-		{"count", required_argument, 0, 'n'},
-		{"record", required_argument, 0, 'R'},
-		{"checkpoints", required_argument, 0, 'C'},
-		{"checkpoint-out", required_argument, 0, 'O'},
-		{"entry-size", required_argument, 0, 's'},
-		{"timeout", required_argument, 0, 'T'},
-		{"check", required_argument, 0, 'c'},
-		{"help", no_argument, 0, 'h'},
-		{0, 0, 0, 0},
+	    {"url", required_argument, 0, 'u'},
+	    {"token-file", required_argument, 0, 't'},
+	    {"vkey", required_argument, 0, 'k'},
+	    {"writers", required_argument, 0, 'w'},
+	    {"readers", required_argument, 0, 'r'},
+	    {"duration", required_argument, 0, 'd'},
+	    {"count", required_argument, 0, 'n'},
+	    {"record", required_argument, 0, 'R'},
+	    {"checkpoints", required_argument, 0, 'C'},
+	    {"checkpoint-out", required_argument, 0, 'O'},
+	    {"entry-size", required_argument, 0, 's'},
+	    {"timeout", required_argument, 0, 'T'},
+	    {"check", required_argument, 0, 'c'},
+	    {"help", no_argument, 0, 'h'},
+	    {0, 0, 0, 0},
 	};
 	uint64_t v;
 	char *end;
 	int c;
 
-	*o = (options){.writers = 256, .readers = 4, .duration = 10, .entry_size = 100,
-		       .timeout = 30};
+	*o = (options){
+	    .writers = 256, .readers = 4, .duration = 10, .entry_size = 100, .timeout = 30};
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'u': o->url = optarg; break;
