@@ -91,6 +91,7 @@ typedef struct {
 	struct timespec t0;
 	atomic_bool stop;	 /* no new requests */
 	atomic_bool stop_checks; /* checker thread: last round then out */
+	atomic_uint writer_threads_done;
 	atomic_uint_fast64_t issued, adds, busy, e4xx, e5xx, transport, proofs, reads, read_errors,
 	    read_proofs, consistency, failures;
 
@@ -397,6 +398,7 @@ static void *writer_thread(void *arg)
 
 	if (!m) {
 		failure(h, "cannot make a curl multi handle");
+		atomic_fetch_add(&h->writer_threads_done, 1);
 		return NULL;
 	}
 	curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, (long)g->n + 16);
@@ -441,6 +443,7 @@ static void *writer_thread(void *arg)
 			curl_multi_poll(m, NULL, 0, wait_ms, NULL);
 	}
 	curl_multi_cleanup(m);
+	atomic_fetch_add(&h->writer_threads_done, 1);
 	return NULL;
 }
 
@@ -831,7 +834,7 @@ static int run(hammer *h)
 		}
 	for (;;) {
 		double t = elapsed(h);
-		if (h->o.count && atomic_load(&h->issued) >= h->o.count + h->o.writers)
+		if (h->o.count && atomic_load(&h->writer_threads_done) == started_w)
 			break; /* every writer saw the count exhausted */
 		if (!h->o.count && t >= h->o.duration)
 			break;
