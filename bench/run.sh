@@ -5,8 +5,10 @@
 # when vt_hammer is built, a running server under 256 concurrent writers.
 # Each command is printed before its figures so they can be pasted into
 # bench/README.md. Usage: sh bench/run.sh BUILD_DIR [DATA_PARENT]
-# DATA_PARENT (default /var/tmp, or $VT_BENCH_DIR) holds the scratch data
-# directories; every one is removed at the end.
+# DATA_PARENT (default /var/tmp, or $VT_BENCH_DIR) gets one scratch
+# directory for the whole run, removed only at the end: deleting a big log
+# between phases would slow the next phase's file creation on some
+# filesystems (see bench/README.md).
 set -u
 
 B=${1:?usage: sh bench/run.sh BUILD_DIR [DATA_PARENT]}
@@ -26,8 +28,7 @@ cleanup() {
 		kill "$SERVER_PID" 2>/dev/null
 		wait "$SERVER_PID" 2>/dev/null
 	fi
-	# shellcheck disable=SC2086
-	[ -n "$SCRATCH" ] && rm -rf $SCRATCH
+	[ -n "$SCRATCH" ] && rm -rf "$SCRATCH"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -53,13 +54,15 @@ echo "vitrine benchmarks: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(uname -sr), nproc $(
 	"build $B (${BUILDTYPE:-unknown type})"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 
+SCRATCH=$(mktemp -d "$PARENT/vitrine-bench-run-XXXXXX") || exit 1
+
 # 1. The sequencer alone, against the hashing bound.
-say "$BENCH --dir $PARENT"
-"$BENCH" --dir "$PARENT" || rc=1
+say "$BENCH --dir $SCRATCH --keep"
+"$BENCH" --dir "$SCRATCH" --keep || rc=1
 
 # 2. The whole process: read stdin, open, append in groups of 65536, close.
-D=$(mktemp -d "$PARENT/vitrine-cli-XXXXXX")
-SCRATCH="$SCRATCH $D"
+D=$SCRATCH/cli
+mkdir "$D" || exit 1
 "$VITRINE" init --dir "$D" --origin "$ORIGIN" >/dev/null || rc=1
 say "seq 1000000 | $VITRINE log append --dir $D"
 t0=$(now)
@@ -74,12 +77,11 @@ fi
 
 # 3. A server under 256 concurrent writers, if the hammer is built and runs.
 if [ -x "$HAMMER" ] && "$HAMMER" --help >/dev/null 2>&1; then
-	D=$(mktemp -d "$PARENT/vitrine-serve-XXXXXX")
-	SCRATCH="$SCRATCH $D"
+	D=$SCRATCH/serve
+	mkdir "$D" || exit 1
 	"$VITRINE" init --dir "$D" --origin "$ORIGIN" >/dev/null || rc=1
 	"$VITRINE" serve --dir "$D" --listen 127.0.0.1:0 >"$D.out" 2>&1 &
 	SERVER_PID=$!
-	SCRATCH="$SCRATCH $D.out"
 	URL=
 	i=0
 	while [ $i -lt 100 ] && [ -z "$URL" ]; do
