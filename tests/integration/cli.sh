@@ -183,9 +183,11 @@ expect_ok "reading with --dir while the server runs" $V log fsck --dir "$D"
 expect_ok "checkpoint --url" $V log checkpoint --url "$URL"
 cmp -s "$T/last.out" "$T/cp306" || fail "checkpoint over HTTP differs from the one on disk"
 ok "checkpoint over HTTP equals the one on disk"
+# One entry per call: entries of one call are sent concurrently, in any order.
 expect_ok "append --url with proofs verified" $V log append --url "$URL" \
-	--token-file "$D/admin.token" --vkey "$D/log.vkey" "$T/e3" "$T/e4"
-grep_ok "append --url verified the proofs" 'every inclusion proof verified' "$T/last.out"
+	--token-file "$D/admin.token" --vkey "$D/log.vkey" "$T/e3"
+grep_ok "append --url verified the proofs" 'indices 306 to 306\), every inclusion proof verified' "$T/last.out"
+expect_ok "append --url again" $V log append --url "$URL" --token-file "$D/admin.token" "$T/e4"
 expect_error "append --url with a bad token" '401' $V log append --url "$URL" --token nope "$T/e3"
 expect_ok "prove --url" $V log prove --url "$URL" --vkey "$D/log.vkey" --index 306
 cp "$T/last.out" "$T/p306"
