@@ -99,7 +99,15 @@ int vt_log_checkpoint(vt_log *log, vt_buf *out, uint64_t *size);
 /* A snapshot of the counters. */
 void vt_log_stats(vt_log *log, vt_log_stats_t *out);
 
-/* Finish pending groups, stop the sequencer and free the log. */
+/*
+ * Integrate and publish everything queued, completing every waiter, then
+ * stop the sequencer. Later appends fail with VT_EBUSY; reads
+ * (vt_log_checkpoint, vt_log_stats) keep working until vt_log_close().
+ * Call it from one thread; a second call does nothing.
+ */
+void vt_log_stop(vt_log *log);
+
+/* vt_log_stop(), then free the log. */
 void vt_log_close(vt_log *log);
 
 #endif

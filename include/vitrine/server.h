@@ -29,10 +29,18 @@ int vt_server_start(vt_server **out, vt_log *log, vt_storage *st, const vt_token
 unsigned vt_server_port(const vt_server *s);
 
 /*
- * Stop accepting connections. Call before vt_log_close(), which completes
- * the suspended writers, then vt_server_free().
+ * Shutting down without dropping a writer: vt_server_quiesce() (no new
+ * connections), vt_log_stop() (publishes what is queued and wakes the
+ * waiting writers), vt_server_drain() (lets the server answer them),
+ * vt_server_free(), and only then vt_log_close().
  */
 void vt_server_quiesce(vt_server *s);
+
+/*
+ * Wait until every accepted append has been answered, or timeout_ms has
+ * passed. Returns the number still unanswered.
+ */
+unsigned vt_server_drain(vt_server *s, unsigned timeout_ms);
 
 /* Stop the threads and free the server. */
 void vt_server_free(vt_server *s);

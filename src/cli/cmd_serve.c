@@ -146,9 +146,14 @@ int cmd_serve(int argc, char **argv)
 	fprintf(stderr, "vitrine: stopping\n");
 	rc = EXIT_OK;
 done:
+	/* No writer is dropped: publish what is queued, answer every waiting
+	 * writer, and only then free what their answers read. */
 	vt_server_quiesce(srv);
-	vt_log_close(log); /* completes the writers still waiting */
+	vt_log_stop(log);
+	if (srv && vt_server_drain(srv, 10000) > 0)
+		fprintf(stderr, "vitrine: some appends were published but not answered\n");
 	vt_server_free(srv);
+	vt_log_close(log);
 	vt_storage_close(st);
 	vt_tokens_free(tokens);
 	vt_note_signer_free(signer);

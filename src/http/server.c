@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define IMMUTABLE "public, max-age=31536000, immutable"
 
@@ -29,6 +30,8 @@ struct vt_server {
 	vt_storage *st;
 	const vt_tokens *tokens;
 	unsigned port;
+	pthread_mutex_t mu;
+	unsigned outstanding; /* appends submitted and not yet completed */
 };
 
 typedef struct {
@@ -293,6 +296,12 @@ static enum MHD_Result handle_add(request *rq, const char *data, size_t *size)
 				  NULL, NULL);
 	pthread_mutex_lock(&rq->mu);
 	err = vt_log_submit(rq->srv->log, rq->body.ptr, rq->body.len, add_done, rq);
+	if (err == 0) {
+		rq->submitted = true;
+		pthread_mutex_lock(&rq->srv->mu);
+		rq->srv->outstanding++;
+		pthread_mutex_unlock(&rq->srv->mu);
+	}
 	if (err == 0 && !rq->done) {
 		rq->suspended = true;
 		MHD_suspend_connection(rq->conn);
@@ -370,8 +379,13 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	request *rq = *con_cls;
 	if (!rq)
 		return;
-	/* A submitted entry's callback may still be pending. Suspended
-	 * connections are never completed, so reaching here means it ran. */
+	/* Suspended connections are never completed, so a submitted entry's
+	 * callback has run by now. */
+	if (rq->submitted) {
+		pthread_mutex_lock(&rq->srv->mu);
+		rq->srv->outstanding--;
+		pthread_mutex_unlock(&rq->srv->mu);
+	}
 	vt_buf_dispose(&rq->body);
 	pthread_mutex_destroy(&rq->mu);
 	free(rq);
@@ -394,6 +408,7 @@ int vt_server_start(vt_server **out, vt_log *log, vt_storage *st, const vt_token
 	s->log = log;
 	s->st = st;
 	s->tokens = tokens;
+	pthread_mutex_init(&s->mu, NULL);
 	s->d = MHD_start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
 			MHD_USE_TURBO,
@@ -404,6 +419,7 @@ int vt_server_start(vt_server **out, vt_log *log, vt_storage *st, const vt_token
 		(unsigned)120, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
 		MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_END);
 	if (!s->d) {
+		pthread_mutex_destroy(&s->mu);
 		free(s);
 		return vt_error_set(VT_EIO, "cannot listen on %s:%u (port in use?)", opt->host,
 				    opt->port);
@@ -425,11 +441,26 @@ void vt_server_quiesce(vt_server *s)
 		MHD_quiesce_daemon(s->d);
 }
 
+unsigned vt_server_drain(vt_server *s, unsigned timeout_ms)
+{
+	unsigned left = 0;
+	for (unsigned waited = 0; s; waited += 10) {
+		pthread_mutex_lock(&s->mu);
+		left = s->outstanding;
+		pthread_mutex_unlock(&s->mu);
+		if (left == 0 || waited >= timeout_ms)
+			break;
+		usleep(10000);
+	}
+	return left;
+}
+
 void vt_server_free(vt_server *s)
 {
 	if (!s)
 		return;
 	if (s->d)
 		MHD_stop_daemon(s->d);
+	pthread_mutex_destroy(&s->mu);
 	free(s);
 }

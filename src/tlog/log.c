@@ -71,6 +71,7 @@ struct vt_log {
 	pthread_cond_t cv_done; /* a synchronous waiter completed */
 	queue q;                /* filled by producers, under mu */
 	bool closing;
+	bool stopped;           /* the sequencer thread has been joined */
 	vt_buf cp;              /* latest signed checkpoint, under mu */
 	uint64_t cp_size;
 	vt_log_stats_t stats;   /* under mu */
@@ -738,14 +739,22 @@ done:
 	return 0;
 }
 
-void vt_log_close(vt_log *log)
+void vt_log_stop(vt_log *log)
 {
-	if (!log)
+	if (!log || log->stopped)
 		return;
 	pthread_mutex_lock(&log->mu);
 	log->closing = true;
 	pthread_cond_broadcast(&log->cv_work);
 	pthread_mutex_unlock(&log->mu);
 	pthread_join(log->thread, NULL);
+	log->stopped = true;
+}
+
+void vt_log_close(vt_log *log)
+{
+	if (!log)
+		return;
+	vt_log_stop(log);
 	free_log(log);
 }
