@@ -26,7 +26,12 @@ static const char usage[] =
 
 int cli_fail(const char *what)
 {
-	fprintf(stderr, "vitrine: %s: %s\n", what, vt_error_last());
+	const char *msg = vt_error_last();
+	/* Messages about a file often start with its name already. */
+	if (strncmp(msg, what, strlen(what)) == 0)
+		fprintf(stderr, "vitrine: %s\n", msg);
+	else
+		fprintf(stderr, "vitrine: %s: %s\n", what, msg);
 	return EXIT_FAIL;
 }
 

@@ -122,7 +122,7 @@ int vt_tlog_reader_node(vt_hash *out, unsigned level, uint64_t index, void *read
 	vt_tlog_reader *r = reader;
 	unsigned L = level / VT_TILE_HEIGHT, rem = level % VT_TILE_HEIGHT;
 	uint64_t first = index << rem, count = (uint64_t)1 << rem;
-	const vt_buf *data;
+	const vt_buf *data = NULL;
 	vt_tile t;
 	int err;
 
@@ -171,7 +171,7 @@ static int pick_entry(const uint8_t *entry, size_t len, void *payload)
 
 int vt_tlog_reader_entry(vt_buf *out, vt_tlog_reader *r, uint64_t index)
 {
-	const vt_buf *data;
+	const vt_buf *data = NULL;
 	entry_walk w = {.want = (unsigned)(index % VT_TILE_WIDTH), .out = out};
 	vt_tile t;
 	int err;
