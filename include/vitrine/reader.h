@@ -33,6 +33,9 @@ void vt_tlog_reader_set_size(vt_tlog_reader *r, uint64_t tree_size);
 
 void vt_tlog_reader_free(vt_tlog_reader *r);
 
+/* The payload given to vt_tlog_reader_new() (borrowed). */
+void *vt_tlog_reader_payload(const vt_tlog_reader *r);
+
 /*
  * A vt_merkle_node_fn over the reader (payload = the reader): the hash of
  * the perfect subtree at level and index, from the tiles. VT_ECORRUPT when

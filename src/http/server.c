@@ -127,6 +127,44 @@ static int fetch_storage(vt_buf *out, const char *path, void *payload)
 	return vt_storage_get(payload, out, path);
 }
 
+/*
+ * Each event-loop thread keeps one tile reader: tiles are immutable, so
+ * its cache stays valid across requests, and the answers to one group's
+ * writers share the tiles (and the hashes inside them) they all need.
+ */
+static pthread_key_t reader_key;
+static pthread_once_t reader_once = PTHREAD_ONCE_INIT;
+
+static void free_reader(void *r)
+{
+	vt_tlog_reader_free(r);
+}
+
+static void make_reader_key(void)
+{
+	pthread_key_create(&reader_key, free_reader);
+}
+
+static int thread_reader(vt_tlog_reader **out, vt_storage *st, uint64_t size)
+{
+	vt_tlog_reader *r;
+	int err;
+	pthread_once(&reader_once, make_reader_key);
+	r = pthread_getspecific(reader_key);
+	if (r && vt_tlog_reader_payload(r) != st) {
+		vt_tlog_reader_free(r);
+		r = NULL;
+	}
+	if (!r) {
+		if ((err = vt_tlog_reader_new(&r, size, fetch_storage, st)) < 0)
+			return err;
+		pthread_setspecific(reader_key, r);
+	}
+	vt_tlog_reader_set_size(r, size);
+	*out = r;
+	return 0;
+}
+
 static enum MHD_Result serve_tile(request *rq)
 {
 	char path[VT_TILE_PATH_MAX];
@@ -250,14 +288,13 @@ static enum MHD_Result answer_add(request *rq)
 	vt_buf_init(&out, 2 << 20);
 	/* The latest checkpoint includes the entry: it is at least as new. */
 	if ((err = vt_log_checkpoint(rq->srv->log, &cp, &size)) < 0 ||
-	    (err = vt_tlog_reader_new(&r, size, fetch_storage, rq->srv->st)) < 0 ||
+	    (err = thread_reader(&r, rq->srv->st, size)) < 0 ||
 	    (err = vt_tlog_reader_prove_inclusion(proof, &n, r, rq->index)) < 0 ||
 	    (err = vt_tlog_proof_format(&out, rq->index, proof, n, (const char *)cp.ptr, cp.len)) < 0)
 		ret = send_error(rq->conn, 500, "cannot build the proof", vt_error_last(), NULL, NULL);
 	else
 		ret = send_buf(rq->conn, 200, out.ptr, out.len, "text/plain; charset=utf-8",
 			       "no-store");
-	vt_tlog_reader_free(r);
 	vt_buf_dispose(&cp);
 	vt_buf_dispose(&out);
 	return ret;

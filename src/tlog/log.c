@@ -161,11 +161,14 @@ static void on_node(unsigned level, uint64_t index, const vt_hash *h, void *payl
  */
 static int integrate(vt_log *log, const uint8_t *data, size_t len, size_t count)
 {
+	uint64_t before[LEVELS]; /* hashes at each level before the group */
 	size_t off = 0;
 	vt_tile t;
 	int err;
 
 	log->stage_err = 0;
+	for (unsigned L = 0; L < LEVELS; L++)
+		before[L] = log->lvl[L].index * VT_TILE_WIDTH + log->lvl[L].n;
 	for (size_t i = 0; i < count; i++) {
 		vt_hash leaf;
 		size_t n;
@@ -196,7 +199,8 @@ static int integrate(vt_log *log, const uint8_t *data, size_t len, size_t count)
 	}
 	for (unsigned L = 0; L < LEVELS; L++) {
 		level_tile *lt = &log->lvl[L];
-		if (lt->n == 0)
+		/* A level the group did not reach keeps its partial tile. */
+		if (lt->n == 0 || lt->index * VT_TILE_WIDTH + lt->n == before[L])
 			continue;
 		t = (vt_tile){.level = L, .index = lt->index, .width = lt->n};
 		if ((err = stage_tile(log, &t, lt->h, lt->n * sizeof(vt_hash))) < 0)

@@ -2,8 +2,10 @@
 /*
  * Reading a tiled log. A level-L tile holds the hashes of the perfect
  * subtrees of height 8L; a node of height h = 8L + r is the root of 2^r
- * consecutive hashes of one level-L tile, so any node is at most one tile
- * fetch and 2^r - 1 hashes away.
+ * consecutive hashes of one level-L tile. The first time a cached hash
+ * tile serves a node above its bottom row, every complete node inside it
+ * is computed (width - 1 hashes) and kept beside it, so proofs that share
+ * tiles cost lookups, not hashing.
  */
 #include "vitrine/reader.h"
 #include "vitrine/encoding.h"
@@ -20,6 +22,8 @@ typedef struct {
 	vt_tile t;
 	bool used;
 	vt_buf data;
+	vt_hash *nodes; /* rows 1..8 of the tile's tree, see row() */
+	bool nodes_ready;
 } slot;
 
 struct vt_tlog_reader {
@@ -50,12 +54,19 @@ void vt_tlog_reader_set_size(vt_tlog_reader *r, uint64_t tree_size)
 	r->size = tree_size;
 }
 
+void *vt_tlog_reader_payload(const vt_tlog_reader *r)
+{
+	return r->payload;
+}
+
 void vt_tlog_reader_free(vt_tlog_reader *r)
 {
 	if (!r)
 		return;
-	for (int i = 0; i < CACHE_SLOTS; i++)
+	for (int i = 0; i < CACHE_SLOTS; i++) {
 		vt_buf_dispose(&r->cache[i].data);
+		free(r->cache[i].nodes);
+	}
 	free(r);
 }
 
@@ -69,7 +80,7 @@ static bool same_tile(const vt_tile *a, const vt_tile *b)
  * Fetch a tile (from the cache when possible). A full tile may serve a
  * request for a partial one: tiles only grow by appending.
  */
-static int get_tile(const vt_buf **out, vt_tlog_reader *r, const vt_tile *t)
+static int get_tile(slot **out, vt_tlog_reader *r, const vt_tile *t)
 {
 	char path[VT_TILE_PATH_MAX];
 	slot *s;
@@ -81,13 +92,14 @@ static int get_tile(const vt_buf **out, vt_tlog_reader *r, const vt_tile *t)
 		    c->t.index != t->index)
 			continue;
 		if (same_tile(&c->t, t) || (!t->entries && c->t.width >= t->width)) {
-			*out = &c->data;
+			*out = c;
 			return 0;
 		}
 	}
 	s = &r->cache[r->next];
 	r->next = (r->next + 1) % CACHE_SLOTS;
 	s->used = false;
+	s->nodes_ready = false;
 	vt_buf_reset(&s->data);
 	if ((err = vt_tile_path(path, sizeof(path), t)) < 0)
 		return err;
@@ -98,23 +110,33 @@ static int get_tile(const vt_buf **out, vt_tlog_reader *r, const vt_tile *t)
 				    t->width * VT_HASH_SIZE);
 	s->t = *t;
 	s->used = true;
-	*out = &s->data;
+	*out = s;
 	return 0;
 }
 
-/* Root of n (a power of two) consecutive hashes. */
-static int subtree(vt_hash *out, const uint8_t *hashes, size_t n)
+/* Row r (1..8) of a tile's tree: 256 >> r nodes, stored one row after another. */
+static vt_hash *row(slot *s, unsigned r)
 {
-	vt_hash l, rt;
+	return s->nodes + (VT_TILE_WIDTH - (VT_TILE_WIDTH >> (r - 1)));
+}
+
+/* Compute every complete node of a cached hash tile. */
+static int tile_nodes(slot *s)
+{
 	int err;
-	if (n == 1) {
-		memcpy(out->b, hashes, VT_HASH_SIZE);
+	if (s->nodes_ready)
 		return 0;
+	if (!s->nodes && (s->nodes = malloc((VT_TILE_WIDTH - 1) * sizeof(vt_hash))) == NULL)
+		return vt_error_set(VT_ENOMEM, "out of memory");
+	for (unsigned r = 1; r <= VT_TILE_HEIGHT; r++) {
+		const vt_hash *below = r == 1 ? (const vt_hash *)s->data.ptr : row(s, r - 1);
+		vt_hash *here = row(s, r);
+		for (unsigned j = 0; j < s->t.width >> r; j++)
+			if ((err = vt_merkle_node_hash(&here[j], &below[2 * j], &below[2 * j + 1])) < 0)
+				return err;
 	}
-	if ((err = subtree(&l, hashes, n / 2)) < 0 ||
-	    (err = subtree(&rt, hashes + n / 2 * VT_HASH_SIZE, n / 2)) < 0)
-		return err;
-	return vt_merkle_node_hash(out, &l, &rt);
+	s->nodes_ready = true;
+	return 0;
 }
 
 int vt_tlog_reader_node(vt_hash *out, unsigned level, uint64_t index, void *reader)
@@ -122,7 +144,7 @@ int vt_tlog_reader_node(vt_hash *out, unsigned level, uint64_t index, void *read
 	vt_tlog_reader *r = reader;
 	unsigned L = level / VT_TILE_HEIGHT, rem = level % VT_TILE_HEIGHT;
 	uint64_t first = index << rem, count = (uint64_t)1 << rem;
-	const vt_buf *data = NULL;
+	slot *sl = NULL;
 	vt_tile t;
 	int err;
 
@@ -132,9 +154,16 @@ int vt_tlog_reader_node(vt_hash *out, unsigned level, uint64_t index, void *read
 	if (first % VT_TILE_WIDTH + count > t.width)
 		return vt_error_set(VT_EINVAL, "node %u/%llu is not complete in the tree", level,
 				    (unsigned long long)index);
-	if ((err = get_tile(&data, r, &t)) < 0)
+	if ((err = get_tile(&sl, r, &t)) < 0)
 		return err;
-	return subtree(out, data->ptr + (first % VT_TILE_WIDTH) * VT_HASH_SIZE, (size_t)count);
+	if (rem == 0) {
+		memcpy(out->b, sl->data.ptr + (first % VT_TILE_WIDTH) * VT_HASH_SIZE, VT_HASH_SIZE);
+		return 0;
+	}
+	if ((err = tile_nodes(sl)) < 0)
+		return err;
+	*out = row(sl, rem)[(first % VT_TILE_WIDTH) >> rem];
+	return 0;
 }
 
 int vt_tlog_reader_root(vt_hash *out, vt_tlog_reader *r)
@@ -171,7 +200,7 @@ static int pick_entry(const uint8_t *entry, size_t len, void *payload)
 
 int vt_tlog_reader_entry(vt_buf *out, vt_tlog_reader *r, uint64_t index)
 {
-	const vt_buf *data = NULL;
+	slot *sl = NULL;
 	entry_walk w = {.want = (unsigned)(index % VT_TILE_WIDTH), .out = out};
 	vt_tile t;
 	int err;
@@ -180,9 +209,9 @@ int vt_tlog_reader_entry(vt_buf *out, vt_tlog_reader *r, uint64_t index)
 		return vt_error_set(VT_ENOTFOUND, "index %llu is not below the tree size %llu",
 				    (unsigned long long)index, (unsigned long long)r->size);
 	if ((err = vt_tile_in_tree(&t, true, 0, index / VT_TILE_WIDTH, r->size)) < 0 ||
-	    (err = get_tile(&data, r, &t)) < 0)
+	    (err = get_tile(&sl, r, &t)) < 0)
 		return err;
-	err = vt_bundle_parse(data->ptr, data->len, t.width, pick_entry, &w);
+	err = vt_bundle_parse(sl->data.ptr, sl->data.len, t.width, pick_entry, &w);
 	if (err < 0)
 		return err;
 	if (!w.found)
