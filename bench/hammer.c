@@ -481,6 +481,8 @@ static void *writer_thread(void *arg)
 			curl_multi_poll(m, NULL, 0, wait_ms, NULL);
 	}
 	curl_multi_cleanup(m);
+	vt_buf_dispose(&tl_note);
+	tl_have = false;
 	atomic_fetch_add(&h->writer_threads_done, 1);
 	return NULL;
 }
