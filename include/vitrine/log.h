@@ -4,8 +4,9 @@
  * bundles, hash tiles and signed checkpoints (c2sp.org/tlog-tiles).
  *
  * Appends queue up and are integrated in groups, closed by count or by age:
- * one group costs one storage commit (two filesystem syncs in the POSIX
- * back end) and one checkpoint signature, whatever its size. An append
+ * one group costs one storage commit of its objects and checkpoint (three
+ * filesystem syncs in the POSIX back end) and one checkpoint signature,
+ * whatever its size. An append
  * completes only after the checkpoint that includes it is published, so an
  * acknowledged entry is durable and provable. The sequencer keeps the
  * tree's right edge and the partial tiles at the edge in memory: memory is
@@ -46,9 +47,9 @@ typedef struct {
 	uint64_t rejected_busy;   /* appends refused because the queue was full */
 	uint64_t pending;         /* entries waiting now */
 	double batch_sum;         /* sum of group sizes (entries) */
-	double commit_seconds;    /* total time in storage commit (syncs) */
-	double integrate_seconds; /* total time hashing and building tiles */
-	double publish_seconds;   /* total time signing and publishing */
+	double commit_seconds;    /* total time in storage commits (objects, checkpoint, syncs) */
+	double integrate_seconds; /* total time hashing and staging tiles */
+	double publish_seconds;   /* total time signing checkpoints */
 	/* Histogram of commit latency: counts of groups at or below bound. */
 	uint64_t commit_le[8];    /* bounds: 1,2,5,10,20,50,100,250 ms */
 	double commit_max;

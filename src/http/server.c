@@ -226,13 +226,13 @@ static enum MHD_Result serve_metrics(request *rq)
 		      "# HELP vitrine_log_batch_entries Entries per committed group.\n"
 		      "# TYPE vitrine_log_batch_entries summary\n"
 		      "vitrine_log_batch_entries_sum %.0f\nvitrine_log_batch_entries_count %llu\n"
-		      "# HELP vitrine_log_integrate_seconds Time hashing and building tiles.\n"
+		      "# HELP vitrine_log_integrate_seconds Time hashing and staging tiles.\n"
 		      "# TYPE vitrine_log_integrate_seconds counter\n"
 		      "vitrine_log_integrate_seconds_total %.6f\n"
-		      "# HELP vitrine_log_publish_seconds Time signing and publishing checkpoints.\n"
+		      "# HELP vitrine_log_publish_seconds Time signing checkpoints.\n"
 		      "# TYPE vitrine_log_publish_seconds counter\n"
 		      "vitrine_log_publish_seconds_total %.6f\n"
-		      "# HELP vitrine_log_fsync_seconds Time making groups durable.\n"
+		      "# HELP vitrine_log_fsync_seconds Time committing groups: objects and checkpoint durable.\n"
 		      "# TYPE vitrine_log_fsync_seconds histogram\n",
 		      (unsigned long long)s.size, (unsigned long long)s.appends,
 		      (unsigned long long)s.pending, (unsigned long long)s.rejected_busy,

@@ -10,8 +10,9 @@
  * syncfs() once (all staged data durable), renames each into place with
  * RENAME_NOREPLACE (an existing object is compared instead: tiles never
  * change), then syncfs() again so the names are durable. A published
- * object therefore always has complete, durable contents. The checkpoint
- * is replaced by write, fsync, rename and directory fsync.
+ * object therefore always has complete, durable contents. A new checkpoint
+ * is staged with the objects (so the first sync covers it) and renamed
+ * over DIR/log/checkpoint only after the second, then DIR/log is synced.
  */
 #include "vitrine/storage.h"
 #include "vitrine/error.h"
@@ -29,6 +30,7 @@
 #include <unistd.h>
 
 #define OBJECT_MAX (256 * (2 + 65535))
+#define CHECKPOINT_TMP "checkpoint" /* in DIR/staging; staged objects are numbered */
 
 typedef struct {
 	char *path;
@@ -132,16 +134,56 @@ done:
 	return err;
 }
 
-static int p_commit(vt_storage *s)
+/* Replace DIR/log/checkpoint by the staged one if it still holds old. */
+static int swap_checkpoint(posix_storage *p, const void *old, size_t oldlen)
+{
+	vt_buf cur;
+	int err;
+
+	/* The writer lock makes this process the only publisher, so
+	 * comparing and then renaming cannot race. */
+	vt_buf_init(&cur, 1 << 20);
+	err = vt_fs_read(&cur, p->logfd, "checkpoint");
+	if (err == VT_ENOTFOUND)
+		err = oldlen != 0 ? vt_error_set(VT_EBUSY, "checkpoint vanished") : 0;
+	else if (err == 0 && (cur.len != oldlen || memcmp(cur.ptr, old, oldlen) != 0))
+		err = vt_error_set(VT_EBUSY, "checkpoint changed underneath this writer");
+	vt_buf_dispose(&cur);
+	if (err < 0)
+		return err;
+	if (renameat(p->stagefd, CHECKPOINT_TMP, p->logfd, "checkpoint") < 0)
+		return vt_error_sys(VT_EIO, errno, "cannot publish the checkpoint");
+	if (fsync(p->logfd) < 0)
+		return vt_error_sys(VT_EIO, errno, "cannot sync the log directory");
+	return 0;
+}
+
+static int p_commit(vt_storage *s, const void *old, size_t oldlen, const void *cp, size_t cplen)
 {
 	posix_storage *p = (posix_storage *)s;
-	int err = 0;
+	int fd, err = 0;
 
 	if (!p->writer)
 		return vt_error_set(VT_EDENIED, "storage is open read-only");
-	if (p->nst == 0)
+	if (p->nst == 0 && !cp)
 		return 0;
-	if ((err = sync_all(p)) < 0)
+	if (cp) {
+		fd = openat(p->stagefd, CHECKPOINT_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+			    0644);
+		if (fd < 0) {
+			err = vt_error_sys(VT_EIO, errno, "cannot stage the checkpoint");
+			goto done;
+		}
+		err = vt_fs_write_all(fd, cp, cplen);
+		/* Alone, the checkpoint needs only its own sync. */
+		if (err == 0 && p->nst == 0 && fsync(fd) < 0)
+			err = vt_error_sys(VT_EIO, errno, "cannot sync the checkpoint");
+		if (close(fd) < 0 && err == 0)
+			err = vt_error_sys(VT_EIO, errno, "cannot close the staged checkpoint");
+		if (err < 0)
+			goto done;
+	}
+	if (p->nst > 0 && (err = sync_all(p)) < 0)
 		goto done;
 	for (size_t i = 0; i < p->nst; i++) {
 		staged *e = &p->st[i];
@@ -164,8 +206,14 @@ static int p_commit(vt_storage *s)
 		}
 		e->placed = true;
 	}
-	err = sync_all(p);
+	/* The objects' names are durable before a checkpoint can name them. */
+	if (p->nst > 0 && (err = sync_all(p)) < 0)
+		goto done;
+	if (cp)
+		err = swap_checkpoint(p, old, oldlen);
 done:
+	if (cp && err < 0)
+		unlinkat(p->stagefd, CHECKPOINT_TMP, 0);
 	clear_staged(p, true);
 	return err;
 }
@@ -179,33 +227,6 @@ static int p_get_checkpoint(vt_storage *s, vt_buf *out)
 {
 	posix_storage *p = (posix_storage *)s;
 	return vt_fs_read(out, p->logfd, "checkpoint");
-}
-
-static int p_publish_checkpoint(vt_storage *s, const void *old, size_t oldlen, const void *data,
-				size_t len)
-{
-	posix_storage *p = (posix_storage *)s;
-	vt_buf cur;
-	int err;
-
-	if (!p->writer)
-		return vt_error_set(VT_EDENIED, "storage is open read-only");
-	/* The writer lock makes this process the only publisher, so
-	 * comparing and then replacing cannot race. */
-	vt_buf_init(&cur, 1 << 20);
-	err = vt_fs_read(&cur, p->logfd, "checkpoint");
-	if (err == VT_ENOTFOUND) {
-		if (oldlen != 0)
-			err = vt_error_set(VT_EBUSY, "checkpoint vanished");
-		else
-			err = 0;
-	} else if (err == 0 && (cur.len != oldlen || memcmp(cur.ptr, old, oldlen) != 0)) {
-		err = vt_error_set(VT_EBUSY, "checkpoint changed underneath this writer");
-	}
-	vt_buf_dispose(&cur);
-	if (err < 0)
-		return err;
-	return vt_fs_write_atomic(p->logfd, "checkpoint", data, len, 0644);
 }
 
 static void p_close(vt_storage *s)
@@ -232,7 +253,6 @@ static const struct vt_storage_ops posix_ops = {
 	.commit = p_commit,
 	.abort = p_abort,
 	.get_checkpoint = p_get_checkpoint,
-	.publish_checkpoint = p_publish_checkpoint,
 	.close = p_close,
 };
 

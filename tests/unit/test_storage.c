@@ -76,7 +76,7 @@ static void test_lock(void)
 	/* Readers do not need the lock, and cannot write. */
 	CHECK_OK(vt_storage_posix_open(&ro, dir, false));
 	CHECK_CODE(vt_storage_put(ro, "x", "1", 1), VT_EDENIED);
-	CHECK_CODE(vt_storage_publish_checkpoint(ro, NULL, 0, "c", 1), VT_EDENIED);
+	CHECK_CODE(vt_storage_commit_checkpoint(ro, NULL, 0, "c", 1), VT_EDENIED);
 	vt_storage_close(ro);
 	vt_storage_close(a);
 	/* Released on close. */
@@ -92,13 +92,35 @@ static void test_checkpoint_cas(void)
 	vt_buf_init(&b, 100);
 	CHECK_OK(vt_storage_posix_open(&st, dir, true));
 	CHECK_CODE(vt_storage_get_checkpoint(st, &b), VT_ENOTFOUND);
-	CHECK_CODE(vt_storage_publish_checkpoint(st, "x", 1, "one", 3), VT_EBUSY);
-	CHECK_OK(vt_storage_publish_checkpoint(st, NULL, 0, "one", 3));
-	CHECK_CODE(vt_storage_publish_checkpoint(st, NULL, 0, "two", 3), VT_EBUSY);
-	CHECK_CODE(vt_storage_publish_checkpoint(st, "two", 3, "three", 5), VT_EBUSY);
-	CHECK_OK(vt_storage_publish_checkpoint(st, "one", 3, "two", 3));
+	CHECK_CODE(vt_storage_commit_checkpoint(st, "x", 1, "one", 3), VT_EBUSY);
+	CHECK_OK(vt_storage_commit_checkpoint(st, NULL, 0, "one", 3));
+	CHECK_CODE(vt_storage_commit_checkpoint(st, NULL, 0, "two", 3), VT_EBUSY);
+	CHECK_CODE(vt_storage_commit_checkpoint(st, "two", 3, "three", 5), VT_EBUSY);
+	CHECK_OK(vt_storage_commit_checkpoint(st, "one", 3, "two", 3));
 	CHECK_OK(vt_storage_get_checkpoint(st, &b));
 	CHECK(b.len == 3 && memcmp(b.ptr, "two", 3) == 0);
+
+	/* Objects and checkpoint in one commit: both visible after it. */
+	CHECK_OK(vt_storage_put(st, "tile/0/000.p/2", "xy", 2));
+	CHECK_OK(vt_storage_commit_checkpoint(st, "two", 3, "three", 5));
+	CHECK(get_str(st, "tile/0/000.p/2", "xy"));
+	/* An object that would change a stored one: the checkpoint stays. */
+	CHECK_OK(vt_storage_put(st, "tile/0/000.p/2", "xz", 2));
+	CHECK_CODE(vt_storage_commit_checkpoint(st, "three", 5, "four", 4), VT_ECORRUPT);
+	vt_buf_reset(&b);
+	CHECK_OK(vt_storage_get_checkpoint(st, &b));
+	CHECK(b.len == 5 && memcmp(b.ptr, "three", 5) == 0);
+	/* A stale compare: the checkpoint stays, nothing is left staged. */
+	CHECK_OK(vt_storage_put(st, "tile/0/001.p/1", "q", 1));
+	CHECK_CODE(vt_storage_commit_checkpoint(st, "two", 3, "five", 4), VT_EBUSY);
+	vt_buf_reset(&b);
+	CHECK_OK(vt_storage_get_checkpoint(st, &b));
+	CHECK(b.len == 5 && memcmp(b.ptr, "three", 5) == 0);
+	{
+		char path[128];
+		snprintf(path, sizeof(path), "%s/staging/checkpoint", dir);
+		CHECK(access(path, F_OK) != 0);
+	}
 	vt_buf_dispose(&b);
 	vt_storage_close(st);
 }
