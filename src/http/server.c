@@ -314,7 +314,7 @@ static bool authorized(request *rq)
 
 static enum MHD_Result handle_add(request *rq, const char *data, size_t *size)
 {
-	enum MHD_Result ret;
+	bool suspended = false;
 	int err;
 
 	if (*size > 0) {
@@ -338,10 +338,14 @@ static enum MHD_Result handle_add(request *rq, const char *data, size_t *size)
 		pthread_mutex_lock(&rq->srv->mu);
 		rq->srv->outstanding++;
 		pthread_mutex_unlock(&rq->srv->mu);
-	}
-	if (err == 0 && !rq->done) {
-		rq->suspended = true;
-		MHD_suspend_connection(rq->conn);
+		/* Unless the sequencer was faster, wait for it suspended. From
+		 * then on only add_done() touches the request until MHD calls
+		 * this handler again, after the resume. */
+		if (!rq->done) {
+			rq->suspended = true;
+			suspended = true;
+			MHD_suspend_connection(rq->conn);
+		}
 	}
 	pthread_mutex_unlock(&rq->mu);
 	if (err == VT_EBUSY)
@@ -349,12 +353,7 @@ static enum MHD_Result handle_add(request *rq, const char *data, size_t *size)
 	if (err < 0)
 		return send_error(rq->conn, status_of(err), "append refused", vt_error_last(),
 				  NULL, NULL);
-	ret = MHD_YES;
-	pthread_mutex_lock(&rq->mu);
-	if (rq->done && !rq->suspended)
-		ret = answer_add(rq);
-	pthread_mutex_unlock(&rq->mu);
-	return ret;
+	return suspended ? MHD_YES : answer_add(rq);
 }
 
 /* ---- dispatch --------------------------------------------------------- */
