@@ -380,7 +380,7 @@ done:
 /* ---- SHA-256 call styles ---------------------------------------------- */
 
 typedef enum {
-	V_VT,         /* vt_merkle_leaf_hash / vt_merkle_node_hash (EVP, per-thread ctx) */
+	V_VT,         /* vt_merkle_leaf_hash / vt_merkle_node_hash (what the log uses) */
 	V_EVP_REUSE,  /* EVP_DigestInit_ex2 + one Update + Final on a kept context */
 	V_EVP_ONESHOT, /* EVP_Digest(): a context per call */
 	V_LOWLEVEL,   /* SHA256_Init/Update/Final on the stack (deprecated API) */
@@ -388,7 +388,7 @@ typedef enum {
 } variant;
 
 static const char *const variant_name[V_COUNT] = {
-	"vitrine (EVP, per-thread ctx)",
+	"vitrine (vt_merkle_*)",
 	"EVP ctx reused, 1 update",
 	"EVP_Digest one-shot",
 	"SHA256_Init/Update/Final",
@@ -614,8 +614,8 @@ int main(int argc, char **argv)
 		printf("%-38s %16.3f\n", "log wall time (s)", lr.seconds);
 		printf("%-38s %16.3f\n", "  entry generation in it (s)", lr.gen_seconds);
 		printf("%-38s %16.3f\n", "  integrate (hash, stage) (s)", s->integrate_seconds);
-		printf("%-38s %16.3f\n", "  commit (2 syncfs, renames) (s)", s->commit_seconds);
-		printf("%-38s %16.3f\n", "  publish (sign, checkpoint) (s)", s->publish_seconds);
+		printf("%-38s %16.3f\n", "  commit (syncs, renames, checkpoint) (s)", s->commit_seconds);
+		printf("%-38s %16.3f\n", "  sign checkpoints (s)", s->publish_seconds);
 		printf("%-38s %16.3f\n", "  rest (queue, wake-ups, waits) (s)",
 		       lr.seconds - lr.gen_seconds - s->integrate_seconds - s->commit_seconds -
 			       s->publish_seconds);
