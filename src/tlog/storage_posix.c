@@ -6,6 +6,10 @@
  * objects of the commit in progress; DIR/lock is the writer lock (flock,
  * holding the writer's pid and command for the error message).
  *
+ * Staged files are written by a thread of their own, so that the caller
+ * goes on hashing while the kernel creates files; commit() first waits for
+ * it (memory is bounded: put() waits when 16 MiB are queued).
+ *
  * Durability: staged files are written without fsync; commit() calls
  * syncfs() once (all staged data durable), renames each into place with
  * RENAME_NOREPLACE (an existing object is compared instead: tiles never
@@ -19,6 +23,7 @@
 #include "vitrine/fsutil.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -48,7 +53,28 @@ typedef struct {
 	staged *st;
 	size_t nst, capst;
 	unsigned long seq;
+
+	/* The stager thread writes staged files while the caller goes on
+	 * (creating a file costs far more than hashing a tile's entries). */
+	pthread_t stager;
+	bool stager_running, stager_stop;
+	pthread_mutex_t mu;
+	pthread_cond_t cv_job, cv_idle;
+	struct job *head, *tail;
+	size_t queued_bytes, pending;
+	int stage_err; /* first failure since the last commit or abort */
+	char stage_why[256];
 } posix_storage;
+
+/* One file for the stager to write: DIR/staging/<tmp> with data. */
+struct job {
+	struct job *next;
+	char tmp[32];
+	size_t len;
+	uint8_t data[];
+};
+
+#define STAGE_QUEUE_MAX (16u << 20) /* bytes waiting for the stager */
 
 static int p_get(vt_storage *s, vt_buf *out, const char *path)
 {
@@ -68,11 +94,69 @@ static void clear_staged(posix_storage *p, bool unlink_files)
 	p->nst = 0;
 }
 
+static int write_staged(posix_storage *p, const char *tmp, const void *data, size_t len)
+{
+	int fd, err;
+	fd = openat(p->stagefd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return vt_error_sys(VT_EIO, errno, "cannot create a staged file");
+	err = vt_fs_write_all(fd, data, len);
+	if (close(fd) < 0 && err == 0)
+		err = vt_error_sys(VT_EIO, errno, "cannot close a staged file");
+	return err;
+}
+
+static void *stager(void *arg)
+{
+	posix_storage *p = arg;
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		struct job *j;
+		int err;
+		while (!p->head && !p->stager_stop)
+			pthread_cond_wait(&p->cv_job, &p->mu);
+		if (!p->head)
+			break;
+		j = p->head;
+		p->head = j->next;
+		if (!p->head)
+			p->tail = NULL;
+		pthread_mutex_unlock(&p->mu);
+		err = write_staged(p, j->tmp, j->data, j->len);
+		pthread_mutex_lock(&p->mu);
+		if (err < 0 && p->stage_err == 0) {
+			p->stage_err = err;
+			snprintf(p->stage_why, sizeof(p->stage_why), "%s", vt_error_last());
+		}
+		p->queued_bytes -= j->len;
+		p->pending--;
+		free(j);
+		pthread_cond_broadcast(&p->cv_idle);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+/* Wait until the stager wrote everything queued; return its first error. */
+static int stager_drain(posix_storage *p)
+{
+	int err;
+	pthread_mutex_lock(&p->mu);
+	while (p->pending > 0)
+		pthread_cond_wait(&p->cv_idle, &p->mu);
+	err = p->stage_err;
+	if (err < 0)
+		vt_error_set(err, "%s", p->stage_why);
+	p->stage_err = 0;
+	pthread_mutex_unlock(&p->mu);
+	return err;
+}
+
 static int p_put(vt_storage *s, const char *path, const void *data, size_t len)
 {
 	posix_storage *p = (posix_storage *)s;
+	struct job *j;
 	staged *e;
-	int fd, err;
 
 	if (!p->writer)
 		return vt_error_set(VT_EDENIED, "storage is open read-only");
@@ -84,26 +168,34 @@ static int p_put(vt_storage *s, const char *path, const void *data, size_t len)
 		p->st = n;
 		p->capst = cap;
 	}
+	if ((j = malloc(sizeof(*j) + len)) == NULL)
+		return vt_error_set(VT_ENOMEM, "out of memory");
 	e = &p->st[p->nst];
 	e->placed = false;
 	snprintf(e->tmp, sizeof(e->tmp), "%lu", p->seq++);
-	if ((e->path = strdup(path)) == NULL)
+	if ((e->path = strdup(path)) == NULL) {
+		free(j);
 		return vt_error_set(VT_ENOMEM, "out of memory");
-	fd = openat(p->stagefd, e->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		err = vt_error_sys(VT_EIO, errno, "cannot stage %s", path);
-		free(e->path);
-		return err;
-	}
-	err = vt_fs_write_all(fd, data, len);
-	if (close(fd) < 0 && err == 0)
-		err = vt_error_sys(VT_EIO, errno, "cannot close staged %s", path);
-	if (err < 0) {
-		unlinkat(p->stagefd, e->tmp, 0);
-		free(e->path);
-		return vt_error_wrap(err, "staging %s", path);
 	}
 	p->nst++;
+	memcpy(j->tmp, e->tmp, sizeof(j->tmp));
+	j->len = len;
+	j->next = NULL;
+	if (len)
+		memcpy(j->data, data, len);
+	pthread_mutex_lock(&p->mu);
+	/* Bounded memory: wait while the stager is far behind. */
+	while (p->queued_bytes > 0 && p->queued_bytes + len > STAGE_QUEUE_MAX)
+		pthread_cond_wait(&p->cv_idle, &p->mu);
+	if (p->tail)
+		p->tail->next = j;
+	else
+		p->head = j;
+	p->tail = j;
+	p->queued_bytes += len;
+	p->pending++;
+	pthread_cond_signal(&p->cv_job);
+	pthread_mutex_unlock(&p->mu);
 	return 0;
 }
 
@@ -165,6 +257,10 @@ static int p_commit(vt_storage *s, const void *old, size_t oldlen, const void *c
 
 	if (!p->writer)
 		return vt_error_set(VT_EDENIED, "storage is open read-only");
+	if ((err = stager_drain(p)) < 0) {
+		err = vt_error_wrap(err, "staging");
+		goto done;
+	}
 	if (p->nst == 0 && !cp)
 		return 0;
 	if (cp) {
@@ -220,7 +316,10 @@ done:
 
 static void p_abort(vt_storage *s)
 {
-	clear_staged((posix_storage *)s, true);
+	posix_storage *p = (posix_storage *)s;
+	if (p->writer)
+		stager_drain(p);
+	clear_staged(p, true);
 }
 
 static int p_get_checkpoint(vt_storage *s, vt_buf *out)
@@ -234,6 +333,17 @@ static void p_close(vt_storage *s)
 	posix_storage *p = (posix_storage *)s;
 	if (!p)
 		return;
+	if (p->stager_running) {
+		stager_drain(p);
+		pthread_mutex_lock(&p->mu);
+		p->stager_stop = true;
+		pthread_cond_signal(&p->cv_job);
+		pthread_mutex_unlock(&p->mu);
+		pthread_join(p->stager, NULL);
+	}
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->cv_job);
+	pthread_cond_destroy(&p->cv_idle);
 	clear_staged(p, true);
 	free(p->st);
 	if (p->stagefd >= 0)
@@ -312,6 +422,9 @@ int vt_storage_posix_open(vt_storage **out, const char *dir, bool writer)
 	p->base.ops = &posix_ops;
 	p->dirfd = p->logfd = p->stagefd = p->lockfd = -1;
 	p->writer = writer;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv_job, NULL);
+	pthread_cond_init(&p->cv_idle, NULL);
 	if ((p->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		err = vt_error_sys(errno == ENOENT ? VT_ENOTFOUND : VT_EIO, errno,
 				   "cannot open data directory %s", dir);
@@ -339,6 +452,11 @@ int vt_storage_posix_open(vt_storage **out, const char *dir, bool writer)
 		}
 		if ((err = clear_staging_dir(p)) < 0)
 			goto done;
+		if ((err = pthread_create(&p->stager, NULL, stager, p)) != 0) {
+			err = vt_error_sys(VT_ENOMEM, err, "cannot start the staging thread");
+			goto done;
+		}
+		p->stager_running = true;
 	}
 done:
 	if (err < 0) {
