@@ -21,6 +21,7 @@ static const char usage[] =
 	"  serve      serve the log over HTTP\n"
 	"  log        append, read, prove and check log entries\n"
 	"  key        make signing keys\n"
+	"  policy     check, sign, verify, adopt and show the residency policy\n"
 	"\n"
 	"Run 'vitrine <command> --help' for a command's options.\n";
 
@@ -154,6 +155,7 @@ int main(int argc, char **argv)
 		{"serve", cmd_serve},
 		{"log", cmd_log},
 		{"key", cmd_key},
+		{"policy", cmd_policy},
 	};
 
 	if (argc < 2) {
