@@ -18,6 +18,7 @@ int cmd_init(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 int cmd_key(int argc, char **argv);
+int cmd_vault(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 
 /* Print "vitrine: <what>: <last error>" and return EXIT_FAIL. */

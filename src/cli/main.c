@@ -21,6 +21,7 @@ static const char usage[] =
 	"  serve      serve the log over HTTP\n"
 	"  log        append, read, prove and check log entries\n"
 	"  key        make signing keys\n"
+	"  vault      store, read, shred and check customer files (local)\n"
 	"  policy     check, sign, verify, adopt and show the residency policy\n"
 	"\n"
 	"Run 'vitrine <command> --help' for a command's options.\n";
@@ -155,6 +156,7 @@ int main(int argc, char **argv)
 		{"serve", cmd_serve},
 		{"log", cmd_log},
 		{"key", cmd_key},
+		{"vault", cmd_vault},
 		{"policy", cmd_policy},
 	};
 

@@ -1041,6 +1041,7 @@ static int fsck_object(fsck_state *s, vt_vault *v, const vt_hash *id, const char
 {
 	vt_vault_reader *r = NULL;
 	char detail[512];
+	uint64_t bytes = 0;
 	size_t n;
 	int err, rc = 0;
 
@@ -1063,7 +1064,7 @@ static int fsck_object(fsck_state *s, vt_vault *v, const vt_hash *id, const char
 		err = vt_vault_reader_read(&n, r, s->buf, VT_VAULT_CHUNK);
 		if (err == 0 && n == 0)
 			break;
-		s->st.bytes += n;
+		bytes += n;
 	}
 	if (err < 0) {
 		snprintf(detail, sizeof(detail), "%s", vt_error_last());
@@ -1072,6 +1073,7 @@ static int fsck_object(fsck_state *s, vt_vault *v, const vt_hash *id, const char
 		goto done;
 	}
 	s->st.verified++;
+	s->st.bytes += bytes;
 	if (s->on_object)
 		rc = s->on_object(id, r->h.jur, s->payload);
 done:
