@@ -153,16 +153,16 @@ int vt_vault_sweep_tmp(vt_vault *v, unsigned max_age, size_t *removed);
 /* The kinds of problem fsck reports. Later checks add kinds at the end. */
 typedef enum {
 	VT_VAULT_PROBLEM_CORRUPT = 1, /* an object does not decrypt or hash to its name */
-	VT_VAULT_PROBLEM_STRAY,       /* a file or directory that is not a vault object */
-	VT_VAULT_PROBLEM_IO,          /* an object or directory that cannot be read */
+	VT_VAULT_PROBLEM_STRAY,	      /* a file or directory that is not a vault object */
+	VT_VAULT_PROBLEM_IO,	      /* an object or directory that cannot be read */
 } vt_vault_problem_kind;
 
 /* One discrepancy. All pointers are borrowed for the callback's duration. */
 typedef struct {
 	vt_vault_problem_kind kind;
-	int code;           /* the VT_E* code behind it */
-	const char *path;   /* relative to the data directory, e.g. "vault/ab/ab12..." */
-	bool has_id;        /* id is set: the name is a well-formed object id */
+	int code;	  /* the VT_E* code behind it */
+	const char *path; /* relative to the data directory, e.g. "vault/ab/ab12..." */
+	bool has_id;	  /* id is set: the name is a well-formed object id */
 	vt_hash id;
 	const char *detail; /* one line, for people */
 } vt_vault_problem;
@@ -186,8 +186,8 @@ typedef struct {
 	uint64_t verified; /* objects that decrypted and hashed to their name */
 	uint64_t shredded; /* tombstones of shredded objects (not problems) */
 	uint64_t problems; /* problems reported */
-	uint64_t tmp;      /* temporary files in vault/tmp (ignored) */
-	uint64_t bytes;    /* plaintext bytes verified */
+	uint64_t tmp;	   /* temporary files in vault/tmp (ignored) */
+	uint64_t bytes;	   /* plaintext bytes verified */
 } vt_vault_fsck_stats;
 
 /*

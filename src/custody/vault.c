@@ -40,16 +40,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAGIC "VTVAULT\0"
-#define MAGIC_LEN 8
-#define VERSION 1
-#define TAG_LEN 16
-#define NONCE_LEN 12
-#define KEY_LEN 32
+#define MAGIC	   "VTVAULT\0"
+#define MAGIC_LEN  8
+#define VERSION	   1
+#define TAG_LEN	   16
+#define NONCE_LEN  12
+#define KEY_LEN	   32
 #define KEK_ID_LEN 8
 /* magic, version, header length, chunk size, KEK id, jurisdiction length */
-#define FIXED_LEN (MAGIC_LEN + 2 + 2 + 4 + KEK_ID_LEN + 1)
-#define WRAP_LEN (NONCE_LEN + KEY_LEN + TAG_LEN)
+#define FIXED_LEN  (MAGIC_LEN + 2 + 2 + 4 + KEK_ID_LEN + 1)
+#define WRAP_LEN   (NONCE_LEN + KEY_LEN + TAG_LEN)
 #define HEADER_MAX (FIXED_LEN + VT_VAULT_JURISDICTION_MAX + WRAP_LEN)
 /* jurisdiction length, jurisdiction, chunk index, final flag */
 #define CHUNK_AAD_MAX (1 + VT_VAULT_JURISDICTION_MAX + 8 + 1)
@@ -128,8 +128,9 @@ int vt_vault_jurisdiction_check(const char *j)
 		char c = j[i];
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 		      c == '.' || c == '_' || c == '-'))
-			return vt_error_set(VT_EINVAL,
-					    "jurisdiction may hold only letters, digits, '.', '_' and '-'");
+			return vt_error_set(
+			    VT_EINVAL,
+			    "jurisdiction may hold only letters, digits, '.', '_' and '-'");
 	}
 	return 0;
 }
@@ -343,7 +344,8 @@ static int read_header(header *h, int fd, const char *hex)
 	memcpy(h->jur, h->raw + FIXED_LEN, h->jlen);
 	h->jur[h->jlen] = 0;
 	if (vt_vault_jurisdiction_check(h->jur) < 0)
-		return vt_error_set(VT_ECORRUPT, "vault object %s: bad jurisdiction in header", hex);
+		return vt_error_set(VT_ECORRUPT, "vault object %s: bad jurisdiction in header",
+				    hex);
 	h->wrap = h->raw + FIXED_LEN + h->jlen;
 	return 0;
 }
@@ -424,8 +426,8 @@ int vt_vault_init(const char *dir)
 	}
 	if (linkat(dfd, tmp, dfd, "vault.kek", 0) < 0) {
 		err = errno == EEXIST
-			      ? vt_error_set(VT_EEXISTS, "%s/vault.kek already exists", dir)
-			      : vt_error_sys(VT_EIO, errno, "cannot create %s/vault.kek", dir);
+			  ? vt_error_set(VT_EEXISTS, "%s/vault.kek already exists", dir)
+			  : vt_error_sys(VT_EIO, errno, "cannot create %s/vault.kek", dir);
 		goto done;
 	}
 	linked = true;
@@ -464,9 +466,9 @@ int vt_vault_open(vt_vault **out, const char *dir)
 	}
 	if ((fd = openat(dfd, "vault.kek", O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
 		err = errno == ENOENT
-			      ? vt_error_set(VT_ENOTFOUND,
-					     "%s/vault.kek not found (run 'vitrine vault init')", dir)
-			      : vt_error_sys(VT_EIO, errno, "cannot open %s/vault.kek", dir);
+			  ? vt_error_set(VT_ENOTFOUND,
+					 "%s/vault.kek not found (run 'vitrine vault init')", dir)
+			  : vt_error_sys(VT_EIO, errno, "cannot open %s/vault.kek", dir);
 		goto done;
 	}
 	if (fstat(fd, &st) < 0) {
@@ -474,8 +476,9 @@ int vt_vault_open(vt_vault **out, const char *dir)
 		goto done;
 	}
 	if (st.st_mode & 077) {
-		err = vt_error_set(VT_EDENIED, "%s/vault.kek is readable by others (mode %03o, want 600)",
-				   dir, (unsigned)(st.st_mode & 0777));
+		err = vt_error_set(VT_EDENIED,
+				   "%s/vault.kek is readable by others (mode %03o, want 600)", dir,
+				   (unsigned)(st.st_mode & 0777));
 		goto done;
 	}
 	if (!S_ISREG(st.st_mode) || st.st_size != VT_VAULT_KEK_SIZE) {
@@ -483,8 +486,7 @@ int vt_vault_open(vt_vault **out, const char *dir)
 				   VT_VAULT_KEK_SIZE);
 		goto done;
 	}
-	if ((err = pread_full(&got, fd, v->kek, sizeof(v->kek), 0)) < 0 ||
-	    got != sizeof(v->kek)) {
+	if ((err = pread_full(&got, fd, v->kek, sizeof(v->kek), 0)) < 0 || got != sizeof(v->kek)) {
 		err = vt_error_set(VT_EIO, "cannot read %s/vault.kek", dir);
 		goto done;
 	}
@@ -630,8 +632,8 @@ static int existing_object(bool *replace, vt_vault_writer *w, const char *rel, c
 		*replace = true;
 		vt_error_clear();
 	} else if (h.jlen != w->jlen || memcmp(h.jur, w->jur, w->jlen) != 0) {
-		err = vt_error_set(VT_EEXISTS, "vault object %s is already held for jurisdiction %s",
-				   hex, h.jur);
+		err = vt_error_set(
+		    VT_EEXISTS, "vault object %s is already held for jurisdiction %s", hex, h.jur);
 	}
 	close(fd);
 	return err;
@@ -744,8 +746,8 @@ static int reader_open(vt_vault_reader **out, vt_vault *v, const vt_hash *id,
 	object_rel(rel, r->hex);
 	if ((r->fd = openat(v->dirfd, rel, O_RDONLY | O_CLOEXEC)) < 0) {
 		err = errno == ENOENT
-			      ? vt_error_set(VT_ENOTFOUND, "vault object %s not found", r->hex)
-			      : vt_error_sys(VT_EIO, errno, "cannot open vault object %s", r->hex);
+			  ? vt_error_set(VT_ENOTFOUND, "vault object %s not found", r->hex)
+			  : vt_error_sys(VT_EIO, errno, "cannot open vault object %s", r->hex);
 		goto done;
 	}
 	if (fstat(r->fd, &st) < 0) {
@@ -763,8 +765,9 @@ static int reader_open(vt_vault_reader **out, vt_vault *v, const vt_hash *id,
 		goto done;
 	}
 	if (jurisdiction && strcmp(jurisdiction, r->h.jur) != 0) {
-		err = vt_error_set(VT_EVERIFY, "vault object %s is held for jurisdiction %s, not %s",
-				   r->hex, r->h.jur, jurisdiction);
+		err =
+		    vt_error_set(VT_EVERIFY, "vault object %s is held for jurisdiction %s, not %s",
+				 r->hex, r->h.jur, jurisdiction);
 		goto done;
 	}
 	if (memcmp(r->h.kek_id, v->kek_id, KEK_ID_LEN) != 0) {
@@ -931,8 +934,9 @@ int vt_vault_contains(vt_vault *v, const vt_hash *id)
 	vt_hex_encode(hex, id->b, VT_HASH_SIZE);
 	object_rel(rel, hex);
 	if ((fd = openat(v->dirfd, rel, O_RDONLY | O_CLOEXEC)) < 0)
-		return errno == ENOENT ? vt_error_set(VT_ENOTFOUND, "vault object %s not found", hex)
-				       : vt_error_sys(VT_EIO, errno, "cannot open vault object %s", hex);
+		return errno == ENOENT
+			   ? vt_error_set(VT_ENOTFOUND, "vault object %s not found", hex)
+			   : vt_error_sys(VT_EIO, errno, "cannot open vault object %s", hex);
 	if ((err = read_header(&h, fd, hex)) == 0 && is_shredded(&h))
 		err = vt_error_set(VT_ENOTFOUND, "vault object %s was shredded", hex);
 	close(fd);
@@ -949,8 +953,9 @@ int vt_vault_shred(vt_vault *v, const vt_hash *id)
 	vt_hex_encode(hex, id->b, VT_HASH_SIZE);
 	object_rel(rel, hex);
 	if ((fd = openat(v->dirfd, rel, O_RDWR | O_CLOEXEC)) < 0)
-		return errno == ENOENT ? vt_error_set(VT_ENOTFOUND, "vault object %s not found", hex)
-				       : vt_error_sys(VT_EIO, errno, "cannot open vault object %s", hex);
+		return errno == ENOENT
+			   ? vt_error_set(VT_ENOTFOUND, "vault object %s not found", hex)
+			   : vt_error_sys(VT_EIO, errno, "cannot open vault object %s", hex);
 	if ((err = read_header(&h, fd, hex)) < 0)
 		goto done;
 	/* The key goes first and is durable before anything else happens:

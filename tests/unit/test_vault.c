@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define C VT_VAULT_CHUNK
+#define C    VT_VAULT_CHUNK
 #define UNIT (C + 16)
 /* Header length for a two-letter jurisdiction: 25 fixed + 2 + 60 wrap. */
 #define HLEN_EU 87
@@ -217,9 +217,8 @@ static void test_bad_input(void)
 
 static void test_round_trips(void)
 {
-	static const size_t sizes[] = {0,     1,         C - 1,         C,
-				       C + 1, 2 * C,     3 * C + 5,     5 * C - 1,
-				       3000007, 4 * 1024 * 1024};
+	static const size_t sizes[] = {0,     1,	 C - 1,	    C,	     C + 1,
+				       2 * C, 3 * C + 5, 5 * C - 1, 3000007, 4 * 1024 * 1024};
 	char dir[300], path[400], hex[65];
 	vt_vault *v = fresh(dir, sizeof(dir));
 	uint8_t *data = malloc(4 * 1024 * 1024);
@@ -259,7 +258,9 @@ static void test_round_trips(void)
 		vt_hash id;
 		CHECK_OK(put(&id, NULL, v, "eu", data, 0));
 		vt_hex_encode(hex, id.b, 32);
-		CHECK(strcmp(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855") == 0);
+		CHECK(strcmp(hex,
+			     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855") ==
+		      0);
 		snprintf(path, sizeof(path), "%s/vault/e3/%s", dir, hex);
 		CHECK(access(path, F_OK) == 0);
 	}
@@ -391,7 +392,8 @@ static int refused(fixture *f, const void *bytes, size_t len, const char *word, 
 	ok = (err == VT_ECORRUPT || err == VT_EVERIFY) && strstr(vt_error_last(), f->hex) &&
 	     (!word || strstr(vt_error_last(), word));
 	if (!ok)
-		fprintf(stderr, "line %d: tampered copy gave %d (%s)\n", line, err, vt_error_last());
+		fprintf(stderr, "line %d: tampered copy gave %d (%s)\n", line, err,
+			vt_error_last());
 	spit(f->path, f->orig.ptr, f->orig.len);
 	return ok;
 }
@@ -450,9 +452,9 @@ static void test_tamper(void)
 	}
 	/* Truncation: no chunk, at each chunk boundary, mid-chunk, mid-tag, one byte. */
 	{
-		size_t cuts[] = {HLEN_EU,       HLEN_EU + UNIT, HLEN_EU + 2 * UNIT,
-				 HLEN_EU + 100, HLEN_EU + UNIT + 5000, len - 5, len - 1,
-				 HLEN_EU + 2 * UNIT + 10, 20};
+		size_t cuts[] = {HLEN_EU,	HLEN_EU + UNIT,		 HLEN_EU + 2 * UNIT,
+				 HLEN_EU + 100, HLEN_EU + UNIT + 5000,	 len - 5,
+				 len - 1,	HLEN_EU + 2 * UNIT + 10, 20};
 		for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++)
 			REFUSED(&f, f.orig.ptr, cuts[i], NULL);
 	}
