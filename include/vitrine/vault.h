@@ -114,11 +114,12 @@ int vt_vault_reader_open(vt_vault_reader **out, vt_vault *v, const vt_hash *id,
 uint64_t vt_vault_reader_size(const vt_vault_reader *r);
 
 /*
- * Read up to cap plaintext bytes into buf; *n receives the count, 0 at
- * the end. Bytes are returned only from chunks that authenticated; the
+ * Read up to cap (> 0) plaintext bytes into buf; *n receives the count,
+ * 0 at the end. Bytes are returned only from chunks that authenticated; the
  * end is reported only after the whole plaintext hashed to the object
  * id. Returns 0, VT_ECORRUPT (naming the object and chunk) on any
- * tampering, truncation, reordering or extension, VT_EIO. After a
+ * tampering, truncation, reordering or extension, VT_EINVAL when cap is
+ * 0, VT_EIO. After a
  * failure every further read fails.
  */
 int vt_vault_reader_read(size_t *n, vt_vault_reader *r, void *buf, size_t cap);

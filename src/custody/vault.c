@@ -870,6 +870,11 @@ int vt_vault_reader_read(size_t *n, vt_vault_reader *r, void *buf, size_t cap)
 	*n = 0;
 	if (err < 0)
 		goto done;
+	/* A zero-byte read would look like the end of the content. */
+	if (cap == 0) {
+		err = vt_error_set(VT_EINVAL, "vault object %s: read of 0 bytes", r->hex);
+		goto done;
+	}
 	while (*n < cap) {
 		size_t k;
 		if (r->ptoff == r->ptlen) {

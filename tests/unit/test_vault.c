@@ -241,6 +241,12 @@ static void test_round_trips(void)
 		CHECK(got.len == n && (n == 0 || memcmp(got.ptr, data, n) == 0));
 		CHECK_OK(vt_vault_reader_open(&r, v, &id, "eu"));
 		CHECK(r && vt_vault_reader_size(r) == n);
+		if (i == 0) {
+			size_t k = 1;
+			uint8_t one;
+			CHECK_CODE(vt_vault_reader_read(&k, r, &one, 0), VT_EINVAL);
+			CHECK(k == 0);
+		}
 		vt_vault_reader_close(r);
 		/* The layout of docs/vault.md: header, then chunks of C+16. */
 		obj_path(path, sizeof(path), dir, &id);
@@ -718,6 +724,23 @@ static void test_fsck(void)
 	CHECK(seen.kinds[VT_VAULT_PROBLEM_CORRUPT] == 2);
 	CHECK(seen.kinds[VT_VAULT_PROBLEM_STRAY] == 2);
 	CHECK(seen.ids == 2 && seen.objects == 1);
+	/* A well-formed object name in the wrong prefix directory. */
+	obj_path(path, sizeof(path), dir, &id[2]);
+	{
+		char other[600], *slash;
+		snprintf(other, sizeof(other), "%s", path);
+		slash = strrchr(other, '/');
+		memcpy(slash - 2, memcmp(slash + 1, "00", 2) == 0 ? "ff" : "00", 2);
+		*slash = 0;
+		mkdir(other, 0700);
+		*slash = '/';
+		CHECK(link(path, other) == 0);
+	}
+	memset(&seen, 0, sizeof(seen));
+	CHECK_OK(vt_vault_fsck(&st, v, seen_problem, seen_object, &seen));
+	CHECK(st.objects == 3 && st.verified == 1 && st.problems == 5);
+	CHECK(seen.kinds[VT_VAULT_PROBLEM_STRAY] == 3);
+	CHECK(strstr(seen.last_detail, "vault/") != NULL);
 	CHECK_CODE(vt_vault_fsck(&st, v, stop_at_first, NULL, NULL), 7);
 	vt_buf_dispose(&file);
 	vt_vault_close(v);
