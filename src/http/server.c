@@ -253,21 +253,29 @@ static enum MHD_Result serve_metrics(request *rq)
 
 /* ---- writes ----------------------------------------------------------- */
 
-/* Sequencer thread: the entry is published (or failed); wake the connection. */
+/*
+ * Sequencer thread: the entry is published (or failed); wake the
+ * connection. Once resumed, the connection may be answered and the request
+ * freed at once on an event-loop thread, so nothing here touches the
+ * request after the resume, not even its mutex.
+ */
 static void add_done(int err, uint64_t index, uint64_t size, void *payload)
 {
 	request *rq = payload;
+	struct MHD_Connection *conn = rq->conn;
+	bool resume;
+
 	pthread_mutex_lock(&rq->mu);
 	rq->err = err;
 	rq->index = index;
 	if (err < 0)
 		snprintf(rq->why, sizeof(rq->why), "%s", vt_error_last());
 	rq->done = true;
-	if (rq->suspended) {
-		rq->suspended = false;
-		MHD_resume_connection(rq->conn);
-	}
+	resume = rq->suspended;
+	rq->suspended = false;
 	pthread_mutex_unlock(&rq->mu);
+	if (resume)
+		MHD_resume_connection(conn);
 	(void)size;
 }
 
