@@ -20,26 +20,26 @@
 #include "vitrine/hash.h"
 #include "vitrine/note.h"
 
-#define VT_POLICY_MAX_SIZE 65536   /* bytes of policy text */
-#define VT_POLICY_MAX_SITES 64
+#define VT_POLICY_MAX_SIZE    65536 /* bytes of policy text */
+#define VT_POLICY_MAX_SITES   64
 #define VT_POLICY_MAX_REGIONS 256
-#define VT_JURISDICTION_MAX 11     /* "CC-" and 1 to 8 of [A-Z0-9] */
-#define VT_REGION_MAX 16           /* [A-Z][A-Z0-9]{1,15} */
-#define VT_POLICY_URL_MAX 256
-#define VT_POLICY_VKEY_MAX 512
+#define VT_JURISDICTION_MAX   11 /* "CC-" and 1 to 8 of [A-Z0-9] */
+#define VT_REGION_MAX	      16 /* [A-Z][A-Z0-9]{1,15} */
+#define VT_POLICY_URL_MAX     256
+#define VT_POLICY_VKEY_MAX    512
 
 /* One site of the federation. */
 typedef struct {
 	char jurisdiction[VT_JURISDICTION_MAX + 1]; /* such as "CH-ZRH" */
-	char url[VT_POLICY_URL_MAX + 1];            /* base URL, no trailing '/' */
-	char vkey[VT_POLICY_VKEY_MAX + 1];          /* the log's verifier key string */
-	vt_note_verifier *verifier;                 /* the same key, parsed (owned) */
+	char url[VT_POLICY_URL_MAX + 1];	    /* base URL, no trailing '/' */
+	char vkey[VT_POLICY_VKEY_MAX + 1];	    /* the log's verifier key string */
+	vt_note_verifier *verifier;		    /* the same key, parsed (owned) */
 } vt_policy_site;
 
 /* One customer region and the site that must hold its data. */
 typedef struct {
 	char region[VT_REGION_MAX + 1]; /* such as "EU" */
-	size_t site;                    /* index into vt_policy.sites */
+	size_t site;			/* index into vt_policy.sites */
 } vt_policy_region;
 
 /*
@@ -109,8 +109,7 @@ int vt_policy_check_region(const char *s, size_t len);
  * The site of a jurisdiction: *out borrowed from p. VT_ENOTFOUND when p
  * lists no such site.
  */
-int vt_policy_find_site(const vt_policy_site **out, const vt_policy *p,
-			const char *jurisdiction);
+int vt_policy_find_site(const vt_policy_site **out, const vt_policy *p, const char *jurisdiction);
 
 /*
  * The site that must hold region's data: *out borrowed from p.

@@ -20,31 +20,31 @@
 #include <unistd.h>
 
 static const char help[] =
-	"usage: vitrine policy <command> [options]\n"
-	"\n"
-	"The federation's residency policy (docs/policy.md), a signed note.\n"
-	"\n"
-	"  check FILE              check that FILE is a valid policy text\n"
-	"  sign FILE --key KEYFILE [-o OUT]\n"
-	"                          sign the policy in FILE with the policy key (made by\n"
-	"                          'vitrine key generate NAME --out KEYFILE')\n"
-	"  verify SIGNED --vkey VKEY\n"
-	"                          check a signed policy against the policy verifier key\n"
-	"  adopt SIGNED --dir DIR [--vkey VKEY] [--url URL --token-file F]\n"
-	"                          make SIGNED the policy in force at the site in DIR:\n"
-	"                          it must verify under DIR/policy.vkey (set from --vkey\n"
-	"                          the first time) and have a higher version than the\n"
-	"                          policy in force; a 'policy' entry is logged first\n"
-	"                          (through the server at URL when one holds DIR)\n"
-	"  show --dir DIR          print the policy in force\n"
-	"\n"
-	"options:\n"
-	"  --key FILE         the policy's private key\n"
-	"  -o, --out FILE     where to write the signed policy (default standard output)\n"
-	"  --vkey FILE        the policy's verifier key\n"
-	"  --dir DIR          the site's data directory\n"
-	"  --url URL          the server holding DIR, to append the log entry through\n"
-	"  --token TOKEN      admin token for --url (or --token-file FILE)\n";
+    "usage: vitrine policy <command> [options]\n"
+    "\n"
+    "The federation's residency policy (docs/policy.md), a signed note.\n"
+    "\n"
+    "  check FILE              check that FILE is a valid policy text\n"
+    "  sign FILE --key KEYFILE [-o OUT]\n"
+    "                          sign the policy in FILE with the policy key (made by\n"
+    "                          'vitrine key generate NAME --out KEYFILE')\n"
+    "  verify SIGNED --vkey VKEY\n"
+    "                          check a signed policy against the policy verifier key\n"
+    "  adopt SIGNED --dir DIR [--vkey VKEY] [--url URL --token-file F]\n"
+    "                          make SIGNED the policy in force at the site in DIR:\n"
+    "                          it must verify under DIR/policy.vkey (set from --vkey\n"
+    "                          the first time) and have a higher version than the\n"
+    "                          policy in force; a 'policy' entry is logged first\n"
+    "                          (through the server at URL when one holds DIR)\n"
+    "  show --dir DIR          print the policy in force\n"
+    "\n"
+    "options:\n"
+    "  --key FILE         the policy's private key\n"
+    "  -o, --out FILE     where to write the signed policy (default standard output)\n"
+    "  --vkey FILE        the policy's verifier key\n"
+    "  --dir DIR          the site's data directory\n"
+    "  --url URL          the server holding DIR, to append the log entry through\n"
+    "  --token TOKEN      admin token for --url (or --token-file FILE)\n";
 
 typedef struct {
 	const char *key, *out, *vkey, *dir, *url, *token;
@@ -55,15 +55,15 @@ typedef struct {
 static int parse_opts(opts *o, int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"key", required_argument, 0, 'K'},
-		{"out", required_argument, 0, 'o'},
-		{"vkey", required_argument, 0, 'k'},
-		{"dir", required_argument, 0, 'd'},
-		{"url", required_argument, 0, 'u'},
-		{"token", required_argument, 0, 't'},
-		{"token-file", required_argument, 0, 'T'},
-		{"help", no_argument, 0, 'h'},
-		{0, 0, 0, 0},
+	    {"key", required_argument, 0, 'K'},
+	    {"out", required_argument, 0, 'o'},
+	    {"vkey", required_argument, 0, 'k'},
+	    {"dir", required_argument, 0, 'd'},
+	    {"url", required_argument, 0, 'u'},
+	    {"token", required_argument, 0, 't'},
+	    {"token-file", required_argument, 0, 'T'},
+	    {"help", no_argument, 0, 'h'},
+	    {0, 0, 0, 0},
 	};
 	static char token[256];
 	int c;
@@ -140,8 +140,8 @@ static int do_check(const opts *o)
 		rc = cli_fail(o->argv[0]);
 		goto done;
 	}
-	printf("ok: policy version %llu, %zu sites, %zu regions\n",
-	       (unsigned long long)p.version, p.nsites, p.nregions);
+	printf("ok: policy version %llu, %zu sites, %zu regions\n", (unsigned long long)p.version,
+	       p.nsites, p.nregions);
 	vt_policy_dispose(&p);
 	rc = EXIT_OK;
 done:
@@ -237,8 +237,9 @@ static int site_policy_key(vt_note_verifier **out, bool *first, const opts *o)
 		goto done;
 	if ((err = cli_load_vkey(out, path)) == VT_ENOTFOUND) {
 		if (!given) {
-			err = vt_error_set(VT_ENOTFOUND, "%s has no policy key yet: give it with "
-							 "--vkey VKEY",
+			err = vt_error_set(VT_ENOTFOUND,
+					   "%s has no policy key yet: give it with "
+					   "--vkey VKEY",
 					   o->dir);
 			goto done;
 		}
@@ -255,8 +256,9 @@ static int site_policy_key(vt_note_verifier **out, bool *first, const opts *o)
 		    (err = vt_note_verifier_vkey(&b, given)) < 0)
 			goto done;
 		if (a.len != b.len || memcmp(a.ptr, b.ptr, a.len) != 0) {
-			err = vt_error_set(VT_EDENIED, "--vkey %s is not the policy key of this "
-						       "site (%s holds %s)",
+			err = vt_error_set(VT_EDENIED,
+					   "--vkey %s is not the policy key of this "
+					   "site (%s holds %s)",
 					   o->vkey, path, vt_buf_cstr(&a));
 			vt_note_verifier_free(*out);
 			*out = NULL;
@@ -314,8 +316,9 @@ static int append_local(uint64_t *index, const opts *o, const vt_buf *entry)
 		goto done;
 	if ((err = vt_storage_posix_open(&st, o->dir, true)) < 0) {
 		if (err == VT_EBUSY)
-			err = vt_error_wrap(err, "a server holds %s: adopt through it with --url "
-						 "URL --token-file FILE",
+			err = vt_error_wrap(err,
+					    "a server holds %s: adopt through it with --url "
+					    "URL --token-file FILE",
 					    o->dir);
 		goto done;
 	}
@@ -410,8 +413,9 @@ static int do_adopt(const opts *o)
 	if (here[0] && vt_policy_check_jurisdiction(here, strlen(here)) == 0) {
 		const vt_policy_site *s;
 		if (vt_policy_find_site(&s, &next, here) < 0) {
-			fprintf(stderr, "vitrine: policy version %llu lists no site %s, this site's "
-					"jurisdiction: refused\n",
+			fprintf(stderr,
+				"vitrine: policy version %llu lists no site %s, this site's "
+				"jurisdiction: refused\n",
 				(unsigned long long)next.version, here);
 			goto done;
 		}
@@ -490,8 +494,9 @@ static int do_show(const opts *o)
 	snprintf(path, sizeof(path), "%s/policy", o->dir);
 	snprintf(vpath, sizeof(vpath), "%s/policy.vkey", o->dir);
 	if ((err = vt_fs_read(&note, AT_FDCWD, path)) == VT_ENOTFOUND) {
-		fprintf(stderr, "vitrine: no policy in force at %s (adopt one with 'vitrine "
-				"policy adopt')\n",
+		fprintf(stderr,
+			"vitrine: no policy in force at %s (adopt one with 'vitrine "
+			"policy adopt')\n",
 			o->dir);
 		goto done;
 	}
@@ -508,8 +513,8 @@ static int do_show(const opts *o)
 	printf("\nsites:\n");
 	for (size_t i = 0; i < p.nsites; i++)
 		printf("  %-11s %s %s%s\n", p.sites[i].jurisdiction, p.sites[i].url,
-		       p.sites[i].vkey, strcmp(here, p.sites[i].jurisdiction) == 0 ? " (this site)"
-										  : "");
+		       p.sites[i].vkey,
+		       strcmp(here, p.sites[i].jurisdiction) == 0 ? " (this site)" : "");
 	printf("regions:\n");
 	for (size_t i = 0; i < p.nregions; i++)
 		printf("  %-16s -> %s\n", p.regions[i].region,
@@ -528,8 +533,8 @@ int cmd_policy(int argc, char **argv)
 		const char *name;
 		int (*fn)(const opts *);
 	} sub[] = {
-		{"check", do_check}, {"sign", do_sign}, {"verify", do_verify},
-		{"adopt", do_adopt}, {"show", do_show},
+	    {"check", do_check}, {"sign", do_sign}, {"verify", do_verify},
+	    {"adopt", do_adopt}, {"show", do_show},
 	};
 	opts o;
 	int rc;

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HEADER "vitrine/1 policy"
+#define HEADER	     "vitrine/1 policy"
 #define ENTRY_HEADER "vitrine/1 policy\n"
 
 void vt_policy_init(vt_policy *p)
@@ -267,8 +267,9 @@ static int parse_site(vt_policy *p, const char *line, size_t len)
 		if (c == 0)
 			return vt_error_set(VT_EINVAL, "duplicate site %.*s", (int)fl[1], f[1]);
 		if (c > 0)
-			return vt_error_set(VT_EINVAL, "site %.*s is out of order: sites are sorted "
-						       "by jurisdiction (it goes before %s)",
+			return vt_error_set(VT_EINVAL,
+					    "site %.*s is out of order: sites are sorted "
+					    "by jurisdiction (it goes before %s)",
 					    (int)fl[1], f[1], p->sites[p->nsites - 1].jurisdiction);
 	}
 	if (p->nsites == VT_POLICY_MAX_SITES)
@@ -289,7 +290,8 @@ static int parse_site(vt_policy *p, const char *line, size_t len)
 					    s->jurisdiction, p->sites[i].jurisdiction);
 		if (strcmp(vt_note_verifier_name(p->sites[i].verifier),
 			   vt_note_verifier_name(s->verifier)) == 0)
-			return vt_error_set(VT_EINVAL, "site %s has the log (key name %s) of site %s",
+			return vt_error_set(VT_EINVAL,
+					    "site %s has the log (key name %s) of site %s",
 					    s->jurisdiction, vt_note_verifier_name(s->verifier),
 					    p->sites[i].jurisdiction);
 	}
@@ -316,13 +318,15 @@ static int parse_region(vt_policy *p, const char *line, size_t len)
 		if (c == 0)
 			return vt_error_set(VT_EINVAL, "duplicate region %.*s", (int)fl[1], f[1]);
 		if (c > 0)
-			return vt_error_set(VT_EINVAL, "region %.*s is out of order: regions are "
-						       "sorted by name (it goes before %s)",
+			return vt_error_set(VT_EINVAL,
+					    "region %.*s is out of order: regions are "
+					    "sorted by name (it goes before %s)",
 					    (int)fl[1], f[1], p->regions[p->nregions - 1].region);
 	}
 	if (find_site(p, f[2], fl[2], &idx) < 0)
-		return vt_error_set(VT_EINVAL, "region %.*s maps to %.*s, which is not a listed "
-					       "site",
+		return vt_error_set(VT_EINVAL,
+				    "region %.*s maps to %.*s, which is not a listed "
+				    "site",
 				    (int)fl[1], f[1], (int)fl[2], f[2]);
 	if (p->nregions == VT_POLICY_MAX_REGIONS)
 		return vt_error_set(VT_ETOOBIG, "more than %d regions", VT_POLICY_MAX_REGIONS);
@@ -371,9 +375,12 @@ static int parse_line(vt_policy *p, size_t lineno, const char *line, size_t len)
 		if (kw != 7 || memcmp(line, "version", 7) != 0)
 			return vt_error_set(VT_EINVAL, "the second line must be \"version N\"");
 		if (!sp || vt_parse_u64(&p->version, sp + 1, len - 8) < 0 || p->version == 0)
-			return vt_error_set(VT_EINVAL, "bad version \"%.*s\" (want a decimal "
-						       "number from 1, no leading zero)",
-					    (int)(!sp ? 0 : len - 8 > 40 ? 40 : len - 8),
+			return vt_error_set(VT_EINVAL,
+					    "bad version \"%.*s\" (want a decimal "
+					    "number from 1, no leading zero)",
+					    (int)(!sp		 ? 0
+						  : len - 8 > 40 ? 40
+								 : len - 8),
 					    sp ? sp + 1 : "");
 		return 0;
 	}
@@ -440,8 +447,8 @@ int vt_policy_format(vt_buf *out, const vt_policy *p)
 		err = vt_error_set(VT_EINVAL, "a policy needs a version, a site and a region");
 		goto done;
 	}
-	if ((err = vt_buf_printf(out, HEADER "\nversion %llu\n",
-				 (unsigned long long)p->version)) < 0)
+	if ((err = vt_buf_printf(out, HEADER "\nversion %llu\n", (unsigned long long)p->version)) <
+	    0)
 		goto done;
 	for (size_t i = 0; i < p->nsites; i++)
 		if ((err = vt_buf_printf(out, "site %s %s %s\n", p->sites[i].jurisdiction,
@@ -449,7 +456,8 @@ int vt_policy_format(vt_buf *out, const vt_policy *p)
 			goto done;
 	for (size_t i = 0; i < p->nregions; i++) {
 		if (p->regions[i].site >= p->nsites) {
-			err = vt_error_set(VT_EINVAL, "region %s names no site", p->regions[i].region);
+			err = vt_error_set(VT_EINVAL, "region %s names no site",
+					   p->regions[i].region);
 			goto done;
 		}
 		if ((err = vt_buf_printf(out, "region %s %s\n", p->regions[i].region,
@@ -508,8 +516,8 @@ int vt_policy_lookup(const vt_policy_site **out, const vt_policy *p, const char 
 			*out = &p->sites[p->regions[i].site];
 			return 0;
 		}
-	return vt_error_set(VT_ENOTFOUND, "no site for region %.40s in policy version %llu",
-			    region, (unsigned long long)p->version);
+	return vt_error_set(VT_ENOTFOUND, "no site for region %.40s in policy version %llu", region,
+			    (unsigned long long)p->version);
 }
 
 int vt_policy_residency(vt_policy_place *place, const vt_policy_site **site, const vt_policy *p,
@@ -558,15 +566,17 @@ int vt_policy_adoption(int *already, const vt_policy *in_force, const vt_policy 
 	if (!in_force)
 		return 0;
 	if (next->version < in_force->version)
-		return vt_error_set(VT_EEXISTS, "policy version %llu is older than version %llu in "
-						"force (no rollback)",
+		return vt_error_set(VT_EEXISTS,
+				    "policy version %llu is older than version %llu in "
+				    "force (no rollback)",
 				    (unsigned long long)next->version,
 				    (unsigned long long)in_force->version);
 	if (next->version == in_force->version) {
 		if (!vt_policy_equal(in_force, next))
-			return vt_error_set(VT_EEXISTS, "policy version %llu differs from the "
-							"version %llu in force: a change needs a "
-							"higher version",
+			return vt_error_set(VT_EEXISTS,
+					    "policy version %llu differs from the "
+					    "version %llu in force: a change needs a "
+					    "higher version",
 					    (unsigned long long)next->version,
 					    (unsigned long long)in_force->version);
 		*already = 1;

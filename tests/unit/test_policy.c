@@ -82,7 +82,7 @@ static void test_round_trip(void)
 	CHECK(strcmp(p.sites[2].url, "https://sin.vitrine.example:8443") == 0);
 	CHECK(strcmp(p.sites[3].url, "https://iad.vitrine.example/tc") == 0);
 	CHECK(strcmp(p.sites[1].vkey, "mow.vitrine.example+73fbdeb6+ASuQAYKCLl/SWrQnaZgNZsecA1z9z"
-				       "sAsCawA3AcmBiXj") == 0);
+				      "sAsCawA3AcmBiXj") == 0);
 	CHECK(strcmp(vt_note_verifier_name(p.sites[1].verifier), "mow.vitrine.example") == 0);
 	CHECK(vt_note_verifier_id(p.sites[1].verifier) == 0x73fbdeb6);
 	CHECK(strcmp(p.regions[0].region, "AU") == 0 && p.regions[0].site == 2);
@@ -101,44 +101,45 @@ static void test_rejections(void)
 		unsigned line; /* 0: no line to name */
 		const char *why;
 	} cases[] = {
-		{"unknown-line", VT_EINVAL, 7, "unknown line \"comment here\""},
-		{"bad-header", VT_EINVAL, 1, "first line must be"},
-		{"bad-version-zero", VT_EINVAL, 2, "bad version \"0\""},
-		{"bad-version-leading-zero", VT_EINVAL, 2, "bad version \"03\""},
-		{"bad-version-text", VT_EINVAL, 2, "bad version \"three\""},
-		{"missing-version", VT_EINVAL, 2, "second line must be"},
-		{"second-version", VT_EINVAL, 7, "a second version line"},
-		{"duplicate-region", VT_EINVAL, 9, "duplicate region EU"},
-		{"duplicate-site", VT_EINVAL, 4, "duplicate site CH-ZRH"},
-		{"region-unlisted-site", VT_EINVAL, 9, "region JP maps to JP-TYO, which is not a "
-						       "listed site"},
-		{"unsorted-regions", VT_EINVAL, 8, "region AU is out of order"},
-		{"unsorted-sites", VT_EINVAL, 4, "site CH-ZRH is out of order"},
-		{"site-after-region", VT_EINVAL, 14, "site line after a region line"},
-		{"bad-jurisdiction-lower", VT_EINVAL, 3, "bad jurisdiction id \"ch-zrh\""},
-		{"bad-jurisdiction-nodash", VT_EINVAL, 3, "bad jurisdiction id \"CHZRH\""},
-		{"bad-jurisdiction-long", VT_EINVAL, 3, "bad jurisdiction id \"CH-ZURICH123\""},
-		{"bad-region", VT_EINVAL, 8, "bad region \"eu\""},
-		{"bad-url-scheme", VT_EINVAL, 3, "bad base URL \"ftp://"},
-		{"bad-url-trailing-slash", VT_EINVAL, 3, "bad base URL"},
-		{"bad-url-upper-host", VT_EINVAL, 3, "bad base URL"},
-		{"bad-url-query", VT_EINVAL, 3, "bad base URL"},
-		{"bad-url-port", VT_EINVAL, 3, "bad base URL"},
-		{"bad-url-userinfo", VT_EINVAL, 3, "bad base URL"},
-		{"bad-vkey-id", VT_EINVAL, 3, "bad log verifier key"},
-		{"bad-vkey-base64", VT_EINVAL, 3, "bad log verifier key"},
-		{"bad-vkey-cosigner", VT_EINVAL, 3, "is not an Ed25519 key"},
-		{"same-url", VT_EINVAL, 4, "site RU-MOW has the URL of site CH-ZRH"},
-		{"missing-final-newline", VT_EINVAL, 13, "no final newline"},
-		{"crlf", VT_EINVAL, 1, "control character 0x0d"},
-		{"control-tab", VT_EINVAL, 8, "control character 0x09"},
-		{"non-ascii", VT_EINVAL, 8, "non-ASCII byte 0xc3"},
-		{"double-space", VT_EINVAL, 8, "single spaces"},
-		{"trailing-space", VT_EINVAL, 8, "single spaces"},
-		{"blank-line", VT_EINVAL, 7, "empty line"},
-		{"no-regions", VT_EINVAL, 7, "without any region line"},
-		{"no-sites", VT_EINVAL, 3, "region line before any site line"},
-		{"empty", VT_EINVAL, 0, "empty policy"},
+	    {"unknown-line", VT_EINVAL, 7, "unknown line \"comment here\""},
+	    {"bad-header", VT_EINVAL, 1, "first line must be"},
+	    {"bad-version-zero", VT_EINVAL, 2, "bad version \"0\""},
+	    {"bad-version-leading-zero", VT_EINVAL, 2, "bad version \"03\""},
+	    {"bad-version-text", VT_EINVAL, 2, "bad version \"three\""},
+	    {"missing-version", VT_EINVAL, 2, "second line must be"},
+	    {"second-version", VT_EINVAL, 7, "a second version line"},
+	    {"duplicate-region", VT_EINVAL, 9, "duplicate region EU"},
+	    {"duplicate-site", VT_EINVAL, 4, "duplicate site CH-ZRH"},
+	    {"region-unlisted-site", VT_EINVAL, 9,
+	     "region JP maps to JP-TYO, which is not a "
+	     "listed site"},
+	    {"unsorted-regions", VT_EINVAL, 8, "region AU is out of order"},
+	    {"unsorted-sites", VT_EINVAL, 4, "site CH-ZRH is out of order"},
+	    {"site-after-region", VT_EINVAL, 14, "site line after a region line"},
+	    {"bad-jurisdiction-lower", VT_EINVAL, 3, "bad jurisdiction id \"ch-zrh\""},
+	    {"bad-jurisdiction-nodash", VT_EINVAL, 3, "bad jurisdiction id \"CHZRH\""},
+	    {"bad-jurisdiction-long", VT_EINVAL, 3, "bad jurisdiction id \"CH-ZURICH123\""},
+	    {"bad-region", VT_EINVAL, 8, "bad region \"eu\""},
+	    {"bad-url-scheme", VT_EINVAL, 3, "bad base URL \"ftp://"},
+	    {"bad-url-trailing-slash", VT_EINVAL, 3, "bad base URL"},
+	    {"bad-url-upper-host", VT_EINVAL, 3, "bad base URL"},
+	    {"bad-url-query", VT_EINVAL, 3, "bad base URL"},
+	    {"bad-url-port", VT_EINVAL, 3, "bad base URL"},
+	    {"bad-url-userinfo", VT_EINVAL, 3, "bad base URL"},
+	    {"bad-vkey-id", VT_EINVAL, 3, "bad log verifier key"},
+	    {"bad-vkey-base64", VT_EINVAL, 3, "bad log verifier key"},
+	    {"bad-vkey-cosigner", VT_EINVAL, 3, "is not an Ed25519 key"},
+	    {"same-url", VT_EINVAL, 4, "site RU-MOW has the URL of site CH-ZRH"},
+	    {"missing-final-newline", VT_EINVAL, 13, "no final newline"},
+	    {"crlf", VT_EINVAL, 1, "control character 0x0d"},
+	    {"control-tab", VT_EINVAL, 8, "control character 0x09"},
+	    {"non-ascii", VT_EINVAL, 8, "non-ASCII byte 0xc3"},
+	    {"double-space", VT_EINVAL, 8, "single spaces"},
+	    {"trailing-space", VT_EINVAL, 8, "single spaces"},
+	    {"blank-line", VT_EINVAL, 7, "empty line"},
+	    {"no-regions", VT_EINVAL, 7, "without any region line"},
+	    {"no-sites", VT_EINVAL, 3, "region line before any site line"},
+	    {"empty", VT_EINVAL, 0, "empty policy"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char file[128], at[64];
@@ -167,10 +168,11 @@ static void test_rejections(void)
 static void test_fields(void)
 {
 	static const char *const good_j[] = {"CH-ZRH", "RU-MOW", "US-1", "DE-FRA12345"};
-	static const char *const bad_j[] = {"", "CH", "CH-", "C-ZRH", "CH_ZRH", "CH-zrh",
-					    "CH-ZRH-1", "CH-ZRH123456", "ch-ZRH", "CH ZRH"};
-	static const char *const good_r[] = {"EU", "NA", "SG", "JP", "KR", "AU", "RU", "APAC2",
-					     "ABCDEFGHIJKLMNOP"};
+	static const char *const bad_j[] = {"",	      "CH",	"CH-",	    "C-ZRH",
+					    "CH_ZRH", "CH-zrh", "CH-ZRH-1", "CH-ZRH123456",
+					    "ch-ZRH", "CH ZRH"};
+	static const char *const good_r[] = {
+	    "EU", "NA", "SG", "JP", "KR", "AU", "RU", "APAC2", "ABCDEFGHIJKLMNOP"};
 	static const char *const bad_r[] = {"", "E", "eu", "2EU", "E-U", "ABCDEFGHIJKLMNOPQ"};
 	for (size_t i = 0; i < sizeof(good_j) / sizeof(good_j[0]); i++)
 		CHECK_OK(vt_policy_check_jurisdiction(good_j[i], strlen(good_j[i])));
@@ -186,17 +188,30 @@ static void test_fields(void)
 static void test_urls(void)
 {
 	static const char *const good[] = {
-		"https://zrh.vitrine.example", "http://127.0.0.1:8080", "https://[::1]:8443",
-		"https://a-b.example/x/y_z.~-", "http://localhost", "https://x.example:65535",
+	    "https://zrh.vitrine.example",  "http://127.0.0.1:8080", "https://[::1]:8443",
+	    "https://a-b.example/x/y_z.~-", "http://localhost",	     "https://x.example:65535",
 	};
 	static const char *const bad[] = {
-		"https://", "https://zrh.vitrine.example/", "https://-a.example",
-		"https://a-.example", "https://a..example", "https://.a.example",
-		"https://a.example.", "https://a.example:", "https://a.example:65536",
-		"https://a.example:080", "https://a.example//x", "https://a.example/./x",
-		"https://a.example/../x", "https://a.example/x#f", "https://a.example/%41",
-		"HTTPS://a.example", "https:/a.example", "https://[::1", "https://[]",
-		"https://a_b.example",
+	    "https://",
+	    "https://zrh.vitrine.example/",
+	    "https://-a.example",
+	    "https://a-.example",
+	    "https://a..example",
+	    "https://.a.example",
+	    "https://a.example.",
+	    "https://a.example:",
+	    "https://a.example:65536",
+	    "https://a.example:080",
+	    "https://a.example//x",
+	    "https://a.example/./x",
+	    "https://a.example/../x",
+	    "https://a.example/x#f",
+	    "https://a.example/%41",
+	    "HTTPS://a.example",
+	    "https:/a.example",
+	    "https://[::1",
+	    "https://[]",
+	    "https://a_b.example",
 	};
 	const char *vkey = "zrh.vitrine.example+6168d2b4+ARL791aArjAm1Wr14YvNH7J8U/D7DmwwCi3Gdmg"
 			   "FMzlK";
@@ -285,7 +300,8 @@ static void test_lookups(void)
 	CHECK_OK(vt_policy_residency(&place, &s, &p, "EU", "CH-ZRH"));
 	CHECK(place == VT_POLICY_HERE && s && strcmp(s->jurisdiction, "CH-ZRH") == 0);
 	CHECK_OK(vt_policy_residency(&place, &s, &p, "RU", "CH-ZRH"));
-	CHECK(place == VT_POLICY_ELSEWHERE && s && strcmp(s->url, "https://mow.vitrine.example") == 0);
+	CHECK(place == VT_POLICY_ELSEWHERE && s &&
+	      strcmp(s->url, "https://mow.vitrine.example") == 0);
 	CHECK_OK(vt_policy_residency(&place, &s, &p, "BR", "CH-ZRH"));
 	CHECK(place == VT_POLICY_NOWHERE && s == NULL);
 	CHECK_OK(vt_policy_residency(&place, NULL, &p, "RU", "RU-MOW"));
@@ -484,27 +500,27 @@ static void test_entry(void)
 
 	{
 		static const char *const bad[] = {
-			"",
-			"vitrine/1 policy\nversion 3\n",
-			"vitrine/1 policy\nversion 0\ndigest sha256:"
-			"0000000000000000000000000000000000000000000000000000000000000000\n",
-			"vitrine/1 policy\nversion 03\ndigest sha256:"
-			"0000000000000000000000000000000000000000000000000000000000000000\n",
-			"vitrine/1 policy\nversion 3\ndigest sha256:"
-			"0000000000000000000000000000000000000000000000000000000000000000",
-			"vitrine/1 policy\nversion 3\ndigest sha256:"
-			"00000000000000000000000000000000000000000000000000000000000000AB\n",
-			"vitrine/1 policy\nversion 3\ndigest sha256:"
-			"000000000000000000000000000000000000000000000000000000000000000\n",
-			"vitrine/1 policy\nversion 3\ndigest sha512:"
-			"0000000000000000000000000000000000000000000000000000000000000000\n",
-			"vitrine/1 policy\ndigest sha256:"
-			"0000000000000000000000000000000000000000000000000000000000000000\n"
-			"version 3\n",
-			"vitrine/1 policy\nversion 3\ndigest sha256:"
-			"0000000000000000000000000000000000000000000000000000000000000000\n\n",
-			"vitrine/1 sample\nversion 3\ndigest sha256:"
-			"0000000000000000000000000000000000000000000000000000000000000000\n",
+		    "",
+		    "vitrine/1 policy\nversion 3\n",
+		    "vitrine/1 policy\nversion 0\ndigest sha256:"
+		    "0000000000000000000000000000000000000000000000000000000000000000\n",
+		    "vitrine/1 policy\nversion 03\ndigest sha256:"
+		    "0000000000000000000000000000000000000000000000000000000000000000\n",
+		    "vitrine/1 policy\nversion 3\ndigest sha256:"
+		    "0000000000000000000000000000000000000000000000000000000000000000",
+		    "vitrine/1 policy\nversion 3\ndigest sha256:"
+		    "00000000000000000000000000000000000000000000000000000000000000AB\n",
+		    "vitrine/1 policy\nversion 3\ndigest sha256:"
+		    "000000000000000000000000000000000000000000000000000000000000000\n",
+		    "vitrine/1 policy\nversion 3\ndigest sha512:"
+		    "0000000000000000000000000000000000000000000000000000000000000000\n",
+		    "vitrine/1 policy\ndigest sha256:"
+		    "0000000000000000000000000000000000000000000000000000000000000000\n"
+		    "version 3\n",
+		    "vitrine/1 policy\nversion 3\ndigest sha256:"
+		    "0000000000000000000000000000000000000000000000000000000000000000\n\n",
+		    "vitrine/1 sample\nversion 3\ndigest sha256:"
+		    "0000000000000000000000000000000000000000000000000000000000000000\n",
 		};
 		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 			CHECK_CODE(vt_policy_entry_parse(&version, &digest, bad[i], strlen(bad[i])),
