@@ -5,7 +5,9 @@
 #include "vitrine/error.h"
 #include "vitrine/fsutil.h"
 #include "vitrine/log.h"
+#include "vitrine/policy.h"
 #include "vitrine/token.h"
+#include "vitrine/vault.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,23 +18,29 @@
 #include <unistd.h>
 
 static const char help[] =
-	"usage: vitrine init --dir DIR --origin ORIGIN\n"
+	"usage: vitrine init --dir DIR --origin ORIGIN [--jurisdiction ID]\n"
 	"\n"
 	"Create the data directory DIR holding a new, empty log whose checkpoints\n"
 	"name ORIGIN (such as \"transparency.example.com/ch-zrh\"), signed by a new\n"
 	"Ed25519 key. Writes DIR/log.key (private, 0600), DIR/log.vkey (the\n"
 	"verifier key to give to clients) and an admin token, printed once and\n"
-	"kept in DIR/admin.token (0600) for local use; only its hash is stored.\n";
+	"kept in DIR/admin.token (0600) for local use; only its hash is stored.\n"
+	"\n"
+	"  --jurisdiction ID  the site's jurisdiction, such as CH-ZRH (kept in\n"
+	"                     DIR/jurisdiction; residency policies must list it);\n"
+	"                     also creates the site's encrypted vault and its key\n"
+	"                     (DIR/vault.kek, 0600)\n";
 
 int cmd_init(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"dir", required_argument, 0, 'd'},
 		{"origin", required_argument, 0, 'o'},
+		{"jurisdiction", required_argument, 0, 'j'},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
-	const char *dir = NULL, *origin = NULL;
+	const char *dir = NULL, *origin = NULL, *jurisdiction = NULL;
 	char path[4096], token[VT_TOKEN_LEN + 2];
 	vt_note_signer *s = NULL;
 	vt_storage *st = NULL;
@@ -45,6 +53,7 @@ int cmd_init(int argc, char **argv)
 		switch (c) {
 		case 'd': dir = optarg; break;
 		case 'o': origin = optarg; break;
+		case 'j': jurisdiction = optarg; break;
 		case 'h': fputs(help, stdout); return EXIT_OK;
 		default: return cli_usage("init", "bad option");
 		}
@@ -55,6 +64,9 @@ int cmd_init(int argc, char **argv)
 	    strchr(origin, ' '))
 		return cli_usage("init", "invalid origin \"%s\": use a name like example.com/log, "
 				 "without spaces or '+'", origin);
+	if (jurisdiction && vt_policy_check_jurisdiction(jurisdiction, strlen(jurisdiction)) < 0)
+		return cli_usage("init", "invalid jurisdiction \"%s\": %s", jurisdiction,
+				 vt_error_last());
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
 		fprintf(stderr, "vitrine: cannot create %s: %s\n", dir, strerror(errno));
 		return EXIT_FAIL;
@@ -90,6 +102,16 @@ int cmd_init(int argc, char **argv)
 		rc = cli_fail("cannot create the admin token");
 		goto done;
 	}
+	if (jurisdiction) {
+		char line[64];
+		int n = snprintf(line, sizeof(line), "%s\n", jurisdiction);
+		snprintf(path, sizeof(path), "%s/jurisdiction", dir);
+		if (vt_fs_write_atomic(AT_FDCWD, path, line, (size_t)n, 0644) < 0 ||
+		    vt_vault_init(dir) < 0) {
+			rc = cli_fail("cannot set up the site");
+			goto done;
+		}
+	}
 	snprintf(path, sizeof(path), "%s/admin.token", dir);
 	token[VT_TOKEN_LEN] = '\n';
 	if (vt_fs_write_atomic(AT_FDCWD, path, token, VT_TOKEN_LEN + 1, 0600) < 0) {
@@ -98,6 +120,8 @@ int cmd_init(int argc, char **argv)
 	}
 	token[VT_TOKEN_LEN] = '\0';
 	printf("created log \"%s\" in %s\n", origin, dir);
+	if (jurisdiction)
+		printf("jurisdiction: %s (encrypted vault in %s/vault)\n", jurisdiction, dir);
 	printf("verifier key: %s", vt_buf_cstr(&vk));
 	printf("admin token:  %s (shown once; a copy is in %s)\n", token, path);
 	rc = EXIT_OK;
