@@ -9,6 +9,7 @@ ASAN := build-asan
 DIR ?= var
 LISTEN ?= 127.0.0.1:8080
 ORIGIN ?= vitrine.localhost/log
+JURISDICTION ?= CH-ZRH
 
 .PHONY: all deps build run check test test-asan bench fuzz clean format
 
@@ -35,7 +36,7 @@ build: deps $(BUILD)/build.ninja
 
 run: build
 	@if [ ! -f $(DIR)/log.vkey ]; then \
-		$(BUILD)/vitrine init --dir $(DIR) --origin $(ORIGIN) || exit 1; \
+		$(BUILD)/vitrine init --dir $(DIR) --origin $(ORIGIN) --jurisdiction $(JURISDICTION) || exit 1; \
 	fi
 	$(BUILD)/vitrine serve --dir $(DIR) --listen $(LISTEN)
 
