@@ -461,6 +461,10 @@ int vt_server_start(vt_server **out, vt_log *log, vt_storage *st, const vt_token
 		(unsigned)(opt->threads ? opt->threads : 2), MHD_OPTION_CONNECTION_LIMIT,
 		(unsigned)(opt->max_conns ? opt->max_conns : 8192), MHD_OPTION_CONNECTION_TIMEOUT,
 		(unsigned)120, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
+		/* MHD clears a connection's pool for every request: keep it
+		 * small (requests are headers and at most a 64 KiB entry, which
+		 * arrives in pieces; answers are separate buffers). */
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(16 * 1024),
 		MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_END);
 	if (!s->d) {
 		pthread_mutex_destroy(&s->mu);
