@@ -20,6 +20,7 @@ int cmd_log(int argc, char **argv);
 int cmd_key(int argc, char **argv);
 int cmd_vault(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
+int cmd_token(int argc, char **argv);
 
 /* Print "vitrine: <what>: <last error>" and return EXIT_FAIL. */
 int cli_fail(const char *what);

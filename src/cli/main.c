@@ -23,6 +23,7 @@ static const char usage[] =
 	"  key        make signing keys\n"
 	"  vault      store, read, shred and check customer files (local)\n"
 	"  policy     check, sign, verify, adopt and show the residency policy\n"
+	"  token      create, list and revoke bearer tokens\n"
 	"\n"
 	"Run 'vitrine <command> --help' for a command's options.\n";
 
@@ -158,6 +159,7 @@ int main(int argc, char **argv)
 		{"key", cmd_key},
 		{"vault", cmd_vault},
 		{"policy", cmd_policy},
+		{"token", cmd_token},
 	};
 
 	if (argc < 2) {

@@ -1,104 +1,119 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Bearer tokens stored as SHA-256 hashes in DIR/tokens. */
+/*
+ * Bearer tokens: the rules for roles, names and bindings, and the server's
+ * handle that checks secrets against the index (index.c holds the table).
+ * Nothing is cached, so a revocation by another process counts from the
+ * next request on; the lookup is one prepared statement on a unique index.
+ */
 #include "vitrine/token.h"
-#include "vitrine/buf.h"
-#include "vitrine/encoding.h"
 #include "vitrine/error.h"
-#include "vitrine/fsutil.h"
+#include "vitrine/index.h"
+#include "vitrine/policy.h"
 
-#include <fcntl.h>
-#include <openssl/crypto.h>
-#include <openssl/rand.h>
-#include <stdio.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
+const char *const vt_token_roles[] = {"submitter", "analyst", "auditor", "admin", NULL};
+
 struct vt_tokens {
-	vt_token *t;
-	size_t n;
+	vt_index *idx;
 };
 
-static const char *const roles[] = {"admin", "submitter", "analyst", "auditor", NULL};
-
-static int check_role(const char *role)
+int vt_token_check_role(const char *role)
 {
-	for (int i = 0; roles[i]; i++)
-		if (strcmp(role, roles[i]) == 0)
+	for (int i = 0; role && vt_token_roles[i]; i++)
+		if (strcmp(role, vt_token_roles[i]) == 0)
 			return 0;
-	return vt_error_set(VT_EINVAL, "unknown role \"%s\" (admin, submitter, analyst, auditor)",
-			    role);
+	return vt_error_set(VT_EINVAL, "unknown role \"%s\" (submitter, analyst, auditor, admin)",
+			    role ? role : "");
 }
 
-static int check_name(const char *name)
+static bool word_char(char c)
 {
-	size_t n = strlen(name);
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '_' || c == '.';
+}
+
+int vt_token_check_name(const char *name)
+{
+	size_t n = name ? strnlen(name, VT_TOKEN_NAME_MAX + 1) : 0;
+	bool digits = true;
 	if (n == 0 || n > VT_TOKEN_NAME_MAX)
-		return vt_error_set(VT_EINVAL, "token name must have 1 to %d characters",
+		return vt_error_set(VT_EINVAL, "a token name has 1 to %d characters",
 				    VT_TOKEN_NAME_MAX);
 	for (size_t i = 0; i < n; i++) {
-		char c = name[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '-' || c == '_' || c == '.'))
+		if (!word_char(name[i]))
 			return vt_error_set(VT_EINVAL,
-					    "token name may hold letters, digits, '-', '_', '.'");
+					    "a token name may hold letters, digits, '-', '_', '.'");
+		digits = digits && name[i] >= '0' && name[i] <= '9';
 	}
+	if (digits)
+		return vt_error_set(VT_EINVAL, "a token name cannot be all digits (it would read "
+					       "as a token id)");
 	return 0;
 }
 
-static int parse_line(vt_token *out, char *line)
+int vt_token_check_tenant(const char *tenant)
 {
-	char *hex = strtok(line, " "), *role = strtok(NULL, " "), *name = strtok(NULL, " ");
-	if (!hex || !role || !name || strtok(NULL, " "))
-		return vt_error_set(VT_ECORRUPT, "expected \"<sha256> <role> <name>\"");
-	if (vt_hex_decode(out->hash.b, VT_HASH_SIZE, hex, strlen(hex)) < 0 || check_role(role) < 0 ||
-	    check_name(name) < 0)
-		return VT_ECORRUPT;
-	snprintf(out->role, sizeof(out->role), "%s", role);
-	snprintf(out->name, sizeof(out->name), "%s", name);
+	size_t n = tenant ? strnlen(tenant, VT_TENANT_MAX + 1) : 0;
+	if (n == 0 || n > VT_TENANT_MAX)
+		return vt_error_set(VT_EINVAL, "a tenant id has 1 to %d characters", VT_TENANT_MAX);
+	for (size_t i = 0; i < n; i++)
+		if (!word_char(tenant[i]))
+			return vt_error_set(VT_EINVAL,
+					    "a tenant id may hold letters, digits, '-', '_', '.'");
 	return 0;
+}
+
+int vt_token_check_binding(const char *role, const char *tenant, const char *region)
+{
+	bool has_tenant = tenant && *tenant, has_region = region && *region;
+	int err;
+
+	if ((err = vt_token_check_role(role)) < 0)
+		return err;
+	if (strcmp(role, "submitter") != 0) {
+		if (has_tenant || has_region)
+			return vt_error_set(VT_EINVAL,
+					    "only a submitter token has a tenant and a "
+					    "region; an %s token sees every tenant",
+					    role);
+		return 0;
+	}
+	if (!has_tenant || !has_region)
+		return vt_error_set(VT_EINVAL, "a submitter token needs a tenant and a region");
+	if ((err = vt_token_check_tenant(tenant)) < 0)
+		return err;
+	if (vt_policy_check_region(region, strlen(region)) < 0)
+		return vt_error_set(VT_EINVAL,
+				    "invalid region \"%s\": an upper-case letter, then 1 "
+				    "to 15 upper-case letters or digits",
+				    region);
+	return 0;
+}
+
+int vt_token_hash_secret(vt_hash *out, const char *secret, size_t len)
+{
+	if (!secret || len != VT_TOKEN_LEN || memcmp(secret, "vt_", 3) != 0)
+		return vt_error_set(VT_EDENIED, "malformed token");
+	for (size_t i = 3; i < len; i++) {
+		char c = secret[i];
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return vt_error_set(VT_EDENIED, "malformed token");
+	}
+	return vt_sha256(out, secret, len);
 }
 
 int vt_tokens_load(vt_tokens **out, const char *dir)
 {
-	char path[4096];
 	vt_tokens *t;
-	vt_buf b;
-	int err, lineno = 0;
-	char *p, *nl;
+	int err;
 
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return vt_error_set(VT_ENOMEM, "out of memory");
-	vt_buf_init(&b, 16 << 20);
-	snprintf(path, sizeof(path), "%s/tokens", dir);
-	err = vt_fs_read(&b, AT_FDCWD, path);
-	if (err == VT_ENOTFOUND) {
-		err = 0;
-		goto done;
-	}
-	if (err < 0)
-		goto done;
-	for (p = (char *)b.ptr; p && *p; p = nl ? nl + 1 : NULL) {
-		vt_token *nt;
-		lineno++;
-		if ((nl = strchr(p, '\n')) != NULL)
-			*nl = '\0';
-		if (*p == '\0' || *p == '#')
-			continue;
-		if ((nt = realloc(t->t, (t->n + 1) * sizeof(*nt))) == NULL) {
-			err = vt_error_set(VT_ENOMEM, "out of memory");
-			goto done;
-		}
-		t->t = nt;
-		if ((err = parse_line(&t->t[t->n], p)) < 0) {
-			err = vt_error_wrap(VT_ECORRUPT, "%s line %d", path, lineno);
-			goto done;
-		}
-		t->n++;
-	}
-done:
-	vt_buf_dispose(&b);
-	if (err < 0) {
-		vt_tokens_free(t);
+	if ((err = vt_index_open(&t->idx, dir)) < 0) {
+		free(t);
 		return err;
 	}
 	*out = t;
@@ -109,52 +124,39 @@ void vt_tokens_free(vt_tokens *t)
 {
 	if (!t)
 		return;
-	free(t->t);
+	vt_index_close(t->idx);
 	free(t);
+}
+
+vt_index *vt_tokens_index(const vt_tokens *t)
+{
+	return t->idx;
+}
+
+int vt_tokens_lookup(vt_token *out, const vt_tokens *t, const char *secret, size_t len)
+{
+	if (!t)
+		return vt_error_set(VT_EDENIED, "no tokens");
+	return vt_index_token_check(out, t->idx, secret, len);
 }
 
 const vt_token *vt_tokens_check(const vt_tokens *t, const char *secret, size_t len)
 {
-	vt_hash h;
-	if (!t || len != VT_TOKEN_LEN || memcmp(secret, "vt_", 3) != 0)
-		return NULL;
-	if (vt_sha256(&h, secret, len) < 0)
-		return NULL;
-	for (size_t i = 0; i < t->n; i++)
-		if (vt_hash_equal(&h, &t->t[i].hash))
-			return &t->t[i];
-	return NULL;
+	static _Thread_local vt_token last;
+	return vt_tokens_lookup(&last, t, secret, len) == 0 ? &last : NULL;
 }
 
 int vt_tokens_create(char *secret_out, const char *dir, const char *role, const char *name)
 {
-	uint8_t rnd[32];
-	char hex[2 * VT_HASH_SIZE + 1], path[4096];
-	vt_buf b;
-	vt_hash h;
+	vt_index *idx = NULL;
 	int err;
 
-	if ((err = check_role(role)) < 0 || (err = check_name(name)) < 0)
+	if ((err = vt_token_check_name(name)) < 0 ||
+	    (err = vt_token_check_binding(role, NULL, NULL)) < 0)
 		return err;
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
-		return vt_error_set(VT_EIO, "no random bytes for a token");
-	memcpy(secret_out, "vt_", 3);
-	vt_hex_encode(secret_out + 3, rnd, sizeof(rnd));
-	OPENSSL_cleanse(rnd, sizeof(rnd));
-	if ((err = vt_sha256(&h, secret_out, VT_TOKEN_LEN)) < 0)
+	if ((err = vt_index_open(&idx, dir)) < 0)
 		return err;
-	vt_hex_encode(hex, h.b, VT_HASH_SIZE);
-	snprintf(path, sizeof(path), "%s/tokens", dir);
-	vt_buf_init(&b, 16 << 20);
-	err = vt_fs_read(&b, AT_FDCWD, path);
-	if (err == VT_ENOTFOUND)
-		err = 0;
-	if (err == 0 && b.len > 0 && b.ptr[b.len - 1] != '\n')
-		err = vt_buf_addc(&b, '\n');
-	if (err == 0)
-		err = vt_buf_printf(&b, "%s %s %s\n", hex, role, name);
-	if (err == 0)
-		err = vt_fs_write_atomic(AT_FDCWD, path, b.ptr, b.len, 0600);
-	vt_buf_dispose(&b);
+	err = vt_index_token_create(NULL, secret_out, idx, role, name, NULL, NULL);
+	vt_index_close(idx);
 	return err;
 }
