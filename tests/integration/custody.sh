@@ -11,7 +11,7 @@ D=$T/site
 P=${VT_TEST_DATA:?}/policy
 
 say "help"
-for c in "policy --help" "vault --help"; do
+for c in "policy --help" "vault --help" "token --help"; do
 	# shellcheck disable=SC2086
 	run help $V $c
 	[ "$RC" -eq 0 ] || fail "vitrine $c exits $RC"
@@ -93,5 +93,35 @@ cp "$T/obj.saved" "$OBJ"
 expect_ok "shred the sample" $V vault shred "$SHA" --dir "$D"
 expect_error "a shredded sample cannot be read" "shred" \
 	$V vault get "$SHA" --dir "$D" --jurisdiction CH-ZRH -o "$T/gone.bin"
+
+say "tokens"
+expect_error "a submitter token needs a tenant and a region" "tenant" \
+	$V token create --dir "$D" --role submitter --name edr-1
+expect_error "an analyst token takes no tenant" "tenant" \
+	$V token create --dir "$D" --role analyst --name ana --tenant acme --region EU
+expect_error "an unknown role is refused" "role" \
+	$V token create --dir "$D" --role root --name x
+expect_ok "create a submitter token" $V token create --dir "$D" --role submitter \
+	--name edr-1 --tenant acme --region EU
+SUB=$(grep -o 'vt_[0-9a-f]\{64\}' "$T/last.out" | head -1)
+[ -n "$SUB" ] || fail "token create printed no secret"
+expect_ok "create an admin token" $V token create --dir "$D" --role admin --name ops
+OPS=$(grep -o 'vt_[0-9a-f]\{64\}' "$T/last.out" | head -1)
+expect_ok "list tokens" $V token list --dir "$D"
+grep_ok "list shows the submitter's binding" "edr-1.*acme.*EU|acme.*EU.*edr-1" "$T/last.out"
+! grep -q "$SUB" "$T/last.out" || fail "token list shows a secret"
+! grep -rq "$SUB" "$D" || fail "a token secret is stored in the data directory"
+ok "no secret is listed or stored"
+start_server tokens "$D"
+code() { curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $1" \
+	--data-binary "vitrine/1 test" "$URL/log/add"; }
+[ "$(code "$OPS")" = 200 ] || fail "a fresh admin token is refused"
+ok "the server accepts the new admin token"
+expect_ok "revoke it while the server runs" $V token revoke --dir "$D" ops
+[ "$(code "$OPS")" = 401 ] || fail "a revoked token is still accepted"
+ok "the server refuses the revoked token at once"
+[ "$(code "$SUB")" = 401 ] || fail "a submitter token may append raw log entries"
+ok "a submitter token may not append raw log entries"
+stop_server TERM
 
 finish
