@@ -20,14 +20,14 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *const boundaries[] = {
-	"b",
-	"XyZ",
-	"------------------------fc26026cece402be",
-	"a b'()+_,-./:=?",
+    "b",
+    "XyZ",
+    "------------------------fc26026cece402be",
+    "a b'()+_,-./:=?",
 };
 
 struct rec {
-	vt_buf log;     /* events as text; data concatenated */
+	vt_buf log;	/* events as text; data concatenated */
 	vt_buf rebuilt; /* the body re-encoded from the events */
 	const char *boundary;
 	size_t data_len;
@@ -185,8 +185,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (code == 0) {
 		/* Re-encoded lines may be longer than the originals (quoting). */
-		vt_multipart_limits big = {.max_parts = 8, .max_headers = 4,
-					   .max_header_line = 4 * 256 + 64, .max_body = 1 << 24};
+		vt_multipart_limits big = {.max_parts = 8,
+					   .max_headers = 4,
+					   .max_header_line = 4 * 256 + 64,
+					   .max_body = 1 << 24};
 
 		vt_buf_printf(&whole.rebuilt, "--%s--\r\n", boundary);
 		rec_init(&again, boundary, abort_second);

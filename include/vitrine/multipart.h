@@ -49,8 +49,8 @@
 typedef struct vt_multipart vt_multipart;
 
 /* Defaults for a limits field left at 0. */
-#define VT_MULTIPART_DEFAULT_MAX_BODY        ((uint64_t)256 * 1024 * 1024 + 64 * 1024)
-#define VT_MULTIPART_DEFAULT_MAX_PARTS       16
+#define VT_MULTIPART_DEFAULT_MAX_BODY	     ((uint64_t)256 * 1024 * 1024 + 64 * 1024)
+#define VT_MULTIPART_DEFAULT_MAX_PARTS	     16
 #define VT_MULTIPART_DEFAULT_MAX_HEADERS     8
 #define VT_MULTIPART_DEFAULT_MAX_HEADER_LINE 2048
 /* The largest max_header_line allowed (each parser allocates 4 such lines). */
@@ -108,9 +108,8 @@ typedef struct {
  * Returns 0, VT_EINVAL (no or another content type, missing, duplicate or
  * invalid boundary, max_header_line over the cap) or VT_ENOMEM.
  */
-int vt_multipart_new(vt_multipart **out, const char *content_type,
-		     const vt_multipart_callbacks *cb, void *payload,
-		     const vt_multipart_limits *limits);
+int vt_multipart_new(vt_multipart **out, const char *content_type, const vt_multipart_callbacks *cb,
+		     void *payload, const vt_multipart_limits *limits);
 
 /*
  * Parse the next len bytes of the body, calling the callbacks for what

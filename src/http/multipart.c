@@ -37,15 +37,15 @@
 #include <strings.h>
 
 enum state {
-	S_PREAMBLE,   /* discarding until the first delimiter */
+	S_PREAMBLE,    /* discarding until the first delimiter */
 	S_AFTER_DELIM, /* delimiter matched: "--", padding or CRLF next */
-	S_CLOSE_DASH, /* seen one '-' after the delimiter */
-	S_PADDING,    /* transport padding after the delimiter */
-	S_DELIM_LF,   /* CR seen at the end of a delimiter line */
-	S_HEADER,     /* in a part header line */
-	S_HEADER_LF,  /* CR seen at the end of a header line */
-	S_BODY,       /* in a part body */
-	S_EPILOGUE,   /* after the close delimiter: done */
+	S_CLOSE_DASH,  /* seen one '-' after the delimiter */
+	S_PADDING,     /* transport padding after the delimiter */
+	S_DELIM_LF,    /* CR seen at the end of a delimiter line */
+	S_HEADER,      /* in a part header line */
+	S_HEADER_LF,   /* CR seen at the end of a header line */
+	S_BODY,	       /* in a part body */
+	S_EPILOGUE,    /* after the close delimiter: done */
 	S_FAILED,
 };
 
@@ -54,14 +54,14 @@ struct vt_multipart {
 	void *payload;
 	vt_multipart_limits lim;
 	enum state state;
-	int failed; /* the code returned again once failed */
+	int failed;	 /* the code returned again once failed */
 	uint64_t offset; /* bytes fed so far */
 	size_t parts;
 	bool in_part; /* on_part_begin was called, on_part_end not yet */
 
 	char delim[4 + VT_MULTIPART_BOUNDARY_MAX];
 	size_t delim_len;
-	size_t m; /* bytes of delim matched */
+	size_t m;  /* bytes of delim matched */
 	bool virt; /* the CRLF of those is virtual: a line start, no bytes */
 
 	/* Headers of the part being read. */
@@ -246,9 +246,8 @@ done:
 	return err;
 }
 
-int vt_multipart_new(vt_multipart **out, const char *content_type,
-		     const vt_multipart_callbacks *cb, void *payload,
-		     const vt_multipart_limits *limits)
+int vt_multipart_new(vt_multipart **out, const char *content_type, const vt_multipart_callbacks *cb,
+		     void *payload, const vt_multipart_limits *limits)
 {
 	vt_multipart *mp = NULL;
 	size_t l;
@@ -315,8 +314,8 @@ size_t vt_multipart_parts(const vt_multipart *mp)
 }
 
 /* Fail with a message about the body at the current offset. */
-__attribute__((format(printf, 3, 4))) static int fail(vt_multipart *mp, int code,
-							const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int fail(vt_multipart *mp, int code, const char *fmt,
+						      ...)
 {
 	char what[256];
 	va_list ap;
@@ -469,30 +468,37 @@ static int emit(vt_multipart *mp, const void *data, size_t len)
 /*
  * Scan p[0..n) for the delimiter in S_PREAMBLE or S_BODY (emitting data in
  * the latter). Sets *used to the bytes consumed; on a match the state is
- * S_AFTER_DELIM.
+ * S_AFTER_DELIM. Data found in p is emitted as one run per call, however
+ * many partial matches break inside it, so that a body of CRs costs no
+ * more callbacks than any other.
  */
 static int scan_delimiter(vt_multipart *mp, const uint8_t *p, size_t n, size_t *used)
 {
 	size_t i = 0;
+	size_t start = 0; /* where the match under way began in p */
+	/* Whether the match under way began before p: its bytes from earlier
+	 * pieces are held back as delim[0..m - i). */
+	bool carried = mp->m > 0;
 	int err = 0;
 
 	while (i < n) {
 		if (mp->m == 0) {
 			const uint8_t *cr = memchr(p + i, '\r', n - i);
-			size_t run = cr ? (size_t)(cr - (p + i)) : n - i;
 
-			if ((err = emit(mp, p + i, run)) != 0)
-				goto done;
-			i += run;
-			if (cr) {
-				mp->m = 1;
-				i++;
+			if (cr == NULL) {
+				i = n;
+				break;
 			}
+			i = (size_t)(cr - p);
+			start = i++;
+			mp->m = 1;
 		} else if (p[i] == (uint8_t)mp->delim[mp->m]) {
 			i++;
 			if (++mp->m == mp->delim_len) {
 				mp->m = 0;
 				mp->virt = false;
+				if ((err = emit(mp, p, carried ? 0 : start)) != 0)
+					goto done;
 				if (mp->state == S_BODY) {
 					mp->in_part = false;
 					if (mp->cb.on_part_end &&
@@ -503,16 +509,23 @@ static int scan_delimiter(vt_multipart *mp, const uint8_t *p, size_t n, size_t *
 				goto done;
 			}
 		} else {
-			/* Not a delimiter: what was held back is its prefix,
-			 * less the virtual CRLF of a line start. */
-			size_t skip = mp->virt ? 2 : 0;
-			size_t held = mp->m;
+			/* Not a delimiter. Bytes of it held from earlier pieces
+			 * are data (less the virtual CRLF of a line start);
+			 * those in p join the run. p[i] is looked at again. */
+			if (carried) {
+				size_t skip = mp->virt ? 2 : 0;
+				size_t before = mp->m - i;
+
+				if ((err = emit(mp, mp->delim + skip, before - skip)) != 0)
+					goto done;
+				carried = false;
+				mp->virt = false;
+			}
 			mp->m = 0;
-			mp->virt = false;
-			if ((err = emit(mp, mp->delim + skip, held - skip)) != 0)
-				goto done;
 		}
 	}
+	/* End of the piece: all but a match under way is data. */
+	err = emit(mp, p, mp->m == 0 ? n : carried ? 0 : start);
 done:
 	*used = i;
 	return err;
@@ -591,9 +604,7 @@ static int step(vt_multipart *mp, uint8_t c)
 		mp->state = S_HEADER;
 		err = parse_header_line(mp);
 		break;
-	default:
-		err = fail(mp, VT_EINVAL, "internal: bad state");
-		break;
+	default: err = fail(mp, VT_EINVAL, "internal: bad state"); break;
 	}
 	return err;
 }
@@ -653,19 +664,11 @@ int vt_multipart_finish(vt_multipart *mp)
 		err = mp->failed;
 		vt_error_set(err < 0 ? err : VT_EINVAL, "multipart body: an earlier call failed");
 		break;
-	case S_PREAMBLE:
-		err = fail(mp, VT_EINVAL, "truncated: no boundary found");
-		break;
+	case S_PREAMBLE: err = fail(mp, VT_EINVAL, "truncated: no boundary found"); break;
 	case S_HEADER:
-	case S_HEADER_LF:
-		err = fail(mp, VT_EINVAL, "truncated in part headers");
-		break;
-	case S_BODY:
-		err = fail(mp, VT_EINVAL, "truncated: part not closed by a boundary");
-		break;
-	default:
-		err = fail(mp, VT_EINVAL, "truncated: no close delimiter");
-		break;
+	case S_HEADER_LF: err = fail(mp, VT_EINVAL, "truncated in part headers"); break;
+	case S_BODY: err = fail(mp, VT_EINVAL, "truncated: part not closed by a boundary"); break;
+	default: err = fail(mp, VT_EINVAL, "truncated: no close delimiter"); break;
 	}
 	return err;
 }

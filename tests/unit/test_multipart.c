@@ -12,8 +12,8 @@
 
 #include <stdint.h>
 
-#define B       "------------------------fc26026cece402be"
-#define CT      "multipart/form-data; boundary=" B
+#define B	"------------------------fc26026cece402be"
+#define CT	"multipart/form-data; boundary=" B
 #define MAX_LOG (8 * 1024 * 1024)
 
 /* What the callbacks saw, as text: data is concatenated, so the log is the
@@ -21,6 +21,7 @@
 struct rec {
 	vt_buf log;
 	size_t part_len;
+	size_t data_calls;
 	int stop_begin, stop_data, stop_end; /* return these when non-zero */
 	int calls_after_stop;
 	int stopped;
@@ -48,6 +49,7 @@ static int on_data(const uint8_t *data, size_t len, void *payload)
 		vt_buf_adds(&r->log, "<EMPTY CHUNK>"); /* never expected */
 	vt_buf_add(&r->log, data, len);
 	r->part_len += len;
+	r->data_calls++;
 	if (r->stop_data)
 		r->stopped = 1;
 	return r->stop_data;
@@ -82,8 +84,8 @@ static uint64_t rnd(void)
  * `at`, 3 random pieces. Returns the first non-zero result of feed or
  * finish; the log and the message are left in r and msg.
  */
-static int run(struct rec *r, char *msg, size_t msgsz, const char *ct, const void *body,
-	       size_t len, const vt_multipart_limits *lim, int mode, size_t at)
+static int run(struct rec *r, char *msg, size_t msgsz, const char *ct, const void *body, size_t len,
+	       const vt_multipart_limits *lim, int mode, size_t at)
 {
 	const uint8_t *p = body;
 	vt_multipart *mp = NULL;
@@ -122,9 +124,9 @@ done:
  * not NULL) and that the message holds want_msg; then check that every
  * other way of cutting it gives the same code, log and message.
  */
-static void check_body(const char *ct, const void *body, size_t len,
-		       const vt_multipart_limits *lim, int want_code, const char *want_log,
-		       size_t want_log_len, const char *want_msg)
+static void check_body(const char *ct, const void *body, size_t len, const vt_multipart_limits *lim,
+		       int want_code, const char *want_log, size_t want_log_len,
+		       const char *want_msg)
 {
 	struct rec ref = {0}, r = {0};
 	char refmsg[512], msg[512];
@@ -154,8 +156,8 @@ static void check_body(const char *ct, const void *body, size_t len,
 			continue;
 		code = run(&r, msg, sizeof(msg), ct, body, len, lim, mode, at);
 		if (code != want_code || r.log.len != ref.log.len ||
-		    memcmp(r.log.ptr ? r.log.ptr : (uint8_t *)"", ref.log.ptr ? ref.log.ptr : (uint8_t *)"",
-			   r.log.len) != 0 ||
+		    memcmp(r.log.ptr ? r.log.ptr : (uint8_t *)"",
+			   ref.log.ptr ? ref.log.ptr : (uint8_t *)"", r.log.len) != 0 ||
 		    strcmp(msg, refmsg) != 0) {
 			fprintf(stderr, "split mode %d at %zu differs: %d \"%s\" vs \"%s\"\n", mode,
 				at, code, msg, refmsg);
@@ -168,9 +170,9 @@ static void check_body(const char *ct, const void *body, size_t len,
 }
 
 /* For literal bodies and logs; NO_LOG when the log is not checked. */
-#define CHECK_BODY(ct, body, lim, code, log, msg)                                           \
+#define CHECK_BODY(ct, body, lim, code, log, msg)                                                  \
 	check_body(ct, body, sizeof(body) - 1, lim, code, log, sizeof(log) - 1, msg)
-#define CHECK_BODY_NO_LOG(ct, body, lim, code, msg)                                         \
+#define CHECK_BODY_NO_LOG(ct, body, lim, code, msg)                                                \
 	check_body(ct, body, sizeof(body) - 1, lim, code, NULL, 0, msg)
 
 static char eicar[69];
@@ -189,24 +191,24 @@ static void make_eicar(void)
  *        -F source=Win.Test.EICAR_HDB-1 URL
  * (captured on a socket), with the file's bytes at %s. */
 static const char curl_fmt[] =
-	"--" B "\r\n"
-	"Content-Disposition: form-data; name=\"file\"; filename=\"eicar.com\"\r\n"
-	"Content-Type: application/octet-stream\r\n"
-	"\r\n"
-	"%s\r\n"
-	"--" B "\r\n"
-	"Content-Disposition: form-data; name=\"name\"\r\n"
-	"\r\n"
-	"eicar.com\r\n"
-	"--" B "\r\n"
-	"Content-Disposition: form-data; name=\"tags\"\r\n"
-	"\r\n"
-	"test,eicar\r\n"
-	"--" B "\r\n"
-	"Content-Disposition: form-data; name=\"source\"\r\n"
-	"\r\n"
-	"Win.Test.EICAR_HDB-1\r\n"
-	"--" B "--\r\n";
+    "--" B "\r\n"
+    "Content-Disposition: form-data; name=\"file\"; filename=\"eicar.com\"\r\n"
+    "Content-Type: application/octet-stream\r\n"
+    "\r\n"
+    "%s\r\n"
+    "--" B "\r\n"
+    "Content-Disposition: form-data; name=\"name\"\r\n"
+    "\r\n"
+    "eicar.com\r\n"
+    "--" B "\r\n"
+    "Content-Disposition: form-data; name=\"tags\"\r\n"
+    "\r\n"
+    "test,eicar\r\n"
+    "--" B "\r\n"
+    "Content-Disposition: form-data; name=\"source\"\r\n"
+    "\r\n"
+    "Win.Test.EICAR_HDB-1\r\n"
+    "--" B "--\r\n";
 
 static void test_curl_body(void)
 {
@@ -246,23 +248,23 @@ static void test_near_delimiters(void)
 	 * alone before it, broken prefixes of the delimiter and a CR as the
 	 * last byte: all data. */
 	static const char body[] =
-		"--xyz\r\n"
-		"Content-Disposition: form-data; name=\"file\"; filename=\"bin\"\r\n"
-		"\r\n"
-		"\r\n--\r\n-\r\n--x\r\n--xy\r\r\n--xyQ--xyz\n--xyz\r--xyz \r\n\r\n\r\r\n-\r"
-		"\r\n--xyz\r\n"
-		"Content-Disposition: form-data; name=empty\r\n"
-		"\r\n"
-		"\r\n--xyz\r\n"
-		"Content-Disposition: form-data; name=\"crlf\"\r\n"
-		"\r\n"
-		"\r\n"
-		"\r\n--xyz--";
+	    "--xyz\r\n"
+	    "Content-Disposition: form-data; name=\"file\"; filename=\"bin\"\r\n"
+	    "\r\n"
+	    "\r\n--\r\n-\r\n--x\r\n--xy\r\r\n--xyQ--xyz\n--xyz\r--xyz \r\n\r\n\r\r\n-\r"
+	    "\r\n--xyz\r\n"
+	    "Content-Disposition: form-data; name=empty\r\n"
+	    "\r\n"
+	    "\r\n--xyz\r\n"
+	    "Content-Disposition: form-data; name=\"crlf\"\r\n"
+	    "\r\n"
+	    "\r\n"
+	    "\r\n--xyz--";
 	static const char log[] =
-		"<B name=file file=bin type=(null)>"
-		"\r\n--\r\n-\r\n--x\r\n--xy\r\r\n--xyQ--xyz\n--xyz\r--xyz \r\n\r\n\r\r\n-\r<E 53>"
-		"<B name=empty file=(null) type=(null)><E 0>"
-		"<B name=crlf file=(null) type=(null)>\r\n<E 2>";
+	    "<B name=file file=bin type=(null)>"
+	    "\r\n--\r\n-\r\n--x\r\n--xy\r\r\n--xyQ--xyz\n--xyz\r--xyz \r\n\r\n\r\r\n-\r<E 53>"
+	    "<B name=empty file=(null) type=(null)><E 0>"
+	    "<B name=crlf file=(null) type=(null)>\r\n<E 2>";
 
 	CHECK_BODY("multipart/form-data; boundary=xyz", body, NULL, 0, log, NULL);
 }
@@ -273,18 +275,19 @@ static void test_framing(void)
 {
 	/* Preamble (with a "--xyz" not at a line start), padding after the
 	 * delimiters, and an epilogue with anything in it. */
-	static const char body1[] = "preamble --xyz\r\nmore\r\n"
-				    "--xyz \t \r\n"
-				    "Content-Disposition: form-data; name=a\r\n"
-				    "\r\n"
-				    "1\r\n"
-				    "--xyz\t\r\n"
-				    "content-disposition: FORM-DATA ; NAME=\"b\" ; Filename=\"\"\r\n"
-				    "X-Ignored: yes\r\n"
-				    "Content-Transfer-Encoding: binary\r\n"
-				    "\r\n"
-				    "2\r\n"
-				    "--xyz-- \r\nepilogue\r\n--xyz\r\n\x01garbage";
+	static const char body1[] =
+	    "preamble --xyz\r\nmore\r\n"
+	    "--xyz \t \r\n"
+	    "Content-Disposition: form-data; name=a\r\n"
+	    "\r\n"
+	    "1\r\n"
+	    "--xyz\t\r\n"
+	    "content-disposition: FORM-DATA ; NAME=\"b\" ; Filename=\"\"\r\n"
+	    "X-Ignored: yes\r\n"
+	    "Content-Transfer-Encoding: binary\r\n"
+	    "\r\n"
+	    "2\r\n"
+	    "--xyz-- \r\nepilogue\r\n--xyz\r\n\x01garbage";
 	static const char log1[] = "<B name=a file=(null) type=(null)>1<E 1>"
 				   "<B name=b file= type=(null)>2<E 1>";
 	/* No part at all. */
@@ -297,14 +300,15 @@ static void test_framing(void)
 				    "\r\n"
 				    "x\r\n"
 				    "--a b'()+_,-./:=?--";
-	static const char body4[] = "--xyz\r\n" CD "\r\n--xyz\r\n" CD "\r\n-xyz\r\n--xyz\r\n" CD
-				    "\r\n--xy\r\n--xyz--";
+	static const char body4[] =
+	    "--xyz\r\n" CD "\r\n--xyz\r\n" CD "\r\n-xyz\r\n--xyz\r\n" CD "\r\n--xy\r\n--xyz--";
 	static const char log4[] = "<B name=f file=(null) type=(null)><E 0>"
 				   "<B name=f file=(null) type=(null)>-xyz<E 4>"
 				   "<B name=f file=(null) type=(null)>--xy<E 4>";
 	static const char body5[] = "--xyz\r\n" CD "\r\n--xyzQ\r\n--xyz--";
-	static const char log3[] = "<B name=q\"uo\\te file=a%22b.txt type=text/plain; charset=utf-8>"
-				   "x<E 1>";
+	static const char log3[] =
+	    "<B name=q\"uo\\te file=a%22b.txt type=text/plain; charset=utf-8>"
+	    "x<E 1>";
 
 	CHECK_BODY("multipart/form-data; boundary=xyz", body1, NULL, 0, log1, NULL);
 	CHECK_BODY("multipart/form-data; boundary=xyz", body2, NULL, 0, "", NULL);
@@ -314,8 +318,8 @@ static void test_framing(void)
 	CHECK_BODY("multipart/form-data; boundary=xyz", body4, NULL, 0, log4, NULL);
 	CHECK_BODY_NO_LOG("multipart/form-data; boundary=xyz", body5, NULL, VT_EINVAL,
 			  "boundary followed by other characters");
-	CHECK_BODY("Multipart/Form-Data; charset=x; BOUNDARY=\"a b'()+_,-./:=?\"", body3, NULL,
-		   0, log3, NULL);
+	CHECK_BODY("Multipart/Form-Data; charset=x; BOUNDARY=\"a b'()+_,-./:=?\"", body3, NULL, 0,
+		   log3, NULL);
 }
 
 static void test_content_type(void)
@@ -324,32 +328,32 @@ static void test_content_type(void)
 		const char *ct;
 		const char *msg; /* NULL: accepted */
 	} cases[] = {
-		{"multipart/form-data; boundary=x", NULL},
-		{" multipart/form-data ;boundary=\"x\" ", NULL},
-		{"multipart/form-data; boundary=" /* 70 */
-		 "0123456789012345678901234567890123456789012345678901234567890123456789",
-		 NULL},
-		{"multipart/form-data; boundary=ab/c:d=e?", NULL},
-		{NULL, "no Content-Type"},
-		{"", "not multipart/form-data"},
-		{"text/plain", "not multipart/form-data"},
-		{"application/x-www-form-urlencoded", "not multipart/form-data"},
-		{"multipart/mixed; boundary=x", "not multipart/form-data"},
-		{"multipart/form-dataX; boundary=x", "not multipart/form-data"},
-		{"multipart/form-data", "no boundary"},
-		{"multipart/form-data; charset=utf-8", "no boundary"},
-		{"multipart/form-data; boundary=", "malformed"},
-		{"multipart/form-data; boundary=\"\"", "1 to 70"},
-		{"multipart/form-data; boundary=" /* 71 */
-		 "01234567890123456789012345678901234567890123456789012345678901234567890",
-		 "1 to 70"},
-		{"multipart/form-data; boundary=\"a@b\"", "RFC 2046"},
-		{"multipart/form-data; boundary=\"ab \"", "RFC 2046"},
-		{"multipart/form-data; boundary=\"a\rb\"", "control"},
-		{"multipart/form-data; boundary=x; boundary=y", "two boundary"},
-		{"multipart/form-data; boundary=\"x", "unterminated"},
-		{"multipart/form-data boundary=x", "expected ';'"},
-		{"multipart/form-data; =x", "malformed parameter"},
+	    {"multipart/form-data; boundary=x", NULL},
+	    {" multipart/form-data ;boundary=\"x\" ", NULL},
+	    {"multipart/form-data; boundary=" /* 70 */
+	     "0123456789012345678901234567890123456789012345678901234567890123456789",
+	     NULL},
+	    {"multipart/form-data; boundary=ab/c:d=e?", NULL},
+	    {NULL, "no Content-Type"},
+	    {"", "not multipart/form-data"},
+	    {"text/plain", "not multipart/form-data"},
+	    {"application/x-www-form-urlencoded", "not multipart/form-data"},
+	    {"multipart/mixed; boundary=x", "not multipart/form-data"},
+	    {"multipart/form-dataX; boundary=x", "not multipart/form-data"},
+	    {"multipart/form-data", "no boundary"},
+	    {"multipart/form-data; charset=utf-8", "no boundary"},
+	    {"multipart/form-data; boundary=", "malformed"},
+	    {"multipart/form-data; boundary=\"\"", "1 to 70"},
+	    {"multipart/form-data; boundary=" /* 71 */
+	     "01234567890123456789012345678901234567890123456789012345678901234567890",
+	     "1 to 70"},
+	    {"multipart/form-data; boundary=\"a@b\"", "RFC 2046"},
+	    {"multipart/form-data; boundary=\"ab \"", "RFC 2046"},
+	    {"multipart/form-data; boundary=\"a\rb\"", "control"},
+	    {"multipart/form-data; boundary=x; boundary=y", "two boundary"},
+	    {"multipart/form-data; boundary=\"x", "unterminated"},
+	    {"multipart/form-data boundary=x", "expected ';'"},
+	    {"multipart/form-data; =x", "malformed parameter"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -380,74 +384,72 @@ static void test_rejections(void)
 		int code;
 		const char *msg;
 	} cases[] = {
-		/* Framing. */
-		{"", VT_EINVAL, "truncated: no boundary"},
-		{"no boundary here\r\n", VT_EINVAL, "truncated: no boundary"},
-		{"--xyz\r\n" CD "\r\ndata", VT_EINVAL, "truncated: part not closed"},
-		{"--xyz\r\n" CD "\r\ndata\r\n--xyz\r\n", VT_EINVAL, "truncated in part headers"},
-		{"--xyz\r\n" CD "\r\ndata\r\n--xyz", VT_EINVAL, "truncated: no close"},
-		{"--xyz\r\n" CD "\r\ndata\r\n--xyz-", VT_EINVAL, "truncated: no close"},
-		{"--xyz\r\n" CD "\r\ndata\r\n--xyz  ", VT_EINVAL, "truncated: no close"},
-		{"--xyz\r\n" CD, VT_EINVAL, "truncated in part headers"},
-		{"--xyz\r\n" CD "\r", VT_EINVAL, "truncated in part headers"},
-		{"--xyzz\r\n" CD "\r\n\r\n--xyz--", VT_EINVAL, "boundary followed by other"},
-		{"--xyz\r\n" CD "\r\n\r\n--xyz-x", VT_EINVAL, "single '-'"},
-		{"--xyz\n" CD "\r\n\r\n--xyz--", VT_EINVAL, "bare LF after a boundary"},
-		{"--xyz\rx", VT_EINVAL, "CR without LF after a boundary"},
-		{"--xyz \tx\r\n", VT_EINVAL, "boundary followed by other"},
-		/* LF-only line endings, as some hand-written clients send. */
-		{"--xyz\nContent-Disposition: form-data; name=f\n\ndata\n--xyz--\n", VT_EINVAL,
-		 "bare LF"},
-		{"--xyz\r\nContent-Disposition: form-data; name=f\n\r\n", VT_EINVAL,
-		 "bare LF in part headers"},
-		{"--xyz\r\nContent-Disposition: form-data; name=f\rX", VT_EINVAL,
-		 "CR without LF in part headers"},
-		/* Headers. */
-		{"--xyz\r\n\r\ndata\r\n--xyz--", VT_EINVAL, "no Content-Disposition"},
-		{"--xyz\r\nContent-Type: text/plain\r\n\r\n\r\n--xyz--", VT_EINVAL,
-		 "no Content-Disposition"},
-		{"--xyz\r\n" CD " folded\r\n\r\n", VT_EINVAL, "folded"},
-		{"--xyz\r\nno colon\r\n\r\n", VT_EINVAL, "without a field name"},
-		{"--xyz\r\n: empty name\r\n\r\n", VT_EINVAL, "without a field name"},
-		{"--xyz\r\nBad Name: x\r\n\r\n", VT_EINVAL, "field name"},
-		{"--xyz\r\n" CD CD "\r\n", VT_EINVAL, "two Content-Disposition"},
-		{"--xyz\r\n" CD "Content-Type: a\r\nContent-Type: b\r\n\r\n", VT_EINVAL,
-		 "two Content-Type"},
-		{"--xyz\r\n" CD "Content-Transfer-Encoding: base64\r\n\r\n", VT_EINVAL,
-		 "Content-Transfer-Encoding"},
-		{"--xyz\r\n" CD "X: a\x01z\r\n\r\n", VT_EINVAL, "control character in a part header"},
-		/* Content-Disposition. */
-		{"--xyz\r\nContent-Disposition: attachment; name=f\r\n\r\n", VT_EINVAL,
-		 "not form-data"},
-		{"--xyz\r\nContent-Disposition: form-datax; name=f\r\n\r\n", VT_EINVAL,
-		 "not form-data"},
-		{"--xyz\r\nContent-Disposition: form-data\r\n\r\n", VT_EINVAL, "no name"},
-		{"--xyz\r\nContent-Disposition: form-data; filename=a\r\n\r\n", VT_EINVAL, "no name"},
-		{"--xyz\r\nContent-Disposition: form-data; name=\"\"\r\n\r\n", VT_EINVAL,
-		 "empty name"},
-		{"--xyz\r\nContent-Disposition: form-data; name=a; name=b\r\n\r\n", VT_EINVAL,
-		 "duplicate name"},
-		{"--xyz\r\nContent-Disposition: form-data; name=a; filename=b; filename=c\r\n\r\n",
-		 VT_EINVAL, "duplicate filename"},
-		{"--xyz\r\nContent-Disposition: form-data name=a\r\n\r\n", VT_EINVAL,
-		 "expected ';'"},
-		{"--xyz\r\nContent-Disposition: form-data; name=a b\r\n\r\n", VT_EINVAL,
-		 "expected ';'"},
-		{"--xyz\r\nContent-Disposition: form-data; name\r\n\r\n", VT_EINVAL,
-		 "malformed parameter"},
-		{"--xyz\r\nContent-Disposition: form-data; name=\"a\r\n\r\n", VT_EINVAL,
-		 "unterminated"},
-		{"--xyz\r\nContent-Disposition: form-data; name=a;\r\n\r\n", VT_EINVAL,
-		 "malformed parameter"},
-		{"--xyz\r\nContent-Disposition: form-data; name=\r\n\r\n", VT_EINVAL,
-		 "malformed value"},
-		/* Control characters in names and filenames. */
-		{"--xyz\r\nContent-Disposition: form-data; name=\"a\tb\"\r\n\r\n", VT_EINVAL,
-		 "control character in a value"},
-		{"--xyz\r\nContent-Disposition: form-data; name=f; filename=\"a\\\tb\"\r\n\r\n",
-		 VT_EINVAL, "control character in a value"},
-		{"--xyz\r\nContent-Disposition: form-data; name=\"a\x7f\"\r\n\r\n", VT_EINVAL,
-		 "control character"},
+	    /* Framing. */
+	    {"", VT_EINVAL, "truncated: no boundary"},
+	    {"no boundary here\r\n", VT_EINVAL, "truncated: no boundary"},
+	    {"--xyz\r\n" CD "\r\ndata", VT_EINVAL, "truncated: part not closed"},
+	    {"--xyz\r\n" CD "\r\ndata\r\n--xyz\r\n", VT_EINVAL, "truncated in part headers"},
+	    {"--xyz\r\n" CD "\r\ndata\r\n--xyz", VT_EINVAL, "truncated: no close"},
+	    {"--xyz\r\n" CD "\r\ndata\r\n--xyz-", VT_EINVAL, "truncated: no close"},
+	    {"--xyz\r\n" CD "\r\ndata\r\n--xyz  ", VT_EINVAL, "truncated: no close"},
+	    {"--xyz\r\n" CD, VT_EINVAL, "truncated in part headers"},
+	    {"--xyz\r\n" CD "\r", VT_EINVAL, "truncated in part headers"},
+	    {"--xyzz\r\n" CD "\r\n\r\n--xyz--", VT_EINVAL, "boundary followed by other"},
+	    {"--xyz\r\n" CD "\r\n\r\n--xyz-x", VT_EINVAL, "single '-'"},
+	    {"--xyz\n" CD "\r\n\r\n--xyz--", VT_EINVAL, "bare LF after a boundary"},
+	    {"--xyz\rx", VT_EINVAL, "CR without LF after a boundary"},
+	    {"--xyz \tx\r\n", VT_EINVAL, "boundary followed by other"},
+	    /* LF-only line endings, as some hand-written clients send. */
+	    {"--xyz\nContent-Disposition: form-data; name=f\n\ndata\n--xyz--\n", VT_EINVAL,
+	     "bare LF"},
+	    {"--xyz\r\nContent-Disposition: form-data; name=f\n\r\n", VT_EINVAL,
+	     "bare LF in part headers"},
+	    {"--xyz\r\nContent-Disposition: form-data; name=f\rX", VT_EINVAL,
+	     "CR without LF in part headers"},
+	    /* Headers. */
+	    {"--xyz\r\n\r\ndata\r\n--xyz--", VT_EINVAL, "no Content-Disposition"},
+	    {"--xyz\r\nContent-Type: text/plain\r\n\r\n\r\n--xyz--", VT_EINVAL,
+	     "no Content-Disposition"},
+	    {"--xyz\r\n" CD " folded\r\n\r\n", VT_EINVAL, "folded"},
+	    {"--xyz\r\nno colon\r\n\r\n", VT_EINVAL, "without a field name"},
+	    {"--xyz\r\n: empty name\r\n\r\n", VT_EINVAL, "without a field name"},
+	    {"--xyz\r\nBad Name: x\r\n\r\n", VT_EINVAL, "field name"},
+	    {"--xyz\r\n" CD CD "\r\n", VT_EINVAL, "two Content-Disposition"},
+	    {"--xyz\r\n" CD "Content-Type: a\r\nContent-Type: b\r\n\r\n", VT_EINVAL,
+	     "two Content-Type"},
+	    {"--xyz\r\n" CD "Content-Transfer-Encoding: base64\r\n\r\n", VT_EINVAL,
+	     "Content-Transfer-Encoding"},
+	    {"--xyz\r\n" CD "X: a\x01z\r\n\r\n", VT_EINVAL, "control character in a part header"},
+	    /* Content-Disposition. */
+	    {"--xyz\r\nContent-Disposition: attachment; name=f\r\n\r\n", VT_EINVAL,
+	     "not form-data"},
+	    {"--xyz\r\nContent-Disposition: form-datax; name=f\r\n\r\n", VT_EINVAL,
+	     "not form-data"},
+	    {"--xyz\r\nContent-Disposition: form-data\r\n\r\n", VT_EINVAL, "no name"},
+	    {"--xyz\r\nContent-Disposition: form-data; filename=a\r\n\r\n", VT_EINVAL, "no name"},
+	    {"--xyz\r\nContent-Disposition: form-data; name=\"\"\r\n\r\n", VT_EINVAL, "empty name"},
+	    {"--xyz\r\nContent-Disposition: form-data; name=a; name=b\r\n\r\n", VT_EINVAL,
+	     "duplicate name"},
+	    {"--xyz\r\nContent-Disposition: form-data; name=a; filename=b; filename=c\r\n\r\n",
+	     VT_EINVAL, "duplicate filename"},
+	    {"--xyz\r\nContent-Disposition: form-data name=a\r\n\r\n", VT_EINVAL, "expected ';'"},
+	    {"--xyz\r\nContent-Disposition: form-data; name=a b\r\n\r\n", VT_EINVAL,
+	     "expected ';'"},
+	    {"--xyz\r\nContent-Disposition: form-data; name\r\n\r\n", VT_EINVAL,
+	     "malformed parameter"},
+	    {"--xyz\r\nContent-Disposition: form-data; name=\"a\r\n\r\n", VT_EINVAL,
+	     "unterminated"},
+	    {"--xyz\r\nContent-Disposition: form-data; name=a;\r\n\r\n", VT_EINVAL,
+	     "malformed parameter"},
+	    {"--xyz\r\nContent-Disposition: form-data; name=\r\n\r\n", VT_EINVAL,
+	     "malformed value"},
+	    /* Control characters in names and filenames. */
+	    {"--xyz\r\nContent-Disposition: form-data; name=\"a\tb\"\r\n\r\n", VT_EINVAL,
+	     "control character in a value"},
+	    {"--xyz\r\nContent-Disposition: form-data; name=f; filename=\"a\\\tb\"\r\n\r\n",
+	     VT_EINVAL, "control character in a value"},
+	    {"--xyz\r\nContent-Disposition: form-data; name=\"a\x7f\"\r\n\r\n", VT_EINVAL,
+	     "control character"},
 	};
 
 	static const char nul[] = "--xyz\r\nContent-Disposition: form-data; name=\"a\0b\"\r\n\r\n";
@@ -467,14 +469,16 @@ static void test_limits(void)
 
 	/* Header line: exactly the limit passes, one more is too big. */
 	lim.max_header_line = 60;
-	n = (size_t)snprintf(body, sizeof(body),
-			     "--xyz\r\nContent-Disposition: form-data; name=\"%s\"\r\n\r\n\r\n--xyz--",
-			     "012345678901234567890");
+	n = (size_t)snprintf(
+	    body, sizeof(body),
+	    "--xyz\r\nContent-Disposition: form-data; name=\"%s\"\r\n\r\n\r\n--xyz--",
+	    "012345678901234567890");
 	CHECK(strlen("Content-Disposition: form-data; name=\"012345678901234567890\"") == 60);
 	check_body(ct, body, n, &lim, 0, NULL, 0, NULL);
-	n = (size_t)snprintf(body, sizeof(body),
-			     "--xyz\r\nContent-Disposition: form-data; name=\"%s\"\r\n\r\n\r\n--xyz--",
-			     "0123456789012345678901");
+	n = (size_t)snprintf(
+	    body, sizeof(body),
+	    "--xyz\r\nContent-Disposition: form-data; name=\"%s\"\r\n\r\n\r\n--xyz--",
+	    "0123456789012345678901");
 	check_body(ct, body, n, &lim, VT_ETOOBIG, NULL, 0, "header line longer than 60 bytes");
 	/* The default limit, with a huge header. */
 	memset(body, 'a', sizeof(body));
@@ -518,7 +522,8 @@ static void test_limits(void)
 	/* max_header_line over the cap. */
 	{
 		vt_multipart *mp = NULL;
-		lim = (vt_multipart_limits){.max_header_line = VT_MULTIPART_MAX_HEADER_LINE_CAP + 1};
+		lim =
+		    (vt_multipart_limits){.max_header_line = VT_MULTIPART_MAX_HEADER_LINE_CAP + 1};
 		CHECK_CODE(vt_multipart_new(&mp, ct, &cbs, NULL, &lim), VT_EINVAL);
 		CHECK(mp == NULL);
 	}
@@ -538,13 +543,17 @@ static void test_callback_abort(void)
 		r.stop_data = which == 1 ? VT_EDENIED : 0;
 		r.stop_end = which == 2 ? VT_EIO : 0;
 		CHECK_OK(vt_multipart_new(&mp, ct, &cbs, &r, NULL));
-		CHECK_CODE(vt_multipart_feed(mp, body, sizeof(body) - 1),
-			   which == 0 ? 42 : which == 1 ? VT_EDENIED : VT_EIO);
+		CHECK_CODE(vt_multipart_feed(mp, body, sizeof(body) - 1), which == 0   ? 42
+									  : which == 1 ? VT_EDENIED
+										       : VT_EIO);
 		CHECK(r.calls_after_stop == 0);
 		/* Failed for good: the same code again, no more callbacks. */
-		CHECK_CODE(vt_multipart_feed(mp, "x", 1),
-			   which == 0 ? 42 : which == 1 ? VT_EDENIED : VT_EIO);
-		CHECK_CODE(vt_multipart_finish(mp), which == 0 ? 42 : which == 1 ? VT_EDENIED : VT_EIO);
+		CHECK_CODE(vt_multipart_feed(mp, "x", 1), which == 0   ? 42
+							  : which == 1 ? VT_EDENIED
+								       : VT_EIO);
+		CHECK_CODE(vt_multipart_finish(mp), which == 0	 ? 42
+						    : which == 1 ? VT_EDENIED
+								 : VT_EIO);
 		CHECK(r.calls_after_stop == 0);
 		vt_multipart_free(mp);
 		vt_buf_dispose(&r.log);
@@ -581,6 +590,39 @@ static void test_streaming(void)
 }
 
 /*
+ * Broken partial matches do not cut the data into small chunks: a piece
+ * of CRs and delimiter prefixes is handed on in one or two calls (the
+ * cost of a caller's hash update is per call).
+ */
+static void test_chunking(void)
+{
+	static const char head[] = "--xyz\r\n" CD "\r\n";
+	static const char *pats[] = {"\r", "\r\n", "\r\n-", "\r\n--xy", "\r\n--xy\r"};
+	uint8_t piece[65536];
+	vt_multipart *mp = NULL;
+
+	for (size_t k = 0; k < sizeof(pats) / sizeof(pats[0]); k++) {
+		struct rec r = {0};
+		size_t pl = strlen(pats[k]);
+
+		vt_buf_init(&r.log, 1 << 20);
+		for (size_t i = 0; i < sizeof(piece); i++)
+			piece[i] = (uint8_t)pats[k][i % pl];
+		CHECK_OK(
+		    vt_multipart_new(&mp, "multipart/form-data; boundary=xyz", &cbs, &r, NULL));
+		CHECK_OK(vt_multipart_feed(mp, head, sizeof(head) - 1));
+		for (int i = 0; i < 4; i++)
+			CHECK_OK(vt_multipart_feed(mp, piece, sizeof(piece)));
+		CHECK_OK(vt_multipart_feed(mp, "\r\n--xyz--", 9));
+		CHECK_OK(vt_multipart_finish(mp));
+		CHECK(r.part_len == 4 * sizeof(piece));
+		CHECK(r.data_calls <= 9);
+		vt_multipart_free(mp);
+		vt_buf_dispose(&r.log);
+	}
+}
+
+/*
  * Randomized cross-check: parts of random binary data, rich in CR, LF,
  * '-' and boundary pieces, encoded by a naive encoder, must come back
  * exactly, whatever the split.
@@ -605,12 +647,13 @@ static void test_random_roundtrip(void)
 			size_t start;
 
 			vt_buf_printf(&body, "--%s\r\n", bnd);
-			vt_buf_printf(&body,
-				      "Content-Disposition: form-data; name=\"p%d\"; filename=\"f%d\"\r\n"
-				      "Content-Type: application/octet-stream\r\n\r\n",
+			vt_buf_printf(
+			    &body,
+			    "Content-Disposition: form-data; name=\"p%d\"; filename=\"f%d\"\r\n"
+			    "Content-Type: application/octet-stream\r\n\r\n",
+			    p, p);
+			vt_buf_printf(&want, "<B name=p%d file=f%d type=application/octet-stream>",
 				      p, p);
-			vt_buf_printf(&want,
-				      "<B name=p%d file=f%d type=application/octet-stream>", p, p);
 			start = body.len;
 			for (size_t i = 0; i < len; i++)
 				vt_buf_addc(&body, rnd() % 3 ? (uint8_t)alphabet[rnd() % 11]
@@ -640,31 +683,31 @@ static void test_safe_filename(void)
 		const char *name;
 		const char *msg; /* NULL: safe */
 	} cases[] = {
-		{"eicar.com", NULL},
-		{"report 2024 (final).pdf", NULL},
-		{"..hidden", NULL},
-		{"a..b", NULL},
-		{"résumé.docx", NULL},
-		{"\xe6\x97\xa5\xe6\x9c\xac.txt", NULL},
-		{"\xf0\x9f\x98\x80", NULL},
-		{"", "empty"},
-		{".", "directory"},
-		{"..", "directory"},
-		{"../etc/passwd", "separator"},
-		{"a/b", "separator"},
-		{"..\\windows\\win.ini", "separator"},
-		{"/abs", "separator"},
-		{"a\tb", "control"},
-		{"a\nb", "control"},
-		{"a\x7f", "control"},
-		{"a\xc2\x85", "control"},          /* U+0085 NEL */
-		{"evil\xe2\x80\xaetxt.exe", "bidi"}, /* U+202E */
-		{"a\xe2\x81\xa6", "bidi"},         /* U+2066 */
-		{"\xff", "UTF-8"},
-		{"\xc0\xaf", "UTF-8"},     /* overlong '/' */
-		{"\xed\xa0\x80", "UTF-8"}, /* surrogate */
-		{"\xf4\x90\x80\x80", "UTF-8"}, /* above U+10FFFF */
-		{"\xe2\x82", "UTF-8"},         /* cut short */
+	    {"eicar.com", NULL},
+	    {"report 2024 (final).pdf", NULL},
+	    {"..hidden", NULL},
+	    {"a..b", NULL},
+	    {"résumé.docx", NULL},
+	    {"\xe6\x97\xa5\xe6\x9c\xac.txt", NULL},
+	    {"\xf0\x9f\x98\x80", NULL},
+	    {"", "empty"},
+	    {".", "directory"},
+	    {"..", "directory"},
+	    {"../etc/passwd", "separator"},
+	    {"a/b", "separator"},
+	    {"..\\windows\\win.ini", "separator"},
+	    {"/abs", "separator"},
+	    {"a\tb", "control"},
+	    {"a\nb", "control"},
+	    {"a\x7f", "control"},
+	    {"a\xc2\x85", "control"},		 /* U+0085 NEL */
+	    {"evil\xe2\x80\xaetxt.exe", "bidi"}, /* U+202E */
+	    {"a\xe2\x81\xa6", "bidi"},		 /* U+2066 */
+	    {"\xff", "UTF-8"},
+	    {"\xc0\xaf", "UTF-8"},	   /* overlong '/' */
+	    {"\xed\xa0\x80", "UTF-8"},	   /* surrogate */
+	    {"\xf4\x90\x80\x80", "UTF-8"}, /* above U+10FFFF */
+	    {"\xe2\x82", "UTF-8"},	   /* cut short */
 	};
 	char longname[VT_MULTIPART_FILENAME_MAX + 2];
 
@@ -676,7 +719,8 @@ static void test_safe_filename(void)
 			want = "bidirectional";
 		CHECK_CODE(err, want ? VT_EINVAL : 0);
 		if (want && strstr(vt_error_last(), want) == NULL) {
-			fprintf(stderr, "case %zu: \"%s\" lacks \"%s\"\n", i, vt_error_last(), want);
+			fprintf(stderr, "case %zu: \"%s\" lacks \"%s\"\n", i, vt_error_last(),
+				want);
 			CHECK(0);
 		}
 	}
@@ -699,6 +743,7 @@ int main(void)
 	RUN(test_limits);
 	RUN(test_callback_abort);
 	RUN(test_streaming);
+	RUN(test_chunking);
 	RUN(test_random_roundtrip);
 	RUN(test_safe_filename);
 	return TEST_DONE();
