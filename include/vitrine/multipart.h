@@ -117,7 +117,7 @@ int vt_multipart_new(vt_multipart **out, const char *content_type, const vt_mult
  *
  * Returns 0; VT_EINVAL for a malformed body (the message says what and
  * where, by byte offset in the body); VT_ETOOBIG when a limit is passed;
- * or the non-zero value a callback returned. After a failure the parser
+ * VT_ENOMEM; or the non-zero value a callback returned. After a failure the parser
  * only returns that code again.
  */
 int vt_multipart_feed(vt_multipart *mp, const void *data, size_t len);
