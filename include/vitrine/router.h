@@ -13,6 +13,7 @@ typedef enum {
 	VT_ROUTE_ADD,        /* POST /log/add */
 	VT_ROUTE_HEALTHZ,    /* GET /healthz */
 	VT_ROUTE_METRICS,    /* GET /metrics */
+	VT_ROUTE_FILES,      /* POST /api/v1/files (sample intake) */
 } vt_route_id;
 
 typedef struct {

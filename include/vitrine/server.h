@@ -7,6 +7,8 @@
 #include "vitrine/storage.h"
 #include "vitrine/token.h"
 
+#include <stdint.h>
+
 typedef struct vt_server vt_server;
 
 typedef struct {
@@ -14,6 +16,11 @@ typedef struct {
 	unsigned port;         /* 0: any free port (see vt_server_port) */
 	unsigned threads;      /* event-loop threads (default 2) */
 	unsigned max_conns;    /* simultaneous connections (default 8192) */
+	/* Sample intake (POST /api/v1/files), borrowed; NULL answers 503
+	 * with intake_off as the reason. */
+	struct vt_intake *intake;
+	const char *intake_off;
+	uint64_t max_upload;   /* bytes of one uploaded file (0: 256 MiB) */
 } vt_server_options;
 
 /*

@@ -2,6 +2,7 @@
 /* vitrine serve: run the log and its HTTP API until SIGINT or SIGTERM. */
 #include "cli.h"
 #include "vitrine/error.h"
+#include "vitrine/intake.h"
 #include "vitrine/log.h"
 #include "vitrine/server.h"
 #include "vitrine/token.h"
@@ -19,13 +20,18 @@ static const char help[] =
 	"Serve the log in DIR (made by 'vitrine init') over HTTP:\n"
 	"  GET  /log/checkpoint, /log/tile/<L>/<N>[.p/<W>], /log/tile/entries/<N>[.p/<W>]\n"
 	"  POST /log/add (admin token; answers with a c2sp.org/tlog-proof)\n"
+	"  POST /api/v1/files (submitter token; multipart/form-data with a \"file\" part)\n"
 	"  GET  /healthz, /metrics\n"
 	"\n"
 	"  --listen HOST:PORT   address to listen on (default 127.0.0.1:8080)\n"
 	"  --batch-max N        entries that close a group (default 4096)\n"
 	"  --batch-age MS       age in milliseconds that closes a group (default 20)\n"
 	"  --queue-max N        waiting entries before answering 503 (default 65536)\n"
-	"  --threads N          HTTP event-loop threads (default 2)\n";
+	"  --threads N          HTTP event-loop threads (default 2)\n"
+	"  --max-upload BYTES   largest file accepted by /api/v1/files (default 268435456)\n"
+	"\n"
+	"A site made with --jurisdiction takes files into its vault under the residency\n"
+	"policy in force (DIR/policy); without one it serves the log only.\n";
 
 static volatile sig_atomic_t stop;
 
@@ -70,6 +76,7 @@ int cmd_serve(int argc, char **argv)
 		{"batch-age", required_argument, 0, 'a'},
 		{"queue-max", required_argument, 0, 'q'},
 		{"threads", required_argument, 0, 't'},
+		{"max-upload", required_argument, 0, 'm'},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
@@ -80,6 +87,8 @@ int cmd_serve(int argc, char **argv)
 	vt_note_signer *signer = NULL;
 	vt_storage *st = NULL;
 	vt_tokens *tokens = NULL;
+	vt_intake *intake = NULL;
+	char intake_off[512];
 	vt_log *log = NULL;
 	vt_server *srv = NULL;
 	vt_buf vk;
@@ -96,6 +105,7 @@ int cmd_serve(int argc, char **argv)
 		case 'a': lo.batch_age_ms = (unsigned)number(optarg, "--batch-age", &bad); break;
 		case 'q': lo.queue_max = number(optarg, "--queue-max", &bad); break;
 		case 't': so.threads = (unsigned)number(optarg, "--threads", &bad); break;
+		case 'm': so.max_upload = number(optarg, "--max-upload", &bad); break;
 		case 'h': fputs(help, stdout); return EXIT_OK;
 		default: return cli_usage("serve", "bad option");
 		}
@@ -125,6 +135,15 @@ int cmd_serve(int argc, char **argv)
 		rc = cli_fail("cannot open the data directory");
 		goto done;
 	}
+	/* After the lock: a second server on the directory touches nothing. */
+	if (vt_intake_open(&intake, dir, vt_tokens_index(tokens)) == 0) {
+		so.intake = intake;
+	} else {
+		/* Serve the log anyway; uploads get 503 with the reason. */
+		snprintf(intake_off, sizeof(intake_off), "this site takes no files: %s",
+			 vt_error_last());
+		so.intake_off = intake_off;
+	}
 	if (vt_log_open(&log, st, signer, &lo) < 0) {
 		rc = cli_fail("cannot open the log");
 		goto done;
@@ -137,6 +156,11 @@ int cmd_serve(int argc, char **argv)
 	printf("vitrine serving %s on http://%s:%u/\n", dir, host, vt_server_port(srv));
 	printf("log verifier key: %s\n", vt_buf_cstr(&vk));
 	printf("admin token: in %s/admin.token\n", dir);
+	if (intake)
+		printf("taking files for jurisdiction %s at /api/v1/files\n",
+		       vt_intake_jurisdiction(intake));
+	else
+		printf("%s\n", intake_off);
 	fflush(stdout);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
@@ -154,6 +178,7 @@ done:
 		fprintf(stderr, "vitrine: some appends were published but not answered\n");
 	vt_server_free(srv);
 	vt_log_close(log);
+	vt_intake_close(intake);
 	vt_storage_close(st);
 	vt_tokens_free(tokens);
 	vt_note_signer_free(signer);

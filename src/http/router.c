@@ -27,6 +27,7 @@ int vt_route_match(vt_route *out, const char *method, const char *url)
 		{"/log/add", "POST", VT_ROUTE_ADD},
 		{"/healthz", "GET", VT_ROUTE_HEALTHZ},
 		{"/metrics", "GET", VT_ROUTE_METRICS},
+		{"/api/v1/files", "POST", VT_ROUTE_FILES},
 	};
 
 	memset(out, 0, sizeof(*out));

@@ -9,6 +9,8 @@
 #include "vitrine/server.h"
 #include "vitrine/encoding.h"
 #include "vitrine/error.h"
+#include "vitrine/intake.h"
+#include "vitrine/multipart.h"
 #include "vitrine/proof.h"
 #include "vitrine/reader.h"
 #include "vitrine/router.h"
@@ -20,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #define IMMUTABLE "public, max-age=31536000, immutable"
@@ -30,6 +34,9 @@ struct vt_server {
 	vt_storage *st;
 	const vt_tokens *tokens;
 	unsigned port;
+	vt_intake *intake;
+	const char *intake_off;
+	uint64_t max_upload;
 	pthread_mutex_t mu;
 	unsigned outstanding; /* appends submitted and not yet completed */
 };
@@ -45,7 +52,23 @@ typedef struct {
 	int err;
 	uint64_t index;
 	char why[256];
+	/* POST /api/v1/files */
+	vt_token tok;
+	vt_multipart *mp;
+	vt_intake_upload *up;
+	int part;		/* the field being read: one of FIELD_* */
+	bool file_seen;
+	int fail;		/* a failure while the body streamed; the rest is discarded */
+	unsigned fail_status;
+	char fail_msg[512];
+	char fname[VT_INDEX_NAME_MAX + 1]; /* the file part's filename */
+	bool fname_bad;
+	vt_buf name, tags, source;
+	bool have_result, sighted;
+	vt_intake_result res;
 } request;
+
+enum { FIELD_NONE, FIELD_FILE, FIELD_NAME, FIELD_TAGS, FIELD_SOURCE, FIELD_OTHER };
 
 /* ---- responses -------------------------------------------------------- */
 
@@ -56,6 +79,8 @@ static void json_string(vt_buf *b, const char *s)
 		unsigned char c = (unsigned char)*s;
 		if (c == '"' || c == '\\')
 			vt_buf_printf(b, "\\%c", c);
+		else if (c == '\n')
+			vt_buf_adds(b, "\\n");
 		else if (c < 0x20)
 			vt_buf_printf(b, "\\u%04x", c);
 		else
@@ -279,33 +304,72 @@ static void add_done(int err, uint64_t index, uint64_t size, void *payload)
 	(void)size;
 }
 
-static enum MHD_Result answer_add(request *rq)
+/* The c2sp.org/tlog-proof of entry index under the latest checkpoint. */
+static int build_proof(vt_buf *out, vt_server *srv, uint64_t index)
 {
 	vt_hash proof[VT_MERKLE_MAX_PROOF];
 	vt_tlog_reader *r = NULL;
-	vt_buf cp, out;
+	vt_buf cp;
 	uint64_t size;
 	size_t n;
-	enum MHD_Result ret;
 	int err;
+
+	vt_buf_init(&cp, 1 << 20);
+	/* The latest checkpoint includes the entry: it is at least as new. */
+	if ((err = vt_log_checkpoint(srv->log, &cp, &size)) < 0 ||
+	    (err = thread_reader(&r, srv->st, size)) < 0 ||
+	    (err = vt_tlog_reader_prove_inclusion(proof, &n, r, index)) < 0)
+		goto done;
+	err = vt_tlog_proof_format(out, index, proof, n, (const char *)cp.ptr, cp.len);
+done:
+	vt_buf_dispose(&cp);
+	return err;
+}
+
+static enum MHD_Result answer_add(request *rq)
+{
+	vt_buf out;
+	enum MHD_Result ret;
 
 	if (rq->err < 0)
 		return send_error(rq->conn, status_of(rq->err) == 503 ? 503 : 500,
 				  "append failed", rq->why, "Retry-After", "1");
-	vt_buf_init(&cp, 1 << 20);
 	vt_buf_init(&out, 2 << 20);
-	/* The latest checkpoint includes the entry: it is at least as new. */
-	if ((err = vt_log_checkpoint(rq->srv->log, &cp, &size)) < 0 ||
-	    (err = thread_reader(&r, rq->srv->st, size)) < 0 ||
-	    (err = vt_tlog_reader_prove_inclusion(proof, &n, r, rq->index)) < 0 ||
-	    (err = vt_tlog_proof_format(&out, rq->index, proof, n, (const char *)cp.ptr, cp.len)) < 0)
+	if (build_proof(&out, rq->srv, rq->index) < 0)
 		ret = send_error(rq->conn, 500, "cannot build the proof", vt_error_last(), NULL, NULL);
 	else
 		ret = send_buf(rq->conn, 200, out.ptr, out.len, "text/plain; charset=utf-8",
 			       "no-store");
-	vt_buf_dispose(&cp);
 	vt_buf_dispose(&out);
 	return ret;
+}
+
+/*
+ * Hand an entry to the sequencer and, unless it was faster, suspend the
+ * connection until add_done() resumes it. *suspended tells which. From
+ * then on only add_done() touches the request until MHD calls the handler
+ * again, after the resume.
+ */
+static int submit_entry(request *rq, const void *entry, size_t len, bool *suspended)
+{
+	int err;
+
+	*suspended = false;
+	pthread_mutex_lock(&rq->mu);
+	err = vt_log_submit(rq->srv->log, entry, len, add_done, rq);
+	if (err == 0) {
+		rq->submitted = true;
+		pthread_mutex_lock(&rq->srv->mu);
+		rq->srv->outstanding++;
+		pthread_mutex_unlock(&rq->srv->mu);
+		if (!rq->done) {
+			rq->suspended = true;
+			*suspended = true;
+			MHD_suspend_connection(rq->conn);
+		}
+	}
+	pthread_mutex_unlock(&rq->mu);
+	return err;
 }
 
 static bool authorized(request *rq)
@@ -339,29 +403,331 @@ static enum MHD_Result handle_add(request *rq, const char *data, size_t *size)
 	if (rq->body.len == 0)
 		return send_error(rq->conn, 400, "empty entry", "the request body is the entry",
 				  NULL, NULL);
-	pthread_mutex_lock(&rq->mu);
-	err = vt_log_submit(rq->srv->log, rq->body.ptr, rq->body.len, add_done, rq);
-	if (err == 0) {
-		rq->submitted = true;
-		pthread_mutex_lock(&rq->srv->mu);
-		rq->srv->outstanding++;
-		pthread_mutex_unlock(&rq->srv->mu);
-		/* Unless the sequencer was faster, wait for it suspended. From
-		 * then on only add_done() touches the request until MHD calls
-		 * this handler again, after the resume. */
-		if (!rq->done) {
-			rq->suspended = true;
-			suspended = true;
-			MHD_suspend_connection(rq->conn);
-		}
-	}
-	pthread_mutex_unlock(&rq->mu);
+	err = submit_entry(rq, rq->body.ptr, rq->body.len, &suspended);
 	if (err == VT_EBUSY)
 		return send_error(rq->conn, 503, "busy", vt_error_last(), "Retry-After", "1");
 	if (err < 0)
 		return send_error(rq->conn, status_of(err), "append refused", vt_error_last(),
 				  NULL, NULL);
 	return suspended ? MHD_YES : answer_add(rq);
+}
+
+/* ---- POST /api/v1/files: sample intake (logic in src/custody/intake.c) -- */
+
+/* 421 and 451 bodies name the site that must hold the data, if any. */
+static enum MHD_Result send_residency(request *rq, const vt_intake_decision *d)
+{
+	unsigned status = d->place == VT_POLICY_ELSEWHERE ? 421 : 451;
+	enum MHD_Result ret;
+	vt_buf b;
+
+	vt_buf_init(&b, 4096);
+	vt_buf_adds(&b, "{\"error\": ");
+	json_string(&b, status == 421 ? "misdirected: this region's data is held by another site"
+				      : "unavailable for legal reasons: no site may hold this "
+					"region's data");
+	vt_buf_adds(&b, ", \"detail\": ");
+	json_string(&b, d->reason);
+	vt_buf_adds(&b, ", \"region\": ");
+	json_string(&b, rq->tok.region);
+	if (status == 421) {
+		vt_buf_adds(&b, ", \"jurisdiction\": ");
+		json_string(&b, d->jurisdiction);
+		vt_buf_adds(&b, ", \"url\": ");
+		json_string(&b, d->url);
+	}
+	vt_buf_adds(&b, "}\n");
+	ret = send_buf(rq->conn, status, b.ptr, b.len, "application/json", "no-store");
+	vt_buf_dispose(&b);
+	return ret;
+}
+
+/* Remember the first failure while the body streams; the rest is discarded. */
+static int files_fail(request *rq, unsigned status, int err)
+{
+	if (!rq->fail) {
+		rq->fail = err < 0 ? err : VT_EINVAL;
+		rq->fail_status = status;
+		snprintf(rq->fail_msg, sizeof(rq->fail_msg), "%s", vt_error_last());
+	}
+	vt_intake_upload_abort(rq->up);
+	rq->up = NULL;
+	return rq->fail;
+}
+
+static int on_part_begin(const char *name, const char *filename, const char *content_type,
+			 void *payload)
+{
+	request *rq = payload;
+	int err;
+
+	(void)content_type;
+	rq->part = FIELD_OTHER;
+	if (strcmp(name, "file") == 0) {
+		if (rq->file_seen)
+			return vt_error_set(VT_EINVAL, "more than one file part");
+		rq->file_seen = true;
+		rq->part = FIELD_FILE;
+		if (filename && filename[0] &&
+		    snprintf(rq->fname, sizeof(rq->fname), "%s", filename) >=
+			    (int)sizeof(rq->fname))
+			rq->fname_bad = true;
+		if ((err = vt_intake_upload_new(&rq->up, rq->srv->intake, rq->srv->max_upload)) < 0)
+			return err;
+	} else if (strcmp(name, "name") == 0) {
+		rq->part = FIELD_NAME;
+	} else if (strcmp(name, "tags") == 0) {
+		rq->part = FIELD_TAGS;
+	} else if (strcmp(name, "source") == 0) {
+		rq->part = FIELD_SOURCE;
+	}
+	return 0;
+}
+
+static int on_part_data(const uint8_t *data, size_t len, void *payload)
+{
+	request *rq = payload;
+	vt_buf *b = NULL;
+
+	switch (rq->part) {
+	case FIELD_FILE: return vt_intake_upload_write(rq->up, data, len);
+	case FIELD_NAME: b = &rq->name; break;
+	case FIELD_TAGS: b = &rq->tags; break;
+	case FIELD_SOURCE: b = &rq->source; break;
+	default: return 0;
+	}
+	if (vt_buf_add(b, data, len) < 0)
+		return vt_error_set(VT_EINVAL, "a form field is too long");
+	return 0;
+}
+
+static int on_part_end(void *payload)
+{
+	request *rq = payload;
+	rq->part = FIELD_NONE;
+	return 0;
+}
+
+/* Headers are in: who, where, and whether this body can be read at all. */
+static enum MHD_Result files_begin(request *rq)
+{
+	static const vt_multipart_callbacks cb = {on_part_begin, on_part_data, on_part_end};
+	struct MHD_Connection *c = rq->conn;
+	const char *h, *type, *len;
+	vt_multipart_limits lim = {0};
+	vt_intake_decision d;
+	int err;
+
+	if (!rq->srv->intake)
+		return send_error(c, 503, "intake unavailable",
+				  rq->srv->intake_off ? rq->srv->intake_off
+						      : "this site does not take files",
+				  NULL, NULL);
+	h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	if (!h || strncmp(h, "Bearer ", 7) != 0)
+		return send_error(c, 401, "unauthorized",
+				  "send Authorization: Bearer <submitter token>", "WWW-Authenticate",
+				  "Bearer");
+	err = vt_tokens_lookup(&rq->tok, rq->srv->tokens, h + 7, strlen(h + 7));
+	if (err == VT_EDENIED)
+		return send_error(c, 401, "unauthorized", "unknown, malformed or revoked token",
+				  "WWW-Authenticate", "Bearer");
+	if (err < 0)
+		return send_error(c, 503, "cannot check the token", vt_error_last(),
+				  "Retry-After", "1");
+	if (strcmp(rq->tok.role, "submitter") != 0)
+		return send_error(c, 403, "forbidden", "uploading files needs a submitter token",
+				  NULL, NULL);
+	type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	if (!type || strncasecmp(type, "multipart/form-data", 19) != 0 ||
+	    (type[19] != 0 && type[19] != ';' && type[19] != ' ' && type[19] != '\t'))
+		return send_error(c, 415, "unsupported media type",
+				  "send multipart/form-data with a \"file\" part", NULL, NULL);
+	/* Residency before a byte of the body is read. */
+	err = vt_intake_residency(&d, rq->srv->intake, rq->tok.region);
+	if (d.place != VT_POLICY_HERE)
+		return send_residency(rq, &d);
+	(void)err;
+	lim.max_body = rq->srv->max_upload + 64 * 1024;
+	len = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (len && strtoull(len, NULL, 10) > lim.max_body) {
+		char msg[128];
+		snprintf(msg, sizeof(msg), "a file is at most %llu bytes",
+			 (unsigned long long)rq->srv->max_upload);
+		return send_error(c, 413, "file too large", msg, NULL, NULL);
+	}
+	if (vt_multipart_new(&rq->mp, type, &cb, rq, &lim) < 0)
+		return send_error(c, 400, "bad request", vt_error_last(), NULL, NULL);
+	vt_buf_init(&rq->name, VT_INDEX_NAME_MAX);
+	vt_buf_init(&rq->tags, 4096);
+	vt_buf_init(&rq->source, VT_INDEX_SOURCE_MAX);
+	return MHD_YES;
+}
+
+static bool has_control(const vt_buf *b)
+{
+	for (size_t i = 0; i < b->len; i++)
+		if (b->ptr[i] < 0x20 || b->ptr[i] == 0x7f)
+			return true;
+	return false;
+}
+
+/* The tags field: tags separated by commas or spaces. */
+static int each_tag(request *rq, bool add)
+{
+	const char *s = vt_buf_cstr(&rq->tags);
+	char tag[VT_INDEX_TAG_MAX + 1];
+	int err = 0;
+
+	while (*s) {
+		size_t n = strcspn(s, ", ");
+		if (n > VT_INDEX_TAG_MAX) {
+			err = vt_error_set(VT_EINVAL, "a tag is at most %d bytes", VT_INDEX_TAG_MAX);
+			break;
+		}
+		if (n > 0) {
+			memcpy(tag, s, n);
+			tag[n] = 0;
+			if (tag[strspn(tag, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					    "0123456789-_.:/")] != 0) {
+				err = vt_error_set(VT_EINVAL, "tag \"%s\": letters, digits and -_.:/ only",
+						   tag);
+				break;
+			}
+			if (add && (err = vt_index_tag_add(vt_tokens_index(rq->srv->tokens),
+							   &rq->res.d.sha256, tag)) < 0)
+				break;
+		}
+		s += n;
+		s += strspn(s, ", ");
+	}
+	return err;
+}
+
+/* Record the sighting once its entry is published (also when the client left). */
+static void record_sighting(request *rq)
+{
+	vt_index_sighting s;
+
+	if (!rq->have_result || rq->sighted || !rq->done || rq->err < 0)
+		return;
+	rq->sighted = true;
+	memset(&s, 0, sizeof(s));
+	s.sample = rq->res.d.sha256;
+	snprintf(s.tenant, sizeof(s.tenant), "%s", rq->tok.tenant);
+	snprintf(s.region, sizeof(s.region), "%s", rq->tok.region);
+	snprintf(s.name, sizeof(s.name), "%s", rq->name.len ? vt_buf_cstr(&rq->name) : rq->fname);
+	snprintf(s.source, sizeof(s.source), "%s", vt_buf_cstr(&rq->source));
+	s.log_index = (int64_t)rq->index;
+	if (vt_index_sighting_add(NULL, vt_tokens_index(rq->srv->tokens), &s) < 0)
+		fprintf(stderr, "vitrine: sighting of entry %llu not indexed: %s\n",
+			(unsigned long long)rq->index, vt_error_last());
+}
+
+static void json_hex(vt_buf *b, const char *key, const uint8_t *p, size_t n)
+{
+	char hex[2 * VT_HASH_SIZE + 1];
+	vt_hex_encode(hex, p, n);
+	hex[2 * n] = 0;
+	vt_buf_printf(b, "\"%s\": \"%s\", ", key, hex);
+}
+
+static enum MHD_Result answer_files(request *rq)
+{
+	const vt_intake_result *r = &rq->res;
+	enum MHD_Result ret;
+	char when[32];
+	struct tm tm;
+	time_t t = (time_t)r->sample.first_seen;
+	vt_buf proof, b;
+
+	if (rq->err < 0)
+		return send_error(rq->conn, status_of(rq->err) == 503 ? 503 : 500,
+				  "the log did not take the entry", rq->why, "Retry-After", "1");
+	record_sighting(rq);
+	vt_buf_init(&proof, 2 << 20);
+	vt_buf_init(&b, 4 << 20);
+	if (build_proof(&proof, rq->srv, rq->index) < 0) {
+		ret = send_error(rq->conn, 500, "cannot build the receipt", vt_error_last(), NULL,
+				 NULL);
+		goto done;
+	}
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	vt_buf_adds(&b, "{");
+	json_hex(&b, "sha256", r->d.sha256.b, VT_HASH_SIZE);
+	json_hex(&b, "sha1", r->d.sha1, VT_SHA1_SIZE);
+	json_hex(&b, "md5", r->d.md5, VT_MD5_SIZE);
+	vt_buf_printf(&b, "\"size\": %llu, \"first_seen\": \"%s\", \"new\": %s, \"log_index\": %llu, "
+			  "\"entry\": ",
+		      (unsigned long long)r->d.size, when, r->is_new ? "true" : "false",
+		      (unsigned long long)rq->index);
+	json_string(&b, vt_buf_cstr(&rq->res.entry));
+	vt_buf_adds(&b, ", \"receipt\": ");
+	json_string(&b, vt_buf_cstr(&proof));
+	vt_buf_adds(&b, "}\n");
+	ret = send_buf(rq->conn, r->is_new ? 201 : 200, b.ptr, b.len, "application/json",
+		       "no-store");
+done:
+	vt_buf_dispose(&proof);
+	vt_buf_dispose(&b);
+	return ret;
+}
+
+static enum MHD_Result handle_files(request *rq, const char *data, size_t *size)
+{
+	bool suspended = false;
+	int err;
+
+	if (*size > 0) {
+		if (!rq->fail && (err = vt_multipart_feed(rq->mp, data, *size)) < 0)
+			files_fail(rq, err == VT_ETOOBIG ? 413 : err == VT_EINVAL ? 400 : 500, err);
+		*size = 0;
+		return MHD_YES;
+	}
+	if (rq->done)
+		return answer_files(rq);
+	if (!rq->fail && (err = vt_multipart_finish(rq->mp)) < 0)
+		files_fail(rq, err == VT_ETOOBIG ? 413 : 400, err);
+	if (!rq->fail && !rq->file_seen) {
+		vt_error_set(VT_EINVAL, "no \"file\" part in the form");
+		files_fail(rq, 400, VT_EINVAL);
+	}
+	if (!rq->fail && rq->fname_bad)
+		files_fail(rq, 400, vt_error_set(VT_EINVAL, "the file name is too long"));
+	if (!rq->fail && rq->name.len &&
+	    (has_control(&rq->name) ||
+	     (err = vt_multipart_safe_filename(vt_buf_cstr(&rq->name))) < 0))
+		files_fail(rq, 400, vt_error_set(VT_EINVAL, "the name field is not a plain file name"));
+	if (!rq->fail && rq->fname[0] && !rq->name.len &&
+	    vt_multipart_safe_filename(rq->fname) < 0)
+		files_fail(rq, 400, vt_error_wrap(VT_EINVAL, "the file's name"));
+	if (!rq->fail && has_control(&rq->source))
+		files_fail(rq, 400, vt_error_set(VT_EINVAL, "the source field has control characters"));
+	if (!rq->fail && (err = each_tag(rq, false)) < 0)
+		files_fail(rq, 400, err);
+	if (rq->fail) {
+		const char *what = rq->fail_status == 413 ? "file too large" : "bad request";
+		return send_error(rq->conn, rq->fail_status, what, rq->fail_msg, NULL, NULL);
+	}
+	/* Everything checked: commit the object, the index record and the entry. */
+	err = vt_intake_upload_finish(&rq->res, rq->up, rq->tok.tenant, rq->tok.region);
+	rq->up = NULL;
+	rq->have_result = err == 0;
+	if (err < 0) {
+		vt_intake_result_dispose(&rq->res);
+		return send_error(rq->conn, err == VT_EINVAL ? 400 : err == VT_EEXISTS ? 409 : 500,
+				  "cannot take the file", vt_error_last(), NULL, NULL);
+	}
+	if ((err = each_tag(rq, true)) < 0)
+		return send_error(rq->conn, 500, "cannot tag the sample", vt_error_last(), NULL, NULL);
+	err = submit_entry(rq, rq->res.entry.ptr, rq->res.entry.len, &suspended);
+	if (err == VT_EBUSY)
+		return send_error(rq->conn, 503, "busy", vt_error_last(), "Retry-After", "1");
+	if (err < 0)
+		return send_error(rq->conn, 500, "the log refused the entry", vt_error_last(), NULL,
+				  NULL);
+	return suspended ? MHD_YES : answer_files(rq);
 }
 
 /* ---- dispatch --------------------------------------------------------- */
@@ -391,6 +757,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 			return send_error(c, (unsigned)status,
 					  status == 404 ? "not found" : "bad request",
 					  rq->route.reason, NULL, NULL);
+		if (rq->route.id == VT_ROUTE_FILES)
+			return files_begin(rq);
 		if (rq->route.id != VT_ROUTE_ADD)
 			goto dispatch;
 		if (!authorized(rq))
@@ -407,6 +775,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 dispatch:
 	switch (rq->route.id) {
 	case VT_ROUTE_ADD: return handle_add(rq, data, size);
+	case VT_ROUTE_FILES: return handle_files(rq, data, size);
 	case VT_ROUTE_CHECKPOINT: return serve_checkpoint(rq);
 	case VT_ROUTE_TILE: return serve_tile(rq);
 	case VT_ROUTE_METRICS: return serve_metrics(rq);
@@ -430,6 +799,14 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		rq->srv->outstanding--;
 		pthread_mutex_unlock(&rq->srv->mu);
 	}
+	record_sighting(rq);
+	vt_multipart_free(rq->mp);
+	vt_intake_upload_abort(rq->up);
+	if (rq->have_result)
+		vt_intake_result_dispose(&rq->res);
+	vt_buf_dispose(&rq->name);
+	vt_buf_dispose(&rq->tags);
+	vt_buf_dispose(&rq->source);
 	vt_buf_dispose(&rq->body);
 	pthread_mutex_destroy(&rq->mu);
 	free(rq);
@@ -452,6 +829,9 @@ int vt_server_start(vt_server **out, vt_log *log, vt_storage *st, const vt_token
 	s->log = log;
 	s->st = st;
 	s->tokens = tokens;
+	s->intake = opt->intake;
+	s->intake_off = opt->intake_off;
+	s->max_upload = opt->max_upload ? opt->max_upload : VT_INTAKE_DEFAULT_MAX_UPLOAD;
 	pthread_mutex_init(&s->mu, NULL);
 	s->d = MHD_start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |

@@ -1,0 +1,517 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Sample intake: where a file may be kept, its hashes and vault object as it streams, and its log
+ * entry. */
+#include "vitrine/intake.h"
+#include "vitrine/encoding.h"
+#include "vitrine/error.h"
+#include "vitrine/fsutil.h"
+#include "vitrine/tile.h"
+#include "vitrine/token.h"
+#include "vitrine/vault.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct vt_intake {
+	char *dir;
+	char jurisdiction[VT_JURISDICTION_MAX + 1];
+	vt_vault *vault;
+	vt_index *idx;
+	uint8_t secret[VT_INTAKE_SECRET_SIZE];
+	pthread_mutex_t mu; /* guards the cached policy below */
+	bool have_policy;
+	int policy_err; /* why the file in place is not in force (0: none or fine) */
+	struct stat policy_st, vkey_st; /* of the files the cache was read from */
+	bool policy_seen;		/* policy_st/vkey_st are meaningful */
+	vt_policy policy;
+};
+
+struct vt_intake_hasher {
+	EVP_MD_CTX *sha256, *sha1, *md5;
+};
+
+struct vt_intake_upload {
+	vt_intake *in;
+	vt_vault_writer *w;
+	vt_intake_hasher *h;
+	uint64_t size, max;
+	bool failed;
+};
+
+/* ---- site files ------------------------------------------------------- */
+
+static int read_jurisdiction(char *out, const char *dir)
+{
+	char path[4096];
+	vt_buf b;
+	int err;
+
+	vt_buf_init(&b, 256);
+	snprintf(path, sizeof(path), "%s/jurisdiction", dir);
+	if ((err = vt_fs_read(&b, AT_FDCWD, path)) < 0) {
+		if (err == VT_ENOTFOUND)
+			err = vt_error_set(
+			    VT_ENOTFOUND,
+			    "this site has no jurisdiction (vitrine init --jurisdiction)");
+		goto done;
+	}
+	while (b.len > 0 && (b.ptr[b.len - 1] == '\n' || b.ptr[b.len - 1] == '\r'))
+		b.len--;
+	if ((err = vt_policy_check_jurisdiction((const char *)b.ptr, b.len)) < 0) {
+		err = vt_error_wrap(err, "%s", path);
+		goto done;
+	}
+	memcpy(out, b.ptr, b.len);
+	out[b.len] = 0;
+done:
+	vt_buf_dispose(&b);
+	return err;
+}
+
+static int read_secret(uint8_t out[VT_INTAKE_SECRET_SIZE], const char *path)
+{
+	struct stat st;
+	vt_buf b;
+	int err;
+
+	vt_buf_init(&b, 4096);
+	if (stat(path, &st) < 0) {
+		err = errno == ENOENT ? vt_error_set(VT_ENOTFOUND, "%s: no such file", path)
+				      : vt_error_sys(VT_EIO, errno, "%s", path);
+		goto done;
+	}
+	/* The secret is what keeps customer ids out of the public log. */
+	if (st.st_mode & 077) {
+		err =
+		    vt_error_set(VT_EDENIED, "%s can be read by group or others (chmod 600)", path);
+		goto done;
+	}
+	if ((err = vt_fs_read(&b, AT_FDCWD, path)) < 0)
+		goto done;
+	if (b.len != VT_INTAKE_SECRET_SIZE) {
+		err = vt_error_set(VT_ECORRUPT, "%s holds %zu bytes, not %d", path, b.len,
+				   VT_INTAKE_SECRET_SIZE);
+		goto done;
+	}
+	memcpy(out, b.ptr, VT_INTAKE_SECRET_SIZE);
+done:
+	vt_buf_dispose(&b);
+	return err;
+}
+
+int vt_intake_secret_load(uint8_t out[VT_INTAKE_SECRET_SIZE], const char *dir)
+{
+	char path[4096], tmp[4200];
+	uint8_t fresh[VT_INTAKE_SECRET_SIZE];
+	int fd = -1, err;
+
+	snprintf(path, sizeof(path), "%s/site.secret", dir);
+	if ((err = read_secret(out, path)) != VT_ENOTFOUND)
+		goto done;
+	/* Write a whole file aside, then link it into place: link() never
+	 * replaces, so of two processes racing here one secret wins and both
+	 * read it. */
+	snprintf(tmp, sizeof(tmp), "%s/.site.secret.%ld", dir, (long)getpid());
+	if (RAND_priv_bytes(fresh, sizeof(fresh)) != 1) {
+		err = vt_error_set(VT_EIO, "no randomness for the site secret");
+		goto done;
+	}
+	unlink(tmp);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
+		err = vt_error_sys(VT_EIO, errno, "cannot create %s", tmp);
+		goto done;
+	}
+	if ((err = vt_fs_write_all(fd, fresh, sizeof(fresh))) < 0)
+		goto done;
+	if (fsync(fd) < 0) {
+		err = vt_error_sys(VT_EIO, errno, "fsync %s", tmp);
+		goto done;
+	}
+	if (link(tmp, path) < 0 && errno != EEXIST) {
+		err = vt_error_sys(VT_EIO, errno, "cannot create %s", path);
+		goto done;
+	}
+	if ((err = vt_fs_sync_dir(AT_FDCWD, dir)) < 0)
+		goto done;
+	err = read_secret(out, path);
+done:
+	if (fd >= 0) {
+		close(fd);
+		unlink(tmp);
+	}
+	OPENSSL_cleanse(fresh, sizeof(fresh));
+	return err;
+}
+
+int vt_intake_open(vt_intake **out, const char *dir, vt_index *idx)
+{
+	vt_intake *in;
+	int err;
+
+	*out = NULL;
+	if ((in = calloc(1, sizeof(*in))) == NULL || (in->dir = strdup(dir)) == NULL) {
+		free(in);
+		return vt_error_set(VT_ENOMEM, "out of memory");
+	}
+	in->idx = idx;
+	pthread_mutex_init(&in->mu, NULL);
+	vt_policy_init(&in->policy);
+	if ((err = read_jurisdiction(in->jurisdiction, dir)) < 0)
+		goto done;
+	if ((err = vt_vault_open(&in->vault, dir)) < 0) {
+		err = vt_error_wrap(err, "this site has no vault");
+		goto done;
+	}
+	if ((err = vt_intake_secret_load(in->secret, dir)) < 0)
+		goto done;
+	*out = in;
+	in = NULL;
+done:
+	vt_intake_close(in);
+	return err;
+}
+
+void vt_intake_close(vt_intake *in)
+{
+	if (!in)
+		return;
+	vt_vault_close(in->vault);
+	vt_policy_dispose(&in->policy);
+	pthread_mutex_destroy(&in->mu);
+	OPENSSL_cleanse(in->secret, sizeof(in->secret));
+	free(in->dir);
+	free(in);
+}
+
+const char *vt_intake_jurisdiction(const vt_intake *in)
+{
+	return in->jurisdiction;
+}
+
+/* ---- residency -------------------------------------------------------- */
+
+int vt_intake_decide(vt_intake_decision *out, const vt_policy *p, const char *region,
+		     const char *here)
+{
+	const vt_policy_site *site = NULL;
+
+	memset(out, 0, sizeof(*out));
+	if (!p || p->version == 0) {
+		out->place = VT_POLICY_NOWHERE;
+		snprintf(out->reason, sizeof(out->reason),
+			 "no residency policy is in force at %s: no data is accepted", here);
+		return 0;
+	}
+	vt_policy_residency(&out->place, &site, p, region, here);
+	switch (out->place) {
+	case VT_POLICY_HERE:
+		snprintf(out->jurisdiction, sizeof(out->jurisdiction), "%s", here);
+		snprintf(out->reason, sizeof(out->reason),
+			 "policy version %llu keeps region %s in %s",
+			 (unsigned long long)p->version, region, here);
+		break;
+	case VT_POLICY_ELSEWHERE:
+		snprintf(out->jurisdiction, sizeof(out->jurisdiction), "%s", site->jurisdiction);
+		snprintf(out->url, sizeof(out->url), "%s", site->url);
+		snprintf(out->reason, sizeof(out->reason),
+			 "policy version %llu keeps region %s in %s: submit to %s",
+			 (unsigned long long)p->version, region, site->jurisdiction, site->url);
+		break;
+	case VT_POLICY_NOWHERE:
+		snprintf(out->reason, sizeof(out->reason),
+			 "policy version %llu assigns region %s to no jurisdiction",
+			 (unsigned long long)p->version, region);
+		break;
+	}
+	return 0;
+}
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* Under in->mu: bring the cached policy up to date with DIR/policy. */
+static void refresh_policy(vt_intake *in)
+{
+	char ppath[4096], vpath[4096];
+	struct stat pst, vst;
+	vt_note_verifier *key = NULL;
+	vt_buf text, vkey;
+	vt_policy p;
+	int err;
+
+	snprintf(ppath, sizeof(ppath), "%s/policy", in->dir);
+	snprintf(vpath, sizeof(vpath), "%s/policy.vkey", in->dir);
+	vt_buf_init(&text, VT_POLICY_MAX_SIZE + 4096);
+	vt_buf_init(&vkey, VT_POLICY_VKEY_MAX + 16);
+	vt_policy_init(&p);
+	if (stat(ppath, &pst) < 0 || stat(vpath, &vst) < 0) {
+		/* No policy adopted: nothing is accepted. */
+		vt_policy_dispose(&in->policy);
+		in->policy_err = 0;
+		in->policy_seen = false;
+		goto done;
+	}
+	if (in->policy_seen && same_file(&pst, &in->policy_st) && same_file(&vst, &in->vkey_st))
+		goto done;
+	vt_policy_dispose(&in->policy);
+	in->policy_seen = true;
+	in->policy_st = pst;
+	in->vkey_st = vst;
+	if ((err = vt_fs_read(&text, AT_FDCWD, ppath)) < 0 ||
+	    (err = vt_fs_read(&vkey, AT_FDCWD, vpath)) < 0)
+		goto bad;
+	while (vkey.len > 0 && (vkey.ptr[vkey.len - 1] == '\n' || vkey.ptr[vkey.len - 1] == '\r'))
+		vkey.len--;
+	if ((err = vt_note_verifier_parse(&key, (const char *)vkey.ptr, vkey.len)) < 0 ||
+	    (err = vt_policy_open(&p, (const char *)text.ptr, text.len, key)) < 0)
+		goto bad;
+	in->policy = p;
+	vt_policy_init(&p);
+	in->policy_err = 0;
+	goto done;
+bad:
+	in->policy_err = vt_error_wrap(err, "the policy in %s is not in force", ppath);
+done:
+	vt_note_verifier_free(key);
+	vt_policy_dispose(&p);
+	vt_buf_dispose(&text);
+	vt_buf_dispose(&vkey);
+}
+
+int vt_intake_residency(vt_intake_decision *out, vt_intake *in, const char *region)
+{
+	int err;
+
+	pthread_mutex_lock(&in->mu);
+	refresh_policy(in);
+	err = in->policy_err;
+	vt_intake_decide(out, in->policy.version ? &in->policy : NULL, region, in->jurisdiction);
+	pthread_mutex_unlock(&in->mu);
+	if (err < 0)
+		snprintf(out->reason, sizeof(out->reason),
+			 "the residency policy at %s does not verify: no data is accepted",
+			 in->jurisdiction);
+	return err;
+}
+
+/* ---- hashes ----------------------------------------------------------- */
+
+int vt_intake_hasher_new(vt_intake_hasher **out)
+{
+	vt_intake_hasher *h;
+	int err = 0;
+
+	*out = NULL;
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return vt_error_set(VT_ENOMEM, "out of memory");
+	h->sha256 = EVP_MD_CTX_new();
+	h->sha1 = EVP_MD_CTX_new();
+	h->md5 = EVP_MD_CTX_new();
+	if (!h->sha256 || !h->sha1 || !h->md5) {
+		err = vt_error_set(VT_ENOMEM, "out of memory");
+		goto done;
+	}
+	if (EVP_DigestInit_ex(h->sha256, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestInit_ex(h->sha1, EVP_sha1(), NULL) != 1 ||
+	    EVP_DigestInit_ex(h->md5, EVP_md5(), NULL) != 1) {
+		err = vt_error_set(VT_EIO, "OpenSSL refused a digest (SHA-256, SHA-1 or MD5)");
+		goto done;
+	}
+	*out = h;
+	h = NULL;
+done:
+	vt_intake_hasher_free(h);
+	return err;
+}
+
+int vt_intake_hasher_update(vt_intake_hasher *h, const void *data, size_t len)
+{
+	if (len == 0)
+		return 0;
+	if (EVP_DigestUpdate(h->sha256, data, len) != 1 ||
+	    EVP_DigestUpdate(h->sha1, data, len) != 1 || EVP_DigestUpdate(h->md5, data, len) != 1)
+		return vt_error_set(VT_EIO, "digest update failed");
+	return 0;
+}
+
+int vt_intake_hasher_final(vt_intake_digests *out, vt_intake_hasher *h)
+{
+	unsigned n1 = 0, n2 = 0, n3 = 0;
+
+	if (EVP_DigestFinal_ex(h->sha256, out->sha256.b, &n1) != 1 ||
+	    EVP_DigestFinal_ex(h->sha1, out->sha1, &n2) != 1 ||
+	    EVP_DigestFinal_ex(h->md5, out->md5, &n3) != 1 || n1 != VT_HASH_SIZE ||
+	    n2 != VT_SHA1_SIZE || n3 != VT_MD5_SIZE)
+		return vt_error_set(VT_EIO, "digest final failed");
+	return 0;
+}
+
+void vt_intake_hasher_free(vt_intake_hasher *h)
+{
+	if (!h)
+		return;
+	EVP_MD_CTX_free(h->sha256);
+	EVP_MD_CTX_free(h->sha1);
+	EVP_MD_CTX_free(h->md5);
+	free(h);
+}
+
+int vt_intake_customer(vt_hash *out, const uint8_t secret[VT_INTAKE_SECRET_SIZE],
+		       const char *tenant)
+{
+	unsigned n = 0;
+	int err;
+
+	if ((err = vt_token_check_tenant(tenant)) < 0)
+		return err;
+	if (!HMAC(EVP_sha256(), secret, VT_INTAKE_SECRET_SIZE, (const unsigned char *)tenant,
+		  strlen(tenant), out->b, &n) ||
+	    n != VT_HASH_SIZE)
+		return vt_error_set(VT_EIO, "HMAC-SHA256 failed");
+	return 0;
+}
+
+/* ---- entries ---------------------------------------------------------- */
+
+int vt_intake_entry(vt_buf *out, bool is_sample, const vt_hash *sha256, uint64_t size,
+		    const char *jurisdiction, const vt_hash *customer, const char *region)
+{
+	char sha[2 * VT_HASH_SIZE + 1], cust[2 * VT_HASH_SIZE + 1];
+	size_t mark = out->len;
+	int err;
+
+	if ((err = vt_policy_check_jurisdiction(jurisdiction, strlen(jurisdiction))) < 0)
+		return vt_error_wrap(err, "entry jurisdiction");
+	if ((err = vt_policy_check_region(region, strlen(region))) < 0)
+		return vt_error_wrap(err, "entry region");
+	vt_hex_encode(sha, sha256->b, VT_HASH_SIZE);
+	vt_hex_encode(cust, customer->b, VT_HASH_SIZE);
+	sha[2 * VT_HASH_SIZE] = 0;
+	cust[2 * VT_HASH_SIZE] = 0;
+	err = vt_buf_printf(out,
+			    "vitrine/1 %s\nsha256 %s\nsize %llu\njurisdiction %s\ncustomer %s\n"
+			    "region %s\n",
+			    is_sample ? "sample" : "sighting", sha, (unsigned long long)size,
+			    jurisdiction, cust, region);
+	if (err < 0)
+		out->len = mark;
+	return err;
+}
+
+/* ---- uploads ---------------------------------------------------------- */
+
+int vt_intake_upload_new(vt_intake_upload **out, vt_intake *in, uint64_t max_size)
+{
+	vt_intake_upload *u;
+	int err;
+
+	*out = NULL;
+	if ((u = calloc(1, sizeof(*u))) == NULL)
+		return vt_error_set(VT_ENOMEM, "out of memory");
+	u->in = in;
+	u->max = max_size ? max_size : VT_INTAKE_DEFAULT_MAX_UPLOAD;
+	if ((err = vt_intake_hasher_new(&u->h)) < 0 ||
+	    (err = vt_vault_writer_new(&u->w, in->vault, in->jurisdiction)) < 0)
+		goto done;
+	*out = u;
+	u = NULL;
+done:
+	vt_intake_upload_abort(u);
+	return err;
+}
+
+int vt_intake_upload_write(vt_intake_upload *u, const void *data, size_t len)
+{
+	int err;
+
+	if (u->failed)
+		return vt_error_set(VT_EINVAL, "write to a failed upload");
+	if (len > u->max - u->size) {
+		u->failed = true;
+		/* Drop what was written at once rather than at the end. */
+		vt_vault_writer_abort(u->w);
+		u->w = NULL;
+		return vt_error_set(VT_ETOOBIG, "the file is larger than %llu bytes",
+				    (unsigned long long)u->max);
+	}
+	if ((err = vt_intake_hasher_update(u->h, data, len)) < 0 ||
+	    (err = vt_vault_writer_write(u->w, data, len)) < 0) {
+		u->failed = true;
+		return err;
+	}
+	u->size += len;
+	return 0;
+}
+
+int vt_intake_upload_finish(vt_intake_result *res, vt_intake_upload *u, const char *tenant,
+			    const char *region)
+{
+	vt_index_sample s;
+	vt_hash id, customer;
+	int err;
+
+	memset(res, 0, sizeof(*res));
+	vt_buf_init(&res->entry, VT_ENTRY_MAX);
+	if (u->failed) {
+		err = vt_error_set(VT_EINVAL, "the upload failed earlier");
+		goto done;
+	}
+	if (u->size == 0) {
+		err = vt_error_set(VT_EINVAL, "the file is empty");
+		goto done;
+	}
+	if ((err = vt_intake_customer(&customer, u->in->secret, tenant)) < 0 ||
+	    (err = vt_policy_check_region(region, strlen(region))) < 0)
+		goto done;
+	if ((err = vt_intake_hasher_final(&res->d, u->h)) < 0)
+		goto done;
+	res->d.size = u->size;
+	/* The writer is freed by finish, whatever it returns. */
+	err = vt_vault_writer_finish(&id, &res->stored, u->w);
+	u->w = NULL;
+	if (err < 0)
+		goto done;
+	if (!vt_hash_equal(&id, &res->d.sha256)) {
+		err = vt_error_set(VT_EIO, "the vault and the intake disagree on the SHA-256");
+		goto done;
+	}
+	memset(&s, 0, sizeof(s));
+	s.sha256 = res->d.sha256;
+	memcpy(s.sha1, res->d.sha1, VT_SHA1_SIZE);
+	memcpy(s.md5, res->d.md5, VT_MD5_SIZE);
+	s.size = res->d.size;
+	snprintf(s.jurisdiction, sizeof(s.jurisdiction), "%s", u->in->jurisdiction);
+	if ((err = vt_index_sample_put(&res->sample, &res->is_new, u->in->idx, &s)) < 0)
+		goto done;
+	err = vt_intake_entry(&res->entry, res->is_new, &res->d.sha256, res->d.size,
+			      u->in->jurisdiction, &customer, region);
+done:
+	vt_intake_upload_abort(u);
+	return err;
+}
+
+void vt_intake_upload_abort(vt_intake_upload *u)
+{
+	if (!u)
+		return;
+	vt_vault_writer_abort(u->w);
+	vt_intake_hasher_free(u->h);
+	free(u);
+}
+
+void vt_intake_result_dispose(vt_intake_result *res)
+{
+	vt_buf_dispose(&res->entry);
+}
