@@ -1,0 +1,355 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Tests of sample intake: entries byte for byte, residency decisions, streaming hashes, uploads
+ * into a vault. */
+#include "test.h"
+#include "vitrine/encoding.h"
+#include "vitrine/fsutil.h"
+#include "vitrine/intake.h"
+#include "vitrine/vault.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define BODY_LEN (5 * 1024 * 1024 + 123)
+/* sha256sum, sha1sum and md5sum of the body made by make_body(). */
+#define BODY_SHA256 "49f5682de3b716768a677b27c1bd0068d74c7dc20d997f3e7632b8a23737358b"
+#define BODY_SHA1   "05f7ea4be8c55db1936cecc258b55602919b9b53"
+#define BODY_MD5    "b9820554c8373fa93e7c6e64b6c06e60"
+
+static uint8_t *make_body(void)
+{
+	uint8_t *b = malloc(BODY_LEN);
+	for (size_t i = 0; b && i < BODY_LEN; i++)
+		b[i] = (uint8_t)(((i * 131) ^ (i >> 9)) & 0xff);
+	return b;
+}
+
+static void hex(char *out, const uint8_t *p, size_t n)
+{
+	vt_hex_encode(out, p, n);
+	out[2 * n] = 0;
+}
+
+static void test_customer(void)
+{
+	uint8_t secret[VT_INTAKE_SECRET_SIZE];
+	vt_hash h, h2;
+	char s[65];
+
+	for (int i = 0; i < VT_INTAKE_SECRET_SIZE; i++)
+		secret[i] = (uint8_t)i;
+	/* python3: hmac.new(bytes(range(32)), b"acme-eu", hashlib.sha256) */
+	CHECK_OK(vt_intake_customer(&h, secret, "acme-eu"));
+	hex(s, h.b, 32);
+	CHECK(strcmp(s, "8a5f402cd7207ef0bc0943e66ab7bd5abb7767677c2ef55a9625b4ba730636e2") == 0);
+	secret[0] ^= 1;
+	CHECK_OK(vt_intake_customer(&h2, secret, "acme-eu"));
+	CHECK(!vt_hash_equal(&h, &h2));
+	CHECK_CODE(vt_intake_customer(&h, secret, ""), VT_EINVAL);
+	CHECK_CODE(vt_intake_customer(&h, secret, "acme eu"), VT_EINVAL);
+}
+
+static void test_entry(void)
+{
+	static const char want_sample[] =
+	    "vitrine/1 sample\n"
+	    "sha256 ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\n"
+	    "size 3\n"
+	    "jurisdiction CH-ZRH\n"
+	    "customer 8a5f402cd7207ef0bc0943e66ab7bd5abb7767677c2ef55a9625b4ba730636e2\n"
+	    "region EU\n";
+	static const char want_sighting[] =
+	    "vitrine/1 sighting\n"
+	    "sha256 ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\n"
+	    "size 18446744073709551615\n"
+	    "jurisdiction RU-MOW\n"
+	    "customer 8a5f402cd7207ef0bc0943e66ab7bd5abb7767677c2ef55a9625b4ba730636e2\n"
+	    "region RU\n";
+	uint8_t secret[VT_INTAKE_SECRET_SIZE];
+	vt_hash sha, cust;
+	vt_buf b;
+
+	for (int i = 0; i < VT_INTAKE_SECRET_SIZE; i++)
+		secret[i] = (uint8_t)i;
+	CHECK_OK(vt_sha256(&sha, "abc", 3));
+	CHECK_OK(vt_intake_customer(&cust, secret, "acme-eu"));
+	vt_buf_init(&b, 4096);
+	CHECK_OK(vt_intake_entry(&b, true, &sha, 3, "CH-ZRH", &cust, "EU"));
+	CHECK(b.len == strlen(want_sample) && memcmp(b.ptr, want_sample, b.len) == 0);
+	vt_buf_reset(&b);
+	CHECK_OK(vt_intake_entry(&b, false, &sha, UINT64_MAX, "RU-MOW", &cust, "RU"));
+	CHECK(b.len == strlen(want_sighting) && memcmp(b.ptr, want_sighting, b.len) == 0);
+	/* Refusals leave the buffer as it was. */
+	vt_buf_reset(&b);
+	vt_buf_adds(&b, "x");
+	CHECK_CODE(vt_intake_entry(&b, true, &sha, 3, "ch-zrh", &cust, "EU"), VT_EINVAL);
+	CHECK_CODE(vt_intake_entry(&b, true, &sha, 3, "CH-ZRH", &cust, "eu"), VT_EINVAL);
+	CHECK_CODE(vt_intake_entry(&b, true, &sha, 3, "CH-ZRH", &cust, "EU\nregion RU"), VT_EINVAL);
+	CHECK_CODE(vt_intake_entry(&b, true, &sha, 3, "", &cust, "EU"), VT_EINVAL);
+	CHECK(b.len == 1);
+	/* An entry bounded by a small buffer fails whole. */
+	vt_buf_dispose(&b);
+	vt_buf_init(&b, 64);
+	CHECK(vt_intake_entry(&b, true, &sha, 3, "CH-ZRH", &cust, "EU") < 0);
+	CHECK(b.len == 0);
+	vt_buf_dispose(&b);
+}
+
+static int load_policy(vt_policy *p)
+{
+	vt_buf b;
+	int err;
+	vt_buf_init(&b, 1 << 20);
+	err = vt_fs_read(&b, AT_FDCWD, test_data_path("policy/federation.policy"));
+	if (err == 0)
+		err = vt_policy_parse(p, (const char *)b.ptr, b.len);
+	vt_buf_dispose(&b);
+	return err;
+}
+
+static void test_decide(void)
+{
+	vt_intake_decision d;
+	vt_policy p;
+
+	vt_policy_init(&p);
+	CHECK_OK(load_policy(&p));
+	CHECK_OK(vt_intake_decide(&d, &p, "EU", "CH-ZRH"));
+	CHECK(d.place == VT_POLICY_HERE && strcmp(d.jurisdiction, "CH-ZRH") == 0 && !d.url[0]);
+	CHECK_OK(vt_intake_decide(&d, &p, "RU", "CH-ZRH"));
+	CHECK(d.place == VT_POLICY_ELSEWHERE);
+	CHECK(strcmp(d.url, "https://mow.vitrine.example") == 0);
+	CHECK(strcmp(d.jurisdiction, "RU-MOW") == 0);
+	CHECK(strstr(d.reason, "https://mow.vitrine.example") != NULL);
+	CHECK_OK(vt_intake_decide(&d, &p, "BR", "CH-ZRH"));
+	CHECK(d.place == VT_POLICY_NOWHERE && !d.url[0] && strstr(d.reason, "BR"));
+	/* Seen from Moscow, RU is at home and EU goes to Zurich. */
+	CHECK_OK(vt_intake_decide(&d, &p, "RU", "RU-MOW"));
+	CHECK(d.place == VT_POLICY_HERE);
+	CHECK_OK(vt_intake_decide(&d, &p, "EU", "RU-MOW"));
+	CHECK(d.place == VT_POLICY_ELSEWHERE && strcmp(d.url, "https://zrh.vitrine.example") == 0);
+	/* A site the policy does not list keeps nothing. */
+	CHECK_OK(vt_intake_decide(&d, &p, "EU", "DE-FRA"));
+	CHECK(d.place == VT_POLICY_ELSEWHERE);
+	/* Malformed regions are simply not in the policy. */
+	CHECK_OK(vt_intake_decide(&d, &p, "eu", "CH-ZRH"));
+	CHECK(d.place == VT_POLICY_NOWHERE);
+	CHECK_OK(vt_intake_decide(&d, &p, "", "CH-ZRH"));
+	CHECK(d.place == VT_POLICY_NOWHERE);
+	/* No policy adopted: nowhere. */
+	CHECK_OK(vt_intake_decide(&d, NULL, "EU", "CH-ZRH"));
+	CHECK(d.place == VT_POLICY_NOWHERE && strstr(d.reason, "no residency policy"));
+	vt_policy_dispose(&p);
+}
+
+static void test_hasher_pieces(void)
+{
+	static const size_t steps[] = {1, 7, 63, 4096, 65536, 65537, 1000003};
+	uint8_t *body = make_body();
+	vt_intake_hasher *h = NULL;
+	vt_intake_digests d;
+	char s[65];
+
+	CHECK(body != NULL);
+	if (!body)
+		return;
+	CHECK_OK(vt_intake_hasher_new(&h));
+	for (size_t off = 0, k = 0; h && off < BODY_LEN; k++) {
+		size_t n = steps[k % 7];
+		if (n > BODY_LEN - off)
+			n = BODY_LEN - off;
+		CHECK_OK(vt_intake_hasher_update(h, body + off, n));
+		CHECK_OK(vt_intake_hasher_update(h, body + off, 0));
+		off += n;
+	}
+	CHECK_OK(vt_intake_hasher_final(&d, h));
+	hex(s, d.sha256.b, 32);
+	CHECK(strcmp(s, BODY_SHA256) == 0);
+	hex(s, d.sha1, 20);
+	CHECK(strcmp(s, BODY_SHA1) == 0);
+	hex(s, d.md5, 16);
+	CHECK(strcmp(s, BODY_MD5) == 0);
+	vt_intake_hasher_free(h);
+	free(body);
+}
+
+static char tmpdir[64];
+
+static int count_files(const char *sub)
+{
+	char path[256];
+	struct dirent *e;
+	DIR *d;
+	int n = 0;
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, sub);
+	if ((d = opendir(path)) == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+static int feed_body(vt_intake_upload *u, const uint8_t *body, size_t len)
+{
+	int err = 0;
+	for (size_t off = 0, n; off < len && err == 0; off += n) {
+		n = len - off < 12345 ? len - off : 12345;
+		err = vt_intake_upload_write(u, body + off, n);
+	}
+	return err;
+}
+
+static void write_file(const char *name, const void *data, size_t len)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	CHECK_OK(vt_fs_write_atomic(AT_FDCWD, path, data, len, 0644));
+}
+
+static void test_upload(void)
+{
+	uint8_t *body = make_body();
+	uint8_t s1[32], s2[32];
+	vt_index *idx = NULL;
+	vt_intake *in = NULL;
+	vt_intake_upload *u = NULL;
+	vt_intake_result r;
+	vt_intake_decision d;
+	vt_buf pol;
+	char path[256], s[65];
+	struct stat st;
+
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/vt-test-intake.XXXXXX");
+	CHECK(mkdtemp(tmpdir) != NULL);
+	CHECK(body != NULL);
+	if (!body)
+		return;
+	CHECK_OK(vt_index_open(&idx, tmpdir));
+	/* No jurisdiction, no vault: no intake. */
+	CHECK_CODE(vt_intake_open(&in, tmpdir, idx), VT_ENOTFOUND);
+	write_file("jurisdiction", "CH-ZRH\n", 7);
+	CHECK_CODE(vt_intake_open(&in, tmpdir, idx), VT_ENOTFOUND);
+	CHECK_OK(vt_vault_init(tmpdir));
+	CHECK_OK(vt_intake_open(&in, tmpdir, idx));
+	if (!in)
+		goto done;
+	CHECK(strcmp(vt_intake_jurisdiction(in), "CH-ZRH") == 0);
+	snprintf(path, sizeof(path), "%s/site.secret", tmpdir);
+	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600 && st.st_size == 32);
+	CHECK_OK(vt_intake_secret_load(s1, tmpdir));
+	CHECK_OK(vt_intake_secret_load(s2, tmpdir));
+	CHECK(memcmp(s1, s2, 32) == 0);
+
+	/* Residency follows DIR/policy as it changes. */
+	CHECK_OK(vt_intake_residency(&d, in, "EU"));
+	CHECK(d.place == VT_POLICY_NOWHERE);
+	vt_buf_init(&pol, 1 << 20);
+	CHECK_OK(vt_fs_read(&pol, AT_FDCWD, test_data_path("policy/federation.policy.signed")));
+	write_file("policy", pol.ptr, pol.len);
+	vt_buf_reset(&pol);
+	CHECK_OK(vt_fs_read(&pol, AT_FDCWD, test_data_path("policy/policy.vkey")));
+	write_file("policy.vkey", pol.ptr, pol.len);
+	CHECK_OK(vt_intake_residency(&d, in, "EU"));
+	CHECK(d.place == VT_POLICY_HERE);
+	CHECK_OK(vt_intake_residency(&d, in, "RU"));
+	CHECK(d.place == VT_POLICY_ELSEWHERE && strcmp(d.url, "https://mow.vitrine.example") == 0);
+	/* A policy that does not verify counts as none. */
+	vt_buf_reset(&pol);
+	CHECK_OK(vt_fs_read(&pol, AT_FDCWD, test_data_path("policy/federation.policy.signed")));
+	pol.ptr[30] = pol.ptr[30] == 'x' ? 'y' : 'x';
+	write_file("policy", pol.ptr, pol.len);
+	CHECK(vt_intake_residency(&d, in, "EU") < 0);
+	CHECK(d.place == VT_POLICY_NOWHERE);
+	vt_buf_dispose(&pol);
+
+	/* A new file, fed in pieces. */
+	CHECK_OK(vt_intake_upload_new(&u, in, 0));
+	CHECK_OK(feed_body(u, body, BODY_LEN));
+	CHECK_OK(vt_intake_upload_finish(&r, u, "acme-eu", "EU"));
+	hex(s, r.d.sha256.b, 32);
+	CHECK(strcmp(s, BODY_SHA256) == 0);
+	CHECK(r.d.size == BODY_LEN && r.is_new && r.stored);
+	CHECK(r.sample.first_seen > 0 && strcmp(r.sample.jurisdiction, "CH-ZRH") == 0);
+	CHECK(r.entry.len > 17 && memcmp(r.entry.ptr, "vitrine/1 sample\n", 17) == 0);
+	CHECK(strstr((const char *)r.entry.ptr, "acme") == NULL);
+	vt_intake_result_dispose(&r);
+	CHECK(count_files("vault/tmp") == 0);
+
+	/* The same again: known, deduplicated, a sighting. */
+	CHECK_OK(vt_intake_upload_new(&u, in, 0));
+	CHECK_OK(feed_body(u, body, BODY_LEN));
+	CHECK_OK(vt_intake_upload_finish(&r, u, "acme-eu", "EU"));
+	CHECK(!r.is_new && !r.stored);
+	CHECK(r.entry.len > 19 && memcmp(r.entry.ptr, "vitrine/1 sighting\n", 19) == 0);
+	vt_intake_result_dispose(&r);
+
+	/* Over the limit: refused while streaming, nothing kept. */
+	CHECK_OK(vt_intake_upload_new(&u, in, 1 << 20));
+	CHECK_CODE(feed_body(u, body + 1, BODY_LEN - 1), VT_ETOOBIG);
+	CHECK_CODE(vt_intake_upload_write(u, body, 1), VT_EINVAL);
+	CHECK(vt_intake_upload_finish(&r, u, "acme-eu", "EU") < 0);
+	vt_intake_result_dispose(&r);
+	CHECK(count_files("vault/tmp") == 0);
+	/* Exactly the limit is fine. */
+	CHECK_OK(vt_intake_upload_new(&u, in, 4096));
+	CHECK_OK(feed_body(u, body + 7, 4096));
+	CHECK_OK(vt_intake_upload_finish(&r, u, "acme-eu", "EU"));
+	CHECK(r.is_new && r.d.size == 4096);
+	vt_intake_result_dispose(&r);
+	/* Aborted and empty uploads store nothing. */
+	CHECK_OK(vt_intake_upload_new(&u, in, 0));
+	CHECK_OK(feed_body(u, body + 3, 100000));
+	vt_intake_upload_abort(u);
+	CHECK_OK(vt_intake_upload_new(&u, in, 0));
+	CHECK_CODE(vt_intake_upload_finish(&r, u, "acme-eu", "EU"), VT_EINVAL);
+	vt_intake_result_dispose(&r);
+	/* A bad tenant is refused before anything is stored. */
+	CHECK_OK(vt_intake_upload_new(&u, in, 0));
+	CHECK_OK(feed_body(u, body + 5, 1000));
+	CHECK_CODE(vt_intake_upload_finish(&r, u, "acme eu", "EU"), VT_EINVAL);
+	vt_intake_result_dispose(&r);
+	CHECK(count_files("vault/tmp") == 0);
+	/* Two objects: the big body and the 4 KiB one. */
+	CHECK(count_files("vault") - 1 >= 1);
+	{
+		vt_index_key k = {.len = 32};
+		vt_index_sample smp;
+		CHECK_OK(vt_hex_decode(k.b, 32, BODY_SHA256, 64));
+		CHECK_OK(vt_index_sample_get_by_hash(&smp, idx, &k));
+		CHECK(smp.size == BODY_LEN);
+		CHECK_OK(vt_hex_decode(
+		    k.b, 32, "0000000000000000000000000000000000000000000000000000000000000000",
+		    64));
+		CHECK_CODE(vt_index_sample_get_by_hash(&smp, idx, &k), VT_ENOTFOUND);
+	}
+
+	/* A secret readable by others is refused. */
+	vt_intake_close(in);
+	in = NULL;
+	CHECK(chmod(path, 0644) == 0);
+	CHECK_CODE(vt_intake_open(&in, tmpdir, idx), VT_EDENIED);
+done:
+	vt_intake_close(in);
+	vt_index_close(idx);
+	free(body);
+	{
+		char cmd[128];
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+		CHECK(system(cmd) == 0);
+	}
+}
+
+int main(void)
+{
+	RUN(test_customer);
+	RUN(test_entry);
+	RUN(test_decide);
+	RUN(test_hasher_pieces);
+	RUN(test_upload);
+	return TEST_DONE();
+}
