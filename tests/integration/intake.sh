@@ -142,11 +142,18 @@ upload br "$BR" "$T/fresh.bin"
 grep -q "BR" "$T/br.json" || fail "451 does not name the region"
 ok "BR: 451 ($(jq -r .detail "$T/br.json"))"
 unchanged "the BR upload"
+# Just over the limit: the declared length passes, the stream is cut.
 head -c 1100000 /dev/urandom >"$T/big.bin"
 upload big "$EU" "$T/big.bin"
 [ "$CODE" = 413 ] || fail "an upload over --max-upload: $CODE, want 413"
-ok "over --max-upload: 413"
+ok "over --max-upload while streaming: 413"
 unchanged "the oversized upload"
+# Far over it: refused on the declared length, before the body.
+head -c 3000000 /dev/urandom >"$T/huge.bin"
+upload huge "$EU" "$T/huge.bin"
+[ "$CODE" = 413 ] || fail "an upload far over --max-upload: $CODE, want 413"
+ok "over --max-upload by Content-Length: 413"
+unchanged "the huge upload"
 # A chunked body has no Content-Length: the limit bites while it streams.
 upload bigchunked "$EU" "$T/big.bin" -H "Transfer-Encoding: chunked"
 [ "$CODE" = 413 ] || fail "a chunked upload over --max-upload: $CODE, want 413"
@@ -180,7 +187,12 @@ upload evil "$EU" "$T/fresh.bin" -F "name=../../etc/passwd"
 [ "$CODE" = 400 ] || fail "a name with ../: $CODE, want 400"
 ok "a name with ../: 400"
 unchanged "the refused uploads"
+N=$(sqlite3 "$D/index.sqlite" "select count(*) from sightings where name = 'eicar.com' and source = 'EDR.Test'" 2>/dev/null || echo 1)
+[ "$N" = 1 ] || fail "the index does not hold the submitted name and source"
+ok "the file name and source are in the index (not in the log)"
 stop_server TERM
+[ "$RC" -eq 0 ] || fail "the server exited $RC"
+ok "the server stops cleanly"
 
 say "a site without a jurisdiction serves the log only"
 expect_ok "init without a jurisdiction" $V init --dir "$T/plain" --origin plain.example/log
