@@ -3,7 +3,7 @@
 # installs what is missing, then builds, runs, tests, benchmarks or fuzzes.
 
 PACKAGES := gcc clang meson ninja-build pkg-config libssl-dev \
-	libmicrohttpd-dev libcurl4-openssl-dev libsqlite3-dev libclang-rt-14-dev curl strace
+	libmicrohttpd-dev libcurl4-openssl-dev libsqlite3-dev libclang-rt-14-dev curl strace jq sqlite3
 BUILD := build
 ASAN := build-asan
 DIR ?= var
