@@ -46,6 +46,13 @@ void cli_source_close(cli_source *s);
 int cli_source_fetch(vt_buf *out, const char *path, void *source);
 int cli_source_checkpoint(cli_source *s, vt_buf *out);
 
+/*
+ * For "vitrine CMD SUB [options]": with no SUB, print help to stderr and
+ * return EXIT_USAGE; with --help or -h, print it to stdout and return
+ * EXIT_OK; otherwise return -1 (go on with argv[1] as SUB).
+ */
+int cli_sub_help(int argc, char **argv, const char *help);
+
 /* Read a whole file ("-" is standard input). */
 int cli_read_file(vt_buf *out, const char *path);
 

@@ -539,10 +539,8 @@ int cmd_policy(int argc, char **argv)
 	opts o;
 	int rc;
 
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		fputs(help, argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_USAGE : EXIT_OK;
-	}
+	if ((rc = cli_sub_help(argc, argv, help)) >= 0)
+		return rc;
 	for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
 		if (strcmp(argv[1], sub[i].name) != 0)
 			continue;

@@ -218,10 +218,8 @@ int cmd_vault(int argc, char **argv)
 	int c, rc = EXIT_FAIL;
 	size_t want_args;
 
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		fputs(help, argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_USAGE : EXIT_OK;
-	}
+	if ((rc = cli_sub_help(argc, argv, help)) >= 0)
+		return rc;
 	sub = argv[1];
 	argc--;
 	argv++;

@@ -49,6 +49,19 @@ int cli_usage(const char *cmd, const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
+int cli_sub_help(int argc, char **argv, const char *help)
+{
+	if (argc < 2) {
+		fputs(help, stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		fputs(help, stdout);
+		return EXIT_OK;
+	}
+	return -1;
+}
+
 int cli_read_file(vt_buf *out, const char *path)
 {
 	if (strcmp(path, "-") == 0) {
