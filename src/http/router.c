@@ -28,7 +28,9 @@ int vt_route_match(vt_route *out, const char *method, const char *url)
 		{"/healthz", "GET", VT_ROUTE_HEALTHZ},
 		{"/metrics", "GET", VT_ROUTE_METRICS},
 		{"/api/v1/files", "POST", VT_ROUTE_FILES},
+		{"/api/v1/lookup", "POST", VT_ROUTE_LOOKUP},
 	};
+	static const char files[] = "/api/v1/files/";
 
 	memset(out, 0, sizeof(*out));
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
@@ -47,6 +49,18 @@ int vt_route_match(vt_route *out, const char *method, const char *url)
 		if (vt_tile_parse_path(&out->tile, url + 5, strlen(url + 5)) < 0)
 			return refuse(out, 400, "malformed tile path", NULL);
 		out->id = VT_ROUTE_TILE;
+		return 0;
+	}
+	if (strncmp(url, files, sizeof(files) - 1) == 0) {
+		const char *arg = url + sizeof(files) - 1;
+		/* Deeper paths (such as .../content) are not routes yet. */
+		if (arg[0] == '\0' || strchr(arg, '/') != NULL)
+			return refuse(out, 404, "no such route", NULL);
+		if (!method_is(method, "GET"))
+			return refuse(out, 405, "method not allowed on this path", "GET, HEAD");
+		out->id = VT_ROUTE_FILE_REPORT;
+		out->arg = arg;
+		out->arg_len = strlen(arg);
 		return 0;
 	}
 	return refuse(out, 404, "no such route", NULL);

@@ -10,9 +10,11 @@
 #include "vitrine/encoding.h"
 #include "vitrine/error.h"
 #include "vitrine/intake.h"
+#include "vitrine/lookup.h"
 #include "vitrine/multipart.h"
 #include "vitrine/proof.h"
 #include "vitrine/reader.h"
+#include "vitrine/report.h"
 #include "vitrine/router.h"
 
 #include <arpa/inet.h>
@@ -66,6 +68,8 @@ typedef struct {
 	vt_buf name, tags, source;
 	bool have_result, sighted;
 	vt_intake_result res;
+	/* POST /api/v1/lookup */
+	vt_lookup_format lookup_fmt;
 } request;
 
 enum { FIELD_NONE, FIELD_FILE, FIELD_NAME, FIELD_TAGS, FIELD_SOURCE, FIELD_OTHER };
@@ -730,6 +734,183 @@ static enum MHD_Result handle_files(request *rq, const char *data, size_t *size)
 	return suspended ? MHD_YES : answer_files(rq);
 }
 
+/* ---- /api/v1 reads: lookups and reports (logic in src/custody) -------- */
+
+/* An /api/v1 error: {"error": {"code": "...", "message": "..."}}. */
+static enum MHD_Result api_error(struct MHD_Connection *c, unsigned status, const char *code,
+				 const char *message, const char *hname, const char *hvalue)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	vt_buf b;
+
+	vt_buf_init(&b, 4096);
+	vt_report_error(&b, code, message);
+	r = MHD_create_response_from_buffer(b.len, b.ptr, MHD_RESPMEM_MUST_COPY);
+	vt_buf_dispose(&b);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (hname)
+		MHD_add_response_header(r, hname, hvalue);
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* Send a JSON buffer without copying it: the response frees it. */
+static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, vt_buf *b)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	size_t len;
+	uint8_t *p = vt_buf_detach(b, &len);
+
+	r = MHD_create_response_from_buffer(len, p, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(p);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/*
+ * Authenticate an /api/v1 read into rq->tok. Returns true, or false with
+ * the refusal queued in *ret.
+ */
+static bool api_token(request *rq, enum MHD_Result *ret)
+{
+	const char *h = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
+						    MHD_HTTP_HEADER_AUTHORIZATION);
+	int err;
+
+	if (!h || strncmp(h, "Bearer ", 7) != 0) {
+		*ret = api_error(rq->conn, 401, "unauthorized", "send Authorization: Bearer <token>",
+				 "WWW-Authenticate", "Bearer");
+		return false;
+	}
+	err = vt_tokens_lookup(&rq->tok, rq->srv->tokens, h + 7, strlen(h + 7));
+	if (err == VT_EDENIED)
+		*ret = api_error(rq->conn, 401, "unauthorized", "unknown, malformed or revoked token",
+				 "WWW-Authenticate", "Bearer");
+	else if (err < 0)
+		*ret = api_error(rq->conn, 503, "unavailable", "cannot check the token now",
+				 "Retry-After", "1");
+	return err == 0;
+}
+
+/* Headers of POST /api/v1/lookup are in: who, which format, how much. */
+static enum MHD_Result lookup_begin(request *rq)
+{
+	struct MHD_Connection *c = rq->conn;
+	const char *type, *len;
+	size_t tl;
+	enum MHD_Result ret;
+
+	if (!api_token(rq, &ret))
+		return ret;
+	if (vt_report_may_lookup(&rq->tok) < 0)
+		return api_error(c, 403, "forbidden", vt_error_last(), NULL, NULL);
+	type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	tl = type ? strcspn(type, "; \t") : 0;
+	if (type && tl == 16 && strncasecmp(type, "application/json", 16) == 0)
+		rq->lookup_fmt = VT_LOOKUP_JSON;
+	else if (type && tl == 10 && strncasecmp(type, "text/plain", 10) == 0)
+		rq->lookup_fmt = VT_LOOKUP_TEXT;
+	else
+		return api_error(c, 415, "unsupported_media_type",
+				 "send application/json ({\"hashes\": [...]}) or text/plain "
+				 "(one hash a line)",
+				 NULL, NULL);
+	len = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (len && strtoull(len, NULL, 10) > VT_LOOKUP_BODY_MAX)
+		return api_error(c, 413, "too_large", "a lookup request is at most 4 MiB", NULL,
+				 NULL);
+	vt_buf_dispose(&rq->body);
+	vt_buf_init(&rq->body, VT_LOOKUP_BODY_MAX);
+	return MHD_YES;
+}
+
+static enum MHD_Result handle_lookup(request *rq, const char *data, size_t *size)
+{
+	vt_lookup_request req = {0};
+	vt_index_hit *hits = NULL;
+	enum MHD_Result ret;
+	vt_buf out;
+	int err;
+
+	if (*size > 0) {
+		if (!rq->too_big && vt_buf_add(&rq->body, data, *size) < 0)
+			rq->too_big = true;
+		*size = 0;
+		return MHD_YES;
+	}
+	vt_buf_init(&out, (size_t)32 << 20);
+	if (rq->too_big) {
+		ret = api_error(rq->conn, 413, "too_large", "a lookup request is at most 4 MiB",
+				NULL, NULL);
+		goto done;
+	}
+	if ((err = vt_lookup_parse(&req, rq->body.ptr, rq->body.len, rq->lookup_fmt)) < 0) {
+		ret = api_error(rq->conn, err == VT_ETOOBIG ? 413 : err == VT_EINVAL ? 400 : 500,
+				err == VT_ETOOBIG ? "too_many_hashes"
+				: err == VT_EINVAL ? "bad_request"
+						   : "internal",
+				vt_error_last(), NULL, NULL);
+		goto done;
+	}
+	if (req.n > 0 && (hits = malloc(req.n * sizeof(*hits))) == NULL) {
+		ret = api_error(rq->conn, 500, "internal", "out of memory", NULL, NULL);
+		goto done;
+	}
+	if ((err = vt_index_lookup_many(hits, vt_tokens_index(rq->srv->tokens), req.keys, req.n)) <
+		    0 ||
+	    (err = vt_lookup_answer(&out, req.keys, hits, req.n)) < 0) {
+		ret = api_error(rq->conn, err == VT_EBUSY ? 503 : 500, "internal", vt_error_last(),
+				err == VT_EBUSY ? "Retry-After" : NULL, "1");
+		goto done;
+	}
+	ret = send_json(rq->conn, 200, &out);
+done:
+	free(hits);
+	vt_lookup_dispose(&req);
+	vt_buf_dispose(&out);
+	return ret;
+}
+
+static enum MHD_Result serve_file_report(request *rq)
+{
+	vt_index_key key;
+	enum MHD_Result ret;
+	vt_buf out;
+	int err;
+
+	if (!api_token(rq, &ret))
+		return ret;
+	if (vt_lookup_key_parse(&key, rq->route.arg, rq->route.arg_len) < 0)
+		return api_error(rq->conn, 400, "bad_hash", vt_error_last(), NULL, NULL);
+	vt_buf_init(&out, (size_t)32 << 20);
+	err = vt_report_file(&out, vt_tokens_index(rq->srv->tokens), &key, &rq->tok);
+	if (err == 0) {
+		ret = send_json(rq->conn, 200, &out);
+	} else if (err == VT_ENOTFOUND) {
+		/* One message for unknown and hidden files alike. */
+		ret = api_error(rq->conn, 404, "not_found", "no such file", NULL, NULL);
+	} else if (err == VT_EDENIED) {
+		ret = api_error(rq->conn, 403, "forbidden", vt_error_last(), NULL, NULL);
+	} else {
+		ret = api_error(rq->conn, err == VT_EBUSY ? 503 : 500, "internal", vt_error_last(),
+				err == VT_EBUSY ? "Retry-After" : NULL, "1");
+	}
+	vt_buf_dispose(&out);
+	return ret;
+}
+
 /* ---- dispatch --------------------------------------------------------- */
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
@@ -750,6 +931,13 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		pthread_mutex_init(&rq->mu, NULL);
 		*con_cls = rq;
 		status = vt_route_match(&rq->route, method, url);
+		if (status != 0 && strncmp(url, "/api/v1/", 8) == 0)
+			return api_error(c, (unsigned)status,
+					 status == 405   ? "method_not_allowed"
+					 : status == 404 ? "not_found"
+							 : "bad_request",
+					 rq->route.reason, status == 405 ? "Allow" : NULL,
+					 rq->route.allow);
 		if (status == 405)
 			return send_error(c, 405, "method not allowed", rq->route.reason, "Allow",
 					  rq->route.allow);
@@ -759,6 +947,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 					  rq->route.reason, NULL, NULL);
 		if (rq->route.id == VT_ROUTE_FILES)
 			return files_begin(rq);
+		if (rq->route.id == VT_ROUTE_LOOKUP)
+			return lookup_begin(rq);
 		if (rq->route.id != VT_ROUTE_ADD)
 			goto dispatch;
 		if (!authorized(rq))
@@ -776,6 +966,8 @@ dispatch:
 	switch (rq->route.id) {
 	case VT_ROUTE_ADD: return handle_add(rq, data, size);
 	case VT_ROUTE_FILES: return handle_files(rq, data, size);
+	case VT_ROUTE_LOOKUP: return handle_lookup(rq, data, size);
+	case VT_ROUTE_FILE_REPORT: return serve_file_report(rq);
 	case VT_ROUTE_CHECKPOINT: return serve_checkpoint(rq);
 	case VT_ROUTE_TILE: return serve_tile(rq);
 	case VT_ROUTE_METRICS: return serve_metrics(rq);
