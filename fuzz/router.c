@@ -35,6 +35,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (status == 405 && r.allow == NULL)
 		abort();
+	/* A report's hash is a non-empty segment of the path itself. */
+	if (status == 0 && r.id == VT_ROUTE_FILE_REPORT &&
+	    (r.arg < url || r.arg_len == 0 || r.arg + r.arg_len > url + strlen(url) ||
+	     memchr(r.arg, '/', r.arg_len) != NULL))
+		abort();
 	if (status == 0 && r.id == VT_ROUTE_TILE) {
 		int n = vt_tile_path(path, sizeof(path), &r.tile);
 		if (n < 0 || strncmp(url, "/log/", 5) != 0 || strcmp(url + 5, path) != 0)
