@@ -1,8 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # The benchmarks behind `make bench`: the sequencer against its hashing
-# bound (bench_log), the whole CLI process appending a million lines, and,
-# when vt_hammer is built, a running server under 256 concurrent writers.
+# bound (bench_log), the whole CLI process appending a million lines, a
+# running server under 256 concurrent writers (vt_hammer), and hash lookups
+# over HTTP.
 # Each command is printed before its figures so they can be pasted into
 # bench/README.md. Usage: sh bench/run.sh BUILD_DIR [DATA_PARENT]
 # DATA_PARENT (default /var/tmp, or $VT_BENCH_DIR) gets one scratch
@@ -105,4 +106,13 @@ if [ -x "$HAMMER" ] && "$HAMMER" --help >/dev/null 2>&1; then
 else
 	printf '\n(vt_hammer not built or not working yet: server figures skipped)\n'
 fi
+
+# 4. Hash lookups over HTTP in batches of 1,000 (half known), measured by the
+# lookup integration test's own setup: a site, a policy, uploads, 4 clients.
+say "VT_LOOKUP_BENCH_REQUESTS=4000 sh tests/integration/lookup.sh $VITRINE"
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+VT_TEST_DATA=$SRC/tests/data VT_LOOKUP_BENCH_REQUESTS=4000 \
+	sh "$SRC/tests/integration/lookup.sh" "$VITRINE" >"$SCRATCH/lookup.out" 2>&1 || rc=1
+grep 'lookup throughput' "$SCRATCH/lookup.out" | sed 's/^# //' ||
+	{ tail -5 "$SCRATCH/lookup.out"; rc=1; }
 exit $rc
