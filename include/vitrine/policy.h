@@ -100,6 +100,14 @@ int vt_policy_equal(const vt_policy *a, const vt_policy *b);
 int vt_policy_check_jurisdiction(const char *s, size_t len);
 
 /*
+ * Read the site's own jurisdiction from DIR/jurisdiction (written by
+ * vitrine init --jurisdiction; one id, optionally newline-terminated) into
+ * out[VT_JURISDICTION_MAX + 1]. VT_ENOTFOUND when the file does not exist,
+ * VT_EINVAL for a malformed id (naming the file), VT_EIO.
+ */
+int vt_policy_site_jurisdiction(char *out, const char *dir);
+
+/*
  * 0 when s[0..len) is a valid region name: an upper-case letter, then 1 to
  * 15 upper-case letters or digits ("EU", "NA"). Else VT_EINVAL.
  */

@@ -273,30 +273,13 @@ done:
 }
 
 /* The site's own jurisdiction, when DIR/jurisdiction exists ("" otherwise). */
-static int site_jurisdiction(char *out, size_t cap, const char *dir)
+static int site_jurisdiction(char *out, const char *dir)
 {
-	char path[4096];
-	vt_buf b;
-	int err;
-
-	out[0] = 0;
-	vt_buf_init(&b, 256);
-	snprintf(path, sizeof(path), "%s/jurisdiction", dir);
-	if ((err = vt_fs_read(&b, AT_FDCWD, path)) == VT_ENOTFOUND) {
+	int err = vt_policy_site_jurisdiction(out, dir);
+	if (err == VT_ENOTFOUND) {
+		out[0] = 0;
 		err = 0;
-		goto done;
 	}
-	if (err < 0)
-		goto done;
-	while (b.len > 0 && (b.ptr[b.len - 1] == '\n' || b.ptr[b.len - 1] == '\r'))
-		b.ptr[--b.len] = 0;
-	if ((err = vt_policy_check_jurisdiction((const char *)b.ptr, b.len)) < 0) {
-		err = vt_error_wrap(err, "%s", path);
-		goto done;
-	}
-	snprintf(out, cap, "%s", (const char *)b.ptr);
-done:
-	vt_buf_dispose(&b);
 	return err;
 }
 
@@ -406,7 +389,7 @@ static int do_adopt(const opts *o)
 		rc = cli_fail(o->argv[0]);
 		goto done;
 	}
-	if (site_jurisdiction(here, sizeof(here), o->dir) < 0) {
+	if (site_jurisdiction(here, o->dir) < 0) {
 		rc = cli_fail("jurisdiction");
 		goto done;
 	}
@@ -505,7 +488,7 @@ static int do_show(const opts *o)
 		rc = cli_fail(path);
 		goto done;
 	}
-	if (site_jurisdiction(here, sizeof(here), o->dir) < 0)
+	if (site_jurisdiction(here, o->dir) < 0)
 		here[0] = 0;
 	printf("policy version %llu, signed by %s+%08x, ", (unsigned long long)p.version,
 	       vt_note_verifier_name(v), (unsigned)vt_note_verifier_id(v));

@@ -49,34 +49,6 @@ struct vt_intake_upload {
 
 /* ---- site files ------------------------------------------------------- */
 
-static int read_jurisdiction(char *out, const char *dir)
-{
-	char path[4096];
-	vt_buf b;
-	int err;
-
-	vt_buf_init(&b, 256);
-	snprintf(path, sizeof(path), "%s/jurisdiction", dir);
-	if ((err = vt_fs_read(&b, AT_FDCWD, path)) < 0) {
-		if (err == VT_ENOTFOUND)
-			err = vt_error_set(
-			    VT_ENOTFOUND,
-			    "this site has no jurisdiction (vitrine init --jurisdiction)");
-		goto done;
-	}
-	while (b.len > 0 && (b.ptr[b.len - 1] == '\n' || b.ptr[b.len - 1] == '\r'))
-		b.len--;
-	if ((err = vt_policy_check_jurisdiction((const char *)b.ptr, b.len)) < 0) {
-		err = vt_error_wrap(err, "%s", path);
-		goto done;
-	}
-	memcpy(out, b.ptr, b.len);
-	out[b.len] = 0;
-done:
-	vt_buf_dispose(&b);
-	return err;
-}
-
 static int read_secret(uint8_t out[VT_INTAKE_SECRET_SIZE], const char *path)
 {
 	struct stat st;
@@ -165,7 +137,10 @@ int vt_intake_open(vt_intake **out, const char *dir, vt_index *idx)
 	in->idx = idx;
 	pthread_mutex_init(&in->mu, NULL);
 	vt_policy_init(&in->policy);
-	if ((err = read_jurisdiction(in->jurisdiction, dir)) < 0)
+	if ((err = vt_policy_site_jurisdiction(in->jurisdiction, dir)) == VT_ENOTFOUND)
+		err = vt_error_set(VT_ENOTFOUND,
+				   "this site has no jurisdiction (vitrine init --jurisdiction)");
+	if (err < 0)
 		goto done;
 	if ((err = vt_vault_open(&in->vault, dir)) < 0) {
 		err = vt_error_wrap(err, "this site has no vault");

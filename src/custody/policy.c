@@ -13,8 +13,11 @@
 #include "vitrine/policy.h"
 #include "vitrine/encoding.h"
 #include "vitrine/error.h"
+#include "vitrine/fsutil.h"
 
+#include <fcntl.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -625,4 +628,27 @@ int vt_policy_entry_parse(uint64_t *version, vt_hash *digest, const char *entry,
 bad:
 	return vt_error_set(VT_EINVAL, "not a policy entry (want \"vitrine/1 policy\", "
 				       "\"version N\", \"digest sha256:<hex>\", one a line)");
+}
+
+int vt_policy_site_jurisdiction(char *out, const char *dir)
+{
+	char path[4096];
+	vt_buf b;
+	int err;
+
+	vt_buf_init(&b, 256);
+	snprintf(path, sizeof(path), "%s/jurisdiction", dir);
+	if ((err = vt_fs_read(&b, AT_FDCWD, path)) < 0)
+		goto done;
+	while (b.len > 0 && (b.ptr[b.len - 1] == '\n' || b.ptr[b.len - 1] == '\r'))
+		b.len--;
+	if ((err = vt_policy_check_jurisdiction((const char *)b.ptr, b.len)) < 0) {
+		err = vt_error_wrap(err, "%s", path);
+		goto done;
+	}
+	memcpy(out, b.ptr, b.len);
+	out[b.len] = 0;
+done:
+	vt_buf_dispose(&b);
+	return err;
 }

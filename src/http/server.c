@@ -76,21 +76,10 @@ enum { FIELD_NONE, FIELD_FILE, FIELD_NAME, FIELD_TAGS, FIELD_SOURCE, FIELD_OTHER
 
 /* ---- responses -------------------------------------------------------- */
 
+/* A JSON string literal, with the escaping the /api/v1 reports use. */
 static void json_string(vt_buf *b, const char *s)
 {
-	vt_buf_addc(b, '"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			vt_buf_printf(b, "\\%c", c);
-		else if (c == '\n')
-			vt_buf_adds(b, "\\n");
-		else if (c < 0x20)
-			vt_buf_printf(b, "\\u%04x", c);
-		else
-			vt_buf_addc(b, c);
-	}
-	vt_buf_addc(b, '"');
+	vt_report_json_string(b, s, strlen(s));
 }
 
 static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned status, const void *data,
