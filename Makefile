@@ -3,7 +3,9 @@
 # installs what is missing, then builds, runs, tests, benchmarks or fuzzes.
 
 PACKAGES := gcc clang meson ninja-build pkg-config libssl-dev \
-	libmicrohttpd-dev libcurl4-openssl-dev libsqlite3-dev libclang-rt-14-dev curl strace jq sqlite3
+	libmicrohttpd-dev libcurl4-openssl-dev libsqlite3-dev libclang-rt-14-dev curl strace jq sqlite3 \
+	libyara-dev yara libmagic-dev libfuzzy-dev libtlsh-dev libarchive-dev libjansson-dev \
+	bubblewrap clamav-testfiles unzip zip
 BUILD := build
 ASAN := build-asan
 DIR ?= var

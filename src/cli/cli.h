@@ -21,6 +21,14 @@ int cmd_key(int argc, char **argv);
 int cmd_vault(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_token(int argc, char **argv);
+int cmd_submit(int argc, char **argv);
+int cmd_files(int argc, char **argv);
+/* src/analysis (cli files listed in src/analysis/meson.build) */
+int cmd_scan(int argc, char **argv);
+/* src/conveyer (cli files listed in src/conveyer/meson.build) */
+int cmd_build(int argc, char **argv);
+int cmd_release(int argc, char **argv);
+int cmd_rebuild(int argc, char **argv);
 
 /* Print "vitrine: <what>: <last error>" and return EXIT_FAIL. */
 int cli_fail(const char *what);

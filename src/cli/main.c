@@ -24,6 +24,12 @@ static const char usage[] =
 	"  vault      store, read, shred and check customer files (local)\n"
 	"  policy     check, sign, verify, adopt and show the residency policy\n"
 	"  token      create, list and revoke bearer tokens\n"
+	"  submit     send files to a site (asks by hash first)\n"
+	"  files      show a file's report or download it (access-logged)\n"
+	"  scan       scan files and directories locally (YARA, types, hashes)\n"
+	"  build      build a recipe reproducibly in a sandbox, with provenance\n"
+	"  release    publish a logged build as a release\n"
+	"  rebuild    rebuild a site's release independently and attest\n"
 	"\n"
 	"Run 'vitrine <command> --help' for a command's options.\n";
 
@@ -173,6 +179,12 @@ int main(int argc, char **argv)
 		{"vault", cmd_vault},
 		{"policy", cmd_policy},
 		{"token", cmd_token},
+		{"submit", cmd_submit},
+		{"files", cmd_files},
+		{"scan", cmd_scan},
+		{"build", cmd_build},
+		{"release", cmd_release},
+		{"rebuild", cmd_rebuild},
 	};
 
 	if (argc < 2) {
