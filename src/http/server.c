@@ -407,6 +407,25 @@ static enum MHD_Result handle_add(request *rq, const char *data, size_t *size)
 
 /* ---- POST /api/v1/files: sample intake (logic in src/custody/intake.c) -- */
 
+static enum MHD_Result api_error(struct MHD_Connection *c, unsigned status, const char *code,
+				 const char *message, const char *hname, const char *hvalue);
+
+/* The stable code of an error status of the /api/v1 routes (docs/api.md). */
+static const char *api_code(unsigned status)
+{
+	switch (status) {
+	case 400: return "bad_request";
+	case 401: return "unauthorized";
+	case 403: return "forbidden";
+	case 404: return "not_found";
+	case 409: return "conflict";
+	case 413: return "too_large";
+	case 415: return "unsupported_media_type";
+	case 503: return "unavailable";
+	default: return "internal";
+	}
+}
+
 /* 421 and 451 bodies name the site that must hold the data, if any. */
 static enum MHD_Result send_residency(request *rq, const vt_intake_decision *d)
 {
@@ -415,13 +434,11 @@ static enum MHD_Result send_residency(request *rq, const vt_intake_decision *d)
 	vt_buf b;
 
 	vt_buf_init(&b, 4096);
-	vt_buf_adds(&b, "{\"error\": ");
-	json_string(&b, status == 421 ? "misdirected: this region's data is held by another site"
-				      : "unavailable for legal reasons: no site may hold this "
-					"region's data");
-	vt_buf_adds(&b, ", \"detail\": ");
+	vt_buf_adds(&b, "{\"error\": {\"code\": ");
+	json_string(&b, status == 421 ? "misdirected" : "unavailable_for_legal_reasons");
+	vt_buf_adds(&b, ", \"message\": ");
 	json_string(&b, d->reason);
-	vt_buf_adds(&b, ", \"region\": ");
+	vt_buf_adds(&b, "}, \"region\": ");
 	json_string(&b, rq->tok.region);
 	if (status == 421) {
 		vt_buf_adds(&b, ", \"jurisdiction\": ");
@@ -512,29 +529,29 @@ static enum MHD_Result files_begin(request *rq)
 	int err;
 
 	if (!rq->srv->intake)
-		return send_error(c, 503, "intake unavailable",
+		return api_error(c, 503, "unavailable",
 				  rq->srv->intake_off ? rq->srv->intake_off
 						      : "this site does not take files",
 				  NULL, NULL);
 	h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 	if (!h || strncmp(h, "Bearer ", 7) != 0)
-		return send_error(c, 401, "unauthorized",
-				  "send Authorization: Bearer <submitter token>", "WWW-Authenticate",
-				  "Bearer");
+		return api_error(c, 401, "unauthorized",
+				 "send Authorization: Bearer <submitter token>", "WWW-Authenticate",
+				 "Bearer");
 	err = vt_tokens_lookup(&rq->tok, rq->srv->tokens, h + 7, strlen(h + 7));
 	if (err == VT_EDENIED)
-		return send_error(c, 401, "unauthorized", "unknown, malformed or revoked token",
+		return api_error(c, 401, "unauthorized", "unknown, malformed or revoked token",
 				  "WWW-Authenticate", "Bearer");
 	if (err < 0)
-		return send_error(c, 503, "cannot check the token", vt_error_last(),
+		return api_error(c, 503, "unavailable", vt_error_last(),
 				  "Retry-After", "1");
 	if (strcmp(rq->tok.role, "submitter") != 0)
-		return send_error(c, 403, "forbidden", "uploading files needs a submitter token",
+		return api_error(c, 403, "forbidden", "uploading files needs a submitter token",
 				  NULL, NULL);
 	type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
 	if (!type || strncasecmp(type, "multipart/form-data", 19) != 0 ||
 	    (type[19] != 0 && type[19] != ';' && type[19] != ' ' && type[19] != '\t'))
-		return send_error(c, 415, "unsupported media type",
+		return api_error(c, 415, "unsupported_media_type",
 				  "send multipart/form-data with a \"file\" part", NULL, NULL);
 	/* Residency before a byte of the body is read. */
 	err = vt_intake_residency(&d, rq->srv->intake, rq->tok.region);
@@ -547,10 +564,10 @@ static enum MHD_Result files_begin(request *rq)
 		char msg[128];
 		snprintf(msg, sizeof(msg), "a file is at most %llu bytes",
 			 (unsigned long long)rq->srv->max_upload);
-		return send_error(c, 413, "file too large", msg, NULL, NULL);
+		return api_error(c, 413, "too_large", msg, NULL, NULL);
 	}
 	if (vt_multipart_new(&rq->mp, type, &cb, rq, &lim) < 0)
-		return send_error(c, 400, "bad request", vt_error_last(), NULL, NULL);
+		return api_error(c, 400, "bad_request", vt_error_last(), NULL, NULL);
 	vt_buf_init(&rq->name, VT_INDEX_NAME_MAX);
 	vt_buf_init(&rq->tags, 4096);
 	vt_buf_init(&rq->source, VT_INDEX_SOURCE_MAX);
@@ -635,14 +652,14 @@ static enum MHD_Result answer_files(request *rq)
 	vt_buf proof, b;
 
 	if (rq->err < 0)
-		return send_error(rq->conn, status_of(rq->err) == 503 ? 503 : 500,
-				  "the log did not take the entry", rq->why, "Retry-After", "1");
+		return api_error(rq->conn, status_of(rq->err) == 503 ? 503 : 500,
+				 status_of(rq->err) == 503 ? "unavailable" : "internal", rq->why,
+				 "Retry-After", "1");
 	record_sighting(rq);
 	vt_buf_init(&proof, 2 << 20);
 	vt_buf_init(&b, 4 << 20);
 	if (build_proof(&proof, rq->srv, rq->index) < 0) {
-		ret = send_error(rq->conn, 500, "cannot build the receipt", vt_error_last(), NULL,
-				 NULL);
+		ret = api_error(rq->conn, 500, "internal", vt_error_last(), NULL, NULL);
 		goto done;
 	}
 	gmtime_r(&t, &tm);
@@ -700,8 +717,8 @@ static enum MHD_Result handle_files(request *rq, const char *data, size_t *size)
 	if (!rq->fail && (err = each_tag(rq, false)) < 0)
 		files_fail(rq, 400, err);
 	if (rq->fail) {
-		const char *what = rq->fail_status == 413 ? "file too large" : "bad request";
-		return send_error(rq->conn, rq->fail_status, what, rq->fail_msg, NULL, NULL);
+		return api_error(rq->conn, rq->fail_status, api_code(rq->fail_status), rq->fail_msg,
+				 NULL, NULL);
 	}
 	/* Everything checked: commit the object, the index record and the entry. */
 	err = vt_intake_upload_finish(&rq->res, rq->up, rq->tok.tenant, rq->tok.region);
@@ -709,17 +726,16 @@ static enum MHD_Result handle_files(request *rq, const char *data, size_t *size)
 	rq->have_result = err == 0;
 	if (err < 0) {
 		vt_intake_result_dispose(&rq->res);
-		return send_error(rq->conn, err == VT_EINVAL ? 400 : err == VT_EEXISTS ? 409 : 500,
-				  "cannot take the file", vt_error_last(), NULL, NULL);
+		unsigned st = err == VT_EINVAL ? 400 : err == VT_EEXISTS ? 409 : 500;
+		return api_error(rq->conn, st, api_code(st), vt_error_last(), NULL, NULL);
 	}
 	if ((err = each_tag(rq, true)) < 0)
-		return send_error(rq->conn, 500, "cannot tag the sample", vt_error_last(), NULL, NULL);
+		return api_error(rq->conn, 500, "internal", vt_error_last(), NULL, NULL);
 	err = submit_entry(rq, rq->res.entry.ptr, rq->res.entry.len, &suspended);
 	if (err == VT_EBUSY)
-		return send_error(rq->conn, 503, "busy", vt_error_last(), "Retry-After", "1");
+		return api_error(rq->conn, 503, "unavailable", vt_error_last(), "Retry-After", "1");
 	if (err < 0)
-		return send_error(rq->conn, 500, "the log refused the entry", vt_error_last(), NULL,
-				  NULL);
+		return api_error(rq->conn, 500, "internal", vt_error_last(), NULL, NULL);
 	return suspended ? MHD_YES : answer_files(rq);
 }
 

@@ -140,7 +140,7 @@ unchanged "the RU upload"
 upload br "$BR" "$T/fresh.bin"
 [ "$CODE" = 451 ] || fail "BR upload: $CODE, want 451"
 grep -q "BR" "$T/br.json" || fail "451 does not name the region"
-ok "BR: 451 ($(jq -r .detail "$T/br.json"))"
+ok "BR: 451 ($(jq -r .error.message "$T/br.json"))"
 unchanged "the BR upload"
 # Just over the limit: the declared length passes, the stream is cut.
 head -c 1100000 /dev/urandom >"$T/big.bin"
@@ -166,7 +166,7 @@ CODE=$(curl -s -o "$T/trunc.json" -w '%{http_code}' -H "Authorization: Bearer $E
 	"$URL/api/v1/files")
 [ "$CODE" = 400 ] || fail "a truncated body: $CODE, want 400"
 grep -q truncated "$T/trunc.json" || fail "400 does not say truncated: $(cat "$T/trunc.json")"
-ok "a truncated body: 400 ($(jq -r .detail "$T/trunc.json"))"
+ok "a truncated body: 400 ($(jq -r .error.message "$T/trunc.json"))"
 unchanged "the truncated upload"
 upload none "" "$T/fresh.bin"
 [ "$CODE" = 401 ] || fail "no token: $CODE, want 401"
@@ -177,7 +177,7 @@ upload bad "vt_$(printf '0%.0s' $(seq 64))" "$T/fresh.bin"
 ok "no or unknown token: 401"
 upload ana "$ANA" "$T/fresh.bin"
 [ "$CODE" = 403 ] || fail "an analyst token: $CODE, want 403"
-jq -e .error "$T/ana.json" >/dev/null || fail "403 is not JSON"
+jq -e .error.code "$T/ana.json" >/dev/null || fail "403 is not JSON"
 ok "an analyst token: 403 with JSON"
 CODE=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $EU" \
 	-H "Content-Type: application/octet-stream" --data-binary "@$T/fresh.bin" "$URL/api/v1/files")
@@ -201,7 +201,7 @@ CODE=$(curl -s -o "$T/plain.json" -w '%{http_code}' -H "Authorization: Bearer $E
 	-F "file=@$T/eicar.com" "$URL/api/v1/files")
 [ "$CODE" = 503 ] || fail "intake on a log-only site: $CODE, want 503"
 grep -q jurisdiction "$T/plain.json" || fail "503 gives no reason: $(cat "$T/plain.json")"
-ok "log-only site: 503 ($(jq -r .detail "$T/plain.json"))"
+ok "log-only site: 503 ($(jq -r .error.message "$T/plain.json"))"
 stop_server TERM
 
 finish
