@@ -1,16 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* libcurl glue: GET and POST with status codes mapped to VT_E* codes. */
+/* libcurl glue: GET, POST and multipart uploads, whole or streamed, statuses as VT_E* codes. */
 #include "vitrine/client.h"
 #include "vitrine/error.h"
 
 /* curl 7.88 type-check macros break under -std=c11. */
 #define CURL_DISABLE_TYPECHECK 1
 #include <curl/curl.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct vt_client {
 	CURL *h;
@@ -132,4 +134,244 @@ int vt_client_fetch_tile(vt_buf *out, const char *path, void *client)
 	char p[512];
 	snprintf(p, sizeof(p), "log/%s", path);
 	return vt_client_get(client, out, p);
+}
+
+/* The streaming functions below: one request's state for the callbacks. */
+typedef struct {
+	CURL *h;
+	vt_client_response *resp;
+	vt_client_sink_fn sink; /* a 2xx body goes here, or */
+	void *payload;
+	vt_buf *out; /* here */
+	long status; /* 0 until the first body byte */
+	int err;     /* the sink's or out's failure */
+} xfer;
+
+#define ERROR_BODY_MAX 65536
+#define HEADERS_MAX 65536
+
+void vt_client_response_init(vt_client_response *r)
+{
+	r->status = 0;
+	vt_buf_init(&r->headers, HEADERS_MAX);
+	vt_buf_init(&r->error_body, ERROR_BODY_MAX);
+}
+
+void vt_client_response_dispose(vt_client_response *r)
+{
+	vt_buf_dispose(&r->headers);
+	vt_buf_dispose(&r->error_body);
+	r->status = 0;
+}
+
+int vt_client_response_header(char *out, size_t cap, const vt_client_response *r,
+			      const char *name)
+{
+	const char *p = vt_buf_cstr(&r->headers);
+	size_t nl = strlen(name);
+
+	while (*p) {
+		const char *eol = strchr(p, '\n');
+		const char *end = eol ? eol : p + strlen(p);
+		if ((size_t)(end - p) > nl && strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
+			const char *v = p + nl + 1;
+			while (v < end && (*v == ' ' || *v == '\t'))
+				v++;
+			while (end > v && (end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t'))
+				end--;
+			if ((size_t)(end - v) >= cap)
+				return vt_error_set(VT_ETOOBIG, "header %s: value too long", name);
+			memcpy(out, v, (size_t)(end - v));
+			out[end - v] = '\0';
+			return 0;
+		}
+		if (!eol)
+			break;
+		p = eol + 1;
+	}
+	return vt_error_set(VT_ENOTFOUND, "no %s header in the answer", name);
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *payload)
+{
+	xfer *x = payload;
+	size_t len = size * n;
+
+	/* A status line starts the headers of another response (after 100 Continue). */
+	if (len >= 5 && memcmp(p, "HTTP/", 5) == 0)
+		vt_buf_reset(&x->resp->headers);
+	/* Headers past the limit are dropped: none that matters is that far. */
+	(void)vt_buf_add(&x->resp->headers, p, len);
+	return len;
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *payload)
+{
+	xfer *x = payload;
+	size_t len = size * n;
+
+	if (x->status == 0)
+		curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &x->status);
+	if (x->status < 200 || x->status > 299) {
+		size_t room = ERROR_BODY_MAX - x->resp->error_body.len;
+		/* Only the start of an error body is kept; the rest is read and dropped. */
+		(void)vt_buf_add(&x->resp->error_body, p, len < room ? len : room);
+		return len;
+	}
+	if (x->sink)
+		x->err = x->sink(p, len, x->payload);
+	else if (x->out)
+		x->err = vt_buf_add(x->out, p, len);
+	return x->err < 0 ? 0 : len;
+}
+
+static int status_error(const char *url, long status, const vt_buf *body)
+{
+	const char *why = vt_buf_cstr(body);
+	int n = (int)strcspn(why, "\r\n");
+	int code = status == 404			 ? VT_ENOTFOUND
+		   : status == 401 || status == 403 ? VT_EDENIED
+		   : status == 413		 ? VT_ETOOBIG
+		   : status == 503		 ? VT_EBUSY
+		   : status >= 400 && status < 500 ? VT_EINVAL
+						   : VT_EIO;
+	if (n > 300)
+		n = 300;
+	return vt_error_set(code, "%s: HTTP %ld %.*s", url, status, n, why);
+}
+
+/* Run the request set up on c->h and map the outcome; x holds the callbacks. */
+static int run_xfer(vt_client *c, xfer *x, const char *url)
+{
+	CURLcode rc;
+	int err = 0;
+
+	curl_easy_setopt(c->h, CURLOPT_URL, url);
+	curl_easy_setopt(c->h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c->h, CURLOPT_HEADERDATA, x);
+	curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c->h, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(c->h, CURLOPT_CONNECTTIMEOUT, 10L);
+	/* Large files take as long as they take; a stalled transfer does not. */
+	curl_easy_setopt(c->h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(c->h, CURLOPT_LOW_SPEED_TIME, 60L);
+	curl_easy_setopt(c->h, CURLOPT_NOSIGNAL, 1L);
+	rc = curl_easy_perform(c->h);
+	curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &x->resp->status);
+	if (x->err < 0) {
+		err = x->err;
+		goto done;
+	}
+	if (rc != CURLE_OK) {
+		err = vt_error_set(VT_EIO, "%s: %s", url, curl_easy_strerror(rc));
+		goto done;
+	}
+	if (x->resp->status < 200 || x->resp->status > 299)
+		err = status_error(url, x->resp->status, &x->resp->error_body);
+done:
+	return err;
+}
+
+/* Reset c's handle and x for a request to path; the URL into url. */
+static void begin(vt_client *c, xfer *x, char *url, size_t cap, vt_client_response *resp,
+		  const char *path)
+{
+	snprintf(url, cap, "%s/%s", c->base, path[0] == '/' ? path + 1 : path);
+	curl_easy_reset(c->h);
+	memset(x, 0, sizeof(*x));
+	x->h = c->h;
+	x->resp = resp;
+	resp->status = 0;
+	vt_buf_reset(&resp->headers);
+	vt_buf_reset(&resp->error_body);
+}
+
+int vt_client_get_stream(vt_client *c, vt_client_response *resp, const char *path,
+			 vt_client_sink_fn sink, void *payload)
+{
+	char url[4096];
+	xfer x;
+
+	begin(c, &x, url, sizeof(url), resp, path);
+	x.sink = sink;
+	x.payload = payload;
+	if (c->auth)
+		curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, c->auth);
+	return run_xfer(c, &x, url);
+}
+
+int vt_client_post_as(vt_client *c, vt_client_response *resp, vt_buf *out, const char *path,
+		      const char *content_type, const void *body, size_t len)
+{
+	struct curl_slist *hdrs = NULL, *more;
+	char url[4096], ct[256];
+	xfer x;
+	int err;
+
+	begin(c, &x, url, sizeof(url), resp, path);
+	x.out = out;
+	snprintf(ct, sizeof(ct), "Content-Type: %s", content_type);
+	for (const struct curl_slist *a = c->auth; a; a = a->next) {
+		if ((more = curl_slist_append(hdrs, a->data)) == NULL)
+			goto nomem;
+		hdrs = more;
+	}
+	if ((more = curl_slist_append(hdrs, ct)) == NULL)
+		goto nomem;
+	hdrs = more;
+	curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(c->h, CURLOPT_POST, 1L);
+	curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(c->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	err = run_xfer(c, &x, url);
+	goto done;
+nomem:
+	err = vt_error_set(VT_ENOMEM, "out of memory");
+done:
+	curl_slist_free_all(hdrs);
+	return err;
+}
+
+int vt_client_upload(vt_client *c, vt_client_response *resp, vt_buf *out, const char *path,
+		     const char *file_path, const char *file_name, const char *const *fields)
+{
+	curl_mime *mime = NULL;
+	curl_mimepart *part;
+	char url[4096];
+	const char *base;
+	xfer x;
+	FILE *probe;
+	int err;
+
+	begin(c, &x, url, sizeof(url), resp, path);
+	x.out = out;
+	/* curl reports an unreadable file only as a failed transfer: ask first. */
+	if ((probe = fopen(file_path, "rb")) == NULL) {
+		err = vt_error_sys(VT_EIO, errno, "%s", file_path);
+		goto done;
+	}
+	fclose(probe);
+	base = strrchr(file_path, '/');
+	base = base ? base + 1 : file_path;
+	if ((mime = curl_mime_init(c->h)) == NULL || (part = curl_mime_addpart(mime)) == NULL ||
+	    curl_mime_name(part, "file") != CURLE_OK ||
+	    curl_mime_filedata(part, file_path) != CURLE_OK ||
+	    curl_mime_filename(part, file_name ? file_name : base) != CURLE_OK)
+		goto nomem;
+	for (size_t i = 0; fields && fields[i] && fields[i + 1]; i += 2) {
+		if ((part = curl_mime_addpart(mime)) == NULL ||
+		    curl_mime_name(part, fields[i]) != CURLE_OK ||
+		    curl_mime_data(part, fields[i + 1], CURL_ZERO_TERMINATED) != CURLE_OK)
+			goto nomem;
+	}
+	if (c->auth)
+		curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, c->auth);
+	curl_easy_setopt(c->h, CURLOPT_MIMEPOST, mime);
+	err = run_xfer(c, &x, url);
+	goto done;
+nomem:
+	err = vt_error_set(VT_ENOMEM, "out of memory");
+done:
+	curl_mime_free(mime);
+	return err;
 }
