@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The analysis engine: hashes, fuzzy hashes, file type, entropy, YARA
+ * matches, PE/ELF facts, container members as children, and a verdict.
+ *
+ * Three objects, for three lifetimes:
+ * - vt_analysis_rules: a compiled YARA ruleset and the digest of its
+ *   source set. Immutable once built and reference-counted, so a server
+ *   can swap rulesets while scans in flight finish on the old one.
+ * - vt_analysis_engine: shared by every thread; holds the current rules
+ *   and the limits. vt_analysis_engine_set_rules swaps atomically.
+ * - vt_analysis_worker: one per thread; owns a YARA scanner, a libmagic
+ *   cookie and scratch buffers. Never share a worker between threads.
+ *
+ * A result is a tree of vt_analysis_node: the file analysed, then the
+ * members of a container as children (and theirs, down to the depth
+ * limit). vt_analysis_result_json turns it into the JSON report described
+ * in docs/analysis.md.
+ */
+#ifndef VITRINE_ANALYSIS_H
+#define VITRINE_ANALYSIS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vitrine/buf.h"
+
+/* Verdicts, ordered so that a larger value is worse (see docs/analysis.md). */
+typedef enum {
+	VT_VERDICT_CLEAN = 0,
+	VT_VERDICT_UNKNOWN = 1,
+	VT_VERDICT_SUSPICIOUS = 2,
+	VT_VERDICT_MALICIOUS = 3,
+} vt_verdict;
+
+/* "clean", "unknown", "suspicious" or "malicious". */
+const char *vt_verdict_name(vt_verdict v);
+
+/* Parse a verdict name; VT_EINVAL for anything else. */
+int vt_verdict_parse(vt_verdict *out, const char *name);
+
+/* Limits on one analysis (one top-level file and everything inside it). */
+typedef struct {
+	unsigned max_depth;       /* container nesting; the file itself is depth 0 */
+	uint64_t max_members;     /* members opened, over the whole tree */
+	uint64_t max_member_size; /* bytes of one unpacked member */
+	uint64_t max_total_size;  /* bytes unpacked, over the whole tree */
+	int timeout_s;            /* YARA time per file or member, in seconds */
+} vt_analysis_limits;
+
+/* Defaults: depth 5, 10,000 members, 64 MiB a member, 256 MiB in all, 60 s. */
+void vt_analysis_limits_default(vt_analysis_limits *out);
+
+/* What an analysis computes. */
+enum {
+	VT_ANALYSIS_YARA_ONLY = 1 << 0, /* YARA matches only: no hashes, type or children */
+	VT_ANALYSIS_NO_CHILDREN = 1 << 1, /* do not open containers */
+};
+
+/* ---- rules ---- */
+
+typedef struct vt_analysis_rules vt_analysis_rules;
+
+/*
+ * Compile the YARA sources at path: one file, or every *.yar and *.yara
+ * file under a directory (recursively, in byte order of relative path),
+ * each in its own namespace (its relative path). A fresh compiler with
+ * includes disabled; a compile error, or a warning that a rule slows
+ * scanning, refuses the set with VT_EINVAL and a message naming
+ * file:line (all problems, one a line). A path that does not exist is
+ * VT_ENOTFOUND; no source file in a directory is VT_EINVAL.
+ * When facts is true, the pe and elf modules are imported in a hidden
+ * namespace so that PE and ELF facts are reported for every file.
+ * On success *out holds one reference. Thread-safe.
+ */
+int vt_analysis_rules_compile(vt_analysis_rules **out, const char *path, bool facts);
+
+/*
+ * Compile rules from memory, as if from one file named name. Same rules
+ * as vt_analysis_rules_compile. Used by tests and the fuzz target.
+ */
+int vt_analysis_rules_compile_string(vt_analysis_rules **out, const char *name,
+				     const char *source, bool facts);
+
+/*
+ * Load rules compiled by `yarac` (yr_rules_load). The digest is the
+ * SHA-256 of the file (see docs/analysis.md). VT_ENOTFOUND, VT_EINVAL.
+ */
+int vt_analysis_rules_load(vt_analysis_rules **out, const char *path);
+
+/* Take one more reference. Thread-safe. */
+vt_analysis_rules *vt_analysis_rules_ref(vt_analysis_rules *r);
+
+/* Drop a reference; the last one frees the rules. NULL is fine. */
+void vt_analysis_rules_unref(vt_analysis_rules *r);
+
+/* Lower-case hex SHA-256 of the canonical source set (64 chars). Borrowed. */
+const char *vt_analysis_rules_digest(const vt_analysis_rules *r);
+
+/* Number of rules (without hidden ones). */
+unsigned vt_analysis_rules_count(const vt_analysis_rules *r);
+
+/* Warnings the compiler gave that did not refuse the set ("" if none). Borrowed. */
+const char *vt_analysis_rules_warnings(const vt_analysis_rules *r);
+
+/* ---- engine and workers ---- */
+
+typedef struct vt_analysis_engine vt_analysis_engine;
+typedef struct vt_analysis_worker vt_analysis_worker;
+
+/*
+ * A new engine. rules may be NULL (no YARA matches; every verdict is
+ * clean or unknown); the engine takes its own reference. limits NULL means
+ * the defaults. Initialises libyara once per process. VT_ENOMEM, VT_EIO.
+ */
+int vt_analysis_engine_new(vt_analysis_engine **out, vt_analysis_rules *rules,
+			   const vt_analysis_limits *limits, unsigned flags);
+
+/* Free the engine; every worker must have been freed. NULL is fine. */
+void vt_analysis_engine_free(vt_analysis_engine *e);
+
+/*
+ * Replace the rules (may be NULL). Analyses already running finish on the
+ * old rules; the next analysis of each worker uses the new ones. Thread-safe.
+ */
+void vt_analysis_engine_set_rules(vt_analysis_engine *e, vt_analysis_rules *rules);
+
+/* The current rules with one reference for the caller (NULL when none). */
+vt_analysis_rules *vt_analysis_engine_rules(vt_analysis_engine *e);
+
+/*
+ * A worker for the calling thread: a libmagic cookie (loaded here), a
+ * YARA scanner (made on first use of each ruleset). VT_ENOMEM, VT_EIO.
+ */
+int vt_analysis_worker_new(vt_analysis_worker **out, vt_analysis_engine *e);
+
+/* Free a worker. NULL is fine. */
+void vt_analysis_worker_free(vt_analysis_worker *w);
+
+/* The libmagic version (such as "5.44") the workers use. */
+const char *vt_analysis_magic_version(void);
+
+/* ---- results ---- */
+
+/* One YARA match. Strings are owned by the result. */
+typedef struct {
+	char *rule;
+	char *ns;
+	char **tags;
+	size_t ntags;
+	char *meta_json;  /* JSON object of the rule's metadata */
+	vt_verdict verdict; /* what the rule says (see docs/analysis.md) */
+} vt_analysis_match;
+
+typedef struct vt_analysis_node vt_analysis_node;
+
+/* One file or member analysed. Everything is owned by the result. */
+struct vt_analysis_node {
+	char *name;       /* member path inside its parent; NULL for the top */
+	unsigned depth;   /* 0 for the file analysed */
+	uint64_t size;
+	bool hashed;      /* false in YARA-only mode: the next fields are empty */
+	char md5[33];
+	char sha1[41];
+	char sha256[65];
+	char ssdeep[160]; /* "" when not computed */
+	char tlsh[80];    /* "T1..." or "" when the input is too small or uniform */
+	char *type;       /* libmagic description; NULL when not computed */
+	char *mime;
+	double entropy;   /* bits per byte, 0..8 */
+	vt_analysis_match *matches;
+	size_t nmatches;
+	char *facts_json; /* {"pe": {...}} or {"elf": {...}} or NULL */
+	char *container;  /* libarchive format and filters when opened, else NULL */
+	vt_verdict verdict; /* of this node and everything inside it */
+	char *reason;     /* why the verdict is unknown, or a note; NULL */
+	bool timed_out;
+	vt_analysis_node *children;
+	size_t nchildren;
+};
+
+/* The result of analysing one file. */
+typedef struct {
+	vt_analysis_node root;
+	char rules_digest[65]; /* "" when the engine had no rules */
+	uint64_t members;      /* members opened */
+	uint64_t unpacked;     /* bytes unpacked */
+} vt_analysis_result;
+
+/* Free what a result holds; it can be reused. */
+void vt_analysis_result_dispose(vt_analysis_result *r);
+
+/*
+ * Analyse len bytes. The data is not kept. On success *out is filled
+ * (dispose it); limits reached, a timeout or an unreadable container are
+ * not errors but an `unknown` verdict with a reason. VT_ENOMEM, or
+ * VT_EIO when a library fails outright. Not thread-safe per worker.
+ */
+int vt_analysis_scan_mem(vt_analysis_result *out, vt_analysis_worker *w, const void *data,
+			 size_t len);
+
+/*
+ * Analyse an open file (a regular file or a memfd), read from offset 0
+ * through a private mapping; fd stays open and is not moved. VT_EIO when
+ * it cannot be read, else as vt_analysis_scan_mem.
+ */
+int vt_analysis_scan_fd(vt_analysis_result *out, vt_analysis_worker *w, int fd);
+
+/*
+ * Append the JSON report of r to b (one line, no newline), with path as
+ * "path" when not NULL. VT_ETOOBIG, VT_ENOMEM.
+ */
+int vt_analysis_result_json(vt_buf *b, const vt_analysis_result *r, const char *path);
+
+/* Shannon entropy of len bytes in bits per byte (0 for len 0). Pure. */
+double vt_analysis_entropy(const void *data, size_t len);
+
+#endif
