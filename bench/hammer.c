@@ -23,11 +23,13 @@
 #include "vitrine/client.h"
 #include "vitrine/encoding.h"
 #include "vitrine/error.h"
+#include "vitrine/intake.h"
 #include "vitrine/merkle.h"
 #include "vitrine/note.h"
 #include "vitrine/proof.h"
 #include "vitrine/reader.h"
 #include "vitrine/tile.h"
+#include "vitrine/vault.h"
 
 /* curl 7.88 type-check macros break under -std=c11. */
 #define CURL_DISABLE_TYPECHECK 1
@@ -46,12 +48,15 @@
 #include <unistd.h>
 
 #define MAX_WRITERS   20000
+#define MAX_FILE_SIZE ((uint64_t)256 * 1024 * 1024)
 #define MAX_READERS   256
 #define SHOW_FAILURES 10 /* failure messages printed; the rest are counted */
 
 static const char usage[] =
     "usage: vt_hammer --url URL --token-file FILE --vkey FILE [options]\n"
     "       vt_hammer --url URL --vkey FILE --check RECORD [--checkpoints FILE]\n"
+    "       vt_hammer --url URL --token-file FILE --intake N [--file-size B] [--clients C]\n"
+    "       vt_hammer --seal-bound --intake N [--file-size B] [--dir DIR]\n"
     "\n"
     "Load a vitrine log server with concurrent appends and reads, verifying\n"
     "every proof it gets; or check that recorded entries are in the log.\n"
@@ -68,12 +73,26 @@ static const char usage[] =
     "  --checkpoint-out FILE  write the largest checkpoint seen at the end\n"
     "  --check RECORD       check that each recorded entry is at its index\n"
     "\n"
+    "Intake (POST /api/v1/files with a submitter token; no --vkey needed):\n"
+    "  --intake N           upload N distinct files, then report files/s, MB/s,\n"
+    "                       latency and status counts\n"
+    "  --file-size BYTES    size of each file (default 1048576)\n"
+    "  --clients C          concurrent upload connections (default 32)\n"
+    "  --seal-bound         no server: time the intake's per-byte work (hashes and\n"
+    "                       vault sealing) on --intake files in one thread\n"
+    "  --dir DIR            where --seal-bound makes its scratch vault (default\n"
+    "                       /dev/shm)\n"
+    "\n"
     "The last line of a run is \"summary key=value ...\" for scripts. Exit status:\n"
     "0, 1 when a proof failed or checkpoints were inconsistent, 2 for bad usage.\n";
 
 typedef struct {
 	const char *url, *token_file, *vkey_file, *record, *checkpoints, *cp_out, *check;
-	unsigned writers, readers;
+	const char *dir; /* --seal-bound's scratch parent */
+	unsigned writers, readers, clients;
+	uint64_t intake; /* files to upload (0: the log modes) */
+	size_t file_size;
+	bool seal_bound;
 	double duration;
 	uint64_t count;
 	size_t entry_size;
@@ -93,7 +112,8 @@ typedef struct {
 	atomic_bool stop_checks; /* checker thread: last round then out */
 	atomic_uint writer_threads_done;
 	atomic_uint_fast64_t issued, adds, busy, e4xx, e5xx, transport, proofs, reads, read_errors,
-	    read_proofs, consistency, failures;
+	    read_proofs, consistency, failures, s201, s200;
+	uint8_t *base; /* --intake: the random content every file starts from */
 
 	pthread_mutex_t mu;
 	float *lat; /* time to receipt of each add, ms */
@@ -918,6 +938,399 @@ done:
 	return err;
 }
 
+/* ---- --intake: uploads of distinct files to POST /api/v1/files ---------- */
+
+/*
+ * Each uploader is one keep-alive connection that sends whole files, one
+ * at a time, until --intake files were sent. A file's content is the run's
+ * random base with the run id and the file's number written over its
+ * start, so every file is distinct and costs one memcpy to make; its
+ * multipart body is built once per file and sent from memory.
+ */
+#define INTAKE_BOUNDARY "vt-hammer-7f3c9a1e5b2d4c60a8e1f9b3d7c5a2e4"
+
+typedef struct {
+	hammer *h;
+	CURL *e;
+	vt_buf body, resp;
+	uint64_t start, not_before;
+	long retry_after;
+	bool active, resend, finished;
+} uploader;
+
+static size_t up_on_body(char *p, size_t size, size_t n, void *payload)
+{
+	uploader *u = payload;
+	/* Answers are small JSON; a longer one is cut, which only spoils the
+	 * message printed for a first error. */
+	vt_buf_add(&u->resp, p, size * n);
+	return size * n;
+}
+
+static size_t up_on_header(char *p, size_t size, size_t n, void *payload)
+{
+	uploader *u = payload;
+	size_t len = size * n;
+	if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0)
+		u->retry_after = strtol(p + 12, NULL, 10);
+	return len;
+}
+
+/* The multipart body of file number i. */
+static int make_upload(uploader *u, uint64_t i)
+{
+	hammer *h = u->h;
+	char tag[64];
+	size_t n, off;
+	int err;
+
+	vt_buf_reset(&u->body);
+	if ((err = vt_buf_printf(&u->body,
+				 "--" INTAKE_BOUNDARY "\r\nContent-Disposition: form-data; "
+				 "name=\"file\"; filename=\"f%llu.bin\"\r\nContent-Type: "
+				 "application/octet-stream\r\n\r\n",
+				 (unsigned long long)i)) < 0)
+		return err;
+	off = u->body.len;
+	if ((err = vt_buf_add(&u->body, h->base, h->o.file_size)) < 0)
+		return err;
+	n = (size_t)snprintf(tag, sizeof(tag), "vt_hammer %s file %llu\n", h->run,
+			     (unsigned long long)i);
+	memcpy(u->body.ptr + off, tag, n < h->o.file_size ? n : h->o.file_size);
+	return vt_buf_adds(&u->body, "\r\n--" INTAKE_BOUNDARY "--\r\n");
+}
+
+static bool upload_start(uploader *u, CURLM *m)
+{
+	hammer *h = u->h;
+	uint64_t i;
+
+	if (!u->resend) {
+		if (atomic_load(&h->stop) || (i = atomic_fetch_add(&h->issued, 1)) >= h->o.intake) {
+			u->finished = true;
+			return false;
+		}
+		if (make_upload(u, i) < 0) {
+			failure(h, "cannot make file %llu: %s", (unsigned long long)i,
+				vt_error_last());
+			u->finished = true;
+			return false;
+		}
+	}
+	u->resend = false;
+	u->retry_after = 0;
+	vt_buf_reset(&u->resp);
+	curl_easy_setopt(u->e, CURLOPT_POSTFIELDS, u->body.ptr);
+	curl_easy_setopt(u->e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)u->body.len);
+	u->start = now_ns();
+	u->active = true;
+	curl_multi_add_handle(m, u->e);
+	return true;
+}
+
+static void upload_finish(uploader *u, CURLcode rc)
+{
+	hammer *h = u->h;
+	uint64_t end = now_ns();
+	long status = 0;
+
+	u->active = false;
+	u->not_before = end;
+	if (rc != CURLE_OK) {
+		note_error(&h->transport, "transport error: %s", curl_easy_strerror(rc));
+		u->not_before = end + 100000000u;
+		return;
+	}
+	curl_easy_getinfo(u->e, CURLINFO_RESPONSE_CODE, &status);
+	if (status == 201 || status == 200) {
+		atomic_fetch_add(status == 201 ? &h->s201 : &h->s200, 1);
+		pthread_mutex_lock(&h->mu);
+		record_latency(h, (float)((double)(end - u->start) / 1e6));
+		pthread_mutex_unlock(&h->mu);
+	} else if (status == 503) {
+		atomic_fetch_add(&h->busy, 1);
+		u->resend = true;
+		u->not_before =
+		    end + (uint64_t)(u->retry_after > 0 ? u->retry_after : 1) * 1000000000u;
+	} else {
+		atomic_uint_fast64_t *c = status >= 500 ? &h->e5xx : &h->e4xx;
+		note_error(c, "HTTP %ld from POST /api/v1/files: %.200s", status,
+			   vt_buf_cstr(&u->resp));
+	}
+}
+
+typedef struct {
+	hammer *h;
+	uploader *u;
+	size_t n;
+} uploader_group;
+
+static void *uploader_thread(void *arg)
+{
+	uploader_group *g = arg;
+	CURLM *m = curl_multi_init();
+	size_t live = g->n;
+	int running;
+
+	if (!m) {
+		failure(g->h, "cannot make a curl multi handle");
+		return NULL;
+	}
+	curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, (long)g->n + 16);
+	for (size_t i = 0; i < g->n; i++)
+		upload_start(&g->u[i], m);
+	while (live > 0) {
+		CURLMsg *msg;
+		int left, wait_ms = 100;
+		uint64_t now;
+
+		curl_multi_perform(m, &running);
+		while ((msg = curl_multi_info_read(m, &left)) != NULL) {
+			uploader *u = NULL;
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&u);
+			curl_multi_remove_handle(m, msg->easy_handle);
+			upload_finish(u, msg->data.result);
+		}
+		now = now_ns();
+		live = 0;
+		for (size_t i = 0; i < g->n; i++) {
+			uploader *u = &g->u[i];
+			if (u->finished || u->active) {
+				live += !u->finished;
+				continue;
+			}
+			live++;
+			if (u->not_before <= now) {
+				if (!upload_start(u, m))
+					live--;
+			} else if ((u->not_before - now) / 1000000u < (uint64_t)wait_ms) {
+				wait_ms = (int)((u->not_before - now) / 1000000u) + 1;
+			}
+		}
+		if (live > 0)
+			curl_multi_poll(m, NULL, 0, wait_ms, NULL);
+	}
+	curl_multi_cleanup(m);
+	return NULL;
+}
+
+static void intake_report(hammer *h, double secs)
+{
+	uint64_t s201 = atomic_load(&h->s201), s200 = atomic_load(&h->s200);
+	uint64_t e4 = atomic_load(&h->e4xx), e5 = atomic_load(&h->e5xx),
+		 tr = atomic_load(&h->transport), busy = atomic_load(&h->busy);
+	double files = (double)(s201 + s200), mb;
+	float p50, p99, max;
+
+	qsort(h->lat, h->nlat, sizeof(*h->lat), cmp_float);
+	p50 = percentile(h->lat, h->nlat, 0.50);
+	p99 = percentile(h->lat, h->nlat, 0.99);
+	max = h->nlat ? h->lat[h->nlat - 1] : 0;
+	if (secs <= 0)
+		secs = 1e-9;
+	mb = files * (double)h->o.file_size / 1e6;
+	printf("vt_hammer: %.2f s against %s, %u clients, %llu files of %zu bytes\n", secs,
+	       h->o.url, h->o.clients, (unsigned long long)h->o.intake, h->o.file_size);
+	printf("  intake:      %.0f files/s, %.1f MB/s of file content (%.0f files, %.1f MB)\n",
+	       files / secs, mb / secs, files, mb);
+	printf("  latency:     p50 %.1f ms, p99 %.1f ms, max %.1f ms (request sent to answer)\n",
+	       (double)p50, (double)p99, (double)max);
+	printf("  statuses:    201 %llu, 200 %llu, 503 %llu (resent), other 4xx %llu, 5xx %llu, "
+	       "transport errors %llu\n",
+	       (unsigned long long)s201, (unsigned long long)s200, (unsigned long long)busy,
+	       (unsigned long long)e4, (unsigned long long)e5, (unsigned long long)tr);
+	printf("summary files=%.0f files_per_s=%.1f mb_per_s=%.1f p50_ms=%.1f p99_ms=%.1f "
+	       "max_ms=%.1f s201=%llu s200=%llu busy=%llu e4xx=%llu e5xx=%llu transport=%llu "
+	       "failures=%llu\n",
+	       files, files / secs, mb / secs, (double)p50, (double)p99, (double)max,
+	       (unsigned long long)s201, (unsigned long long)s200, (unsigned long long)busy,
+	       (unsigned long long)e4, (unsigned long long)e5, (unsigned long long)tr,
+	       (unsigned long long)atomic_load(&h->failures));
+	fflush(stdout);
+}
+
+static int run_intake(hammer *h)
+{
+	pthread_t t[2];
+	uploader_group g[2];
+	uploader *us = NULL;
+	struct curl_slist *hdrs = NULL;
+	unsigned nt = h->o.clients >= 8 ? 2 : 1, started = 0;
+	char url[4200];
+	int err = 0;
+
+	snprintf(url, sizeof(url), "%s%sapi/v1/files", h->o.url,
+		 h->o.url[strlen(h->o.url) - 1] == '/' ? "" : "/");
+	hdrs = curl_slist_append(hdrs, h->token_hdr);
+	hdrs = curl_slist_append(hdrs, "Expect:");
+	hdrs = curl_slist_append(hdrs, "Content-Type: multipart/form-data; boundary=" INTAKE_BOUNDARY);
+	if (!hdrs || (us = calloc(h->o.clients, sizeof(*us))) == NULL ||
+	    (h->base = malloc(h->o.file_size)) == NULL) {
+		err = vt_error_set(VT_ENOMEM, "out of memory");
+		goto done;
+	}
+	for (size_t i = 0; i < h->o.file_size; i += 256)
+		getrandom(h->base + i, h->o.file_size - i < 256 ? h->o.file_size - i : 256, 0);
+	for (unsigned i = 0; i < h->o.clients; i++) {
+		uploader *u = &us[i];
+		u->h = h;
+		vt_buf_init(&u->body, h->o.file_size + 1024);
+		vt_buf_init(&u->resp, 64 * 1024);
+		if ((u->e = curl_easy_init()) == NULL) {
+			err = vt_error_set(VT_ENOMEM, "cannot make a curl handle");
+			goto done;
+		}
+		curl_easy_setopt(u->e, CURLOPT_URL, url);
+		curl_easy_setopt(u->e, CURLOPT_POST, 1L);
+		curl_easy_setopt(u->e, CURLOPT_HTTPHEADER, hdrs);
+		curl_easy_setopt(u->e, CURLOPT_WRITEFUNCTION, up_on_body);
+		curl_easy_setopt(u->e, CURLOPT_WRITEDATA, u);
+		curl_easy_setopt(u->e, CURLOPT_HEADERFUNCTION, up_on_header);
+		curl_easy_setopt(u->e, CURLOPT_HEADERDATA, u);
+		curl_easy_setopt(u->e, CURLOPT_PRIVATE, (char *)u);
+		curl_easy_setopt(u->e, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(u->e, CURLOPT_CONNECTTIMEOUT, 10L);
+		curl_easy_setopt(u->e, CURLOPT_TIMEOUT, h->o.timeout);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &h->t0);
+	for (unsigned k = 0; k < nt; k++) {
+		size_t from = (size_t)h->o.clients * k / nt, to = (size_t)h->o.clients * (k + 1) / nt;
+		g[k] = (uploader_group){.h = h, .u = us + from, .n = to - from};
+		if (pthread_create(&t[k], NULL, uploader_thread, &g[k]) != 0) {
+			err = vt_error_set(VT_ENOMEM, "cannot start a thread");
+			atomic_store(&h->stop, true);
+			break;
+		}
+		started++;
+	}
+	for (unsigned k = 0; k < started; k++)
+		pthread_join(t[k], NULL);
+	if (err == 0)
+		intake_report(h, elapsed(h));
+done:
+	for (unsigned i = 0; us && i < h->o.clients; i++) {
+		if (us[i].e)
+			curl_easy_cleanup(us[i].e);
+		vt_buf_dispose(&us[i].body);
+		vt_buf_dispose(&us[i].resp);
+	}
+	free(us);
+	free(h->base);
+	h->base = NULL;
+	curl_slist_free_all(hdrs);
+	return err;
+}
+
+/* ---- --seal-bound: the intake's per-byte work in one thread ------------- */
+
+/*
+ * What the intake does to every byte of a file, without HTTP, index or
+ * log: the SHA-256, SHA-1 and MD5 of vt_intake_hasher, and the vault
+ * writer's SHA-256 and AES-256-GCM sealing, its ciphertext written to a
+ * vault on tmpfs and dropped (vt_vault_writer_abort: no fsync, no rename).
+ * Each is timed alone and then both together, over the same
+ * --intake files of --file-size bytes, in this one thread.
+ */
+typedef enum { BOUND_HASH = 1, BOUND_SEAL = 2 } bound_work;
+
+static int bound_pass(double *secs, vt_vault *v, const uint8_t *data, size_t size, uint64_t files,
+		      int work)
+{
+	vt_intake_hasher *hs = NULL;
+	vt_vault_writer *w = NULL;
+	vt_intake_digests d;
+	uint64_t t0 = now_ns();
+	int err = 0;
+
+	for (uint64_t i = 0; i < files && err == 0; i++) {
+		if ((work & BOUND_HASH) &&
+		    ((err = vt_intake_hasher_new(&hs)) < 0 ||
+		     (err = vt_intake_hasher_update(hs, data, size)) < 0 ||
+		     (err = vt_intake_hasher_final(&d, hs)) < 0))
+			break;
+		if ((work & BOUND_SEAL) && ((err = vt_vault_writer_new(&w, v, "BENCH")) < 0 ||
+					    (err = vt_vault_writer_write(w, data, size)) < 0))
+			break;
+		vt_intake_hasher_free(hs);
+		vt_vault_writer_abort(w);
+		hs = NULL;
+		w = NULL;
+	}
+	*secs = (double)(now_ns() - t0) / 1e9;
+	vt_intake_hasher_free(hs);
+	vt_vault_writer_abort(w);
+	return err;
+}
+
+static int run_bound(hammer *h)
+{
+	static const struct {
+		int work;
+		const char *what;
+	} passes[] = {
+	    {BOUND_HASH, "hash (SHA-256 + SHA-1 + MD5, vt_intake_hasher)"},
+	    {BOUND_SEAL, "seal (vault writer: SHA-256 + AES-256-GCM, to tmpfs)"},
+	    {BOUND_HASH | BOUND_SEAL, "hash + seal (the intake's per-byte work)"},
+	};
+	char dir[4200];
+	uint8_t *data = NULL;
+	vt_vault *v = NULL;
+	uint64_t files = h->o.intake;
+	double mb, secs;
+	bool made = false;
+	int err = 0;
+
+	/* Enough bytes to time, few enough to stay quick: at most 512 MB. */
+	if ((double)files * (double)h->o.file_size > 512e6)
+		files = (uint64_t)(512e6 / (double)h->o.file_size);
+	if (files == 0)
+		files = 1;
+	snprintf(dir, sizeof(dir), "%s/vt-hammer-bound-XXXXXX", h->o.dir);
+	if ((data = malloc(h->o.file_size)) == NULL) {
+		err = vt_error_set(VT_ENOMEM, "out of memory");
+		goto done;
+	}
+	for (size_t i = 0; i < h->o.file_size; i += 256)
+		getrandom(data + i, h->o.file_size - i < 256 ? h->o.file_size - i : 256, 0);
+	if (mkdtemp(dir) == NULL) {
+		err = vt_error_sys(VT_EIO, errno, "cannot make a directory under %s", h->o.dir);
+		goto done;
+	}
+	made = true;
+	if ((err = vt_vault_init(dir)) < 0 || (err = vt_vault_open(&v, dir)) < 0)
+		goto done;
+	mb = (double)files * (double)h->o.file_size / 1e6;
+	printf("vt_hammer: bound of %llu files of %zu bytes (%.1f MB) in one thread, vault in %s\n",
+	       (unsigned long long)files, h->o.file_size, mb, h->o.dir);
+	for (size_t k = 0; k < sizeof(passes) / sizeof(passes[0]); k++) {
+		if ((err = bound_pass(&secs, v, data, h->o.file_size, files, passes[k].work)) < 0)
+			goto done;
+		printf("  %-56s %8.1f MB/s %9.0f files/s\n", passes[k].what, mb / secs,
+		       (double)files / secs);
+		if (passes[k].work == (BOUND_HASH | BOUND_SEAL))
+			printf("summary bound_mb_per_s=%.1f bound_files_per_s=%.1f\n", mb / secs,
+			       (double)files / secs);
+	}
+	fflush(stdout);
+done:
+	vt_vault_close(v);
+	if (made) {
+		char cmd[4400];
+		/* The vault holds only its key and empty directories by now. */
+		snprintf(cmd, sizeof(cmd), "%s/vault.kek", dir);
+		unlink(cmd);
+		snprintf(cmd, sizeof(cmd), "%s/vault/tmp", dir);
+		rmdir(cmd);
+		snprintf(cmd, sizeof(cmd), "%s/vault", dir);
+		rmdir(cmd);
+		rmdir(dir);
+	}
+	free(data);
+	return err;
+}
+
 /* ---- --check ------------------------------------------------------------ */
 
 typedef struct {
@@ -1177,6 +1590,11 @@ static int parse_args(options *o, int argc, char **argv)
 	    {"entry-size", required_argument, 0, 's'},
 	    {"timeout", required_argument, 0, 'T'},
 	    {"check", required_argument, 0, 'c'},
+	    {"intake", required_argument, 0, 'I'},
+	    {"file-size", required_argument, 0, 'F'},
+	    {"clients", required_argument, 0, 'L'},
+	    {"seal-bound", no_argument, 0, 'B'},
+	    {"dir", required_argument, 0, 'D'},
 	    {"help", no_argument, 0, 'h'},
 	    {0, 0, 0, 0},
 	};
@@ -1184,8 +1602,14 @@ static int parse_args(options *o, int argc, char **argv)
 	char *end;
 	int c;
 
-	*o = (options){
-	    .writers = 256, .readers = 4, .duration = 10, .entry_size = 100, .timeout = 30};
+	*o = (options){.writers = 256,
+		       .readers = 4,
+		       .duration = 10,
+		       .entry_size = 100,
+		       .timeout = 30,
+		       .clients = 32,
+		       .file_size = 1 << 20,
+		       .dir = "/dev/shm"};
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'u': o->url = optarg; break;
@@ -1195,6 +1619,22 @@ static int parse_args(options *o, int argc, char **argv)
 		case 'C': o->checkpoints = optarg; break;
 		case 'O': o->cp_out = optarg; break;
 		case 'c': o->check = optarg; break;
+		case 'D': o->dir = optarg; break;
+		case 'B': o->seal_bound = true; break;
+		case 'I':
+			if (parse_u64_opt(&o->intake, optarg, "--intake", 1, UINT64_MAX / 2) < 0)
+				return 2;
+			break;
+		case 'F':
+			if (parse_u64_opt(&v, optarg, "--file-size", 1, MAX_FILE_SIZE) < 0)
+				return 2;
+			o->file_size = (size_t)v;
+			break;
+		case 'L':
+			if (parse_u64_opt(&v, optarg, "--clients", 1, MAX_WRITERS) < 0)
+				return 2;
+			o->clients = (unsigned)v;
+			break;
 		case 'w':
 			if (parse_u64_opt(&v, optarg, "--writers", 0, MAX_WRITERS) < 0)
 				return 2;
@@ -1233,6 +1673,15 @@ static int parse_args(options *o, int argc, char **argv)
 		default: fputs(usage, stderr); return 2;
 		}
 	}
+	if (optind == argc && o->seal_bound && o->intake)
+		return 0;
+	if (optind == argc && o->intake && !o->seal_bound && o->url && o->token_file)
+		return 0;
+	if (o->seal_bound || o->intake) {
+		fprintf(stderr, "vt_hammer: --intake N wants --url and --token-file, or "
+				"--seal-bound\n");
+		return 2;
+	}
 	if (optind != argc || !o->url || !o->vkey_file || (!o->check && !o->token_file)) {
 		fprintf(stderr, "vt_hammer: give --url, --vkey and --token-file (or --check)\n");
 		return 2;
@@ -1258,6 +1707,19 @@ int main(int argc, char **argv)
 	pthread_mutex_init(&h.mu, NULL);
 	vt_buf_init(&h.largest, 1 << 20);
 	rc = 1;
+	if (h.o.seal_bound || h.o.intake) {
+		if (h.o.seal_bound) {
+			err = run_bound(&h);
+		} else if ((err = load_line(token, sizeof(token), h.o.token_file)) == 0) {
+			snprintf(h.token_hdr, sizeof(h.token_hdr), "Authorization: Bearer %s", token);
+			snprintf(h.run, sizeof(h.run), "%016llx", (unsigned long long)now_ns());
+			err = run_intake(&h);
+		}
+		if (err < 0)
+			fprintf(stderr, "vt_hammer: %s\n", vt_error_last());
+		rc = err < 0 || atomic_load(&h.failures) ? 1 : 0;
+		goto done;
+	}
 	if ((err = load_line(line, sizeof(line), h.o.vkey_file)) < 0 ||
 	    (err = vt_note_verifier_parse(&h.v, line, strlen(line))) < 0) {
 		fprintf(stderr, "vt_hammer: verifier key: %s\n", vt_error_last());
