@@ -109,7 +109,7 @@ int vt_dsse_sign(vt_buf *out, const vt_dsse_signer *s, const char *type, const v
 		goto done;
 	if ((err = vt_base64_append(&b64, payload, len)) < 0)
 		goto done;
-	err = vt_error_set(VT_ENOMEM, "out of memory");
+	err = VT_ENOMEM; /* every jansson failure below is an allocation failure */
 	if (!(env = json_object()) || !(sigs = json_array()) || !(one = json_object()))
 		goto done;
 	if (json_object_set_new(env, "payload", json_stringn(vt_buf_cstr(&b64), b64.len)) < 0 ||
@@ -125,6 +125,8 @@ int vt_dsse_sign(vt_buf *out, const vt_dsse_signer *s, const char *type, const v
 		goto done;
 	err = vt_buf_adds(out, text);
 done:
+	if (err == VT_ENOMEM)
+		vt_error_set(err, "out of memory");
 	if (err < 0 && out->len != start) {
 		out->len = start;
 		out->ptr[start] = 0;
