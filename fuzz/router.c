@@ -36,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (status == 405 && r.allow == NULL)
 		abort();
 	/* A report's hash is a non-empty segment of the path itself. */
-	if (status == 0 && r.id == VT_ROUTE_FILE_REPORT &&
+	if (status == 0 && (r.id == VT_ROUTE_FILE_REPORT || r.id == VT_ROUTE_FILE_CONTENT) &&
 	    (r.arg < url || r.arg_len == 0 || r.arg + r.arg_len > url + strlen(url) ||
 	     memchr(r.arg, '/', r.arg_len) != NULL))
 		abort();

@@ -16,12 +16,13 @@ typedef enum {
 	VT_ROUTE_FILES,      /* POST /api/v1/files (sample intake) */
 	VT_ROUTE_LOOKUP,     /* POST /api/v1/lookup (bulk hash lookups) */
 	VT_ROUTE_FILE_REPORT, /* GET /api/v1/files/{hash} (arg: the hash as sent) */
+	VT_ROUTE_FILE_CONTENT, /* GET /api/v1/files/{sha256}/content (arg: the hash as sent) */
 } vt_route_id;
 
 typedef struct {
 	vt_route_id id;
 	vt_tile tile;         /* VT_ROUTE_TILE */
-	const char *arg;      /* VT_ROUTE_FILE_REPORT: the path segment, in url */
+	const char *arg;      /* VT_ROUTE_FILE_*: the {hash} path segment, in url */
 	size_t arg_len;       /* its length, never 0; it holds no '/' */
 	const char *allow;    /* on 405: the Allow header value */
 	const char *reason;   /* on refusal: why, for the JSON body */

@@ -21,6 +21,10 @@ typedef struct {
 	struct vt_intake *intake;
 	const char *intake_off;
 	uint64_t max_upload;   /* bytes of one uploaded file (0: 256 MiB) */
+	/* Downloads (GET /api/v1/files/{sha256}/content), borrowed; NULL
+	 * answers 503. Objects are read as held for jurisdiction. */
+	struct vt_vault *vault;
+	const char *jurisdiction;
 } vt_server_options;
 
 /*

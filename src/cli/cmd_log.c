@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* vitrine log: append, checkpoint, prove, verify-proof, consistency, fsck. */
+/* vitrine log: append, checkpoint, get, prove, verify-proof, consistency, fsck. */
 #include "cli.h"
 #include "vitrine/checkpoint.h"
 #include "vitrine/encoding.h"
@@ -24,6 +24,7 @@ static const char help[] =
 	"                          standard input; --dir DIR (no server running on it)\n"
 	"                          or --url URL --token TOKEN\n"
 	"  checkpoint              print the latest signed checkpoint\n"
+	"  get --index I           print entry I, checked against the signed checkpoint\n"
 	"  prove --index I         print a c2sp.org/tlog-proof of entry I\n"
 	"  verify-proof FILE --vkey VKEY --entry ENTRY\n"
 	"                          check a tlog-proof for the entry in file ENTRY\n"
@@ -385,44 +386,88 @@ static int do_checkpoint(const opts *o)
 	return rc;
 }
 
+/* For get and prove: the verified checkpoint and a reader of its tree. */
+typedef struct {
+	vt_note_verifier *v;
+	vt_tlog_reader *r;
+	vt_checkpoint c;
+	cli_source src;
+	vt_buf note;
+} at_index;
+
+static int at_index_open(at_index *a, const opts *o, const char *what)
+{
+	memset(a, 0, sizeof(*a));
+	vt_buf_init(&a->note, 1 << 20);
+	if (!o->have_index)
+		return cli_usage("log", "%s needs --index I", what);
+	if (load_verifier(&a->v, o) < 0 || cli_source_open(&a->src, o->dir, o->url, NULL) < 0 ||
+	    current_checkpoint(&a->note, &a->c, &a->src, a->v) < 0 ||
+	    vt_tlog_reader_new(&a->r, a->c.size, cli_source_fetch, &a->src) < 0)
+		return cli_fail(what);
+	if (o->index >= a->c.size) {
+		fprintf(stderr, "vitrine: index %llu is not in the log (size %llu)\n",
+			(unsigned long long)o->index, (unsigned long long)a->c.size);
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
+static void at_index_close(at_index *a)
+{
+	vt_tlog_reader_free(a->r);
+	cli_source_close(&a->src);
+	vt_note_verifier_free(a->v);
+	vt_buf_dispose(&a->note);
+}
+
+static int do_get(const opts *o)
+{
+	vt_hash proof[VT_MERKLE_MAX_PROOF], leaf;
+	vt_buf entry;
+	at_index a;
+	size_t n;
+	int rc;
+
+	vt_buf_init(&entry, VT_ENTRY_MAX + 1);
+	if ((rc = at_index_open(&a, o, "get")) != EXIT_OK)
+		goto done;
+	/* The bundle is served by the same party as the tiles: print the
+	 * entry only when it is the leaf the signed tree holds. */
+	if (vt_tlog_reader_entry(&entry, a.r, o->index) < 0 ||
+	    vt_merkle_leaf_hash(&leaf, entry.ptr, entry.len) < 0 ||
+	    vt_tlog_reader_prove_inclusion(proof, &n, a.r, o->index) < 0 ||
+	    vt_merkle_verify_inclusion(&leaf, o->index, a.c.size, proof, n, &a.c.root) < 0) {
+		rc = cli_fail("get");
+		goto done;
+	}
+	fwrite(entry.ptr, 1, entry.len, stdout);
+done:
+	at_index_close(&a);
+	vt_buf_dispose(&entry);
+	return rc;
+}
+
 static int do_prove(const opts *o)
 {
 	vt_hash proof[VT_MERKLE_MAX_PROOF];
-	vt_note_verifier *v = NULL;
-	vt_tlog_reader *r = NULL;
-	vt_checkpoint c;
-	cli_source src = {0};
-	vt_buf note, out;
+	vt_buf out;
+	at_index a;
 	size_t n;
-	int rc = EXIT_FAIL;
+	int rc;
 
-	if (!o->have_index)
-		return cli_usage("log", "prove needs --index I");
-	vt_buf_init(&note, 1 << 20);
 	vt_buf_init(&out, 2 << 20);
-	if (load_verifier(&v, o) < 0 || cli_source_open(&src, o->dir, o->url, NULL) < 0 ||
-	    current_checkpoint(&note, &c, &src, v) < 0) {
-		rc = cli_fail("prove");
+	if ((rc = at_index_open(&a, o, "prove")) != EXIT_OK)
 		goto done;
-	}
-	if (o->index >= c.size) {
-		fprintf(stderr, "vitrine: index %llu is not in the log (size %llu)\n",
-			(unsigned long long)o->index, (unsigned long long)c.size);
-		goto done;
-	}
-	if (vt_tlog_reader_new(&r, c.size, cli_source_fetch, &src) < 0 ||
-	    vt_tlog_reader_prove_inclusion(proof, &n, r, o->index) < 0 ||
-	    vt_tlog_proof_format(&out, o->index, proof, n, (const char *)note.ptr, note.len) < 0) {
+	if (vt_tlog_reader_prove_inclusion(proof, &n, a.r, o->index) < 0 ||
+	    vt_tlog_proof_format(&out, o->index, proof, n, (const char *)a.note.ptr, a.note.len) <
+		    0) {
 		rc = cli_fail("prove");
 		goto done;
 	}
 	fwrite(out.ptr, 1, out.len, stdout);
-	rc = EXIT_OK;
 done:
-	vt_tlog_reader_free(r);
-	cli_source_close(&src);
-	vt_note_verifier_free(v);
-	vt_buf_dispose(&note);
+	at_index_close(&a);
 	vt_buf_dispose(&out);
 	return rc;
 }
@@ -681,6 +726,7 @@ int cmd_log(int argc, char **argv)
 	} sub[] = {
 		{"append", do_append},
 		{"checkpoint", do_checkpoint},
+		{"get", do_get},
 		{"prove", do_prove},
 		{"verify-proof", do_verify_proof},
 		{"consistency", do_consistency},

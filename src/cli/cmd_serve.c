@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "vitrine/error.h"
 #include "vitrine/intake.h"
+#include "vitrine/vault.h"
 #include "vitrine/log.h"
 #include "vitrine/server.h"
 #include "vitrine/token.h"
@@ -88,6 +89,7 @@ int cmd_serve(int argc, char **argv)
 	vt_storage *st = NULL;
 	vt_tokens *tokens = NULL;
 	vt_intake *intake = NULL;
+	vt_vault *vault = NULL;
 	char intake_off[512];
 	vt_log *log = NULL;
 	vt_server *srv = NULL;
@@ -138,6 +140,13 @@ int cmd_serve(int argc, char **argv)
 	/* After the lock: a second server on the directory touches nothing. */
 	if (vt_intake_open(&intake, dir, vt_tokens_index(tokens)) == 0) {
 		so.intake = intake;
+		/* Downloads read the same vault, as held for this site. */
+		if (vt_vault_open(&vault, dir) < 0) {
+			rc = cli_fail("cannot open the vault");
+			goto done;
+		}
+		so.vault = vault;
+		so.jurisdiction = vt_intake_jurisdiction(intake);
 	} else {
 		/* Serve the log anyway; uploads get 503 with the reason. */
 		snprintf(intake_off, sizeof(intake_off), "this site takes no files: %s",
@@ -179,6 +188,7 @@ done:
 	vt_server_free(srv);
 	vt_log_close(log);
 	vt_intake_close(intake);
+	vt_vault_close(vault);
 	vt_storage_close(st);
 	vt_tokens_free(tokens);
 	vt_note_signer_free(signer);

@@ -53,14 +53,16 @@ int vt_route_match(vt_route *out, const char *method, const char *url)
 	}
 	if (strncmp(url, files, sizeof(files) - 1) == 0) {
 		const char *arg = url + sizeof(files) - 1;
-		/* Deeper paths (such as .../content) are not routes yet. */
-		if (arg[0] == '\0' || strchr(arg, '/') != NULL)
+		const char *slash = strchr(arg, '/');
+		size_t len = slash ? (size_t)(slash - arg) : strlen(arg);
+
+		if (len == 0 || (slash && strcmp(slash, "/content") != 0))
 			return refuse(out, 404, "no such route", NULL);
 		if (!method_is(method, "GET"))
 			return refuse(out, 405, "method not allowed on this path", "GET, HEAD");
-		out->id = VT_ROUTE_FILE_REPORT;
+		out->id = slash ? VT_ROUTE_FILE_CONTENT : VT_ROUTE_FILE_REPORT;
 		out->arg = arg;
-		out->arg_len = strlen(arg);
+		out->arg_len = len;
 		return 0;
 	}
 	return refuse(out, 404, "no such route", NULL);

@@ -7,8 +7,10 @@
  * and Retry-After, so memory stays bounded under any load.
  */
 #include "vitrine/server.h"
+#include "vitrine/access.h"
 #include "vitrine/encoding.h"
 #include "vitrine/error.h"
+#include "vitrine/export.h"
 #include "vitrine/intake.h"
 #include "vitrine/lookup.h"
 #include "vitrine/multipart.h"
@@ -39,6 +41,8 @@ struct vt_server {
 	vt_intake *intake;
 	const char *intake_off;
 	uint64_t max_upload;
+	vt_vault *vault;
+	const char *jurisdiction;
 	pthread_mutex_t mu;
 	unsigned outstanding; /* appends submitted and not yet completed */
 };
@@ -70,6 +74,13 @@ typedef struct {
 	vt_intake_result res;
 	/* POST /api/v1/lookup */
 	vt_lookup_format lookup_fmt;
+	/* GET /api/v1/files/{sha256}/content */
+	vt_index_access acc;
+	vt_hash content_id;
+	vt_access_format content_fmt;
+	unsigned acc_status;	/* 0: granted; else the refusal's status */
+	const char *acc_code;	/* the refusal's code */
+	char acc_msg[256];
 } request;
 
 enum { FIELD_NONE, FIELD_FILE, FIELD_NAME, FIELD_TAGS, FIELD_SOURCE, FIELD_OTHER };
@@ -742,11 +753,9 @@ static enum MHD_Result handle_files(request *rq, const char *data, size_t *size)
 /* ---- /api/v1 reads: lookups and reports (logic in src/custody) -------- */
 
 /* An /api/v1 error: {"error": {"code": "...", "message": "..."}}. */
-static enum MHD_Result api_error(struct MHD_Connection *c, unsigned status, const char *code,
-				 const char *message, const char *hname, const char *hvalue)
+static struct MHD_Response *api_error_response(const char *code, const char *message)
 {
 	struct MHD_Response *r;
-	enum MHD_Result ret;
 	vt_buf b;
 
 	vt_buf_init(&b, 4096);
@@ -754,9 +763,20 @@ static enum MHD_Result api_error(struct MHD_Connection *c, unsigned status, cons
 	r = MHD_create_response_from_buffer(b.len, b.ptr, MHD_RESPMEM_MUST_COPY);
 	vt_buf_dispose(&b);
 	if (!r)
-		return MHD_NO;
+		return NULL;
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	return r;
+}
+
+static enum MHD_Result api_error(struct MHD_Connection *c, unsigned status, const char *code,
+				 const char *message, const char *hname, const char *hvalue)
+{
+	struct MHD_Response *r = api_error_response(code, message);
+	enum MHD_Result ret;
+
+	if (!r)
+		return MHD_NO;
 	if (hname)
 		MHD_add_response_header(r, hname, hvalue);
 	ret = MHD_queue_response(c, status, r);
@@ -916,6 +936,166 @@ static enum MHD_Result serve_file_report(request *rq)
 	return ret;
 }
 
+/* ---- GET /api/v1/files/{sha256}/content: access-logged downloads ----- */
+
+static ssize_t content_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	vt_export *e = cls;
+	size_t n;
+
+	(void)pos;
+	if (vt_export_read(&n, e, buf, max) < 0) {
+		/* The object was checked before the entry was logged; this is a
+		 * change under our feet. Cutting the connection tells the client. */
+		fprintf(stderr, "vitrine: download cut: %s\n", vt_error_last());
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	}
+	return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : (ssize_t)n;
+}
+
+static void content_free(void *cls)
+{
+	vt_export_free(cls);
+}
+
+/* The access entry is in a published checkpoint: record it, then answer. */
+static enum MHD_Result answer_content(request *rq)
+{
+	vt_server *srv = rq->srv;
+	struct MHD_Response *r = NULL;
+	char hex[2 * VT_HASH_SIZE + 1], name[128], index[24];
+	vt_export *e = NULL;
+	unsigned status;
+	vt_buf proof, receipt;
+	int err;
+
+	if (rq->err < 0)
+		return api_error(rq->conn, 503, "unavailable",
+				 "the log could not take the access entry, so nothing is served",
+				 "Retry-After", "1");
+	rq->acc.log_index = (int64_t)rq->index;
+	if (vt_index_access_add(NULL, vt_tokens_index(srv->tokens), &rq->acc) < 0)
+		fprintf(stderr, "vitrine: access entry %llu not indexed: %s\n",
+			(unsigned long long)rq->index, vt_error_last());
+	vt_buf_init(&proof, 2 << 20);
+	vt_buf_init(&receipt, 3 << 20);
+	if (build_proof(&proof, srv, rq->index) < 0 ||
+	    vt_base64_append(&receipt, proof.ptr, proof.len) < 0) {
+		r = api_error_response("internal", vt_error_last());
+		status = 500;
+		goto send;
+	}
+	status = rq->acc_status;
+	if (status != 0) {
+		r = api_error_response(rq->acc_code, rq->acc_msg);
+		goto send;
+	}
+	vt_hex_encode(hex, rq->content_id.b, VT_HASH_SIZE);
+	if ((err = vt_export_open(&e, srv->vault, &rq->content_id, srv->jurisdiction,
+				  rq->content_fmt, hex)) < 0) {
+		status = err == VT_ENOTFOUND ? 404 : 500;
+		r = api_error_response(err == VT_ENOTFOUND ? "not_found" : "corrupt_object",
+				       vt_error_last());
+		goto send;
+	}
+	r = MHD_create_response_from_callback(vt_export_size(e) < 0 ? MHD_SIZE_UNKNOWN
+								      : (uint64_t)vt_export_size(e),
+					      VT_VAULT_CHUNK, content_read, e, content_free);
+	if (!r) {
+		vt_export_free(e);
+		goto send;
+	}
+	status = 200;
+	snprintf(name, sizeof(name), "attachment; filename=\"%s%s\"", hex,
+		 rq->content_fmt == VT_ACCESS_ZIP ? ".zip" : "");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+				rq->content_fmt == VT_ACCESS_ZIP ? "application/zip"
+								 : "application/octet-stream");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_DISPOSITION, name);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+send:
+	vt_buf_dispose(&proof);
+	if (r) {
+		enum MHD_Result ret;
+		snprintf(index, sizeof(index), "%llu", (unsigned long long)rq->index);
+		MHD_add_response_header(r, "X-Vitrine-Access-Index", index);
+		if (receipt.len)
+			MHD_add_response_header(r, "X-Vitrine-Receipt", vt_buf_cstr(&receipt));
+		ret = MHD_queue_response(rq->conn, status, r);
+		MHD_destroy_response(r);
+		vt_buf_dispose(&receipt);
+		return ret;
+	}
+	vt_buf_dispose(&receipt);
+	return MHD_NO;
+}
+
+/*
+ * Decide, log, then serve. Every request with a valid token is logged,
+ * granted or not; the answer waits until its entry is published.
+ */
+static enum MHD_Result serve_content(request *rq)
+{
+	struct MHD_Connection *c = rq->conn;
+	char hash[2 * VT_HASH_SIZE + 1] = "";
+	bool suspended = false;
+	enum MHD_Result ret;
+	vt_buf entry;
+	int err;
+
+	if (rq->done)
+		return answer_content(rq);
+	/* Without a valid token there is nobody to name: not logged, so
+	 * strangers cannot fill the log. */
+	if (!api_token(rq, &ret))
+		return ret;
+	if (!rq->srv->vault)
+		return api_error(c, 503, "unavailable", "this site holds no customer files", NULL,
+				 NULL);
+	if (rq->route.arg_len == 2 * VT_HASH_SIZE)
+		memcpy(hash, rq->route.arg, rq->route.arg_len);
+	rq->acc.token_id = rq->tok.id;
+	rq->acc.time = (int64_t)time(NULL);
+	rq->acc_status = (unsigned)vt_access_check(
+		&rq->acc, &rq->content_id, &rq->content_fmt, rq->tok.role, hash,
+		MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "reason"),
+		MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "ticket"),
+		MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format"));
+	if (rq->acc_status == 0) {
+		/* A damaged object is refused before anything is logged as granted. */
+		err = vt_export_check(rq->srv->vault, &rq->content_id, rq->srv->jurisdiction);
+		if (err == VT_ENOTFOUND) {
+			rq->acc_status = 404;
+			vt_error_set(VT_ENOTFOUND, "no such file");
+			snprintf(rq->acc.result, sizeof(rq->acc.result), "not-found");
+		} else if (err < 0) {
+			rq->acc_status = 500;
+			snprintf(rq->acc.result, sizeof(rq->acc.result),
+				 err == VT_EIO ? "error" : "corrupt");
+		} else {
+			snprintf(rq->acc.result, sizeof(rq->acc.result), "granted");
+		}
+	}
+	if (rq->acc_status != 0) {
+		rq->acc_code = api_code(rq->acc_status);
+		if (rq->acc_status == 400 && strcmp(rq->acc.result, "bad-hash") == 0)
+			rq->acc_code = "bad_hash";
+		if (rq->acc_status == 500 && strcmp(rq->acc.result, "corrupt") == 0)
+			rq->acc_code = "corrupt_object";
+		snprintf(rq->acc_msg, sizeof(rq->acc_msg), "%s", vt_error_last());
+	}
+	vt_buf_init(&entry, VT_ENTRY_MAX);
+	if ((err = vt_access_entry(&entry, &rq->acc, rq->content_fmt)) == 0)
+		err = submit_entry(rq, entry.ptr, entry.len, &suspended);
+	vt_buf_dispose(&entry);
+	if (err < 0)
+		return api_error(c, 503, "unavailable",
+				 "the log cannot take the access entry now, so nothing is served",
+				 "Retry-After", "1");
+	return suspended ? MHD_YES : answer_content(rq);
+}
+
 /* ---- dispatch --------------------------------------------------------- */
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
@@ -973,6 +1153,7 @@ dispatch:
 	case VT_ROUTE_FILES: return handle_files(rq, data, size);
 	case VT_ROUTE_LOOKUP: return handle_lookup(rq, data, size);
 	case VT_ROUTE_FILE_REPORT: return serve_file_report(rq);
+	case VT_ROUTE_FILE_CONTENT: return serve_content(rq);
 	case VT_ROUTE_CHECKPOINT: return serve_checkpoint(rq);
 	case VT_ROUTE_TILE: return serve_tile(rq);
 	case VT_ROUTE_METRICS: return serve_metrics(rq);
@@ -1029,6 +1210,8 @@ int vt_server_start(vt_server **out, vt_log *log, vt_storage *st, const vt_token
 	s->intake = opt->intake;
 	s->intake_off = opt->intake_off;
 	s->max_upload = opt->max_upload ? opt->max_upload : VT_INTAKE_DEFAULT_MAX_UPLOAD;
+	s->vault = opt->vault;
+	s->jurisdiction = opt->jurisdiction;
 	pthread_mutex_init(&s->mu, NULL);
 	s->d = MHD_start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
