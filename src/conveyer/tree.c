@@ -414,8 +414,9 @@ int vt_tree_digest(vt_hash *out, vt_buf *manifest, const char *path)
 
 int vt_tree__extract(const char *tar, const char *dest)
 {
+	/* Absolute paths are refused by tar_path(); dest itself is absolute. */
 	const int flags = ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-			  ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS;
+			  ARCHIVE_EXTRACT_SECURE_NODOTDOT;
 	struct archive *a = archive_read_new(), *w = archive_write_disk_new();
 	struct archive_entry *ae;
 	vt_buf path;
@@ -445,8 +446,19 @@ int vt_tree__extract(const char *tar, const char *dest)
 			goto done;
 		}
 		vt_buf_reset(&path);
-		if ((err = vt_buf_printf(&path, "%s/%s", dest, archive_entry_pathname(ae))) < 0)
-			goto done;
+		{
+			char *copy = strdup(archive_entry_pathname(ae)), *p;
+			size_t n;
+			if (!copy) {
+				err = vt_error_set(VT_ENOMEM, "out of memory");
+				goto done;
+			}
+			if ((err = tar_path(&p, &n, copy)) == 0)
+				err = vt_buf_printf(&path, "%s/%s", dest, p);
+			free(copy);
+			if (err < 0)
+				goto done;
+		}
 		archive_entry_set_pathname(ae, vt_buf_cstr(&path));
 		archive_entry_set_uid(ae, getuid());
 		archive_entry_set_gid(ae, getgid());
