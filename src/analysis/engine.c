@@ -467,6 +467,29 @@ static struct archive *archive_open(void)
 
 static int scan_node(vt_analysis_worker *w, vt_analysis_node *n, const uint8_t *data, size_t len);
 
+/* Whether data starts with the signature of an archive or compressed stream. */
+static bool archive_magic(const uint8_t *d, size_t len)
+{
+	static const struct {
+		size_t off, len;
+		const char *sig;
+	} sigs[] = {
+		{0, 2, "\x1f\x8b"},         {0, 3, "BZh"},          {0, 6, "\xfd" "7zXZ\0"},
+		{0, 4, "PK\x03\x04"},      {0, 6, "7z\xbc\xaf\x27\x1c"}, {0, 4, "\x28\xb5\x2f\xfd"},
+		{0, 4, "MSCF"},             {0, 4, "Rar!"},         {257, 5, "ustar"},
+		{0, 6, "070701"},           {0, 6, "070707"},       {0, 2, "\xc7\x71"},
+		{0, 2, "\x71\xc7"},         {0, 8, "!<arch>\n"},    {0, 4, "xar!"},
+		{0, 2, "\x1f\x9d"},         {0, 4, "LZIP"},
+	};
+
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		if (len >= sigs[i].off + sigs[i].len &&
+		    memcmp(d + sigs[i].off, sigs[i].sig, sigs[i].len) == 0)
+			return true;
+	}
+	return false;
+}
+
 static char *container_name(struct archive *a)
 {
 	char *s = NULL;
@@ -561,9 +584,20 @@ static int open_container(vt_analysis_worker *w, vt_analysis_node *n, const uint
 		err = vt_error_set(VT_ENOMEM, "out of memory");
 		goto done;
 	}
-	if (archive_read_open_memory(a, data, len) != ARCHIVE_OK)
-		goto done; /* no format bid: not a container */
+	if (archive_read_open_memory(a, data, len) != ARCHIVE_OK) {
+		const char *msg = archive_error_string(a);
+		if (archive_magic(data, len))
+			node_unknown(n, "container damaged: %s", msg ? msg : "unreadable");
+		goto done;
+	}
 	rc = archive_read_next_header(a, &entry);
+	/*
+	 * Some readers (lha, cab, zip) look for archives inside executables,
+	 * so a failure before the first member means a damaged container only
+	 * when the data starts like one.
+	 */
+	if (rc < ARCHIVE_WARN && !archive_magic(data, len))
+		goto done;
 	/* "raw" without a compression filter is any file at all. */
 	if (archive_format(a) == ARCHIVE_FORMAT_RAW && archive_filter_count(a) <= 1)
 		goto done;
