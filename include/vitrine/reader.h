@@ -55,4 +55,15 @@ int vt_tlog_reader_prove_consistency(vt_hash *proof, size_t *n, vt_tlog_reader *
 /* Append the entry at index (from its bundle) to out. */
 int vt_tlog_reader_entry(vt_buf *out, vt_tlog_reader *r, uint64_t index);
 
+/* Called for each entry of a walk; a non-zero return stops it and is passed back. */
+typedef int (*vt_entry_fn)(uint64_t index, const uint8_t *entry, size_t len, void *payload);
+
+/*
+ * Call fn for every entry from start to the reader's tree size, in order,
+ * reading each entry bundle once. Entries are taken from the bundles as
+ * they are: `vitrine log fsck` checks bundles against the tree. Memory is
+ * one bundle. VT_ECORRUPT for a damaged bundle, the fetch's errors.
+ */
+int vt_tlog_reader_walk(vt_tlog_reader *r, uint64_t start, vt_entry_fn fn, void *payload);
+
 #endif

@@ -156,6 +156,8 @@ typedef enum {
 	VT_VAULT_PROBLEM_CORRUPT = 1, /* an object does not decrypt or hash to its name */
 	VT_VAULT_PROBLEM_STRAY,	      /* a file or directory that is not a vault object */
 	VT_VAULT_PROBLEM_IO,	      /* an object or directory that cannot be read */
+	VT_VAULT_PROBLEM_UNLOGGED,    /* an object without a `sample` entry (fsck.h) */
+	VT_VAULT_PROBLEM_MISSING,     /* a `sample` entry without its object (fsck.h) */
 } vt_vault_problem_kind;
 
 /* One discrepancy. All pointers are borrowed for the callback's duration. */

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "vitrine/buf.h"
+#include "vitrine/checkpoint.h"
 #include "vitrine/client.h"
 #include "vitrine/note.h"
 #include "vitrine/storage.h"
@@ -53,6 +54,12 @@ void cli_source_close(cli_source *s);
 /* A vt_fetch_fn over the source (payload = the cli_source). */
 int cli_source_fetch(vt_buf *out, const char *path, void *source);
 int cli_source_checkpoint(cli_source *s, vt_buf *out);
+/*
+ * Fetch the source's checkpoint and verify it under v, whose name must be
+ * its origin: the note's text in *note, its fields in *c.
+ */
+int cli_source_verified_checkpoint(vt_buf *note, vt_checkpoint *c, cli_source *src,
+				   vt_note_verifier *v);
 
 /*
  * For "vitrine CMD SUB [options]": with no SUB, print help to stderr and

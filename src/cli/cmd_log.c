@@ -116,24 +116,6 @@ static int load_verifier(vt_note_verifier **out, const opts *o)
 	return vt_error_set(VT_EINVAL, "give the log's verifier key with --vkey FILE");
 }
 
-/* Fetch and verify the source's checkpoint: note text in *cp, fields in *c. */
-static int current_checkpoint(vt_buf *note, vt_checkpoint *c, cli_source *src,
-			      vt_note_verifier *v)
-{
-	vt_note n;
-	int err;
-	if ((err = cli_source_checkpoint(src, note)) < 0)
-		return vt_error_wrap(err, "cannot read the checkpoint");
-	if ((err = vt_note_open(&n, (const char *)note->ptr, note->len, &v, 1)) < 0)
-		return vt_error_wrap(err, "checkpoint does not verify with the log key");
-	if ((err = vt_checkpoint_parse(c, n.text, n.text_len)) < 0)
-		return err;
-	if (strcmp(c->origin, vt_note_verifier_name(v)) != 0)
-		return vt_error_set(VT_EVERIFY, "checkpoint origin \"%s\" is not the key's name \"%s\"",
-				    c->origin, vt_note_verifier_name(v));
-	return 0;
-}
-
 /* ---- append ----------------------------------------------------------- */
 
 typedef struct {
@@ -402,7 +384,7 @@ static int at_index_open(at_index *a, const opts *o, const char *what)
 	if (!o->have_index)
 		return cli_usage("log", "%s needs --index I", what);
 	if (load_verifier(&a->v, o) < 0 || cli_source_open(&a->src, o->dir, o->url, NULL) < 0 ||
-	    current_checkpoint(&a->note, &a->c, &a->src, a->v) < 0 ||
+	    cli_source_verified_checkpoint(&a->note, &a->c, &a->src, a->v) < 0 ||
 	    vt_tlog_reader_new(&a->r, a->c.size, cli_source_fetch, &a->src) < 0)
 		return cli_fail(what);
 	if (o->index >= a->c.size) {
@@ -538,7 +520,7 @@ static int do_consistency(const opts *o)
 		goto done;
 	}
 	if (cli_source_open(&src, o->dir, o->url, NULL) < 0 ||
-	    current_checkpoint(&newnote, &newc, &src, v) < 0) {
+	    cli_source_verified_checkpoint(&newnote, &newc, &src, v) < 0) {
 		rc = cli_fail("consistency");
 		goto done;
 	}
@@ -672,7 +654,7 @@ static int do_fsck(const opts *o)
 	f->src = &src;
 	vt_merkle_edge_init(&edge);
 	if (load_verifier(&v, o) < 0 || cli_source_open(&src, o->dir, o->url, NULL) < 0 ||
-	    current_checkpoint(&note, &c, &src, v) < 0) {
+	    cli_source_verified_checkpoint(&note, &c, &src, v) < 0) {
 		rc = cli_fail("fsck");
 		goto done;
 	}

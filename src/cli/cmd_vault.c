@@ -3,7 +3,10 @@
 #include "cli.h"
 #include "vitrine/encoding.h"
 #include "vitrine/error.h"
+#include "vitrine/fsck.h"
 #include "vitrine/fsutil.h"
+#include "vitrine/policy.h"
+#include "vitrine/reader.h"
 #include "vitrine/vault.h"
 
 #include <errno.h>
@@ -29,9 +32,12 @@ static const char help[] =
 	"                                        standard output); FILE appears only\n"
 	"                                        once the whole content verified\n"
 	"  shred SHA256 --dir DIR                destroy the object's key for good\n"
-	"  fsck --dir DIR                        check that every object decrypts and\n"
-	"                                        hashes to its name; one line per\n"
-	"                                        problem; exit 1 when any\n";
+	"  fsck --dir DIR [--no-log]             check that every object decrypts and\n"
+	"                                        hashes to its name and, unless\n"
+	"                                        --no-log, that every object has its\n"
+	"                                        `sample` entry in the site's log and\n"
+	"                                        every `sample` entry its object; one\n"
+	"                                        line per problem; exit 1 when any\n";
 
 static int do_init(const char *dir)
 {
@@ -186,18 +192,65 @@ static int print_problem(const vt_vault_problem *p, void *payload)
 		[VT_VAULT_PROBLEM_CORRUPT] = "corrupt",
 		[VT_VAULT_PROBLEM_STRAY] = "stray",
 		[VT_VAULT_PROBLEM_IO] = "unreadable",
+		[VT_VAULT_PROBLEM_UNLOGGED] = "unlogged",
+		[VT_VAULT_PROBLEM_MISSING] = "missing",
 	};
-	const char *kind = p->kind >= 1 && p->kind <= VT_VAULT_PROBLEM_IO ? kinds[p->kind] : "problem";
+	const char *kind =
+		p->kind >= 1 && p->kind <= VT_VAULT_PROBLEM_MISSING ? kinds[p->kind] : "problem";
 	printf("%s: %s: %s\n", p->path, kind, p->detail);
 	return 0;
 }
 
-static int do_fsck(vt_vault *v)
+/* The vault against the site's log: read the verified tree, then cross-check. */
+static int fsck_with_log(vt_vault_fsck_stats *st, vt_vault *v, const char *dir)
+{
+	vt_note_verifier *vk = NULL;
+	vt_tlog_reader *r = NULL;
+	vt_fsck_log_stats ls;
+	char path[4096], jur[64];
+	cli_source src = {0};
+	vt_checkpoint c;
+	vt_buf note;
+	int rc = EXIT_FAIL;
+
+	vt_buf_init(&note, 1 << 20);
+	snprintf(path, sizeof(path), "%s/log.vkey", dir);
+	if (vt_policy_site_jurisdiction(jur, dir) < 0) {
+		rc = cli_fail("vault fsck: the site's jurisdiction");
+		goto done;
+	}
+	if (cli_load_vkey(&vk, path) < 0 || cli_source_open(&src, dir, NULL, NULL) < 0 ||
+	    cli_source_verified_checkpoint(&note, &c, &src, vk) < 0 ||
+	    vt_tlog_reader_new(&r, c.size, cli_source_fetch, &src) < 0) {
+		rc = cli_fail("vault fsck: the site's log (--no-log checks the vault alone)");
+		goto done;
+	}
+	if (vt_fsck_custody(st, &ls, v, dir, jur, r, print_problem, NULL) < 0) {
+		rc = cli_fail("vault fsck");
+		goto done;
+	}
+	printf("log: %" PRIu64 " entries read, %" PRIu64 " files named by sample entries for %s, %"
+	       PRIu64 " objects unlogged, %" PRIu64 " missing\n",
+	       ls.entries, ls.samples, jur, ls.unlogged, ls.missing);
+	rc = EXIT_OK;
+done:
+	vt_tlog_reader_free(r);
+	cli_source_close(&src);
+	vt_note_verifier_free(vk);
+	vt_buf_dispose(&note);
+	return rc;
+}
+
+static int do_fsck(vt_vault *v, const char *dir, bool no_log)
 {
 	vt_vault_fsck_stats st;
-	int err = vt_vault_fsck(&st, v, print_problem, NULL, NULL);
-	if (err < 0)
-		return cli_fail("vault fsck");
+
+	if (no_log) {
+		if (vt_vault_fsck(&st, v, print_problem, NULL, NULL) < 0)
+			return cli_fail("vault fsck");
+	} else if (fsck_with_log(&st, v, dir) != EXIT_OK) {
+		return EXIT_FAIL;
+	}
 	printf("%" PRIu64 " objects, %" PRIu64 " verified (%" PRIu64 " bytes), %" PRIu64
 	       " shredded, %" PRIu64 " problems, %" PRIu64 " temporary files ignored\n",
 	       st.objects, st.verified, st.bytes, st.shredded, st.problems, st.tmp);
@@ -210,11 +263,13 @@ int cmd_vault(int argc, char **argv)
 		{"dir", required_argument, 0, 'd'},
 		{"jurisdiction", required_argument, 0, 'j'},
 		{"out", required_argument, 0, 'o'},
+		{"no-log", no_argument, 0, 'n'},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
 	const char *dir = NULL, *jur = NULL, *out = NULL, *sub;
 	vt_vault *v = NULL;
+	bool no_log = false;
 	int c, rc = EXIT_FAIL;
 	size_t want_args;
 
@@ -229,6 +284,7 @@ int cmd_vault(int argc, char **argv)
 		case 'd': dir = optarg; break;
 		case 'j': jur = optarg; break;
 		case 'o': out = optarg; break;
+		case 'n': no_log = true; break;
 		case 'h': fputs(help, stdout); return EXIT_OK;
 		default: return cli_usage("vault", "bad option");
 		}
@@ -260,7 +316,7 @@ int cmd_vault(int argc, char **argv)
 	else if (strcmp(sub, "shred") == 0)
 		rc = do_shred(v, argv[optind]);
 	else
-		rc = do_fsck(v);
+		rc = do_fsck(v, dir, no_log);
 	vt_vault_close(v);
 	return rc;
 }

@@ -161,6 +161,24 @@ int cli_source_checkpoint(cli_source *s, vt_buf *out)
 	return vt_client_get(s->cl, out, "log/checkpoint");
 }
 
+/* Fetch and verify the source's checkpoint: note text in *cp, fields in *c. */
+int cli_source_verified_checkpoint(vt_buf *note, vt_checkpoint *c, cli_source *src,
+				   vt_note_verifier *v)
+{
+	vt_note n;
+	int err;
+	if ((err = cli_source_checkpoint(src, note)) < 0)
+		return vt_error_wrap(err, "cannot read the checkpoint");
+	if ((err = vt_note_open(&n, (const char *)note->ptr, note->len, &v, 1)) < 0)
+		return vt_error_wrap(err, "checkpoint does not verify with the log key");
+	if ((err = vt_checkpoint_parse(c, n.text, n.text_len)) < 0)
+		return err;
+	if (strcmp(c->origin, vt_note_verifier_name(v)) != 0)
+		return vt_error_set(VT_EVERIFY, "checkpoint origin \"%s\" is not the key's name \"%s\"",
+				    c->origin, vt_note_verifier_name(v));
+	return 0;
+}
+
 bool cli_tty(void)
 {
 	return isatty(2);

@@ -219,3 +219,34 @@ int vt_tlog_reader_entry(vt_buf *out, vt_tlog_reader *r, uint64_t index)
 				    (unsigned long long)index);
 	return 0;
 }
+
+typedef struct {
+	uint64_t index, start;
+	vt_entry_fn fn;
+	void *payload;
+} walk_state;
+
+static int walk_one(const uint8_t *entry, size_t len, void *payload)
+{
+	walk_state *w = payload;
+	uint64_t i = w->index++;
+	return i < w->start ? 0 : w->fn(i, entry, len, w->payload);
+}
+
+int vt_tlog_reader_walk(vt_tlog_reader *r, uint64_t start, vt_entry_fn fn, void *payload)
+{
+	walk_state w = {.start = start, .fn = fn, .payload = payload};
+	uint64_t tiles = (r->size + VT_TILE_WIDTH - 1) / VT_TILE_WIDTH;
+	int err = 0;
+
+	for (uint64_t n = start / VT_TILE_WIDTH; n < tiles && err == 0; n++) {
+		slot *sl = NULL;
+		vt_tile t;
+		w.index = n * VT_TILE_WIDTH;
+		if ((err = vt_tile_in_tree(&t, true, 0, n, r->size)) < 0 ||
+		    (err = get_tile(&sl, r, &t)) < 0)
+			break;
+		err = vt_bundle_parse(sl->data.ptr, sl->data.len, t.width, walk_one, &w);
+	}
+	return err;
+}

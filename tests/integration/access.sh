@@ -143,6 +143,11 @@ sqlite3 "$D/index.sqlite" "select count(*) from access_requests where log_index 
 	grep -qx 0 || fail "an access request without its log index"
 ok "the index records all 11 requests with their log index"
 
+say "vault fsck against the log"
+expect_ok "fsck: the object and its sample entry agree" $V vault fsck --dir "$D"
+grep_ok "fsck read the log" "files named by sample entries for CH-ZRH, 0 objects unlogged, 0 missing" \
+	"$T/last.out"
+
 say "a damaged object"
 OBJ=$D/vault/$(echo "$SHA" | cut -c1-2)/$SHA
 SZ=$(stat -c %s "$OBJ")
@@ -156,6 +161,14 @@ SHA2=$(sha256sum "$T/second.bin" | cut -d' ' -f1)
 CODE=$(curl -s -o "$T/up2.json" -w '%{http_code}' -H "Authorization: Bearer $EU" \
 	-F "file=@$T/second.bin" "$URL/api/v1/files")
 [ "$CODE" = 201 ] || fail "second upload: $CODE"
+OBJ2=$D/vault/$(echo "$SHA2" | cut -c1-2)/$SHA2
+mv "$OBJ2" "$T/obj2.saved"
+run fsck $V vault fsck --dir "$D"
+[ "$RC" = 1 ] || fail "fsck exits $RC with a lost object, want 1"
+grep -q "$SHA2: missing" "$T/fsck.out" || fail "fsck does not report the lost object"
+grep -q "$SHA: corrupt" "$T/fsck.out" || fail "fsck does not report the damaged object"
+ok "fsck reports the damaged object and the sample entry whose object is gone"
+mv "$T/obj2.saved" "$OBJ2"
 if command -v strace >/dev/null; then
 	# Every later sync of the log fails: the sequencer cannot make the
 	# entry durable, so it must not be acknowledged and nothing sent.

@@ -79,7 +79,11 @@ ok "the sample reads back byte for byte"
 expect_error "another jurisdiction cannot read it" "." \
 	$V vault get "$SHA" --dir "$D" --jurisdiction RU-MOW -o "$T/nope.bin"
 [ ! -e "$T/nope.bin" ] || fail "a refused get wrote its output"
-expect_ok "fsck on a sound vault" $V vault fsck --dir "$D"
+expect_ok "fsck --no-log on a sound vault" $V vault fsck --dir "$D" --no-log
+run fsckl $V vault fsck --dir "$D"
+[ "$RC" -eq 1 ] || fail "fsck exits $RC on an object put without a log entry, want 1"
+grep -q "$SHA: unlogged" "$T/fsckl.out" || fail "fsck does not report the unlogged object"
+ok "fsck reports an object that no sample entry names (vault put bypasses the log)"
 cp "$OBJ" "$T/obj.saved"
 printf 'X' | dd of="$OBJ" bs=1 seek=150000 conv=notrunc 2>/dev/null
 run fsck $V vault fsck --dir "$D"
