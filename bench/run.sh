@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 # The benchmarks behind `make bench`: the sequencer against its hashing
 # bound (bench_log), the whole CLI process appending a million lines, a
-# running server under 256 concurrent writers (vt_hammer), and hash lookups
-# over HTTP.
+# running server under 256 concurrent writers (vt_hammer), hash lookups
+# over HTTP, and file intake over HTTP against the bound set by hashing and
+# sealing the same bytes.
 # Each command is printed before its figures so they can be pasted into
 # bench/README.md. Usage: sh bench/run.sh BUILD_DIR [DATA_PARENT]
 # DATA_PARENT (default /var/tmp, or $VT_BENCH_DIR) gets one scratch
@@ -115,4 +116,67 @@ VT_TEST_DATA=$SRC/tests/data VT_LOOKUP_BENCH_REQUESTS=4000 \
 	sh "$SRC/tests/integration/lookup.sh" "$VITRINE" >"$SCRATCH/lookup.out" 2>&1 || rc=1
 grep 'lookup throughput' "$SCRATCH/lookup.out" | sed 's/^# //' ||
 	{ tail -5 "$SCRATCH/lookup.out"; rc=1; }
+
+# 5. File intake over HTTP (POST /api/v1/files): distinct 1 MiB and 4 KiB
+# files from 32 clients, each stored in the vault, indexed and logged before
+# its answer; then, in this same run, the bound set by the intake's per-byte
+# work (SHA-256, SHA-1, MD5 and the vault's AES-256-GCM sealing of the same
+# sizes) in one thread. Goals (issue 3): 400 MB/s of 1 MiB files, 5,000
+# files/s of 4 KiB files.
+if [ -x "$HAMMER" ] && "$HAMMER" --help 2>/dev/null | grep -q -- --intake; then
+	D=$SCRATCH/intake
+	POL=$SRC/tests/data/policy
+	mkdir "$D" || exit 1
+	"$VITRINE" init --dir "$D" --origin zrh.vitrine.example/log --jurisdiction CH-ZRH \
+		>/dev/null &&
+		"$VITRINE" policy adopt "$POL/federation.policy.signed" --dir "$D" \
+			--vkey "$POL/policy.vkey" >/dev/null &&
+		"$VITRINE" token create --dir "$D" --role submitter --name bench --tenant acme \
+			--region EU 2>/dev/null | grep -o 'vt_[0-9a-f]\{64\}' | head -1 >"$D.token" ||
+		rc=1
+	"$VITRINE" serve --dir "$D" --listen 127.0.0.1:0 >"$D.out" 2>&1 &
+	SERVER_PID=$!
+	URL=
+	i=0
+	while [ $i -lt 100 ] && [ -z "$URL" ]; do
+		URL=$(sed -n 's|^vitrine serving .* on \(http://[^/]*\)/.*|\1|p' "$D.out")
+		[ -z "$URL" ] && sleep 0.1
+		i=$((i + 1))
+	done
+	if [ -z "$URL" ] || ! kill -0 "$SERVER_PID" 2>/dev/null || [ ! -s "$D.token" ]; then
+		echo "run.sh: the intake server did not start:" >&2
+		cat "$D.out" >&2
+		rc=1
+	else
+		for spec in "1048576 500" "4096 10000"; do
+			set -- $spec
+			say "$HAMMER --url $URL --token-file $D.token --intake $2 --file-size $1 --clients 32"
+			"$HAMMER" --url "$URL" --token-file "$D.token" --intake "$2" --file-size "$1" \
+				--clients 32 | tee "$SCRATCH/intake-$1.out" || rc=1
+		done
+	fi
+	kill "$SERVER_PID" 2>/dev/null
+	wait "$SERVER_PID" 2>/dev/null
+	SERVER_PID=
+	BOUNDDIR=/dev/shm
+	[ -d "$BOUNDDIR" ] && [ -w "$BOUNDDIR" ] || BOUNDDIR=$SCRATCH
+	for spec in "1048576 256" "4096 20000"; do
+		set -- $spec
+		say "$HAMMER --seal-bound --intake $2 --file-size $1 --dir $BOUNDDIR"
+		"$HAMMER" --seal-bound --intake "$2" --file-size "$1" --dir "$BOUNDDIR" |
+			tee "$SCRATCH/bound-$1.out" || rc=1
+	done
+	field() { grep '^summary ' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+	MB=$(field "$SCRATCH/intake-1048576.out" mb_per_s)
+	FPS=$(field "$SCRATCH/intake-4096.out" files_per_s)
+	BMB=$(field "$SCRATCH/bound-1048576.out" bound_mb_per_s)
+	BFPS=$(field "$SCRATCH/bound-4096.out" bound_files_per_s)
+	awk -v mb="${MB:-0}" -v fps="${FPS:-0}" -v bmb="${BMB:-0}" -v bfps="${BFPS:-0}" 'BEGIN {
+		printf "\nintake, 1 MiB files: %.1f MB/s (goal 400: %s), %.1f%% of the one-thread bound %.1f MB/s\n",
+			mb, (mb >= 400 ? "met" : "NOT met"), (bmb > 0 ? 100 * mb / bmb : 0), bmb
+		printf "intake, 4 KiB files: %.0f files/s (goal 5,000: %s), %.1f%% of the one-thread bound %.0f files/s\n",
+			fps, (fps >= 5000 ? "met" : "NOT met"), (bfps > 0 ? 100 * fps / bfps : 0), bfps }'
+else
+	printf '\n(vt_hammer has no --intake: intake figures skipped)\n'
+fi
 exit $rc
