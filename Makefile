@@ -38,7 +38,13 @@ build: deps $(BUILD)/build.ninja
 
 run: build
 	@if [ ! -f $(DIR)/log.vkey ]; then \
-		$(BUILD)/vitrine init --dir $(DIR) --origin $(ORIGIN) --jurisdiction $(JURISDICTION) || exit 1; \
+		sh scripts/first-run.sh $(BUILD)/vitrine $(DIR) $(ORIGIN) $(JURISDICTION) http://$(LISTEN) || exit 1; \
+	fi
+	@if [ -f $(DIR)/submitter.token ]; then \
+		echo "submitter token (customer demo-eu, region EU): $$(cat $(DIR)/submitter.token)"; \
+		echo "analyst token: $$(cat $(DIR)/analyst.token)"; \
+		echo "submit a file:  $(BUILD)/vitrine submit README.md --url http://$(LISTEN) --token $$(cat $(DIR)/submitter.token)"; \
+		echo "or with curl:   curl -H \"Authorization: Bearer $$(cat $(DIR)/submitter.token)\" -F file=@README.md http://$(LISTEN)/api/v1/files"; \
 	fi
 	$(BUILD)/vitrine serve --dir $(DIR) --listen $(LISTEN)
 
