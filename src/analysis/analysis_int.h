@@ -21,6 +21,7 @@ struct vt_analysis_rules {
 struct vt_analysis_engine {
 	pthread_mutex_t lock; /* guards rules only */
 	vt_analysis_rules *rules;
+	vt_analysis_rules *facts; /* no rules, only pe and elf: used when rules is NULL */
 	vt_analysis_limits limits;
 	unsigned flags;
 };

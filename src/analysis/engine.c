@@ -81,8 +81,14 @@ int vt_analysis_engine_new(vt_analysis_engine **out, vt_analysis_rules *rules,
 	else
 		vt_analysis_limits_default(&e->limits);
 	e->flags = flags;
+	/* Without rules the pe and elf modules still give their facts. */
+	if (!(flags & VT_ANALYSIS_YARA_ONLY) &&
+	    (err = vt_analysis_rules_compile_string(&e->facts, "", "", true)) < 0)
+		goto done;
 	*out = e;
+	e = NULL;
 done:
+	vt_analysis_engine_free(e);
 	return err;
 }
 
@@ -91,6 +97,7 @@ void vt_analysis_engine_free(vt_analysis_engine *e)
 	if (e == NULL)
 		return;
 	vt_analysis_rules_unref(e->rules);
+	vt_analysis_rules_unref(e->facts);
 	pthread_mutex_destroy(&e->lock);
 	free(e);
 }
@@ -691,6 +698,9 @@ static int worker_prepare(vt_analysis_worker *w)
 	vt_analysis_rules *r = vt_analysis_engine_rules(w->e);
 	int err = 0;
 
+	if (r == NULL)
+		r = vt_analysis_rules_ref(w->e->facts);
+
 	if (r == w->rules) {
 		vt_analysis_rules_unref(r);
 		goto done;
@@ -722,7 +732,7 @@ int vt_analysis_scan_mem(vt_analysis_result *out, vt_analysis_worker *w, const v
 	memset(out, 0, sizeof(*out));
 	if ((err = worker_prepare(w)) < 0)
 		goto done;
-	if (w->rules != NULL)
+	if (w->rules != NULL && w->rules != w->e->facts)
 		memcpy(out->rules_digest, w->rules->digest, sizeof(out->rules_digest));
 	w->res = out;
 	err = scan_node(w, &out->root, data, len);

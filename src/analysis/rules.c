@@ -276,8 +276,10 @@ static int compile_sources(vt_analysis_rules **out, source_list *l, bool facts)
 	yr_compiler_set_callback(c, compile_cb, &log);
 	yr_compiler_set_include_callback(c, no_includes, NULL, NULL);
 	for (size_t i = 0; i < l->n && log.nerrors == 0; i++) {
-		FILE *f = fmemopen(l->v[i].src.ptr, l->v[i].src.len ? l->v[i].src.len : 1, "r");
-		if (f == NULL) {
+		FILE *f;
+		if (l->v[i].src.len == 0)
+			continue; /* fmemopen cannot open nothing; nothing to compile */
+		if ((f = fmemopen(l->v[i].src.ptr, l->v[i].src.len, "r")) == NULL) {
 			err = vt_error_sys(VT_ENOMEM, errno, "fmemopen");
 			goto done;
 		}
