@@ -76,7 +76,7 @@ static const char usage[] =
     "Intake (POST /api/v1/files with a submitter token; no --vkey needed):\n"
     "  --intake N           upload N distinct files, then report files/s, MB/s,\n"
     "                       latency and status counts\n"
-    "  --file-size BYTES    size of each file (default 1048576)\n"
+    "  --file-size BYTES    size of each file, at least 64 (default 1048576)\n"
     "  --clients C          concurrent upload connections (default 32)\n"
     "  --seal-bound         no server: time the intake's per-byte work (hashes and\n"
     "                       vault sealing) on --intake files in one thread\n"
@@ -1165,7 +1165,8 @@ static int run_intake(hammer *h)
 		 h->o.url[strlen(h->o.url) - 1] == '/' ? "" : "/");
 	hdrs = curl_slist_append(hdrs, h->token_hdr);
 	hdrs = curl_slist_append(hdrs, "Expect:");
-	hdrs = curl_slist_append(hdrs, "Content-Type: multipart/form-data; boundary=" INTAKE_BOUNDARY);
+	hdrs =
+	    curl_slist_append(hdrs, "Content-Type: multipart/form-data; boundary=" INTAKE_BOUNDARY);
 	if (!hdrs || (us = calloc(h->o.clients, sizeof(*us))) == NULL ||
 	    (h->base = malloc(h->o.file_size)) == NULL) {
 		err = vt_error_set(VT_ENOMEM, "out of memory");
@@ -1196,7 +1197,8 @@ static int run_intake(hammer *h)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &h->t0);
 	for (unsigned k = 0; k < nt; k++) {
-		size_t from = (size_t)h->o.clients * k / nt, to = (size_t)h->o.clients * (k + 1) / nt;
+		size_t from = (size_t)h->o.clients * k / nt,
+		       to = (size_t)h->o.clients * (k + 1) / nt;
 		g[k] = (uploader_group){.h = h, .u = us + from, .n = to - from};
 		if (pthread_create(&t[k], NULL, uploader_thread, &g[k]) != 0) {
 			err = vt_error_set(VT_ENOMEM, "cannot start a thread");
@@ -1245,10 +1247,9 @@ static int bound_pass(double *secs, vt_vault *v, const uint8_t *data, size_t siz
 	int err = 0;
 
 	for (uint64_t i = 0; i < files && err == 0; i++) {
-		if ((work & BOUND_HASH) &&
-		    ((err = vt_intake_hasher_new(&hs)) < 0 ||
-		     (err = vt_intake_hasher_update(hs, data, size)) < 0 ||
-		     (err = vt_intake_hasher_final(&d, hs)) < 0))
+		if ((work & BOUND_HASH) && ((err = vt_intake_hasher_new(&hs)) < 0 ||
+					    (err = vt_intake_hasher_update(hs, data, size)) < 0 ||
+					    (err = vt_intake_hasher_final(&d, hs)) < 0))
 			break;
 		if ((work & BOUND_SEAL) && ((err = vt_vault_writer_new(&w, v, "BENCH")) < 0 ||
 					    (err = vt_vault_writer_write(w, data, size)) < 0))
@@ -1626,7 +1627,7 @@ static int parse_args(options *o, int argc, char **argv)
 				return 2;
 			break;
 		case 'F':
-			if (parse_u64_opt(&v, optarg, "--file-size", 1, MAX_FILE_SIZE) < 0)
+			if (parse_u64_opt(&v, optarg, "--file-size", 64, MAX_FILE_SIZE) < 0)
 				return 2;
 			o->file_size = (size_t)v;
 			break;
@@ -1711,7 +1712,8 @@ int main(int argc, char **argv)
 		if (h.o.seal_bound) {
 			err = run_bound(&h);
 		} else if ((err = load_line(token, sizeof(token), h.o.token_file)) == 0) {
-			snprintf(h.token_hdr, sizeof(h.token_hdr), "Authorization: Bearer %s", token);
+			snprintf(h.token_hdr, sizeof(h.token_hdr), "Authorization: Bearer %s",
+				 token);
 			snprintf(h.run, sizeof(h.run), "%016llx", (unsigned long long)now_ns());
 			err = run_intake(&h);
 		}
