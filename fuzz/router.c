@@ -35,10 +35,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (status == 405 && r.allow == NULL)
 		abort();
-	/* A report's hash is a non-empty segment of the path itself. */
-	if (status == 0 && (r.id == VT_ROUTE_FILE_REPORT || r.id == VT_ROUTE_FILE_CONTENT) &&
-	    (r.arg < url || r.arg_len == 0 || r.arg + r.arg_len > url + strlen(url) ||
-	     memchr(r.arg, '/', r.arg_len) != NULL))
+	/* Each {...} is a non-empty segment of the path itself. */
+	for (unsigned i = 0; status == 0 && i < r.nargs; i++)
+		if (r.args[i] < url || r.args_len[i] == 0 ||
+		    r.args[i] + r.args_len[i] > url + strlen(url) ||
+		    memchr(r.args[i], '/', r.args_len[i]) != NULL)
+			abort();
+	if (status == 0 && r.nargs > 0 && (r.arg != r.args[0] || r.arg_len != r.args_len[0]))
 		abort();
 	if (status == 0 && r.id == VT_ROUTE_TILE) {
 		int n = vt_tile_path(path, sizeof(path), &r.tile);

@@ -25,6 +25,12 @@ typedef struct {
 	 * answers 503. Objects are read as held for jurisdiction. */
 	struct vt_vault *vault;
 	const char *jurisdiction;
+	/* Analysis of stored samples and its routes (src/analysis), borrowed;
+	 * NULL answers those routes with 503. */
+	struct vt_analysis_service *analysis;
+	/* Builds, releases and rebuilds (src/conveyer), borrowed; NULL
+	 * answers those routes with 503. */
+	struct vt_conveyer_site *conveyer;
 } vt_server_options;
 
 /*

@@ -6,7 +6,7 @@
  * answers with a c2sp.org/tlog-proof. A full queue is answered with 503
  * and Retry-After, so memory stays bounded under any load.
  */
-#include "vitrine/server.h"
+#include "server_int.h"
 #include "vitrine/access.h"
 #include "vitrine/encoding.h"
 #include "vitrine/error.h"
@@ -32,68 +32,17 @@
 
 #define IMMUTABLE "public, max-age=31536000, immutable"
 
-struct vt_server {
-	struct MHD_Daemon *d;
-	vt_log *log;
-	vt_storage *st;
-	const vt_tokens *tokens;
-	unsigned port;
-	vt_intake *intake;
-	const char *intake_off;
-	uint64_t max_upload;
-	vt_vault *vault;
-	const char *jurisdiction;
-	pthread_mutex_t mu;
-	unsigned outstanding; /* appends submitted and not yet completed */
-};
-
-typedef struct {
-	vt_server *srv;
-	struct MHD_Connection *conn;
-	vt_route route;
-	vt_buf body;
-	bool too_big;
-	pthread_mutex_t mu;
-	bool submitted, done, suspended;
-	int err;
-	uint64_t index;
-	char why[256];
-	/* POST /api/v1/files */
-	vt_token tok;
-	vt_multipart *mp;
-	vt_intake_upload *up;
-	int part;		/* the field being read: one of FIELD_* */
-	bool file_seen;
-	int fail;		/* a failure while the body streamed; the rest is discarded */
-	unsigned fail_status;
-	char fail_msg[512];
-	char fname[VT_INDEX_NAME_MAX + 1]; /* the file part's filename */
-	bool fname_bad;
-	vt_buf name, tags, source;
-	bool have_result, sighted;
-	vt_intake_result res;
-	/* POST /api/v1/lookup */
-	vt_lookup_format lookup_fmt;
-	/* GET /api/v1/files/{sha256}/content */
-	vt_index_access acc;
-	vt_hash content_id;
-	vt_access_format content_fmt;
-	unsigned acc_status;	/* 0: granted; else the refusal's status */
-	const char *acc_code;	/* the refusal's code */
-	char acc_msg[256];
-} request;
-
 enum { FIELD_NONE, FIELD_FILE, FIELD_NAME, FIELD_TAGS, FIELD_SOURCE, FIELD_OTHER };
 
 /* ---- responses -------------------------------------------------------- */
 
 /* A JSON string literal, with the escaping the /api/v1 reports use. */
-static void json_string(vt_buf *b, const char *s)
+void vt_http_json_string(vt_buf *b, const char *s)
 {
 	vt_report_json_string(b, s, strlen(s));
 }
 
-static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned status, const void *data,
+enum MHD_Result vt_http_send_buf(struct MHD_Connection *c, unsigned status, const void *data,
 				size_t len, const char *type, const char *cache)
 {
 	struct MHD_Response *r;
@@ -120,9 +69,9 @@ static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, con
 
 	vt_buf_init(&b, 4096);
 	vt_buf_adds(&b, "{\"error\": ");
-	json_string(&b, error);
+	vt_http_json_string(&b, error);
 	vt_buf_adds(&b, ", \"detail\": ");
-	json_string(&b, detail ? detail : "");
+	vt_http_json_string(&b, detail ? detail : "");
 	vt_buf_adds(&b, "}\n");
 	r = MHD_create_response_from_buffer(b.len, b.ptr, MHD_RESPMEM_MUST_COPY);
 	vt_buf_dispose(&b);
@@ -137,7 +86,7 @@ static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, con
 	return ret;
 }
 
-static unsigned status_of(int err)
+unsigned vt_http_status_of(int err)
 {
 	switch (err) {
 	case VT_ENOTFOUND: return 404;
@@ -209,7 +158,7 @@ static enum MHD_Result serve_tile(request *rq)
 	else if (err < 0)
 		ret = send_error(rq->conn, 500, "storage error", vt_error_last(), NULL, NULL);
 	else
-		ret = send_buf(rq->conn, 200, b.ptr, b.len, "application/octet-stream", IMMUTABLE);
+		ret = vt_http_send_buf(rq->conn, 200, b.ptr, b.len, "application/octet-stream", IMMUTABLE);
 	vt_buf_dispose(&b);
 	return ret;
 }
@@ -223,7 +172,7 @@ static enum MHD_Result serve_checkpoint(request *rq)
 	if (vt_log_checkpoint(rq->srv->log, &b, NULL) < 0)
 		ret = send_error(rq->conn, 500, "no checkpoint", vt_error_last(), NULL, NULL);
 	else
-		ret = send_buf(rq->conn, 200, b.ptr, b.len, "text/plain; charset=utf-8",
+		ret = vt_http_send_buf(rq->conn, 200, b.ptr, b.len, "text/plain; charset=utf-8",
 			       "no-cache");
 	vt_buf_dispose(&b);
 	return ret;
@@ -274,7 +223,7 @@ static enum MHD_Result serve_metrics(request *rq)
 		      "vitrine_log_fsync_seconds_bucket{le=\"+Inf\"} %llu\n"
 		      "vitrine_log_fsync_seconds_sum %.6f\nvitrine_log_fsync_seconds_count %llu\n",
 		      (unsigned long long)s.groups, s.commit_seconds, (unsigned long long)s.groups);
-	ret = send_buf(rq->conn, 200, b.ptr, b.len, "text/plain; version=0.0.4; charset=utf-8",
+	ret = vt_http_send_buf(rq->conn, 200, b.ptr, b.len, "text/plain; version=0.0.4; charset=utf-8",
 		       "no-store");
 	vt_buf_dispose(&b);
 	return ret;
@@ -309,7 +258,7 @@ static void add_done(int err, uint64_t index, uint64_t size, void *payload)
 }
 
 /* The c2sp.org/tlog-proof of entry index under the latest checkpoint. */
-static int build_proof(vt_buf *out, vt_server *srv, uint64_t index)
+int vt_http_build_proof(vt_buf *out, vt_server *srv, uint64_t index)
 {
 	vt_hash proof[VT_MERKLE_MAX_PROOF];
 	vt_tlog_reader *r = NULL;
@@ -336,13 +285,13 @@ static enum MHD_Result answer_add(request *rq)
 	enum MHD_Result ret;
 
 	if (rq->err < 0)
-		return send_error(rq->conn, status_of(rq->err) == 503 ? 503 : 500,
+		return send_error(rq->conn, vt_http_status_of(rq->err) == 503 ? 503 : 500,
 				  "append failed", rq->why, "Retry-After", "1");
 	vt_buf_init(&out, 2 << 20);
-	if (build_proof(&out, rq->srv, rq->index) < 0)
+	if (vt_http_build_proof(&out, rq->srv, rq->index) < 0)
 		ret = send_error(rq->conn, 500, "cannot build the proof", vt_error_last(), NULL, NULL);
 	else
-		ret = send_buf(rq->conn, 200, out.ptr, out.len, "text/plain; charset=utf-8",
+		ret = vt_http_send_buf(rq->conn, 200, out.ptr, out.len, "text/plain; charset=utf-8",
 			       "no-store");
 	vt_buf_dispose(&out);
 	return ret;
@@ -354,7 +303,7 @@ static enum MHD_Result answer_add(request *rq)
  * then on only add_done() touches the request until MHD calls the handler
  * again, after the resume.
  */
-static int submit_entry(request *rq, const void *entry, size_t len, bool *suspended)
+int vt_http_submit_entry(request *rq, const void *entry, size_t len, bool *suspended)
 {
 	int err;
 
@@ -407,22 +356,19 @@ static enum MHD_Result handle_add(request *rq, const char *data, size_t *size)
 	if (rq->body.len == 0)
 		return send_error(rq->conn, 400, "empty entry", "the request body is the entry",
 				  NULL, NULL);
-	err = submit_entry(rq, rq->body.ptr, rq->body.len, &suspended);
+	err = vt_http_submit_entry(rq, rq->body.ptr, rq->body.len, &suspended);
 	if (err == VT_EBUSY)
 		return send_error(rq->conn, 503, "busy", vt_error_last(), "Retry-After", "1");
 	if (err < 0)
-		return send_error(rq->conn, status_of(err), "append refused", vt_error_last(),
+		return send_error(rq->conn, vt_http_status_of(err), "append refused", vt_error_last(),
 				  NULL, NULL);
 	return suspended ? MHD_YES : answer_add(rq);
 }
 
 /* ---- POST /api/v1/files: sample intake (logic in src/custody/intake.c) -- */
 
-static enum MHD_Result api_error(struct MHD_Connection *c, unsigned status, const char *code,
-				 const char *message, const char *hname, const char *hvalue);
-
 /* The stable code of an error status of the /api/v1 routes (docs/api.md). */
-static const char *api_code(unsigned status)
+const char *vt_http_api_code(unsigned status)
 {
 	switch (status) {
 	case 400: return "bad_request";
@@ -446,19 +392,19 @@ static enum MHD_Result send_residency(request *rq, const vt_intake_decision *d)
 
 	vt_buf_init(&b, 4096);
 	vt_buf_adds(&b, "{\"error\": {\"code\": ");
-	json_string(&b, status == 421 ? "misdirected" : "unavailable_for_legal_reasons");
+	vt_http_json_string(&b, status == 421 ? "misdirected" : "unavailable_for_legal_reasons");
 	vt_buf_adds(&b, ", \"message\": ");
-	json_string(&b, d->reason);
+	vt_http_json_string(&b, d->reason);
 	vt_buf_adds(&b, "}, \"region\": ");
-	json_string(&b, rq->tok.region);
+	vt_http_json_string(&b, rq->tok.region);
 	if (status == 421) {
 		vt_buf_adds(&b, ", \"jurisdiction\": ");
-		json_string(&b, d->jurisdiction);
+		vt_http_json_string(&b, d->jurisdiction);
 		vt_buf_adds(&b, ", \"url\": ");
-		json_string(&b, d->url);
+		vt_http_json_string(&b, d->url);
 	}
 	vt_buf_adds(&b, "}\n");
-	ret = send_buf(rq->conn, status, b.ptr, b.len, "application/json", "no-store");
+	ret = vt_http_send_buf(rq->conn, status, b.ptr, b.len, "application/json", "no-store");
 	vt_buf_dispose(&b);
 	return ret;
 }
@@ -540,29 +486,29 @@ static enum MHD_Result files_begin(request *rq)
 	int err;
 
 	if (!rq->srv->intake)
-		return api_error(c, 503, "unavailable",
+		return vt_http_api_error(c, 503, "unavailable",
 				  rq->srv->intake_off ? rq->srv->intake_off
 						      : "this site does not take files",
 				  NULL, NULL);
 	h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 	if (!h || strncmp(h, "Bearer ", 7) != 0)
-		return api_error(c, 401, "unauthorized",
+		return vt_http_api_error(c, 401, "unauthorized",
 				 "send Authorization: Bearer <submitter token>", "WWW-Authenticate",
 				 "Bearer");
 	err = vt_tokens_lookup(&rq->tok, rq->srv->tokens, h + 7, strlen(h + 7));
 	if (err == VT_EDENIED)
-		return api_error(c, 401, "unauthorized", "unknown, malformed or revoked token",
+		return vt_http_api_error(c, 401, "unauthorized", "unknown, malformed or revoked token",
 				  "WWW-Authenticate", "Bearer");
 	if (err < 0)
-		return api_error(c, 503, "unavailable", vt_error_last(),
+		return vt_http_api_error(c, 503, "unavailable", vt_error_last(),
 				  "Retry-After", "1");
 	if (strcmp(rq->tok.role, "submitter") != 0)
-		return api_error(c, 403, "forbidden", "uploading files needs a submitter token",
+		return vt_http_api_error(c, 403, "forbidden", "uploading files needs a submitter token",
 				  NULL, NULL);
 	type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
 	if (!type || strncasecmp(type, "multipart/form-data", 19) != 0 ||
 	    (type[19] != 0 && type[19] != ';' && type[19] != ' ' && type[19] != '\t'))
-		return api_error(c, 415, "unsupported_media_type",
+		return vt_http_api_error(c, 415, "unsupported_media_type",
 				  "send multipart/form-data with a \"file\" part", NULL, NULL);
 	/* Residency before a byte of the body is read. */
 	err = vt_intake_residency(&d, rq->srv->intake, rq->tok.region);
@@ -575,10 +521,10 @@ static enum MHD_Result files_begin(request *rq)
 		char msg[128];
 		snprintf(msg, sizeof(msg), "a file is at most %llu bytes",
 			 (unsigned long long)rq->srv->max_upload);
-		return api_error(c, 413, "too_large", msg, NULL, NULL);
+		return vt_http_api_error(c, 413, "too_large", msg, NULL, NULL);
 	}
 	if (vt_multipart_new(&rq->mp, type, &cb, rq, &lim) < 0)
-		return api_error(c, 400, "bad_request", vt_error_last(), NULL, NULL);
+		return vt_http_api_error(c, 400, "bad_request", vt_error_last(), NULL, NULL);
 	vt_buf_init(&rq->name, VT_INDEX_NAME_MAX);
 	vt_buf_init(&rq->tags, 4096);
 	vt_buf_init(&rq->source, VT_INDEX_SOURCE_MAX);
@@ -663,14 +609,14 @@ static enum MHD_Result answer_files(request *rq)
 	vt_buf proof, b;
 
 	if (rq->err < 0)
-		return api_error(rq->conn, status_of(rq->err) == 503 ? 503 : 500,
-				 status_of(rq->err) == 503 ? "unavailable" : "internal", rq->why,
+		return vt_http_api_error(rq->conn, vt_http_status_of(rq->err) == 503 ? 503 : 500,
+				 vt_http_status_of(rq->err) == 503 ? "unavailable" : "internal", rq->why,
 				 "Retry-After", "1");
 	record_sighting(rq);
 	vt_buf_init(&proof, 2 << 20);
 	vt_buf_init(&b, 4 << 20);
-	if (build_proof(&proof, rq->srv, rq->index) < 0) {
-		ret = api_error(rq->conn, 500, "internal", vt_error_last(), NULL, NULL);
+	if (vt_http_build_proof(&proof, rq->srv, rq->index) < 0) {
+		ret = vt_http_api_error(rq->conn, 500, "internal", vt_error_last(), NULL, NULL);
 		goto done;
 	}
 	gmtime_r(&t, &tm);
@@ -683,11 +629,11 @@ static enum MHD_Result answer_files(request *rq)
 			  "\"entry\": ",
 		      (unsigned long long)r->d.size, when, r->is_new ? "true" : "false",
 		      (unsigned long long)rq->index);
-	json_string(&b, vt_buf_cstr(&rq->res.entry));
+	vt_http_json_string(&b, vt_buf_cstr(&rq->res.entry));
 	vt_buf_adds(&b, ", \"receipt\": ");
-	json_string(&b, vt_buf_cstr(&proof));
+	vt_http_json_string(&b, vt_buf_cstr(&proof));
 	vt_buf_adds(&b, "}\n");
-	ret = send_buf(rq->conn, r->is_new ? 201 : 200, b.ptr, b.len, "application/json",
+	ret = vt_http_send_buf(rq->conn, r->is_new ? 201 : 200, b.ptr, b.len, "application/json",
 		       "no-store");
 done:
 	vt_buf_dispose(&proof);
@@ -728,7 +674,7 @@ static enum MHD_Result handle_files(request *rq, const char *data, size_t *size)
 	if (!rq->fail && (err = each_tag(rq, false)) < 0)
 		files_fail(rq, 400, err);
 	if (rq->fail) {
-		return api_error(rq->conn, rq->fail_status, api_code(rq->fail_status), rq->fail_msg,
+		return vt_http_api_error(rq->conn, rq->fail_status, vt_http_api_code(rq->fail_status), rq->fail_msg,
 				 NULL, NULL);
 	}
 	/* Everything checked: commit the object, the index record and the entry. */
@@ -738,22 +684,22 @@ static enum MHD_Result handle_files(request *rq, const char *data, size_t *size)
 	if (err < 0) {
 		vt_intake_result_dispose(&rq->res);
 		unsigned st = err == VT_EINVAL ? 400 : err == VT_EEXISTS ? 409 : 500;
-		return api_error(rq->conn, st, api_code(st), vt_error_last(), NULL, NULL);
+		return vt_http_api_error(rq->conn, st, vt_http_api_code(st), vt_error_last(), NULL, NULL);
 	}
 	if ((err = each_tag(rq, true)) < 0)
-		return api_error(rq->conn, 500, "internal", vt_error_last(), NULL, NULL);
-	err = submit_entry(rq, rq->res.entry.ptr, rq->res.entry.len, &suspended);
+		return vt_http_api_error(rq->conn, 500, "internal", vt_error_last(), NULL, NULL);
+	err = vt_http_submit_entry(rq, rq->res.entry.ptr, rq->res.entry.len, &suspended);
 	if (err == VT_EBUSY)
-		return api_error(rq->conn, 503, "unavailable", vt_error_last(), "Retry-After", "1");
+		return vt_http_api_error(rq->conn, 503, "unavailable", vt_error_last(), "Retry-After", "1");
 	if (err < 0)
-		return api_error(rq->conn, 500, "internal", vt_error_last(), NULL, NULL);
+		return vt_http_api_error(rq->conn, 500, "internal", vt_error_last(), NULL, NULL);
 	return suspended ? MHD_YES : answer_files(rq);
 }
 
 /* ---- /api/v1 reads: lookups and reports (logic in src/custody) -------- */
 
 /* An /api/v1 error: {"error": {"code": "...", "message": "..."}}. */
-static struct MHD_Response *api_error_response(const char *code, const char *message)
+struct MHD_Response *vt_http_api_error_response(const char *code, const char *message)
 {
 	struct MHD_Response *r;
 	vt_buf b;
@@ -769,10 +715,10 @@ static struct MHD_Response *api_error_response(const char *code, const char *mes
 	return r;
 }
 
-static enum MHD_Result api_error(struct MHD_Connection *c, unsigned status, const char *code,
+enum MHD_Result vt_http_api_error(struct MHD_Connection *c, unsigned status, const char *code,
 				 const char *message, const char *hname, const char *hvalue)
 {
-	struct MHD_Response *r = api_error_response(code, message);
+	struct MHD_Response *r = vt_http_api_error_response(code, message);
 	enum MHD_Result ret;
 
 	if (!r)
@@ -785,7 +731,7 @@ static enum MHD_Result api_error(struct MHD_Connection *c, unsigned status, cons
 }
 
 /* Send a JSON buffer without copying it: the response frees it. */
-static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, vt_buf *b)
+enum MHD_Result vt_http_send_json(struct MHD_Connection *c, unsigned status, vt_buf *b)
 {
 	struct MHD_Response *r;
 	enum MHD_Result ret;
@@ -808,23 +754,23 @@ static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, vt_b
  * Authenticate an /api/v1 read into rq->tok. Returns true, or false with
  * the refusal queued in *ret.
  */
-static bool api_token(request *rq, enum MHD_Result *ret)
+bool vt_http_api_token(request *rq, enum MHD_Result *ret)
 {
 	const char *h = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
 						    MHD_HTTP_HEADER_AUTHORIZATION);
 	int err;
 
 	if (!h || strncmp(h, "Bearer ", 7) != 0) {
-		*ret = api_error(rq->conn, 401, "unauthorized", "send Authorization: Bearer <token>",
+		*ret = vt_http_api_error(rq->conn, 401, "unauthorized", "send Authorization: Bearer <token>",
 				 "WWW-Authenticate", "Bearer");
 		return false;
 	}
 	err = vt_tokens_lookup(&rq->tok, rq->srv->tokens, h + 7, strlen(h + 7));
 	if (err == VT_EDENIED)
-		*ret = api_error(rq->conn, 401, "unauthorized", "unknown, malformed or revoked token",
+		*ret = vt_http_api_error(rq->conn, 401, "unauthorized", "unknown, malformed or revoked token",
 				 "WWW-Authenticate", "Bearer");
 	else if (err < 0)
-		*ret = api_error(rq->conn, 503, "unavailable", "cannot check the token now",
+		*ret = vt_http_api_error(rq->conn, 503, "unavailable", "cannot check the token now",
 				 "Retry-After", "1");
 	return err == 0;
 }
@@ -837,10 +783,10 @@ static enum MHD_Result lookup_begin(request *rq)
 	size_t tl;
 	enum MHD_Result ret;
 
-	if (!api_token(rq, &ret))
+	if (!vt_http_api_token(rq, &ret))
 		return ret;
 	if (vt_report_may_lookup(&rq->tok) < 0)
-		return api_error(c, 403, "forbidden", vt_error_last(), NULL, NULL);
+		return vt_http_api_error(c, 403, "forbidden", vt_error_last(), NULL, NULL);
 	type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
 	tl = type ? strcspn(type, "; \t") : 0;
 	if (type && tl == 16 && strncasecmp(type, "application/json", 16) == 0)
@@ -848,13 +794,13 @@ static enum MHD_Result lookup_begin(request *rq)
 	else if (type && tl == 10 && strncasecmp(type, "text/plain", 10) == 0)
 		rq->lookup_fmt = VT_LOOKUP_TEXT;
 	else
-		return api_error(c, 415, "unsupported_media_type",
+		return vt_http_api_error(c, 415, "unsupported_media_type",
 				 "send application/json ({\"hashes\": [...]}) or text/plain "
 				 "(one hash a line)",
 				 NULL, NULL);
 	len = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (len && strtoull(len, NULL, 10) > VT_LOOKUP_BODY_MAX)
-		return api_error(c, 413, "too_large", "a lookup request is at most 4 MiB", NULL,
+		return vt_http_api_error(c, 413, "too_large", "a lookup request is at most 4 MiB", NULL,
 				 NULL);
 	vt_buf_dispose(&rq->body);
 	vt_buf_init(&rq->body, VT_LOOKUP_BODY_MAX);
@@ -877,12 +823,12 @@ static enum MHD_Result handle_lookup(request *rq, const char *data, size_t *size
 	}
 	vt_buf_init(&out, (size_t)32 << 20);
 	if (rq->too_big) {
-		ret = api_error(rq->conn, 413, "too_large", "a lookup request is at most 4 MiB",
+		ret = vt_http_api_error(rq->conn, 413, "too_large", "a lookup request is at most 4 MiB",
 				NULL, NULL);
 		goto done;
 	}
 	if ((err = vt_lookup_parse(&req, rq->body.ptr, rq->body.len, rq->lookup_fmt)) < 0) {
-		ret = api_error(rq->conn, err == VT_ETOOBIG ? 413 : err == VT_EINVAL ? 400 : 500,
+		ret = vt_http_api_error(rq->conn, err == VT_ETOOBIG ? 413 : err == VT_EINVAL ? 400 : 500,
 				err == VT_ETOOBIG ? "too_many_hashes"
 				: err == VT_EINVAL ? "bad_request"
 						   : "internal",
@@ -890,17 +836,17 @@ static enum MHD_Result handle_lookup(request *rq, const char *data, size_t *size
 		goto done;
 	}
 	if (req.n > 0 && (hits = malloc(req.n * sizeof(*hits))) == NULL) {
-		ret = api_error(rq->conn, 500, "internal", "out of memory", NULL, NULL);
+		ret = vt_http_api_error(rq->conn, 500, "internal", "out of memory", NULL, NULL);
 		goto done;
 	}
 	if ((err = vt_index_lookup_many(hits, vt_tokens_index(rq->srv->tokens), req.keys, req.n)) <
 		    0 ||
 	    (err = vt_lookup_answer(&out, req.keys, hits, req.n)) < 0) {
-		ret = api_error(rq->conn, err == VT_EBUSY ? 503 : 500, "internal", vt_error_last(),
+		ret = vt_http_api_error(rq->conn, err == VT_EBUSY ? 503 : 500, "internal", vt_error_last(),
 				err == VT_EBUSY ? "Retry-After" : NULL, "1");
 		goto done;
 	}
-	ret = send_json(rq->conn, 200, &out);
+	ret = vt_http_send_json(rq->conn, 200, &out);
 done:
 	free(hits);
 	vt_lookup_dispose(&req);
@@ -915,21 +861,21 @@ static enum MHD_Result serve_file_report(request *rq)
 	vt_buf out;
 	int err;
 
-	if (!api_token(rq, &ret))
+	if (!vt_http_api_token(rq, &ret))
 		return ret;
 	if (vt_lookup_key_parse(&key, rq->route.arg, rq->route.arg_len) < 0)
-		return api_error(rq->conn, 400, "bad_hash", vt_error_last(), NULL, NULL);
+		return vt_http_api_error(rq->conn, 400, "bad_hash", vt_error_last(), NULL, NULL);
 	vt_buf_init(&out, (size_t)32 << 20);
 	err = vt_report_file(&out, vt_tokens_index(rq->srv->tokens), &key, &rq->tok);
 	if (err == 0) {
-		ret = send_json(rq->conn, 200, &out);
+		ret = vt_http_send_json(rq->conn, 200, &out);
 	} else if (err == VT_ENOTFOUND) {
 		/* One message for unknown and hidden files alike. */
-		ret = api_error(rq->conn, 404, "not_found", "no such file", NULL, NULL);
+		ret = vt_http_api_error(rq->conn, 404, "not_found", "no such file", NULL, NULL);
 	} else if (err == VT_EDENIED) {
-		ret = api_error(rq->conn, 403, "forbidden", vt_error_last(), NULL, NULL);
+		ret = vt_http_api_error(rq->conn, 403, "forbidden", vt_error_last(), NULL, NULL);
 	} else {
-		ret = api_error(rq->conn, err == VT_EBUSY ? 503 : 500, "internal", vt_error_last(),
+		ret = vt_http_api_error(rq->conn, err == VT_EBUSY ? 503 : 500, "internal", vt_error_last(),
 				err == VT_EBUSY ? "Retry-After" : NULL, "1");
 	}
 	vt_buf_dispose(&out);
@@ -970,7 +916,7 @@ static enum MHD_Result answer_content(request *rq)
 	int err;
 
 	if (rq->err < 0)
-		return api_error(rq->conn, 503, "unavailable",
+		return vt_http_api_error(rq->conn, 503, "unavailable",
 				 "the log could not take the access entry, so nothing is served",
 				 "Retry-After", "1");
 	rq->acc.log_index = (int64_t)rq->index;
@@ -979,22 +925,22 @@ static enum MHD_Result answer_content(request *rq)
 			(unsigned long long)rq->index, vt_error_last());
 	vt_buf_init(&proof, 2 << 20);
 	vt_buf_init(&receipt, 3 << 20);
-	if (build_proof(&proof, srv, rq->index) < 0 ||
+	if (vt_http_build_proof(&proof, srv, rq->index) < 0 ||
 	    vt_base64_append(&receipt, proof.ptr, proof.len) < 0) {
-		r = api_error_response("internal", vt_error_last());
+		r = vt_http_api_error_response("internal", vt_error_last());
 		status = 500;
 		goto send;
 	}
 	status = rq->acc_status;
 	if (status != 0) {
-		r = api_error_response(rq->acc_code, rq->acc_msg);
+		r = vt_http_api_error_response(rq->acc_code, rq->acc_msg);
 		goto send;
 	}
 	vt_hex_encode(hex, rq->content_id.b, VT_HASH_SIZE);
 	if ((err = vt_export_open(&e, srv->vault, &rq->content_id, srv->jurisdiction,
 				  rq->content_fmt, hex)) < 0) {
 		status = err == VT_ENOTFOUND ? 404 : 500;
-		r = api_error_response(err == VT_ENOTFOUND ? "not_found" : "corrupt_object",
+		r = vt_http_api_error_response(err == VT_ENOTFOUND ? "not_found" : "corrupt_object",
 				       vt_error_last());
 		goto send;
 	}
@@ -1048,10 +994,10 @@ static enum MHD_Result serve_content(request *rq)
 		return answer_content(rq);
 	/* Without a valid token there is nobody to name: not logged, so
 	 * strangers cannot fill the log. */
-	if (!api_token(rq, &ret))
+	if (!vt_http_api_token(rq, &ret))
 		return ret;
 	if (!rq->srv->vault)
-		return api_error(c, 503, "unavailable", "this site holds no customer files", NULL,
+		return vt_http_api_error(c, 503, "unavailable", "this site holds no customer files", NULL,
 				 NULL);
 	if (rq->route.arg_len == 2 * VT_HASH_SIZE)
 		memcpy(hash, rq->route.arg, rq->route.arg_len);
@@ -1078,7 +1024,7 @@ static enum MHD_Result serve_content(request *rq)
 		}
 	}
 	if (rq->acc_status != 0) {
-		rq->acc_code = api_code(rq->acc_status);
+		rq->acc_code = vt_http_api_code(rq->acc_status);
 		if (rq->acc_status == 400 && strcmp(rq->acc.result, "bad-hash") == 0)
 			rq->acc_code = "bad_hash";
 		if (rq->acc_status == 500 && strcmp(rq->acc.result, "corrupt") == 0)
@@ -1087,10 +1033,10 @@ static enum MHD_Result serve_content(request *rq)
 	}
 	vt_buf_init(&entry, VT_ENTRY_MAX);
 	if ((err = vt_access_entry(&entry, &rq->acc, rq->content_fmt)) == 0)
-		err = submit_entry(rq, entry.ptr, entry.len, &suspended);
+		err = vt_http_submit_entry(rq, entry.ptr, entry.len, &suspended);
 	vt_buf_dispose(&entry);
 	if (err < 0)
-		return api_error(c, 503, "unavailable",
+		return vt_http_api_error(c, 503, "unavailable",
 				 "the log cannot take the access entry now, so nothing is served",
 				 "Retry-After", "1");
 	return suspended ? MHD_YES : answer_content(rq);
@@ -1117,7 +1063,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		*con_cls = rq;
 		status = vt_route_match(&rq->route, method, url);
 		if (status != 0 && strncmp(url, "/api/v1/", 8) == 0)
-			return api_error(c, (unsigned)status,
+			return vt_http_api_error(c, (unsigned)status,
 					 status == 405   ? "method_not_allowed"
 					 : status == 404 ? "not_found"
 							 : "bad_request",
@@ -1130,6 +1076,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 			return send_error(c, (unsigned)status,
 					  status == 404 ? "not found" : "bad request",
 					  rq->route.reason, NULL, NULL);
+		if (rq->route.id >= VT_ROUTE_FILE_ANALYSE && rq->route.id <= VT_ROUTE_RULESETS)
+			return vt_api_analysis_handle(rq, true, data, size);
+		if (rq->route.id >= VT_ROUTE_BUILDS && rq->route.id <= VT_ROUTE_REBUILDS)
+			return vt_api_conveyer_handle(rq, true, data, size);
 		if (rq->route.id == VT_ROUTE_FILES)
 			return files_begin(rq);
 		if (rq->route.id == VT_ROUTE_LOOKUP)
@@ -1154,11 +1104,22 @@ dispatch:
 	case VT_ROUTE_LOOKUP: return handle_lookup(rq, data, size);
 	case VT_ROUTE_FILE_REPORT: return serve_file_report(rq);
 	case VT_ROUTE_FILE_CONTENT: return serve_content(rq);
+	case VT_ROUTE_FILE_ANALYSE:
+	case VT_ROUTE_SEARCH:
+	case VT_ROUTE_ANALYSIS:
+	case VT_ROUTE_RULESETS: return vt_api_analysis_handle(rq, false, data, size);
+	case VT_ROUTE_BUILDS:
+	case VT_ROUTE_ATTESTATION:
+	case VT_ROUTE_ARTIFACT:
+	case VT_ROUTE_SOURCE:
+	case VT_ROUTE_RELEASES:
+	case VT_ROUTE_RELEASE:
+	case VT_ROUTE_REBUILDS: return vt_api_conveyer_handle(rq, false, data, size);
 	case VT_ROUTE_CHECKPOINT: return serve_checkpoint(rq);
 	case VT_ROUTE_TILE: return serve_tile(rq);
 	case VT_ROUTE_METRICS: return serve_metrics(rq);
 	case VT_ROUTE_HEALTHZ:
-		return send_buf(c, 200, "{\"status\": \"ok\"}\n", 17, "application/json",
+		return vt_http_send_buf(c, 200, "{\"status\": \"ok\"}\n", 17, "application/json",
 				"no-store");
 	}
 	return MHD_NO;
@@ -1178,6 +1139,8 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		pthread_mutex_unlock(&rq->srv->mu);
 	}
 	record_sighting(rq);
+	if (rq->mod_free)
+		rq->mod_free(rq->mod);
 	vt_multipart_free(rq->mp);
 	vt_intake_upload_abort(rq->up);
 	if (rq->have_result)
@@ -1212,6 +1175,8 @@ int vt_server_start(vt_server **out, vt_log *log, vt_storage *st, const vt_token
 	s->max_upload = opt->max_upload ? opt->max_upload : VT_INTAKE_DEFAULT_MAX_UPLOAD;
 	s->vault = opt->vault;
 	s->jurisdiction = opt->jurisdiction;
+	s->analysis = opt->analysis;
+	s->conveyer = opt->conveyer;
 	pthread_mutex_init(&s->mu, NULL);
 	s->d = MHD_start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
