@@ -5,9 +5,17 @@
  * built-in rule set and tight limits, then its JSON report.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "vitrine/analysis.h"
+#include "vitrine/error.h"
+
+static void die(const char *what)
+{
+	fprintf(stderr, "%s: %s\n", what, vt_error_last());
+	abort();
+}
 
 static const char rules_src[] =
 	"import \"pe\"\nimport \"elf\"\n"
@@ -16,7 +24,7 @@ static const char rules_src[] =
 	"condition: pe.number_of_sections > 3 and pe.imports(\"kernel32.dll\") }\n"
 	"rule elf_exec { meta: severity = 3 condition: elf.type == elf.ET_EXEC }\n"
 	"rule zipped { strings: $pk = { 50 4B 03 04 } condition: #pk > 1 }\n"
-	"rule hexy { strings: $h = /[0-9a-f]{16}/ condition: $h }\n";
+	"rule hexy { strings: $h = /GetProc[A-Za-z]{7}/ condition: $h }\n";
 
 static vt_analysis_engine *engine;
 static vt_analysis_worker *worker;
@@ -35,7 +43,7 @@ static int setup(void)
 	if (vt_analysis_rules_compile_string(&rules, "fuzz.yar", rules_src, true) < 0 ||
 	    vt_analysis_engine_new(&engine, rules, &lim, 0) < 0 ||
 	    vt_analysis_worker_new(&worker, engine) < 0)
-		abort();
+		die("setup");
 	vt_analysis_rules_unref(rules);
 	return 0;
 }
@@ -50,11 +58,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!ready)
 		ready = setup() == 0;
+	/* Only running out of memory may fail, and the limits prevent it. */
 	if (vt_analysis_scan_mem(&res, worker, data, size) < 0)
-		abort(); /* only out of memory may fail, and the limits prevent it */
+		die("scan");
 	vt_buf_init(&b, 64u << 20);
 	if (vt_analysis_result_json(&b, &res, "fuzz") < 0)
-		abort();
+		die("json");
 	vt_buf_dispose(&b);
 	vt_analysis_result_dispose(&res);
 	return 0;
