@@ -232,7 +232,7 @@ static int parse_size(uint64_t *out, const char *s, const char *opt)
 	return 0;
 }
 
-static int load_rules(vt_analysis_rules **out, const char *path)
+static int load_rules(vt_analysis_rules **out, const char *path, bool facts)
 {
 	char head[4] = {0};
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -243,9 +243,13 @@ static int load_rules(vt_analysis_rules **out, const char *path)
 		compiled = read(fd, head, 4) == 4 && memcmp(head, "YARA", 4) == 0;
 		close(fd);
 	}
-	/* yarac files start with "YARA"; anything else is source. */
+	/*
+	 * yarac files start with "YARA"; anything else is source. YARA-only
+	 * scans leave out the pe and elf modules unless the rules import them,
+	 * as the yara tool does.
+	 */
 	err = compiled ? vt_analysis_rules_load(out, path)
-		       : vt_analysis_rules_compile(out, path, true);
+		       : vt_analysis_rules_compile(out, path, facts);
 	return err;
 }
 
@@ -342,7 +346,7 @@ int cmd_scan(int argc, char **argv)
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		jobs = n > 0 ? (uint64_t)n : 1;
 	}
-	if (rules_path != NULL && load_rules(&rules, rules_path) < 0) {
+	if (rules_path != NULL && load_rules(&rules, rules_path, !(flags & VT_ANALYSIS_YARA_ONLY)) < 0) {
 		print_one_line(rules_path, vt_error_last());
 		goto done;
 	}
