@@ -338,7 +338,8 @@ static int to_file(const void *data, size_t len, void *payload)
 /*
  * Check the access receipt: it must parse; with a key, its checkpoint must
  * be signed by the log and prove the entry at its index, read from the
- * site's log, which must name the file.
+ * site's log, which must record this request (file, format, reason,
+ * ticket) as granted.
  */
 static int check_access_receipt(const opts *o, vt_client *cl, const char *sha, const char *text,
 				size_t len, uint64_t index)
@@ -349,7 +350,15 @@ static int check_access_receipt(const opts *o, vt_client *cl, const char *sha, c
 	vt_tlog_proof p;
 	vt_note note;
 	vt_buf entry;
+	char resource[128];
+	const char *const want[][2] = {
+		{"resource", resource},     {"format", o->zip ? "zip" : "raw"},
+		{"reason", o->reason},      {"ticket", o->ticket},
+		{"result", "granted"},
+	};
 	int err;
+
+	snprintf(resource, sizeof(resource), "files/%s", sha);
 
 	vt_buf_init(&entry, VT_ENTRY_MAX + 1);
 	if ((err = vt_tlog_proof_parse(&p, text, len)) < 0)
@@ -372,8 +381,18 @@ static int check_access_receipt(const opts *o, vt_client *cl, const char *sha, c
 	if ((err = vt_tlog_proof_verify_origin(&cp, NULL, &p, vt_note_verifier_name(v), entry.ptr,
 					       entry.len, &v, 1)) < 0)
 		goto done;
-	if (!strstr(vt_buf_cstr(&entry), sha))
-		err = vt_error_set(VT_EVERIFY, "the access entry does not name %s", sha);
+	/* The entry must record this request as asked for, and granted. */
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		char line[256];
+		snprintf(line, sizeof(line), "\n%s %s%s\n", want[i][0], want[i][1],
+			 i == 0 ? "/content" : "");
+		if (!strstr(vt_buf_cstr(&entry), line)) {
+			err = vt_error_set(VT_EVERIFY, "the access entry at %llu has no line \"%.*s\"",
+					   (unsigned long long)index, (int)strlen(line) - 2,
+					   line + 1);
+			goto done;
+		}
+	}
 done:
 	vt_tlog_reader_free(rd);
 	vt_note_verifier_free(v);

@@ -266,6 +266,10 @@ else
 	cmp -s "$BIG" "$T/unzipped" || fail "the ZIP member differs from the file"
 	unzip -P wrong -p "$T/big.zip" >/dev/null 2>&1 && fail "the ZIP opens with a wrong password"
 	ok "the ZIP opens with unzip -P infected (not with another password) and holds the file"
+	expect_error "an access receipt under another key" "access receipt does not check" \
+		get "$BIGSHA" --reason incident-response --ticket INC-43 -o "$T/o" --token "$ANA" \
+		--vkey "$P/policy.vkey"
+	ls "$T"/o* >/dev/null 2>&1 && fail "a download whose receipt does not check left a file"
 	expect_error "a reason not in the list" "HTTP 400" get "$BIGSHA" --reason curiosity \
 		--ticket T-1 -o "$T/o" --token "$ANA"
 	expect_error "a bad ticket" "HTTP 400" get "$BIGSHA" --reason legal-order \
