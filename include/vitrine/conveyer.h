@@ -14,7 +14,7 @@
 #include "vitrine/recipe.h"
 
 /* The buildType of vitrine's provenance (docs/conveyer.md describes it). */
-#define VT_BUILD_TYPE "https://vitrine.dev/conveyer/recipe-build/v1"
+#define VT_BUILD_TYPE	  "https://vitrine.dev/conveyer/recipe-build/v1"
 #define VT_STATEMENT_TYPE "https://in-toto.io/Statement/v1"
 #define VT_PREDICATE_TYPE "https://slsa.dev/provenance/v1"
 
@@ -46,22 +46,22 @@ typedef struct {
 /* A finished build; every field is owned and freed by vt_build_dispose(). */
 typedef struct {
 	vt_recipe recipe;
-	char *recipe_name;	 /* the recipe file's base name */
-	vt_hash source_digest;	 /* tree digest, equal to the recipe's */
+	char *recipe_name;     /* the recipe file's base name */
+	vt_hash source_digest; /* tree digest, equal to the recipe's */
 	bool source_is_tar;
-	vt_hash source_file;	 /* SHA-256 of the tarball's bytes, when a tarball */
+	vt_hash source_file; /* SHA-256 of the tarball's bytes, when a tarball */
 	vt_build_tool *tools;
 	size_t ntools;
 	vt_build_output *outputs; /* in the recipe's order, from the first run */
 	size_t noutputs;
-	int runs;		  /* 1 with once, else 2 */
-	bool reproduced;	  /* both runs gave the same bytes for every output */
-	vt_buf report;		  /* how the runs differ (empty when reproduced) */
-	char sandbox[128];	  /* bwrap's version line */
-	char invocation_id[33];	  /* random, hex */
+	int runs;		/* 1 with once, else 2 */
+	bool reproduced;	/* both runs gave the same bytes for every output */
+	vt_buf report;		/* how the runs differ (empty when reproduced) */
+	char sandbox[128];	/* bwrap's version line */
+	char invocation_id[33]; /* random, hex */
 	struct timespec started, finished;
-	vt_hash log_digest;	  /* SHA-256 of the first run's log */
-	char *work_dir;		  /* kept for inspection when not reproduced, else NULL */
+	vt_hash log_digest; /* SHA-256 of the first run's log */
+	char *work_dir;	    /* kept for inspection when not reproduced, else NULL */
 } vt_build;
 
 /*

@@ -10,8 +10,8 @@
 #include "vitrine/ed25519.h"
 
 #define VT_DSSE_INTOTO_TYPE "application/vnd.in-toto+json"
-#define VT_DSSE_MAX_SIZE (16 << 20) /* envelopes above this are refused */
-#define VT_DSSE_KEYID_LEN 64	    /* hex SHA-256 of the raw public key */
+#define VT_DSSE_MAX_SIZE    (16 << 20) /* envelopes above this are refused */
+#define VT_DSSE_KEYID_LEN   64	       /* hex SHA-256 of the raw public key */
 
 /* A signing key and its DSSE key id. Plain value; wipe it when done. */
 typedef struct {

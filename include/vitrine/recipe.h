@@ -21,22 +21,22 @@ enum { VT_ORDER_FIXED = 0, VT_ORDER_ANY = 1 };
  * and freed by vt_recipe_dispose(). See docs/conveyer.md for the format.
  */
 typedef struct {
-	char *name;		/* Name: [a-z0-9][a-z0-9.+-]* */
-	char *version;		/* Version: [A-Za-z0-9][A-Za-z0-9.+~-]* */
-	char *source;		/* Source: path (relative to the recipe's directory) */
-	vt_hash source_digest;	/* Source: its vitrine tree digest */
-	char *build;		/* Build: the shell steps, lines joined by '\n' */
-	char **outputs;		/* Outputs: relative paths under the output directory */
+	char *name;	       /* Name: [a-z0-9][a-z0-9.+-]* */
+	char *version;	       /* Version: [A-Za-z0-9][A-Za-z0-9.+~-]* */
+	char *source;	       /* Source: path (relative to the recipe's directory) */
+	vt_hash source_digest; /* Source: its vitrine tree digest */
+	char *build;	       /* Build: the shell steps, lines joined by '\n' */
+	char **outputs;	       /* Outputs: relative paths under the output directory */
 	size_t noutputs;
 	uint64_t source_date_epoch; /* Source-Date-Epoch */
 	char **env;		    /* Environment: NAME=VALUE strings */
 	size_t nenv;
-	char **toolchain;	    /* Toolchain: absolute paths of the tools used */
+	char **toolchain; /* Toolchain: absolute paths of the tools used */
 	size_t ntoolchain;
-	int build_order;	    /* Build-Order: VT_ORDER_FIXED (default) or VT_ORDER_ANY */
-	uint64_t timeout;	    /* Timeout: seconds, default 600, at most 86400 */
-	uint64_t tmp_size;	    /* Tmp-Size: bytes of the sandbox's /tmp, default 256 MiB */
-	vt_hash digest;		    /* SHA-256 of the recipe's bytes */
+	int build_order;   /* Build-Order: VT_ORDER_FIXED (default) or VT_ORDER_ANY */
+	uint64_t timeout;  /* Timeout: seconds, default 600, at most 86400 */
+	uint64_t tmp_size; /* Tmp-Size: bytes of the sandbox's /tmp, default 256 MiB */
+	vt_hash digest;	   /* SHA-256 of the recipe's bytes */
 } vt_recipe;
 
 /*

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The build sandbox: bubblewrap with no network, read-only inputs and a fixed, varied environment. */
+/* The build sandbox: bubblewrap with no network, read-only inputs and a fixed, varied environment.
+ */
 #ifndef VITRINE_SANDBOX_H
 #define VITRINE_SANDBOX_H
 
@@ -15,10 +16,10 @@
 
 /* What one sandboxed run does. */
 typedef struct {
-	const char *src_dir;	    /* host directory bound read-only at /src (NULL: none) */
-	const char *out_dir;	    /* host directory bound read-write at /out (must exist) */
-	const char *script;	    /* shell steps, run by /bin/sh -e in the work directory */
-	char *const *env;	    /* extra NAME=VALUE strings (the recipe's Environment) */
+	const char *src_dir; /* host directory bound read-only at /src (NULL: none) */
+	const char *out_dir; /* host directory bound read-write at /out (must exist) */
+	const char *script;  /* shell steps, run by /bin/sh -e in the work directory */
+	char *const *env;    /* extra NAME=VALUE strings (the recipe's Environment) */
 	size_t nenv;
 	uint64_t source_date_epoch; /* exported as SOURCE_DATE_EPOCH */
 	uint64_t timeout;	    /* wall-clock seconds before the whole sandbox is killed */
@@ -30,10 +31,10 @@ typedef struct {
 
 /* How a run ended. */
 typedef struct {
-	int exit_status;  /* the steps' exit status when they exited */
-	int signal;	  /* the signal that ended the sandbox, else 0 */
-	bool timed_out;	  /* killed at the timeout */
-	double seconds;	  /* wall-clock duration */
+	int exit_status; /* the steps' exit status when they exited */
+	int signal;	 /* the signal that ended the sandbox, else 0 */
+	bool timed_out;	 /* killed at the timeout */
+	double seconds;	 /* wall-clock duration */
 } vt_sandbox_result;
 
 /*

@@ -14,26 +14,27 @@
 #include <string.h>
 
 static const char help[] =
-	"usage: vitrine build RECIPE [--out DIR] [--key KEYFILE] [--builder-id ID] [--once]\n"
-	"\n"
-	"Build RECIPE (docs/conveyer.md) in a bubblewrap sandbox: check the source's\n"
-	"tree digest and the sandbox, run the steps twice under varied environments\n"
-	"(umask, locale, time zone, hostname, work directory, VT_JOBS, VT_ORDER, time)\n"
-	"and compare the outputs byte for byte. When they agree, the outputs, the\n"
-	"build log (NAME-VERSION.log) and the provenance go to DIR: an in-toto\n"
-	"statement with a SLSA provenance v1 predicate in a DSSE envelope signed by\n"
-	"KEYFILE (NAME-VERSION.intoto.jsonl), or the unsigned statement\n"
-	"(NAME-VERSION.intoto.json) without --key. A build that does not reproduce\n"
-	"prints which outputs differ and how, keeps both runs and exits 1.\n"
-	"\n"
-	"  --out DIR         output directory (default: out)\n"
-	"  --key KEYFILE     builder's signed-note private key (vitrine key generate)\n"
-	"  --builder-id ID   runDetails.builder.id (default: " "vitrine-local-builder)\n"
-	"  --once            one run only, no reproducibility check\n"
-	"  --verbose, -v     progress lines on stderr (default when it is a terminal)\n"
-	"  --check-sandbox   only check that the sandbox works here\n"
-	"  --tree-digest PATH  only print the tree digest of a source directory or\n"
-	"                    tarball (with -v also its manifest) for a recipe's Source\n";
+    "usage: vitrine build RECIPE [--out DIR] [--key KEYFILE] [--builder-id ID] [--once]\n"
+    "\n"
+    "Build RECIPE (docs/conveyer.md) in a bubblewrap sandbox: check the source's\n"
+    "tree digest and the sandbox, run the steps twice under varied environments\n"
+    "(umask, locale, time zone, hostname, work directory, VT_JOBS, VT_ORDER, time)\n"
+    "and compare the outputs byte for byte. When they agree, the outputs, the\n"
+    "build log (NAME-VERSION.log) and the provenance go to DIR: an in-toto\n"
+    "statement with a SLSA provenance v1 predicate in a DSSE envelope signed by\n"
+    "KEYFILE (NAME-VERSION.intoto.jsonl), or the unsigned statement\n"
+    "(NAME-VERSION.intoto.json) without --key. A build that does not reproduce\n"
+    "prints which outputs differ and how, keeps both runs and exits 1.\n"
+    "\n"
+    "  --out DIR         output directory (default: out)\n"
+    "  --key KEYFILE     builder's signed-note private key (vitrine key generate)\n"
+    "  --builder-id ID   runDetails.builder.id (default: "
+    "vitrine-local-builder)\n"
+    "  --once            one run only, no reproducibility check\n"
+    "  --verbose, -v     progress lines on stderr (default when it is a terminal)\n"
+    "  --check-sandbox   only check that the sandbox works here\n"
+    "  --tree-digest PATH  only print the tree digest of a source directory or\n"
+    "                    tarball (with -v also its manifest) for a recipe's Source\n";
 
 static void progress(const char *line, void *payload)
 {
@@ -83,7 +84,8 @@ static int write_doc(const char *dir, const vt_build *b, const char *ext, const 
 	char path[4096], hex[2 * VT_HASH_SIZE + 1];
 	vt_hash h;
 	int err, n;
-	n = snprintf(path, sizeof(path), "%s/%s-%s.%s", dir, b->recipe.name, b->recipe.version, ext);
+	n = snprintf(path, sizeof(path), "%s/%s-%s.%s", dir, b->recipe.name, b->recipe.version,
+		     ext);
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return vt_error_set(VT_ETOOBIG, "output path too long");
 	if ((err = vt_fs_write_atomic(AT_FDCWD, path, doc->ptr, doc->len, 0644)) < 0 ||
@@ -98,15 +100,15 @@ static int write_doc(const char *dir, const vt_build *b, const char *ext, const 
 int cmd_build(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"out", required_argument, 0, 'o'},
-		{"key", required_argument, 0, 'k'},
-		{"builder-id", required_argument, 0, 'b'},
-		{"once", no_argument, 0, '1'},
-		{"verbose", no_argument, 0, 'v'},
-		{"check-sandbox", no_argument, 0, 'c'},
-		{"tree-digest", required_argument, 0, 't'},
-		{"help", no_argument, 0, 'h'},
-		{0, 0, 0, 0},
+	    {"out", required_argument, 0, 'o'},
+	    {"key", required_argument, 0, 'k'},
+	    {"builder-id", required_argument, 0, 'b'},
+	    {"once", no_argument, 0, '1'},
+	    {"verbose", no_argument, 0, 'v'},
+	    {"check-sandbox", no_argument, 0, 'c'},
+	    {"tree-digest", required_argument, 0, 't'},
+	    {"help", no_argument, 0, 'h'},
+	    {0, 0, 0, 0},
 	};
 	const char *key_path = NULL, *tree = NULL;
 	vt_build_opts o = {.out_dir = "out", .builder_id = "vitrine-local-builder"};
@@ -128,7 +130,10 @@ int cmd_build(int argc, char **argv)
 		case 'v': verbose = true; break;
 		case 'c': check_only = true; break;
 		case 't': tree = optarg; break;
-		case 'h': fputs(help, stdout); rc = EXIT_OK; goto done;
+		case 'h':
+			fputs(help, stdout);
+			rc = EXIT_OK;
+			goto done;
 		default: rc = cli_usage("build", "bad option"); goto done;
 		}
 	}
@@ -193,11 +198,13 @@ int cmd_build(int argc, char **argv)
 	}
 	if (have_key) {
 		if (vt_dsse_sign(&env, &signer, VT_DSSE_INTOTO_TYPE, stmt.ptr, stmt.len) < 0 ||
-		    vt_buf_addc(&env, '\n') < 0 || write_doc(o.out_dir, &b, "intoto.jsonl", &env) < 0) {
+		    vt_buf_addc(&env, '\n') < 0 ||
+		    write_doc(o.out_dir, &b, "intoto.jsonl", &env) < 0) {
 			rc = cli_fail("provenance");
 			goto done;
 		}
-	} else if (vt_buf_addc(&stmt, '\n') < 0 || write_doc(o.out_dir, &b, "intoto.json", &stmt) < 0) {
+	} else if (vt_buf_addc(&stmt, '\n') < 0 ||
+		   write_doc(o.out_dir, &b, "intoto.json", &stmt) < 0) {
 		rc = cli_fail("provenance");
 		goto done;
 	}

@@ -30,7 +30,7 @@
 #include <unistd.h>
 
 static void progress(const vt_build_opts *o, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 static void progress(const vt_build_opts *o, const char *fmt, ...)
 {
 	char line[1024];
@@ -123,9 +123,11 @@ static int hash_outputs(vt_build_output *outs, const vt_recipe *r, const char *d
 		if ((err = join(path, sizeof(path), dir, r->outputs[i])) < 0)
 			return err;
 		if (lstat(path, &st) < 0)
-			return vt_error_set(VT_ENOTFOUND, "the build made no output %s", r->outputs[i]);
+			return vt_error_set(VT_ENOTFOUND, "the build made no output %s",
+					    r->outputs[i]);
 		if (!S_ISREG(st.st_mode))
-			return vt_error_set(VT_EINVAL, "output %s is not a regular file", r->outputs[i]);
+			return vt_error_set(VT_EINVAL, "output %s is not a regular file",
+					    r->outputs[i]);
 		if ((err = hash_file(&outs[i].digest, &outs[i].size, path)) < 0)
 			return err;
 	}
@@ -192,8 +194,8 @@ static int diffoscope(vt_buf *report, const char *a, const char *b, const char *
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	posix_spawn_file_actions_adddup2(&fa, 1, 2);
-	if (posix_spawn(&pid, prog, &fa, NULL, argv, environ) == 0 && waitpid(pid, &status, 0) == pid &&
-	    (f = fopen(out, "r"))) {
+	if (posix_spawn(&pid, prog, &fa, NULL, argv, environ) == 0 &&
+	    waitpid(pid, &status, 0) == pid && (f = fopen(out, "r"))) {
 		err = 0;
 		while (err == 0 && lines++ < 100 && fgets(line, sizeof(line), f))
 			err = vt_buf_printf(report, "  %s", line);
@@ -249,11 +251,12 @@ static int byte_summary(vt_buf *report, const char *a, const char *b)
 			break;
 		}
 	}
-	err = vt_buf_printf(report,
-			    "  sizes %llu and %llu bytes; first difference at byte %llu; %llu bytes "
-			    "differ\n",
-			    (unsigned long long)sa, (unsigned long long)sb, (unsigned long long)first,
-			    (unsigned long long)ndiff);
+	err =
+	    vt_buf_printf(report,
+			  "  sizes %llu and %llu bytes; first difference at byte %llu; %llu bytes "
+			  "differ\n",
+			  (unsigned long long)sa, (unsigned long long)sb, (unsigned long long)first,
+			  (unsigned long long)ndiff);
 done:
 	if (fa)
 		fclose(fa);
@@ -276,7 +279,8 @@ static int compare_runs(vt_build *b, const vt_build_output *second, const char *
 		b->reproduced = false;
 		vt_hex_encode(ha, b->outputs[i].digest.b, VT_HASH_SIZE);
 		vt_hex_encode(hb, second[i].digest.b, VT_HASH_SIZE);
-		if ((err = vt_buf_printf(&b->report, "output %s differs: run 1 sha256:%s, run 2 sha256:%s\n",
+		if ((err = vt_buf_printf(&b->report,
+					 "output %s differs: run 1 sha256:%s, run 2 sha256:%s\n",
 					 b->outputs[i].name, ha, hb)) < 0)
 			return err;
 		if ((err = join(pa, sizeof(pa), dir_a, b->outputs[i].name)) < 0)
@@ -323,8 +327,8 @@ static int run_once(const vt_build *b, const vt_build_opts *o, const char *src, 
 				    (unsigned long long)b->recipe.timeout, log);
 	if (res.signal || res.exit_status != 0)
 		return vt_error_set(VT_EIO, "run %d failed (%s %d; log %s): %s", variant + 1,
-				    res.signal ? "signal" : "exit", res.signal ? res.signal : res.exit_status,
-				    log, tail);
+				    res.signal ? "signal" : "exit",
+				    res.signal ? res.signal : res.exit_status, log, tail);
 	progress(o, "run %d done in %.2f s", variant + 1, res.seconds);
 	return 0;
 }
@@ -374,15 +378,17 @@ static int prepare_source(vt_build *b, const vt_build_opts *o, char **src_dir, c
 	int err;
 
 	if (stat(path, &st) < 0)
-		return vt_error_sys(errno == ENOENT ? VT_ENOTFOUND : VT_EIO, errno, "source %s", path);
+		return vt_error_sys(errno == ENOENT ? VT_ENOTFOUND : VT_EIO, errno, "source %s",
+				    path);
 	progress(o, "source %s: digesting", path);
 	if ((err = vt_tree_digest(&b->source_digest, NULL, path)) < 0)
 		return vt_error_wrap(err, "source");
 	vt_hex_encode(hex, b->source_digest.b, VT_HASH_SIZE);
 	vt_hex_encode(want, b->recipe.source_digest.b, VT_HASH_SIZE);
 	if (!vt_hash_equal(&b->source_digest, &b->recipe.source_digest))
-		return vt_error_set(VT_EVERIFY, "source %s has tree digest sha256:%s, the recipe says sha256:%s",
-				    path, hex, want);
+		return vt_error_set(
+		    VT_EVERIFY, "source %s has tree digest sha256:%s, the recipe says sha256:%s",
+		    path, hex, want);
 	if (S_ISDIR(st.st_mode))
 		return (*src_dir = strdup(path)) ? 0 : vt_error_set(VT_ENOMEM, "out of memory");
 	b->source_is_tar = true;
@@ -502,7 +508,8 @@ int vt_build_run(vt_build *b, const vt_build_opts *o)
 			goto done;
 	}
 	if (o->once || b->reproduced) {
-		if ((err = publish(b, o->out_dir, dir_a)) < 0 || (err = vt_tree__remove(b->work_dir)) < 0)
+		if ((err = publish(b, o->out_dir, dir_a)) < 0 ||
+		    (err = vt_tree__remove(b->work_dir)) < 0)
 			goto done;
 		free(b->work_dir);
 		b->work_dir = NULL;

@@ -172,18 +172,21 @@ int vt_dsse_verify(vt_buf *out, const char *env, size_t len, const char *type,
 	}
 	err = VT_EINVAL;
 	if (!json_is_object(root) || json_object_size(root) != 3) {
-		vt_error_set(err, "envelope: want an object of payload, payloadType and signatures");
+		vt_error_set(err,
+			     "envelope: want an object of payload, payloadType and signatures");
 		goto done;
 	}
 	pt = json_object_get(root, "payloadType");
 	sigs = json_object_get(root, "signatures");
 	if (!json_is_string(pt) || strlen(json_string_value(pt)) != json_string_length(pt) ||
 	    !json_is_array(sigs) || !json_object_get(root, "payload")) {
-		vt_error_set(err, "envelope: want an object of payload, payloadType and signatures");
+		vt_error_set(err,
+			     "envelope: want an object of payload, payloadType and signatures");
 		goto done;
 	}
 	if (strcmp(json_string_value(pt), type) != 0) {
-		vt_error_set(err, "envelope: payload type %s, want %s", json_string_value(pt), type);
+		vt_error_set(err, "envelope: payload type %s, want %s", json_string_value(pt),
+			     type);
 		goto done;
 	}
 	if (json_array_size(sigs) == 0) {
@@ -197,19 +200,22 @@ int vt_dsse_verify(vt_buf *out, const char *env, size_t len, const char *type,
 		json_t *s = json_array_get(sigs, i), *kid;
 		size_t want = 1;
 		if (!json_is_object(s)) {
-			err = vt_error_set(VT_EINVAL, "envelope: signature %zu is not an object", i);
+			err =
+			    vt_error_set(VT_EINVAL, "envelope: signature %zu is not an object", i);
 			goto done;
 		}
 		if ((kid = json_object_get(s, "keyid"))) {
 			want = 2;
 			if (!json_is_string(kid)) {
-				err = vt_error_set(VT_EINVAL, "envelope: keyid %zu is not a string", i);
+				err = vt_error_set(VT_EINVAL, "envelope: keyid %zu is not a string",
+						   i);
 				goto done;
 			}
 		}
 		if (json_object_size(s) != want) {
-			err = vt_error_set(VT_EINVAL,
-					   "envelope: signature %zu has members other than keyid and sig", i);
+			err = vt_error_set(
+			    VT_EINVAL,
+			    "envelope: signature %zu has members other than keyid and sig", i);
 			goto done;
 		}
 		vt_buf_reset(&sig);

@@ -56,20 +56,19 @@ int vt_provenance_statement(vt_buf *out, const vt_build *b, const char *builder_
 	if (!subjects || !deps || !variants || !env)
 		goto fail;
 	for (size_t i = 0; i < b->noutputs; i++)
-		if (json_array_append_new(subjects,
-					  json_pack("{s:s, s:o*}", "name", b->outputs[i].name, "digest",
-						    digest_obj("sha256", &b->outputs[i].digest))) < 0)
+		if (json_array_append_new(
+			subjects, json_pack("{s:s, s:o*}", "name", b->outputs[i].name, "digest",
+					    digest_obj("sha256", &b->outputs[i].digest))) < 0)
 			goto fail;
 	if (json_array_append_new(deps, source_desc(b)) < 0 ||
 	    json_array_append_new(deps, json_pack("{s:s, s:o*}", "name", b->recipe_name, "digest",
 						  digest_obj("sha256", &b->recipe.digest))) < 0)
 		goto fail;
 	for (size_t i = 0; i < b->ntools; i++)
-		if (json_array_append_new(deps, json_pack("{s:s, s:o*, s:{s:s}}", "name",
-							  b->tools[i].path, "digest",
-							  digest_obj("sha256", &b->tools[i].digest),
-							  "annotations", "resolved",
-							  b->tools[i].resolved)) < 0)
+		if (json_array_append_new(
+			deps, json_pack("{s:s, s:o*, s:{s:s}}", "name", b->tools[i].path, "digest",
+					digest_obj("sha256", &b->tools[i].digest), "annotations",
+					"resolved", b->tools[i].resolved)) < 0)
 			goto fail;
 	for (int v = 0; v < b->runs; v++)
 		if (json_array_append_new(variants, json_string(vt_sandbox_variant(v))) < 0)
@@ -77,20 +76,21 @@ int vt_provenance_statement(vt_buf *out, const vt_build *b, const char *builder_
 	for (size_t i = 0; i < b->recipe.nenv; i++)
 		if (json_array_append_new(env, json_string(b->recipe.env[i])) < 0)
 			goto fail;
-	st = json_pack(
-		"{s:s, s:o, s:s, s:{s:{s:s, s:{s:{s:s, s:o*}, s:o*}, s:{s:s, s:I, s:o, s:o, s:b, s:I, s:I}, s:o},"
-		" s:{s:{s:s}, s:{s:s, s:o*, s:o*}, s:[{s:s, s:o*}]}}}",
-		"_type", VT_STATEMENT_TYPE, "subject", subjects, "predicateType", VT_PREDICATE_TYPE,
-		"predicate", "buildDefinition", "buildType", VT_BUILD_TYPE, "externalParameters",
-		"recipe", "name", b->recipe_name, "digest", digest_obj("sha256", &b->recipe.digest),
-		"source", source_desc(b), "internalParameters", "sandbox", b->sandbox,
-		"sourceDateEpoch", (json_int_t)b->recipe.source_date_epoch, "variants", variants,
-		"environment", env, "reproduced", b->runs == 2 && b->reproduced, "timeout",
-		(json_int_t)b->recipe.timeout, "tmpSize", (json_int_t)b->recipe.tmp_size,
-		"resolvedDependencies", deps, "runDetails", "builder", "id", builder_id, "metadata",
-		"invocationId", b->invocation_id, "startedOn", rfc3339(&b->started), "finishedOn",
-		rfc3339(&b->finished), "byproducts", "name", "build.log", "digest",
-		digest_obj("sha256", &b->log_digest));
+	st = json_pack("{s:s, s:o, s:s, s:{s:{s:s, s:{s:{s:s, s:o*}, s:o*}, s:{s:s, s:I, s:o, s:o, "
+		       "s:b, s:I, s:I}, s:o},"
+		       " s:{s:{s:s}, s:{s:s, s:o*, s:o*}, s:[{s:s, s:o*}]}}}",
+		       "_type", VT_STATEMENT_TYPE, "subject", subjects, "predicateType",
+		       VT_PREDICATE_TYPE, "predicate", "buildDefinition", "buildType",
+		       VT_BUILD_TYPE, "externalParameters", "recipe", "name", b->recipe_name,
+		       "digest", digest_obj("sha256", &b->recipe.digest), "source", source_desc(b),
+		       "internalParameters", "sandbox", b->sandbox, "sourceDateEpoch",
+		       (json_int_t)b->recipe.source_date_epoch, "variants", variants, "environment",
+		       env, "reproduced", b->runs == 2 && b->reproduced, "timeout",
+		       (json_int_t)b->recipe.timeout, "tmpSize", (json_int_t)b->recipe.tmp_size,
+		       "resolvedDependencies", deps, "runDetails", "builder", "id", builder_id,
+		       "metadata", "invocationId", b->invocation_id, "startedOn",
+		       rfc3339(&b->started), "finishedOn", rfc3339(&b->finished), "byproducts",
+		       "name", "build.log", "digest", digest_obj("sha256", &b->log_digest));
 	subjects = deps = variants = env = NULL; /* stolen by json_pack, even when it fails */
 	if (!st)
 		goto fail;
@@ -131,7 +131,8 @@ int vt_provenance_open(vt_buf *out, const char *env, size_t len,
 	if ((err = vt_dsse_verify(&payload, env, len, VT_DSSE_INTOTO_TYPE, pub)) < 0)
 		goto done;
 	err = VT_EINVAL;
-	if (!(st = json_loadb((const char *)payload.ptr, payload.len, JSON_REJECT_DUPLICATES, &jerr))) {
+	if (!(st = json_loadb((const char *)payload.ptr, payload.len, JSON_REJECT_DUPLICATES,
+			      &jerr))) {
 		vt_error_set(err, "statement: %s", jerr.text);
 		goto done;
 	}
@@ -141,7 +142,8 @@ int vt_provenance_open(vt_buf *out, const char *env, size_t len,
 		goto done;
 	}
 	if (!json_is_string(json_object_get(st, "predicateType")) ||
-	    strcmp(json_string_value(json_object_get(st, "predicateType")), VT_PREDICATE_TYPE) != 0) {
+	    strcmp(json_string_value(json_object_get(st, "predicateType")), VT_PREDICATE_TYPE) !=
+		0) {
 		vt_error_set(err, "statement: predicateType is not %s", VT_PREDICATE_TYPE);
 		goto done;
 	}
@@ -155,7 +157,8 @@ int vt_provenance_open(vt_buf *out, const char *env, size_t len,
 		json_t *d = json_object_get(s, "digest");
 		if (!json_is_string(json_object_get(s, "name")) ||
 		    !hex64(json_string_value(json_object_get(d, "sha256")))) {
-			vt_error_set(err, "statement: subject %zu is not {name, digest: {sha256}}", i);
+			vt_error_set(err, "statement: subject %zu is not {name, digest: {sha256}}",
+				     i);
 			goto done;
 		}
 	}

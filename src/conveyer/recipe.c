@@ -14,25 +14,32 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { F_NAME, F_VERSION, F_SOURCE, F_BUILD, F_OUTPUTS, F_SDE, F_ENV, F_TOOLCHAIN,
-       F_ORDER, F_TIMEOUT, F_TMPSIZE, F_COUNT };
+enum {
+	F_NAME,
+	F_VERSION,
+	F_SOURCE,
+	F_BUILD,
+	F_OUTPUTS,
+	F_SDE,
+	F_ENV,
+	F_TOOLCHAIN,
+	F_ORDER,
+	F_TIMEOUT,
+	F_TMPSIZE,
+	F_COUNT
+};
 
 static const struct {
 	const char *name;
 	bool multi;
 	bool required;
 } fields[F_COUNT] = {
-	[F_NAME] = {"Name", false, true},
-	[F_VERSION] = {"Version", false, true},
-	[F_SOURCE] = {"Source", false, true},
-	[F_BUILD] = {"Build", true, true},
-	[F_OUTPUTS] = {"Outputs", true, true},
-	[F_SDE] = {"Source-Date-Epoch", false, true},
-	[F_ENV] = {"Environment", true, false},
-	[F_TOOLCHAIN] = {"Toolchain", true, false},
-	[F_ORDER] = {"Build-Order", false, false},
-	[F_TIMEOUT] = {"Timeout", false, false},
-	[F_TMPSIZE] = {"Tmp-Size", false, false},
+    [F_NAME] = {"Name", false, true},	       [F_VERSION] = {"Version", false, true},
+    [F_SOURCE] = {"Source", false, true},      [F_BUILD] = {"Build", true, true},
+    [F_OUTPUTS] = {"Outputs", true, true},     [F_SDE] = {"Source-Date-Epoch", false, true},
+    [F_ENV] = {"Environment", true, false},    [F_TOOLCHAIN] = {"Toolchain", true, false},
+    [F_ORDER] = {"Build-Order", false, false}, [F_TIMEOUT] = {"Timeout", false, false},
+    [F_TMPSIZE] = {"Tmp-Size", false, false},
 };
 
 /* One field's raw value: its lines joined by '\n'. */
@@ -99,8 +106,8 @@ static int split_words(char ***out, size_t *n, const char *text, size_t line, co
 		while (*p && *p != ' ' && *p != '\t' && *p != '\n')
 			p++;
 		if (count == VT_RECIPE_MAX_LIST) {
-			err = vt_error_set(VT_EINVAL, "line %zu: %s: more than %d items", line, field,
-					   VT_RECIPE_MAX_LIST);
+			err = vt_error_set(VT_EINVAL, "line %zu: %s: more than %d items", line,
+					   field, VT_RECIPE_MAX_LIST);
 			goto done;
 		}
 		if (!(grown = realloc(list, (count + 1) * sizeof(*list))) ||
@@ -138,8 +145,8 @@ static int check_unique(char **list, size_t n, size_t keylen_eq, size_t line, co
 			size_t li = keylen_eq ? strcspn(list[i], "=") : strlen(list[i]);
 			size_t lj = keylen_eq ? strcspn(list[j], "=") : strlen(list[j]);
 			if (li == lj && memcmp(list[i], list[j], li) == 0)
-				return vt_error_set(VT_EINVAL, "line %zu: %s: %.*s given twice", line,
-						    field, (int)li, list[i]);
+				return vt_error_set(VT_EINVAL, "line %zu: %s: %.*s given twice",
+						    line, field, (int)li, list[i]);
 		}
 	return 0;
 }
@@ -163,21 +170,23 @@ static bool rel_path_ok(const char *s)
 
 static bool env_name_reserved(const char *s, size_t n)
 {
-	static const char *const names[] = {"PATH", "HOME", "LANG", "LANGUAGE", "TZ",
-					    "SOURCE_DATE_EPOCH", "PWD", "HOSTNAME", "TMPDIR"};
+	static const char *const names[] = {"PATH",	"HOME",	    "LANG",
+					    "LANGUAGE", "TZ",	    "SOURCE_DATE_EPOCH",
+					    "PWD",	"HOSTNAME", "TMPDIR"};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (strlen(names[i]) == n && memcmp(names[i], s, n) == 0)
 			return true;
-	return (n >= 3 && (memcmp(s, "LC_", 3) == 0 || memcmp(s, "VT_", 3) == 0 ||
-			   memcmp(s, "LD_", 3) == 0));
+	return (n >= 3 &&
+		(memcmp(s, "LC_", 3) == 0 || memcmp(s, "VT_", 3) == 0 || memcmp(s, "LD_", 3) == 0));
 }
 
 static int parse_u64_field(uint64_t *out, const char *v, size_t line, const char *field,
 			   uint64_t lo, uint64_t hi)
 {
 	if (vt_parse_u64(out, v, strlen(v)) < 0 || *out < lo || *out > hi)
-		return vt_error_set(VT_EINVAL, "line %zu: %s: want a decimal number from %llu to %llu",
-				    line, field, (unsigned long long)lo, (unsigned long long)hi);
+		return vt_error_set(VT_EINVAL,
+				    "line %zu: %s: want a decimal number from %llu to %llu", line,
+				    field, (unsigned long long)lo, (unsigned long long)hi);
 	return 0;
 }
 
@@ -197,7 +206,8 @@ static int parse_size(uint64_t *out, const char *v, size_t line)
 	err = vt_parse_u64(&x, digits, n);
 	free(digits);
 	if (err < 0 || x > (16ULL << 30) / mult || x * mult < (1ULL << 20))
-		return bad(line, "Tmp-Size", "want a size from 1M to 16G (bytes, or a number with K, M or G)");
+		return bad(line, "Tmp-Size",
+			   "want a size from 1M to 16G (bytes, or a number with K, M or G)");
 	*out = x * mult;
 	return 0;
 }
@@ -206,7 +216,8 @@ static int parse_source(vt_recipe *r, const char *v, size_t line)
 {
 	const char *sp = strchr(v, ' ');
 	if (!sp || sp == v || strncmp(sp + 1, "sha256:", 7) != 0)
-		return bad(line, "Source", "want \"PATH sha256:HEX\" (the tree digest of docs/conveyer.md)");
+		return bad(line, "Source",
+			   "want \"PATH sha256:HEX\" (the tree digest of docs/conveyer.md)");
 	if (vt_hex_decode(r->source_digest.b, VT_HASH_SIZE, sp + 8, strlen(sp + 8)) < 0)
 		return bad(line, "Source", "the digest is not 64 hex digits");
 	for (const char *p = v; p < sp; p++)
@@ -230,7 +241,8 @@ static int check_values(vt_recipe *r, raw_field *f, size_t last)
 
 	v = vt_buf_cstr(&f[F_NAME].text);
 	if (!in_set(v, strlen(v), LOWER DIGIT, LOWER DIGIT ".+-") || strlen(v) > 64)
-		return bad(f[F_NAME].line, "Name", "want [a-z0-9][a-z0-9.+-]*, at most 64 characters");
+		return bad(f[F_NAME].line, "Name",
+			   "want [a-z0-9][a-z0-9.+-]*, at most 64 characters");
 	if (!(r->name = dup_str(v, strlen(v))))
 		return vt_error_set(VT_ENOMEM, "out of memory");
 	v = vt_buf_cstr(&f[F_VERSION].text);
@@ -275,12 +287,12 @@ static int check_values(vt_recipe *r, raw_field *f, size_t last)
 			const char *e = r->env[i];
 			size_t n = strcspn(e, "=");
 			if (!e[n] || !in_set(e, n, UPPER "_", UPPER DIGIT "_"))
-				return vt_error_set(VT_EINVAL,
-						    "line %zu: Environment: %s is not NAME=VALUE", l, e);
+				return vt_error_set(
+				    VT_EINVAL, "line %zu: Environment: %s is not NAME=VALUE", l, e);
 			if (env_name_reserved(e, n))
-				return vt_error_set(VT_EINVAL,
-						    "line %zu: Environment: %.*s is set by the sandbox",
-						    l, (int)n, e);
+				return vt_error_set(
+				    VT_EINVAL, "line %zu: Environment: %.*s is set by the sandbox",
+				    l, (int)n, e);
 		}
 		if ((err = check_unique(r->env, r->nenv, 1, l, "Environment")) < 0)
 			return err;
@@ -292,9 +304,9 @@ static int check_values(vt_recipe *r, raw_field *f, size_t last)
 			return err;
 		for (size_t i = 0; i < r->ntoolchain; i++)
 			if (r->toolchain[i][0] != '/' || strlen(r->toolchain[i]) > 1024)
-				return vt_error_set(VT_EINVAL,
-						    "line %zu: Toolchain: %s is not an absolute path", l,
-						    r->toolchain[i]);
+				return vt_error_set(
+				    VT_EINVAL, "line %zu: Toolchain: %s is not an absolute path", l,
+				    r->toolchain[i]);
 		if ((err = check_unique(r->toolchain, r->ntoolchain, 0, l, "Toolchain")) < 0)
 			return err;
 	}
@@ -312,8 +324,8 @@ static int check_values(vt_recipe *r, raw_field *f, size_t last)
 				   "Timeout", 1, 86400)) < 0)
 		return err;
 	r->tmp_size = 256ULL << 20;
-	if (f[F_TMPSIZE].line &&
-	    (err = parse_size(&r->tmp_size, vt_buf_cstr(&f[F_TMPSIZE].text), f[F_TMPSIZE].line)) < 0)
+	if (f[F_TMPSIZE].line && (err = parse_size(&r->tmp_size, vt_buf_cstr(&f[F_TMPSIZE].text),
+						   f[F_TMPSIZE].line)) < 0)
 		return err;
 	return 0;
 }
@@ -372,7 +384,8 @@ int vt_recipe_parse(vt_recipe *out, const char *text, size_t len)
 		if (n == 0) {
 			err = vt_error_set(VT_EINVAL,
 					   "line %zu: blank line (a recipe is one paragraph; write"
-					   " \" .\" for an empty line in Build)", line);
+					   " \" .\" for an empty line in Build)",
+					   line);
 			goto done;
 		}
 		if (s[0] == '#') {
@@ -381,8 +394,8 @@ int vt_recipe_parse(vt_recipe *out, const char *text, size_t len)
 		}
 		if (is_space(s[0])) {
 			if (cur < 0) {
-				err = vt_error_set(VT_EINVAL,
-						   "line %zu: continuation line without a field", line);
+				err = vt_error_set(
+				    VT_EINVAL, "line %zu: continuation line without a field", line);
 				goto done;
 			}
 			if (!fields[cur].multi) {
@@ -399,7 +412,8 @@ int vt_recipe_parse(vt_recipe *out, const char *text, size_t len)
 			const char *v;
 			size_t namelen;
 			if (!colon) {
-				err = vt_error_set(VT_EINVAL, "line %zu: want \"Field: value\"", line);
+				err = vt_error_set(VT_EINVAL, "line %zu: want \"Field: value\"",
+						   line);
 				goto done;
 			}
 			namelen = (size_t)(colon - s);
@@ -413,9 +427,9 @@ int vt_recipe_parse(vt_recipe *out, const char *text, size_t len)
 				goto done;
 			}
 			if (f[cur].line) {
-				err = vt_error_set(VT_EINVAL,
-						   "line %zu: field %s given twice (first on line %zu)",
-						   line, fields[cur].name, f[cur].line);
+				err = vt_error_set(
+				    VT_EINVAL, "line %zu: field %s given twice (first on line %zu)",
+				    line, fields[cur].name, f[cur].line);
 				goto done;
 			}
 			f[cur].line = line;

@@ -29,9 +29,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_ARGS 160
+#define MAX_ARGS    160
 #define VT__STR2(x) #x
-#define VT__STR(x) VT__STR2(x)
+#define VT__STR(x)  VT__STR2(x)
 
 typedef struct {
 	const char *umask;
@@ -49,13 +49,13 @@ typedef struct {
  * "<+14>-14" is a POSIX TZ string, so it needs no tzdata in the sandbox.
  */
 static const variant_t variants[2] = {
-	{"0022", "C.UTF-8", "UTC", "vitrine-build", "/tmp/build", "1", "forward",
-	 "umask=0022 LANG=LC_ALL=C.UTF-8 TZ=UTC hostname=vitrine-build work=/tmp/build "
-	 "VT_JOBS=1 VT_ORDER=forward"},
-	{"0027", "C", "<+14>-14", "rebuild-b.vitrine.invalid", "/tmp/w/second-build-dir", "4",
-	 "reverse",
-	 "umask=0027 LANG=LC_ALL=C TZ=<+14>-14 hostname=rebuild-b.vitrine.invalid "
-	 "work=/tmp/w/second-build-dir VT_JOBS=4 VT_ORDER=reverse"},
+    {"0022", "C.UTF-8", "UTC", "vitrine-build", "/tmp/build", "1", "forward",
+     "umask=0022 LANG=LC_ALL=C.UTF-8 TZ=UTC hostname=vitrine-build work=/tmp/build "
+     "VT_JOBS=1 VT_ORDER=forward"},
+    {"0027", "C", "<+14>-14", "rebuild-b.vitrine.invalid", "/tmp/w/second-build-dir", "4",
+     "reverse",
+     "umask=0027 LANG=LC_ALL=C TZ=<+14>-14 hostname=rebuild-b.vitrine.invalid "
+     "work=/tmp/w/second-build-dir VT_JOBS=4 VT_ORDER=reverse"},
 };
 
 const char *vt_sandbox_variant(int variant)
@@ -145,8 +145,8 @@ static void bind_system(argv_t *a)
 
 /* The wrapper: umask and work directory of the variant, then the steps. */
 static const char wrapper[] =
-	"umask \"$VT_UMASK\" && unset VT_UMASK && mkdir -p \"$VT_WORK\" && cd \"$VT_WORK\" && "
-	"exec /bin/sh -e -c \"$1\" vitrine-build";
+    "umask \"$VT_UMASK\" && unset VT_UMASK && mkdir -p \"$VT_WORK\" && cd \"$VT_WORK\" && "
+    "exec /bin/sh -e -c \"$1\" vitrine-build";
 
 static void build_args(argv_t *a, const vt_sandbox_opts *o, const variant_t *v)
 {
@@ -270,7 +270,8 @@ int vt_sandbox_run(vt_sandbox_result *out, const vt_sandbox_opts *o)
 
 	memset(out, 0, sizeof(*out));
 	if (!o->out_dir || !o->script || !o->log_path || o->tmp_size == 0 || o->timeout == 0)
-		return vt_error_set(VT_EINVAL, "sandbox: out_dir, script, log, timeout and tmp size are needed");
+		return vt_error_set(
+		    VT_EINVAL, "sandbox: out_dir, script, log, timeout and tmp size are needed");
 	build_args(&a, o, &variants[o->variant ? 1 : 0]);
 	if (a.overflow) {
 		args_free(&a);
@@ -324,10 +325,10 @@ static void first_line(char *buf, size_t size, const char *path)
  * written, /out can. Distinct exit codes say which part failed.
  */
 static const char check_script[] =
-	"if grep -v -e 'Inter-' -e 'face' -e '^ *lo:' /proc/net/dev | grep -q .; then exit 3; fi\n"
-	"[ \"$(id -u)\" = 1000 ] || exit 4\n"
-	"if touch /usr/.vitrine-check 2>/dev/null; then exit 5; fi\n"
-	"touch /out/check || exit 6\n";
+    "if grep -v -e 'Inter-' -e 'face' -e '^ *lo:' /proc/net/dev | grep -q .; then exit 3; fi\n"
+    "[ \"$(id -u)\" = 1000 ] || exit 4\n"
+    "if touch /usr/.vitrine-check 2>/dev/null; then exit 5; fi\n"
+    "touch /out/check || exit 6\n";
 
 int vt_sandbox_check(vt_buf *version)
 {
@@ -355,23 +356,32 @@ int vt_sandbox_check(vt_buf *version)
 	o.log_path = log;
 	if ((err = vt_sandbox_run(&res, &o)) < 0) {
 		if (err == VT_ENOTFOUND)
-			err = vt_error_set(VT_ENOTFOUND, "bubblewrap (bwrap) is not installed: install "
-							 "the bubblewrap package (apt-get install bubblewrap)");
+			err = vt_error_set(VT_ENOTFOUND,
+					   "bubblewrap (bwrap) is not installed: install "
+					   "the bubblewrap package (apt-get install bubblewrap)");
 		goto done;
 	}
 	first_line(line, sizeof(line), log);
 	switch (res.exit_status) {
 	case 0: err = 0; break;
-	case 3: err = vt_error_set(VT_EDENIED, "the sandbox sees a network interface other than loopback"); break;
-	case 4: err = vt_error_set(VT_EDENIED, "the sandbox cannot map the build user (uid 1000)"); break;
-	case 5: err = vt_error_set(VT_EDENIED, "the sandbox can write to /usr"); break;
-	case 6: err = vt_error_set(VT_EDENIED, "the sandbox cannot write its output directory"); break;
-	default:
+	case 3:
 		err = vt_error_set(VT_EDENIED,
-				   "bwrap cannot make a sandbox here (%s): enable unprivileged user "
-				   "namespaces (sysctl kernel.unprivileged_userns_clone=1 and "
-				   "user.max_user_namespaces > 0) or run where namespaces are allowed",
-				   line[0] ? line : "no message");
+				   "the sandbox sees a network interface other than loopback");
+		break;
+	case 4:
+		err = vt_error_set(VT_EDENIED, "the sandbox cannot map the build user (uid 1000)");
+		break;
+	case 5: err = vt_error_set(VT_EDENIED, "the sandbox can write to /usr"); break;
+	case 6:
+		err = vt_error_set(VT_EDENIED, "the sandbox cannot write its output directory");
+		break;
+	default:
+		err = vt_error_set(
+		    VT_EDENIED,
+		    "bwrap cannot make a sandbox here (%s): enable unprivileged user "
+		    "namespaces (sysctl kernel.unprivileged_userns_clone=1 and "
+		    "user.max_user_namespaces > 0) or run where namespaces are allowed",
+		    line[0] ? line : "no message");
 	}
 	if (err == 0 && version) {
 		/* The version is provenance, not a check: keep going without it. */

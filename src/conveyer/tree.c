@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #define MAX_ENTRIES 1000000
-#define TREE_MAGIC "vitrine-tree/1\n"
+#define TREE_MAGIC  "vitrine-tree/1\n"
 
 typedef struct {
 	char *path;
@@ -97,7 +97,8 @@ static int list_finish(tree_list *l)
 		if (!a->implied && !b->implied)
 			return vt_error_set(VT_EINVAL, "%s appears twice", a->path);
 		if (a->type != 'd' || b->type != 'd')
-			return vt_error_set(VT_EINVAL, "%s is both a directory and a file", a->path);
+			return vt_error_set(VT_EINVAL, "%s is both a directory and a file",
+					    a->path);
 		a->implied = a->implied && b->implied;
 		b->skip = true;
 	}
@@ -344,8 +345,7 @@ static int tar_entry(tree_list *l, struct archive *a, struct archive_entry *ae)
 		vt_sha256_free(c);
 		break;
 	}
-	default:
-		err = vt_error_set(VT_EINVAL, "%s: not a file, directory or symlink", p);
+	default: err = vt_error_set(VT_EINVAL, "%s: not a file, directory or symlink", p);
 	}
 	if (err == 0)
 		err = list_add(l, p, len, e);
@@ -440,9 +440,10 @@ int vt_tree__extract(const char *tar, const char *dest)
 		size_t sz;
 		la_int64_t off;
 		unsigned t = archive_entry_filetype(ae);
-		if (archive_entry_hardlink(ae) || (t != AE_IFREG && t != AE_IFDIR && t != AE_IFLNK)) {
-			err = vt_error_set(VT_EINVAL, "%s: %s: not a file, directory or symlink", tar,
-					   archive_entry_pathname(ae));
+		if (archive_entry_hardlink(ae) ||
+		    (t != AE_IFREG && t != AE_IFDIR && t != AE_IFLNK)) {
+			err = vt_error_set(VT_EINVAL, "%s: %s: not a file, directory or symlink",
+					   tar, archive_entry_pathname(ae));
 			goto done;
 		}
 		vt_buf_reset(&path);

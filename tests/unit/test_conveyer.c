@@ -27,14 +27,16 @@ static int sh(const char *cmd)
 
 /* The manifest of docs/conveyer.md, computed by find, sort and sha256sum. */
 static const char shell_manifest[] =
-	"cd tree && { echo vitrine-tree/1; find . -mindepth 1 | sed 's|^\\./||' | LC_ALL=C sort |"
-	" while IFS= read -r p; do"
-	"  if [ -L \"$p\" ]; then t=$(readlink \"$p\");"
-	"   printf 'l - %s %s %s\\n' $(printf %s \"$t\" | wc -c) $(printf %s \"$t\" | sha256sum | cut -d' ' -f1) \"$p\";"
-	"  elif [ -d \"$p\" ]; then printf 'd - - - %s\\n' \"$p\";"
-	"  else x=-; [ -n \"$(find \"$p\" -perm -u+x)\" ] && x=x;"
-	"   printf 'f %s %s %s %s\\n' $x $(wc -c < \"$p\") $(sha256sum < \"$p\" | cut -d' ' -f1) \"$p\"; fi;"
-	" done; } > ../manifest.txt && sha256sum < ../manifest.txt | cut -c1-64 > ../digest.txt";
+    "cd tree && { echo vitrine-tree/1; find . -mindepth 1 | sed 's|^\\./||' | LC_ALL=C sort |"
+    " while IFS= read -r p; do"
+    "  if [ -L \"$p\" ]; then t=$(readlink \"$p\");"
+    "   printf 'l - %s %s %s\\n' $(printf %s \"$t\" | wc -c) $(printf %s \"$t\" | sha256sum | cut "
+    "-d' ' -f1) \"$p\";"
+    "  elif [ -d \"$p\" ]; then printf 'd - - - %s\\n' \"$p\";"
+    "  else x=-; [ -n \"$(find \"$p\" -perm -u+x)\" ] && x=x;"
+    "   printf 'f %s %s %s %s\\n' $x $(wc -c < \"$p\") $(sha256sum < \"$p\" | cut -d' ' -f1) "
+    "\"$p\"; fi;"
+    " done; } > ../manifest.txt && sha256sum < ../manifest.txt | cut -c1-64 > ../digest.txt";
 
 static void read_text(vt_buf *b, const char *name)
 {
@@ -53,21 +55,24 @@ static void test_tree_dir(void)
 	vt_buf_init(&manifest, 1 << 20);
 	vt_buf_init(&want, 1 << 20);
 	/* Sorting traps ("a-b" < "a/b" < "a0" bytewise), an empty file and dir, links, modes. */
-	CHECK_OK(sh("mkdir -p tree/a/b tree/empty tree/z && printf 'one\\n' > tree/a/b/c.txt && "
-		    "printf 'x' > tree/a-b && : > tree/a0 && printf '#!/bin/sh\\n' > tree/run.sh && "
-		    "chmod 0755 tree/run.sh && chmod 0640 tree/a0 && ln -s a/b/c.txt tree/link && "
-		    "ln -s /nowhere tree/z/dangling && head -c 100000 /dev/zero > tree/z/zeros"));
+	CHECK_OK(
+	    sh("mkdir -p tree/a/b tree/empty tree/z && printf 'one\\n' > tree/a/b/c.txt && "
+	       "printf 'x' > tree/a-b && : > tree/a0 && printf '#!/bin/sh\\n' > tree/run.sh && "
+	       "chmod 0755 tree/run.sh && chmod 0640 tree/a0 && ln -s a/b/c.txt tree/link && "
+	       "ln -s /nowhere tree/z/dangling && head -c 100000 /dev/zero > tree/z/zeros"));
 	snprintf(path, sizeof(path), "%s/tree", dir);
 	CHECK_OK(vt_tree_digest_dir(&h, &manifest, path));
 	CHECK_OK(sh(shell_manifest));
 	read_text(&want, "manifest.txt");
 	CHECK(manifest.len == want.len && memcmp(manifest.ptr, want.ptr, want.len) == 0);
 	if (manifest.len != want.len || memcmp(manifest.ptr, want.ptr, want.len) != 0)
-		fprintf(stderr, "ours:\n%s\nshell:\n%s\n", vt_buf_cstr(&manifest), vt_buf_cstr(&want));
+		fprintf(stderr, "ours:\n%s\nshell:\n%s\n", vt_buf_cstr(&manifest),
+			vt_buf_cstr(&want));
 	read_text(&want, "digest.txt");
 	vt_hex_encode(hex, h.b, 32);
 	CHECK(want.len >= 64 && memcmp(want.ptr, hex, 64) == 0);
-	CHECK(strstr(vt_buf_cstr(&manifest), "d - - - a\nd - - - a/b\n") == NULL); /* a-b sorts between */
+	CHECK(strstr(vt_buf_cstr(&manifest), "d - - - a\nd - - - a/b\n") ==
+	      NULL); /* a-b sorts between */
 	CHECK(strstr(vt_buf_cstr(&manifest), "a-b\nd - - - a/b\n") != NULL);
 
 	/* Times, owners and group/other bits do not count; the exec bit does. */
@@ -88,10 +93,11 @@ static void test_tree_dir(void)
 	CHECK(vt_hash_equal(&h, &h2));
 
 	/* The tarball of the tree has its digest, whatever tar stored besides. */
-	CHECK_OK(sh("tar -C tree -cf t1.tar --owner=5 --group=5 --mtime=@7 . && "
-		    "tar -C tree -czf t2.tgz a a-b a0 empty link run.sh z && "
-		    "(cd tree && tar -cJf ../t3.txz --no-recursion a/b/c.txt a-b a0 empty link run.sh "
-		    "z/dangling z/zeros)"));
+	CHECK_OK(
+	    sh("tar -C tree -cf t1.tar --owner=5 --group=5 --mtime=@7 . && "
+	       "tar -C tree -czf t2.tgz a a-b a0 empty link run.sh z && "
+	       "(cd tree && tar -cJf ../t3.txz --no-recursion a/b/c.txt a-b a0 empty link run.sh "
+	       "z/dangling z/zeros)"));
 	snprintf(path, sizeof(path), "%s/t1.tar", dir);
 	CHECK_OK(vt_tree_digest_tar(&h2, NULL, path));
 	CHECK(vt_hash_equal(&h, &h2));
@@ -118,7 +124,8 @@ static int py_tar(const char *name, const char *members)
 		 "python3 -c 'import tarfile,io\n"
 		 "t=tarfile.open(\"%s\",\"w\")\n"
 		 "def f(n,d=b\"x\",k=tarfile.REGTYPE,l=\"\"):\n"
-		 " i=tarfile.TarInfo(n); i.type=k; i.linkname=l; i.size=len(d) if k==tarfile.REGTYPE else 0\n"
+		 " i=tarfile.TarInfo(n); i.type=k; i.linkname=l; i.size=len(d) if "
+		 "k==tarfile.REGTYPE else 0\n"
 		 " t.addfile(i, io.BytesIO(d) if k==tarfile.REGTYPE else None)\n"
 		 "%s\n"
 		 "t.close()'",
@@ -134,14 +141,14 @@ static void test_tree_refusals(void)
 		const char *name, *members;
 		int code;
 	} cases[] = {
-		{"dotdot.tar", "f(\"a/../../etc/x\")", VT_EINVAL},
-		{"abs.tar", "f(\"/etc/x\")", VT_EINVAL},
-		{"dup.tar", "f(\"a\"); f(\"a\")", VT_EINVAL},
-		{"dirfile.tar", "f(\"a\"); f(\"a/b\")", VT_EINVAL},
-		{"hard.tar", "f(\"a\"); f(\"b\",k=tarfile.LNKTYPE,l=\"a\")", VT_EINVAL},
-		{"fifo.tar", "f(\"p\",k=tarfile.FIFOTYPE)", VT_EINVAL},
-		{"dot.tar", "f(\"a/./b\")", VT_EINVAL},
-		{"ok.tar", "f(\"./a/b\"); f(\"a/\",k=tarfile.DIRTYPE)", 0},
+	    {"dotdot.tar", "f(\"a/../../etc/x\")", VT_EINVAL},
+	    {"abs.tar", "f(\"/etc/x\")", VT_EINVAL},
+	    {"dup.tar", "f(\"a\"); f(\"a\")", VT_EINVAL},
+	    {"dirfile.tar", "f(\"a\"); f(\"a/b\")", VT_EINVAL},
+	    {"hard.tar", "f(\"a\"); f(\"b\",k=tarfile.LNKTYPE,l=\"a\")", VT_EINVAL},
+	    {"fifo.tar", "f(\"p\",k=tarfile.FIFOTYPE)", VT_EINVAL},
+	    {"dot.tar", "f(\"a/./b\")", VT_EINVAL},
+	    {"ok.tar", "f(\"./a/b\"); f(\"a/\",k=tarfile.DIRTYPE)", 0},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, cases[i].name);
@@ -163,9 +170,10 @@ static void test_tree_refusals(void)
 
 static void fake_build(vt_build *b)
 {
-	static const char recipe[] = "Name: demo\nVersion: 2\nSource: s sha256:"
-				     "1111111111111111111111111111111111111111111111111111111111111111\n"
-				     "Source-Date-Epoch: 5\nBuild: true\nOutputs: bin/demo\n";
+	static const char recipe[] =
+	    "Name: demo\nVersion: 2\nSource: s sha256:"
+	    "1111111111111111111111111111111111111111111111111111111111111111\n"
+	    "Source-Date-Epoch: 5\nBuild: true\nOutputs: bin/demo\n";
 	memset(b, 0, sizeof(*b));
 	vt_buf_init(&b->report, 1024);
 	CHECK_OK(vt_recipe_parse(&b->recipe, recipe, sizeof(recipe) - 1));
@@ -220,7 +228,8 @@ static void test_provenance(void)
 	CHECK_OK(vt_provenance_statement(&st, &b, "https://builders.example/one"));
 	CHECK_OK(vt_provenance_statement(&st2, &b, "https://builders.example/one"));
 	CHECK(st.len == st2.len && memcmp(st.ptr, st2.ptr, st.len) == 0);
-	CHECK(strncmp(vt_buf_cstr(&st), "{\"_type\":\"https://in-toto.io/Statement/v1\",\"predicate\":", 55) == 0);
+	CHECK(strncmp(vt_buf_cstr(&st),
+		      "{\"_type\":\"https://in-toto.io/Statement/v1\",\"predicate\":", 55) == 0);
 	CHECK_CODE(vt_provenance_statement(&st2, &b, ""), VT_EINVAL);
 	root = json_loads(vt_buf_cstr(&st), 0, NULL);
 	CHECK(root != NULL);
@@ -228,14 +237,24 @@ static void test_provenance(void)
 	CHECK(strcmp(jstr(root, "subject.0.name"), "bin/demo") == 0);
 	CHECK(strncmp(jstr(root, "subject.0.digest.sha256"), "abababab", 8) == 0);
 	CHECK(strcmp(jstr(root, "predicate.buildDefinition.buildType"), VT_BUILD_TYPE) == 0);
-	CHECK(strcmp(jstr(root, "predicate.buildDefinition.externalParameters.recipe.name"), "demo.recipe") == 0);
-	CHECK(strncmp(jstr(root, "predicate.buildDefinition.externalParameters.source.digest.vitrineTree1"), "1111", 4) == 0);
-	CHECK(strcmp(jstr(root, "predicate.buildDefinition.resolvedDependencies.2.name"), "/usr/bin/cc") == 0);
-	CHECK(strncmp(jstr(root, "predicate.buildDefinition.resolvedDependencies.2.digest.sha256"), "cdcd", 4) == 0);
-	CHECK(strcmp(jstr(root, "predicate.runDetails.builder.id"), "https://builders.example/one") == 0);
-	CHECK(strcmp(jstr(root, "predicate.runDetails.metadata.startedOn"), "2023-11-14T22:13:20Z") == 0);
-	CHECK(strcmp(jstr(root, "predicate.runDetails.metadata.finishedOn"), "2023-11-14T22:14:21Z") == 0);
-	CHECK(strcmp(jstr(root, "predicate.runDetails.metadata.invocationId"), b.invocation_id) == 0);
+	CHECK(strcmp(jstr(root, "predicate.buildDefinition.externalParameters.recipe.name"),
+		     "demo.recipe") == 0);
+	CHECK(
+	    strncmp(jstr(root,
+			 "predicate.buildDefinition.externalParameters.source.digest.vitrineTree1"),
+		    "1111", 4) == 0);
+	CHECK(strcmp(jstr(root, "predicate.buildDefinition.resolvedDependencies.2.name"),
+		     "/usr/bin/cc") == 0);
+	CHECK(strncmp(jstr(root, "predicate.buildDefinition.resolvedDependencies.2.digest.sha256"),
+		      "cdcd", 4) == 0);
+	CHECK(strcmp(jstr(root, "predicate.runDetails.builder.id"),
+		     "https://builders.example/one") == 0);
+	CHECK(strcmp(jstr(root, "predicate.runDetails.metadata.startedOn"),
+		     "2023-11-14T22:13:20Z") == 0);
+	CHECK(strcmp(jstr(root, "predicate.runDetails.metadata.finishedOn"),
+		     "2023-11-14T22:14:21Z") == 0);
+	CHECK(strcmp(jstr(root, "predicate.runDetails.metadata.invocationId"), b.invocation_id) ==
+	      0);
 	json_decref(root);
 
 	CHECK_OK(vt_note_signer_generate(&ns, "builder", VT_NOTE_ED25519));
@@ -250,9 +269,10 @@ static void test_provenance(void)
 	CHECK_OK(vt_dsse_sign(&env, &s, VT_DSSE_INTOTO_TYPE, "{\"_type\":\"x\"}", 13));
 	CHECK_CODE(vt_provenance_open(&out, (const char *)env.ptr, env.len, s.key.pub), VT_EINVAL);
 	vt_buf_reset(&env);
-	static const char nosub[] = "{\"_type\":\"https://in-toto.io/Statement/v1\",\"predicateType\":"
-				    "\"https://slsa.dev/provenance/v1\",\"subject\":[{\"name\":\"a\","
-				    "\"digest\":{\"sha256\":\"ABAB\"}}]}";
+	static const char nosub[] =
+	    "{\"_type\":\"https://in-toto.io/Statement/v1\",\"predicateType\":"
+	    "\"https://slsa.dev/provenance/v1\",\"subject\":[{\"name\":\"a\","
+	    "\"digest\":{\"sha256\":\"ABAB\"}}]}";
 	CHECK_OK(vt_dsse_sign(&env, &s, VT_DSSE_INTOTO_TYPE, nosub, sizeof(nosub) - 1));
 	CHECK_CODE(vt_provenance_open(&out, (const char *)env.ptr, env.len, s.key.pub), VT_EINVAL);
 	vt_buf_reset(&env);

@@ -103,44 +103,81 @@ static void test_sign_verify(void)
 	vt_buf_init(&env, 1 << 16);
 	vt_buf_init(&out, 1 << 16);
 	CHECK_OK(vt_dsse_sign(&env, &s, VT_DSSE_INTOTO_TYPE, "{\"a\":1}", 7));
-	CHECK(strncmp(vt_buf_cstr(&env), "{\"payload\":\"eyJhIjoxfQ==\",\"payloadType\":\"application/vnd.in-toto+json\",\"signatures\":[{\"keyid\":\"", 95) == 0);
+	CHECK(strncmp(vt_buf_cstr(&env),
+		      "{\"payload\":\"eyJhIjoxfQ==\",\"payloadType\":\"application/"
+		      "vnd.in-toto+json\",\"signatures\":[{\"keyid\":\"",
+		      95) == 0);
 	CHECK_OK(verify(vt_buf_cstr(&env), pub));
 	CHECK_CODE(verify(vt_buf_cstr(&env), opub), VT_EVERIFY);
-	CHECK_CODE(vt_dsse_verify(&out, (const char *)env.ptr, env.len, "text/plain", pub), VT_EINVAL);
+	CHECK_CODE(vt_dsse_verify(&out, (const char *)env.ptr, env.len, "text/plain", pub),
+		   VT_EINVAL);
 	CHECK(out.len == 0);
 
 	/* The raw signature, to build variants around it. */
 	p = strstr(vt_buf_cstr(&env), "\"sig\":\"") + 7;
 	q = strchr(p, '"');
 	snprintf(sig, sizeof(sig), "%.*s", (int)(q - p), p);
-	envelope(e, sizeof(e), "{\"payload\":\"%s\",\"payloadType\":\"%s\",\"signatures\":[{\"sig\":\"%s\"}]}", sig);
+	envelope(e, sizeof(e),
+		 "{\"payload\":\"%s\",\"payloadType\":\"%s\",\"signatures\":[{\"sig\":\"%s\"}]}",
+		 sig);
 	CHECK_OK(verify(e, pub)); /* keyid is optional */
-	envelope(e, sizeof(e), " {\"signatures\":[{\"keyid\":\"nonsense\",\"sig\":\"%3$s\"}],\"payloadType\":\"%2$s\",\"payload\":\"%1$s\"}\n", sig);
+	envelope(e, sizeof(e),
+		 " {\"signatures\":[{\"keyid\":\"nonsense\",\"sig\":\"%3$s\"}],\"payloadType\":\"%"
+		 "2$s\",\"payload\":\"%1$s\"}\n",
+		 sig);
 	CHECK_OK(verify(e, pub)); /* any order, white space, a wrong keyid hint */
-	envelope(e, sizeof(e), "{\"payload\":\"%s\",\"payloadType\":\"%s\",\"signatures\":[{\"sig\":\"AAAA\"},{\"sig\":\"%s\"}]}", sig);
+	envelope(e, sizeof(e),
+		 "{\"payload\":\"%s\",\"payloadType\":\"%s\",\"signatures\":[{\"sig\":\"AAAA\"},{"
+		 "\"sig\":\"%s\"}]}",
+		 sig);
 	CHECK_OK(verify(e, pub)); /* one good signature among others */
 
-	envelope(e, sizeof(e), "{\"payload\":\"%s\",\"payloadType\":\"%s\",\"signatures\":[{\"sig\":\"%s\"}]}x", sig);
+	envelope(e, sizeof(e),
+		 "{\"payload\":\"%s\",\"payloadType\":\"%s\",\"signatures\":[{\"sig\":\"%s\"}]}x",
+		 sig);
 	CHECK_CODE(verify(e, pub), VT_EINVAL); /* bytes after the object */
-	envelope(e, sizeof(e), "{\"payload\":\"%s\",\"payloadType\":\"%s\",\"signatures\":[{\"sig\":\"%s\"}]}{}", sig);
+	envelope(e, sizeof(e),
+		 "{\"payload\":\"%s\",\"payloadType\":\"%s\",\"signatures\":[{\"sig\":\"%s\"}]}{}",
+		 sig);
 	CHECK_CODE(verify(e, pub), VT_EINVAL);
-	envelope(e, sizeof(e), "{\"payload\":\"%s\",\"payloadType\":\"%s\",\"signatures\":[{\"sig\":\"%s\"}],\"x\":1}", sig);
+	envelope(
+	    e, sizeof(e),
+	    "{\"payload\":\"%s\",\"payloadType\":\"%s\",\"signatures\":[{\"sig\":\"%s\"}],\"x\":1}",
+	    sig);
 	CHECK_CODE(verify(e, pub), VT_EINVAL); /* an extra member */
-	envelope(e, sizeof(e), "{\"payload\":\"%s\",\"payload\":\"%s\",\"signatures\":[{\"sig\":\"%s\"}]}", sig);
+	envelope(e, sizeof(e),
+		 "{\"payload\":\"%s\",\"payload\":\"%s\",\"signatures\":[{\"sig\":\"%s\"}]}", sig);
 	CHECK_CODE(verify(e, pub), VT_EINVAL); /* a duplicate member */
-	envelope(e, sizeof(e), "{\"payload\":\"%s\",\"payloadType\":\"%s\",\"signatures\":[{\"sig\":\"%s\",\"cert\":\"x\"}]}", sig);
+	envelope(e, sizeof(e),
+		 "{\"payload\":\"%s\",\"payloadType\":\"%s\",\"signatures\":[{\"sig\":\"%s\","
+		 "\"cert\":\"x\"}]}",
+		 sig);
 	CHECK_CODE(verify(e, pub), VT_EINVAL);
-	envelope(e, sizeof(e), "{\"payload\":\"%s\",\"payloadType\":\"%s\",\"signatures\":[]}%.0s", sig);
+	envelope(e, sizeof(e), "{\"payload\":\"%s\",\"payloadType\":\"%s\",\"signatures\":[]}%.0s",
+		 sig);
 	CHECK_CODE(verify(e, pub), VT_EINVAL);
-	envelope(e, sizeof(e), "{\"payload\":\"%s\",\"payloadType\":\"%s\",\"signatures\":[\"%s\"]}", sig);
+	envelope(e, sizeof(e),
+		 "{\"payload\":\"%s\",\"payloadType\":\"%s\",\"signatures\":[\"%s\"]}", sig);
 	CHECK_CODE(verify(e, pub), VT_EINVAL);
-	snprintf(e, sizeof(e), "{\"payload\":\"eyJhIjoxfQ\",\"payloadType\":\"%s\",\"signatures\":[{\"sig\":\"%s\"}]}", VT_DSSE_INTOTO_TYPE, sig);
+	snprintf(
+	    e, sizeof(e),
+	    "{\"payload\":\"eyJhIjoxfQ\",\"payloadType\":\"%s\",\"signatures\":[{\"sig\":\"%s\"}]}",
+	    VT_DSSE_INTOTO_TYPE, sig);
 	CHECK_CODE(verify(e, pub), VT_EINVAL); /* unpadded base64 */
-	snprintf(e, sizeof(e), "{\"payload\":\"eyJhIjoxfQ=-\",\"payloadType\":\"%s\",\"signatures\":[{\"sig\":\"%s\"}]}", VT_DSSE_INTOTO_TYPE, sig);
+	snprintf(e, sizeof(e),
+		 "{\"payload\":\"eyJhIjoxfQ=-\",\"payloadType\":\"%s\",\"signatures\":[{\"sig\":\"%"
+		 "s\"}]}",
+		 VT_DSSE_INTOTO_TYPE, sig);
 	CHECK_CODE(verify(e, pub), VT_EINVAL);
-	snprintf(e, sizeof(e), "{\"payload\":\"eyJhIjoxfR==\",\"payloadType\":\"%s\",\"signatures\":[{\"sig\":\"%s\"}]}", VT_DSSE_INTOTO_TYPE, sig);
+	snprintf(e, sizeof(e),
+		 "{\"payload\":\"eyJhIjoxfR==\",\"payloadType\":\"%s\",\"signatures\":[{\"sig\":\"%"
+		 "s\"}]}",
+		 VT_DSSE_INTOTO_TYPE, sig);
 	CHECK_CODE(verify(e, pub), VT_EINVAL); /* non-zero unused bits */
-	snprintf(e, sizeof(e), "{\"payload\":\"eyJhIjoyfQ==\",\"payloadType\":\"%s\",\"signatures\":[{\"sig\":\"%s\"}]}", VT_DSSE_INTOTO_TYPE, sig);
+	snprintf(e, sizeof(e),
+		 "{\"payload\":\"eyJhIjoyfQ==\",\"payloadType\":\"%s\",\"signatures\":[{\"sig\":\"%"
+		 "s\"}]}",
+		 VT_DSSE_INTOTO_TYPE, sig);
 	CHECK_CODE(verify(e, pub), VT_EVERIFY); /* another payload */
 	envelope(e, sizeof(e), "[\"%s\",\"%s\",\"%s\"]", sig);
 	CHECK_CODE(verify(e, pub), VT_EINVAL);
@@ -204,7 +241,9 @@ static void test_openssl(void)
 	b64s = malloc(VT_BASE64_LEN(64) + 1);
 	vt_base64_encode(b64p, payload, sizeof(payload) - 1);
 	vt_base64_encode(b64s, buf.ptr, 64);
-	snprintf(e, sizeof(e), "{\"payload\":\"%s\",\"payloadType\":\"%s\",\"signatures\":[{\"keyid\":\"\",\"sig\":\"%s\"}]}",
+	snprintf(e, sizeof(e),
+		 "{\"payload\":\"%s\",\"payloadType\":\"%s\",\"signatures\":[{\"keyid\":\"\","
+		 "\"sig\":\"%s\"}]}",
 		 b64p, VT_DSSE_INTOTO_TYPE, b64s);
 	CHECK_OK(vt_dsse_verify(&out, e, strlen(e), VT_DSSE_INTOTO_TYPE, pub));
 	CHECK(out.len == sizeof(payload) - 1 && memcmp(out.ptr, payload, out.len) == 0);
@@ -218,13 +257,15 @@ static void test_openssl(void)
 	/* One flipped bit of the signature, of the payload: refused. */
 	buf.ptr[17] ^= 0x04;
 	vt_base64_encode(b64s, buf.ptr, 64);
-	snprintf(e, sizeof(e), "{\"payload\":\"%s\",\"payloadType\":\"%s\",\"signatures\":[{\"sig\":\"%s\"}]}",
+	snprintf(e, sizeof(e),
+		 "{\"payload\":\"%s\",\"payloadType\":\"%s\",\"signatures\":[{\"sig\":\"%s\"}]}",
 		 b64p, VT_DSSE_INTOTO_TYPE, b64s);
 	CHECK_CODE(vt_dsse_verify(&out, e, strlen(e), VT_DSSE_INTOTO_TYPE, pub), VT_EVERIFY);
 	buf.ptr[17] ^= 0x04;
 	vt_base64_encode(b64s, buf.ptr, 64);
 	b64p[5] = b64p[5] == 'A' ? 'B' : 'A';
-	snprintf(e, sizeof(e), "{\"payload\":\"%s\",\"payloadType\":\"%s\",\"signatures\":[{\"sig\":\"%s\"}]}",
+	snprintf(e, sizeof(e),
+		 "{\"payload\":\"%s\",\"payloadType\":\"%s\",\"signatures\":[{\"sig\":\"%s\"}]}",
 		 b64p, VT_DSSE_INTOTO_TYPE, b64s);
 	CHECK_CODE(vt_dsse_verify(&out, e, strlen(e), VT_DSSE_INTOTO_TYPE, pub), VT_EVERIFY);
 	free(b64p);

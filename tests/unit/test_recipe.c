@@ -6,25 +6,25 @@
 #include "vitrine/recipe.h"
 
 static const char good[] =
-	"# a comment\n"
-	"Name: hello\n"
-	"Version: 1.0~rc1+b2\n"
-	"Source: src/dir sha256:0e9d051be1780c4f62d2684402e9e7040b69542b2a6b1c57f527d9b5658e0d0d\n"
-	"Source-Date-Epoch: 1700000000\n"
-	"Toolchain: /usr/bin/cc\n"
-	" /usr/bin/ld\n"
-	"Environment: CFLAGS=-O2 FOO=a=b\n"
-	"Build:\n"
-	" cc -o \"$VT_OUT/hello\" hello.c\n"
-	" .\n"
-	"\tif true; then\n"
-	"   echo indented\n"
-	" fi\n"
-	"Outputs: hello\n"
-	" share/doc/README\n"
-	"Build-Order: any\n"
-	"Timeout: 60\n"
-	"Tmp-Size: 64M\n";
+    "# a comment\n"
+    "Name: hello\n"
+    "Version: 1.0~rc1+b2\n"
+    "Source: src/dir sha256:0e9d051be1780c4f62d2684402e9e7040b69542b2a6b1c57f527d9b5658e0d0d\n"
+    "Source-Date-Epoch: 1700000000\n"
+    "Toolchain: /usr/bin/cc\n"
+    " /usr/bin/ld\n"
+    "Environment: CFLAGS=-O2 FOO=a=b\n"
+    "Build:\n"
+    " cc -o \"$VT_OUT/hello\" hello.c\n"
+    " .\n"
+    "\tif true; then\n"
+    "   echo indented\n"
+    " fi\n"
+    "Outputs: hello\n"
+    " share/doc/README\n"
+    "Build-Order: any\n"
+    "Timeout: 60\n"
+    "Tmp-Size: 64M\n";
 
 static void test_good(void)
 {
@@ -54,9 +54,10 @@ static void test_good(void)
 
 static void test_defaults(void)
 {
-	static const char min[] = "Name: a\nVersion: 1\nSource: /abs sha256:"
-				  "0000000000000000000000000000000000000000000000000000000000000000\n"
-				  "Source-Date-Epoch: 0\nBuild: make\nOutputs: a";
+	static const char min[] =
+	    "Name: a\nVersion: 1\nSource: /abs sha256:"
+	    "0000000000000000000000000000000000000000000000000000000000000000\n"
+	    "Source-Date-Epoch: 0\nBuild: make\nOutputs: a";
 	vt_recipe r;
 	CHECK_OK(vt_recipe_parse(&r, min, sizeof(min) - 1)); /* no final newline */
 	CHECK(r.build && strcmp(r.build, "make") == 0);
