@@ -48,8 +48,7 @@ void vt_client_response_dispose(vt_client_response *r);
  * surrounding blanks, copied into out (at most cap - 1 bytes, NUL-terminated).
  * VT_ENOTFOUND when absent, VT_ETOOBIG when the value does not fit.
  */
-int vt_client_response_header(char *out, size_t cap, const vt_client_response *r,
-			      const char *name);
+int vt_client_response_header(char *out, size_t cap, const vt_client_response *r, const char *name);
 
 /*
  * Receives a response body as it arrives; returns 0 to go on or a negative

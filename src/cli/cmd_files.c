@@ -29,27 +29,27 @@
 void cli_server_error(char *out, size_t cap, const vt_client_response *r);
 
 static const char help[] =
-	"usage: vitrine files <command> [options]\n"
-	"\n"
-	"  show HASH [--json]      the site's report on a file (SHA-256, SHA-1 or\n"
-	"                          MD5): hashes, size, tags, sightings; --json prints\n"
-	"                          the answer as it came\n"
-	"  get SHA256 --reason CODE --ticket ID -o FILE [--zip] [--force]\n"
-	"                          download a file's content (analyst token): the site\n"
-	"                          logs the access first; FILE appears only when\n"
-	"                          complete and, without --zip, only when its SHA-256\n"
-	"                          is SHA256; the access receipt goes to FILE.receipt\n"
-	"                          CODE is incident-response, detection-engineering,\n"
-	"                          customer-request or legal-order; ID the ticket\n"
-	"                          (1 to 64 of A-Z a-z 0-9 . _ : / # -)\n"
-	"\n"
-	"options:\n"
-	"  --url URL      the site (default: $VITRINE_URL)\n"
-	"  --token TOKEN  a token (default: $VITRINE_TOKEN)\n"
-	"  --zip          get a ZIP encrypted with the password \"infected\"\n"
-	"  --force        replace an existing FILE\n"
-	"  --vkey FILE    the site's log verifier key: the access receipt must\n"
-	"                 verify under it (without it, it is only parsed)\n";
+    "usage: vitrine files <command> [options]\n"
+    "\n"
+    "  show HASH [--json]      the site's report on a file (SHA-256, SHA-1 or\n"
+    "                          MD5): hashes, size, tags, sightings; --json prints\n"
+    "                          the answer as it came\n"
+    "  get SHA256 --reason CODE --ticket ID -o FILE [--zip] [--force]\n"
+    "                          download a file's content (analyst token): the site\n"
+    "                          logs the access first; FILE appears only when\n"
+    "                          complete and, without --zip, only when its SHA-256\n"
+    "                          is SHA256; the access receipt goes to FILE.receipt\n"
+    "                          CODE is incident-response, detection-engineering,\n"
+    "                          customer-request or legal-order; ID the ticket\n"
+    "                          (1 to 64 of A-Z a-z 0-9 . _ : / # -)\n"
+    "\n"
+    "options:\n"
+    "  --url URL      the site (default: $VITRINE_URL)\n"
+    "  --token TOKEN  a token (default: $VITRINE_TOKEN)\n"
+    "  --zip          get a ZIP encrypted with the password \"infected\"\n"
+    "  --force        replace an existing FILE\n"
+    "  --vkey FILE    the site's log verifier key: the access receipt must\n"
+    "                 verify under it (without it, it is only parsed)\n";
 
 typedef struct {
 	const char *url, *token, *reason, *ticket, *out, *vkey;
@@ -76,18 +76,18 @@ void cli_server_error(char *out, size_t cap, const vt_client_response *r)
 	if (json_is_object(e))
 		snprintf(out, cap, "HTTP %ld %s: %s%s%s", r->status,
 			 json_string_value(json_object_get(e, "code"))
-				 ? json_string_value(json_object_get(e, "code"))
-				 : "error",
+			     ? json_string_value(json_object_get(e, "code"))
+			     : "error",
 			 json_string_value(json_object_get(e, "message"))
-				 ? json_string_value(json_object_get(e, "message"))
-				 : "(no message)",
+			     ? json_string_value(json_object_get(e, "message"))
+			     : "(no message)",
 			 url ? "; send it to " : "", url ? url : "");
 	else if (json_is_string(e))
 		snprintf(out, cap, "HTTP %ld: %s%s%s%s%s", r->status, json_string_value(e),
 			 json_string_value(json_object_get(root, "detail")) ? ": " : "",
 			 json_string_value(json_object_get(root, "detail"))
-				 ? json_string_value(json_object_get(root, "detail"))
-				 : "",
+			     ? json_string_value(json_object_get(root, "detail"))
+			     : "",
 			 url ? "; send it to " : "", url ? url : "");
 	else
 		snprintf(out, cap, "HTTP %ld: %.*s", r->status, (int)strcspn(body, "\r\n"), body);
@@ -98,17 +98,17 @@ void cli_server_error(char *out, size_t cap, const vt_client_response *r)
 static int parse_opts(opts *o, int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"url", required_argument, 0, 'u'},
-		{"token", required_argument, 0, 't'},
-		{"reason", required_argument, 0, 'r'},
-		{"ticket", required_argument, 0, 'T'},
-		{"output", required_argument, 0, 'o'},
-		{"vkey", required_argument, 0, 'k'},
-		{"json", no_argument, 0, 'J'},
-		{"zip", no_argument, 0, 'z'},
-		{"force", no_argument, 0, 'f'},
-		{"help", no_argument, 0, 'h'},
-		{0, 0, 0, 0},
+	    {"url", required_argument, 0, 'u'},
+	    {"token", required_argument, 0, 't'},
+	    {"reason", required_argument, 0, 'r'},
+	    {"ticket", required_argument, 0, 'T'},
+	    {"output", required_argument, 0, 'o'},
+	    {"vkey", required_argument, 0, 'k'},
+	    {"json", no_argument, 0, 'J'},
+	    {"zip", no_argument, 0, 'z'},
+	    {"force", no_argument, 0, 'f'},
+	    {"help", no_argument, 0, 'h'},
+	    {0, 0, 0, 0},
 	};
 	int c;
 
@@ -179,8 +179,18 @@ static const char *field(json_t *o, const char *key)
 static void print_report(json_t *root)
 {
 	static const char *const shown[] = {
-		"sha256", "sha1", "md5", "size", "first_seen", "jurisdiction", "tags", "verdict",
-		"sightings", "sightings_total", "sightings_truncated", NULL,
+	    "sha256",
+	    "sha1",
+	    "md5",
+	    "size",
+	    "first_seen",
+	    "jurisdiction",
+	    "tags",
+	    "verdict",
+	    "sightings",
+	    "sightings_total",
+	    "sightings_truncated",
+	    NULL,
 	};
 	json_t *tags = json_object_get(root, "tags"), *sights = json_object_get(root, "sightings");
 	const char *key;
@@ -196,7 +206,8 @@ static void print_report(json_t *root)
 	printf("%-14s", "tags");
 	if (json_array_size(tags) == 0)
 		printf("-");
-	json_array_foreach(tags, i, v) {
+	json_array_foreach(tags, i, v)
+	{
 		char *s = json_is_string(v) ? strdup(json_string_value(v)) : NULL;
 		if (s)
 			one_line(s);
@@ -206,7 +217,8 @@ static void print_report(json_t *root)
 	printf("\n");
 	put_json("verdict", json_object_get(root, "verdict"));
 	/* Fields that later versions add still show, as JSON. */
-	json_object_foreach(root, key, v) {
+	json_object_foreach(root, key, v)
+	{
 		int known = 0;
 		for (size_t k = 0; shown[k]; k++)
 			known |= strcmp(key, shown[k]) == 0;
@@ -220,16 +232,18 @@ static void print_report(json_t *root)
 	printf("%-14s%lld%s\n", "sightings",
 	       (long long)json_integer_value(json_object_get(root, "sightings_total")),
 	       json_is_true(json_object_get(root, "sightings_truncated")) ? " (first 1,000 listed)"
-									    : "");
-	json_array_foreach(sights, i, v) {
+									  : "");
+	json_array_foreach(sights, i, v)
+	{
 		size_t a = strlen(field(v, "tenant")), b = strlen(field(v, "region"));
 		wt = a > wt ? a : wt;
 		wr = b > wr ? b : wr;
 	}
 	if (json_array_size(sights) > 0)
-		printf("  %-20s  %-*s  %-*s  %9s  %s\n", "time", (int)wt, "tenant", (int)wr, "region",
-		       "log index", "name (source)");
-	json_array_foreach(sights, i, v) {
+		printf("  %-20s  %-*s  %-*s  %9s  %s\n", "time", (int)wt, "tenant", (int)wr,
+		       "region", "log index", "name (source)");
+	json_array_foreach(sights, i, v)
+	{
 		char *name = strdup(field(v, "name")), *src = strdup(field(v, "source"));
 		char *tenant = strdup(field(v, "tenant")), idx[32] = "-";
 		json_t *li = json_object_get(v, "log_index");
@@ -352,9 +366,9 @@ static int check_access_receipt(const opts *o, vt_client *cl, const char *sha, c
 	vt_buf entry;
 	char resource[128];
 	const char *const want[][2] = {
-		{"resource", resource},     {"format", o->zip ? "zip" : "raw"},
-		{"reason", o->reason},      {"ticket", o->ticket},
-		{"result", "granted"},
+	    {"resource", resource}, {"format", o->zip ? "zip" : "raw"},
+	    {"reason", o->reason},  {"ticket", o->ticket},
+	    {"result", "granted"},
 	};
 	int err;
 
@@ -387,9 +401,9 @@ static int check_access_receipt(const opts *o, vt_client *cl, const char *sha, c
 		snprintf(line, sizeof(line), "\n%s %s%s\n", want[i][0], want[i][1],
 			 i == 0 ? "/content" : "");
 		if (!strstr(vt_buf_cstr(&entry), line)) {
-			err = vt_error_set(VT_EVERIFY, "the access entry at %llu has no line \"%.*s\"",
-					   (unsigned long long)index, (int)strlen(line) - 2,
-					   line + 1);
+			err = vt_error_set(
+			    VT_EVERIFY, "the access entry at %llu has no line \"%.*s\"",
+			    (unsigned long long)index, (int)strlen(line) - 2, line + 1);
 			goto done;
 		}
 	}
@@ -471,7 +485,8 @@ static int do_get(const opts *o, vt_client *cl)
 	hex[64] = '\0';
 	if (vt_buf_printf(&path, "api/v1/files/%s/content?reason=", hex) < 0 ||
 	    query_escape(&path, o->reason) < 0 || vt_buf_adds(&path, "&ticket=") < 0 ||
-	    query_escape(&path, o->ticket) < 0 || (o->zip && vt_buf_adds(&path, "&format=zip") < 0)) {
+	    query_escape(&path, o->ticket) < 0 ||
+	    (o->zip && vt_buf_adds(&path, "&format=zip") < 0)) {
 		rc = cli_usage("files", "--reason or --ticket is too long");
 		goto done;
 	}
@@ -492,7 +507,8 @@ static int do_get(const opts *o, vt_client *cl)
 		goto done;
 	}
 	if (!have_index ||
-	    vt_client_response_header(rcpt_b64, RECEIPT_HEADER_MAX, &resp, "X-Vitrine-Receipt") < 0 ||
+	    vt_client_response_header(rcpt_b64, RECEIPT_HEADER_MAX, &resp, "X-Vitrine-Receipt") <
+		0 ||
 	    vt_base64_decode(&rcpt, rcpt_b64, strlen(rcpt_b64)) < 0) {
 		fprintf(stderr, "vitrine: the site sent no valid access index and receipt\n");
 		goto done;
@@ -511,7 +527,8 @@ static int do_get(const opts *o, vt_client *cl)
 		vt_sha256_final(&got, d.sha);
 		vt_hex_encode(ghex, got.b, sizeof(got.b));
 		if (strcmp(ghex, hex) != 0) {
-			fprintf(stderr, "vitrine: what arrived (%llu bytes) has SHA-256 %s, not %s\n",
+			fprintf(stderr,
+				"vitrine: what arrived (%llu bytes) has SHA-256 %s, not %s\n",
 				(unsigned long long)d.bytes, ghex, hex);
 			goto done;
 		}

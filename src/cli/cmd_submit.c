@@ -37,43 +37,43 @@
 void cli_server_error(char *out, size_t cap, const vt_client_response *r);
 
 static const char help[] =
-	"usage: vitrine submit FILE|DIR... [options]\n"
-	"\n"
-	"Send files to a site: hash each one, ask the site which hashes it knows\n"
-	"(in batches of 1,000), upload only the unknown ones, several at once,\n"
-	"and keep each upload's receipt (a c2sp.org/tlog-proof of its log entry).\n"
-	"Directories are walked recursively; symbolic links and special files\n"
-	"inside them are skipped (a link named on the command line is followed).\n"
-	"Files with the same content are sent once. See docs/cli.md.\n"
-	"\n"
-	"options:\n"
-	"  --url URL        the site (default: $VITRINE_URL)\n"
-	"  --token TOKEN    a submitter token (default: $VITRINE_TOKEN)\n"
-	"  --tags T         tags for every file, separated by commas\n"
-	"  --source S       the detection that flagged the files\n"
-	"  --name N         the file's name on the endpoint (one file only)\n"
-	"  -j, --jobs N     uploads at once (default 4, at most 64)\n"
-	"  --receipts DIR   where receipts and summary.json go\n"
-	"                   (default ./vitrine-receipts)\n"
-	"  --vkey FILE      the site's log verifier key: every receipt must verify\n"
-	"                   under it (without it, receipts are only parsed)\n"
-	"  -r, --recursive  accepted for habit: directories are always walked\n"
-	"\n"
-	"Prints a summary on standard output, and a progress line on standard\n"
-	"error when it is a terminal. Exit status: 0 when every file was\n"
-	"accepted or already known, 1 when any failed, 2 for a usage error.\n";
+    "usage: vitrine submit FILE|DIR... [options]\n"
+    "\n"
+    "Send files to a site: hash each one, ask the site which hashes it knows\n"
+    "(in batches of 1,000), upload only the unknown ones, several at once,\n"
+    "and keep each upload's receipt (a c2sp.org/tlog-proof of its log entry).\n"
+    "Directories are walked recursively; symbolic links and special files\n"
+    "inside them are skipped (a link named on the command line is followed).\n"
+    "Files with the same content are sent once. See docs/cli.md.\n"
+    "\n"
+    "options:\n"
+    "  --url URL        the site (default: $VITRINE_URL)\n"
+    "  --token TOKEN    a submitter token (default: $VITRINE_TOKEN)\n"
+    "  --tags T         tags for every file, separated by commas\n"
+    "  --source S       the detection that flagged the files\n"
+    "  --name N         the file's name on the endpoint (one file only)\n"
+    "  -j, --jobs N     uploads at once (default 4, at most 64)\n"
+    "  --receipts DIR   where receipts and summary.json go\n"
+    "                   (default ./vitrine-receipts)\n"
+    "  --vkey FILE      the site's log verifier key: every receipt must verify\n"
+    "                   under it (without it, receipts are only parsed)\n"
+    "  -r, --recursive  accepted for habit: directories are always walked\n"
+    "\n"
+    "Prints a summary on standard output, and a progress line on standard\n"
+    "error when it is a terminal. Exit status: 0 when every file was\n"
+    "accepted or already known, 1 when any failed, 2 for a usage error.\n";
 
 enum { S_PENDING, S_KNOWN, S_DUP, S_NEW, S_SEEN, S_FAILED };
 
 #define LOOKUP_BATCH 1000
-#define ANSWER_MAX (1024 * 1024)
+#define ANSWER_MAX   (1024 * 1024)
 
 typedef struct {
 	char *path;
 	char hex[2 * VT_HASH_SIZE + 1];
 	uint64_t size;
 	int state;
-	char *reason;      /* S_FAILED */
+	char *reason;	     /* S_FAILED */
 	long long log_index; /* S_NEW, S_SEEN */
 } item;
 
@@ -407,8 +407,8 @@ static int lookup_batch(run *r, vt_client *cl, item **v, size_t count)
 		err = vt_buf_printf(&body, "%s\n", v[i]->hex);
 	if (err < 0)
 		goto done;
-	if (vt_client_post_as(cl, &resp, &out, "api/v1/lookup", "text/plain", body.ptr,
-			      body.len) < 0) {
+	if (vt_client_post_as(cl, &resp, &out, "api/v1/lookup", "text/plain", body.ptr, body.len) <
+	    0) {
 		request_error(why, sizeof(why), &resp);
 		err = vt_error_set(VT_EIO, "lookup: %s", why);
 		goto done;
@@ -416,7 +416,8 @@ static int lookup_batch(run *r, vt_client *cl, item **v, size_t count)
 	root = json_loadb((const char *)out.ptr, out.len, 0, &jerr);
 	results = root ? json_object_get(root, "results") : NULL;
 	if (!json_is_array(results) || json_array_size(results) != count) {
-		err = vt_error_set(VT_EINVAL, "lookup: the site's answer is not %zu results", count);
+		err =
+		    vt_error_set(VT_EINVAL, "lookup: the site's answer is not %zu results", count);
 		goto done;
 	}
 	for (size_t i = 0; i < count; i++) {
@@ -500,8 +501,8 @@ static int check_answer(run *r, item *it, json_t *ans, const char **receipt)
 		goto done;
 	}
 	if (r->vkey &&
-	    (err = vt_tlog_proof_verify_origin(&cp, NULL, &p, vt_note_verifier_name(r->vkey),
-					       entry, strlen(entry), &r->vkey, 1)) < 0)
+	    (err = vt_tlog_proof_verify_origin(&cp, NULL, &p, vt_note_verifier_name(r->vkey), entry,
+					       strlen(entry), &r->vkey, 1)) < 0)
 		err = vt_error_wrap(err, "receipt does not verify");
 done:
 	return err;
@@ -620,17 +621,17 @@ static void *upload_worker(void *payload)
 static int parse_opts(opts *o, int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"url", required_argument, 0, 'u'},
-		{"token", required_argument, 0, 't'},
-		{"tags", required_argument, 0, 'g'},
-		{"source", required_argument, 0, 's'},
-		{"name", required_argument, 0, 'n'},
-		{"jobs", required_argument, 0, 'j'},
-		{"receipts", required_argument, 0, 'R'},
-		{"vkey", required_argument, 0, 'k'},
-		{"recursive", no_argument, 0, 'r'},
-		{"help", no_argument, 0, 'h'},
-		{0, 0, 0, 0},
+	    {"url", required_argument, 0, 'u'},
+	    {"token", required_argument, 0, 't'},
+	    {"tags", required_argument, 0, 'g'},
+	    {"source", required_argument, 0, 's'},
+	    {"name", required_argument, 0, 'n'},
+	    {"jobs", required_argument, 0, 'j'},
+	    {"receipts", required_argument, 0, 'R'},
+	    {"vkey", required_argument, 0, 'k'},
+	    {"recursive", no_argument, 0, 'r'},
+	    {"help", no_argument, 0, 'h'},
+	    {0, 0, 0, 0},
 	};
 	uint64_t jobs;
 	int c;
@@ -650,14 +651,14 @@ static int parse_opts(opts *o, int argc, char **argv)
 		case 'k': o->vkey_path = optarg; break;
 		case 'r': break;
 		case 'j':
-			if (vt_parse_u64(&jobs, optarg, strlen(optarg)) < 0 || jobs < 1 || jobs > 64)
-				return cli_usage("submit", "-j wants a number from 1 to 64, not \"%s\"",
-						 optarg);
+			if (vt_parse_u64(&jobs, optarg, strlen(optarg)) < 0 || jobs < 1 ||
+			    jobs > 64)
+				return cli_usage(
+				    "submit", "-j wants a number from 1 to 64, not \"%s\"", optarg);
 			o->jobs = (int)jobs;
 			break;
 		case 'h': fputs(help, stdout); return -1;
-		default:
-			return cli_usage("submit", "bad option \"%s\"", argv[optind - 1]);
+		default: return cli_usage("submit", "bad option \"%s\"", argv[optind - 1]);
 		}
 	}
 	o->argc = argc - optind;
@@ -821,9 +822,8 @@ int cmd_submit(int argc, char **argv)
 	printf("failed         %zu\n", count[S_FAILED]);
 	if (r.skipped)
 		printf("skipped        %zu (links and special files)\n", r.skipped);
-	printf("uploaded       %.1f MiB in %.2f s (%.1f MiB/s)\n",
-	       (double)sent / (1024.0 * 1024.0), secs,
-	       secs > 0 ? (double)sent / (1024.0 * 1024.0) / secs : 0.0);
+	printf("uploaded       %.1f MiB in %.2f s (%.1f MiB/s)\n", (double)sent / (1024.0 * 1024.0),
+	       secs, secs > 0 ? (double)sent / (1024.0 * 1024.0) / secs : 0.0);
 	printf("receipts       %s (%s)\n", r.o.receipts,
 	       r.vkey ? "verified with the log key" : "parsed, not verified: no --vkey");
 	if (write_summary(&r, count, sent, secs) < 0) {

@@ -148,7 +148,7 @@ typedef struct {
 } xfer;
 
 #define ERROR_BODY_MAX 65536
-#define HEADERS_MAX 65536
+#define HEADERS_MAX    65536
 
 void vt_client_response_init(vt_client_response *r)
 {
@@ -164,8 +164,7 @@ void vt_client_response_dispose(vt_client_response *r)
 	r->status = 0;
 }
 
-int vt_client_response_header(char *out, size_t cap, const vt_client_response *r,
-			      const char *name)
+int vt_client_response_header(char *out, size_t cap, const vt_client_response *r, const char *name)
 {
 	const char *p = vt_buf_cstr(&r->headers);
 	size_t nl = strlen(name);
@@ -229,12 +228,12 @@ static int status_error(const char *url, long status, const vt_buf *body)
 {
 	const char *why = vt_buf_cstr(body);
 	int n = (int)strcspn(why, "\r\n");
-	int code = status == 404			 ? VT_ENOTFOUND
+	int code = status == 404		    ? VT_ENOTFOUND
 		   : status == 401 || status == 403 ? VT_EDENIED
-		   : status == 413		 ? VT_ETOOBIG
-		   : status == 503		 ? VT_EBUSY
-		   : status >= 400 && status < 500 ? VT_EINVAL
-						   : VT_EIO;
+		   : status == 413		    ? VT_ETOOBIG
+		   : status == 503		    ? VT_EBUSY
+		   : status >= 400 && status < 500  ? VT_EINVAL
+						    : VT_EIO;
 	if (n > 300)
 		n = 300;
 	return vt_error_set(code, "%s: HTTP %ld %.*s", url, status, n, why);
