@@ -533,7 +533,13 @@ static int read_member(vt_analysis_worker *w, vt_analysis_node *n, struct archiv
 		if (got < 0) {
 			node_unknown(n, "member %s: %s", name, archive_error_string(a));
 			err = 1;
-			*stop = archive_errno(a) == ARCHIVE_FATAL || got == ARCHIVE_FATAL;
+			/*
+			 * Going on to the next header makes libarchive skip the
+			 * rest of this member, and its CAB reader (3.6.2) then
+			 * dereferences NULL on some damaged input (found by
+			 * fuzzing, seed fuzz/corpus/analysis/cab-crash-skip).
+			 */
+			*stop = true;
 			goto done;
 		}
 		if ((uint64_t)got > max - buf->len) {
@@ -618,7 +624,7 @@ static int open_container(vt_analysis_worker *w, vt_analysis_node *n, const uint
 		node_unknown(n, "container not opened: nesting deeper than %u", w->limits.max_depth);
 		goto done;
 	}
-	for (; !stop; rc = archive_read_next_header(a, &entry)) {
+	for (;; rc = archive_read_next_header(a, &entry)) {
 		const char *name;
 		int r;
 		if (rc == ARCHIVE_EOF)
@@ -663,6 +669,8 @@ static int open_container(vt_analysis_worker *w, vt_analysis_node *n, const uint
 			n->verdict = child.verdict;
 		if ((err = add_child(n, &child)) < 0)
 			goto done;
+		if (stop)
+			break; /* before the next header: see read_member */
 	}
 done:
 	node_dispose(&child);
