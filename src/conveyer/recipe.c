@@ -58,7 +58,7 @@ static int bad(size_t line, const char *field, const char *what)
 
 static char *dup_str(const char *s, size_t len)
 {
-	char *p = malloc(len + 1);
+	char *p = len <= VT_RECIPE_MAX_SIZE ? malloc(len + 1) : NULL;
 	if (p) {
 		memcpy(p, s, len);
 		p[len] = 0;
