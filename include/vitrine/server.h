@@ -21,6 +21,11 @@ typedef struct {
 	struct vt_intake *intake;
 	const char *intake_off;
 	uint64_t max_upload;   /* bytes of one uploaded file (0: 256 MiB) */
+	unsigned timeout_s;    /* idle connections are closed after this (0: 30 s) */
+	/* An upload slower than this on average, once timeout_s has passed,
+	 * is cut with 408 (0: 4096 bytes/s), so a trickling client cannot
+	 * hold a connection and a vault temporary file for long. */
+	uint64_t min_rate;
 	/* Downloads (GET /api/v1/files/{sha256}/content), borrowed; NULL
 	 * answers 503. Objects are read as held for jurisdiction. */
 	struct vt_vault *vault;

@@ -30,6 +30,9 @@ static const char help[] =
 	"  --queue-max N        waiting entries before answering 503 (default 65536)\n"
 	"  --threads N          HTTP event-loop threads (default 2)\n"
 	"  --max-upload BYTES   largest file accepted by /api/v1/files (default 268435456)\n"
+	"  --timeout SECONDS    close connections idle this long (default 30)\n"
+	"  --min-rate BYTES     cut uploads averaging less than this per second once\n"
+	"                       --timeout has passed, with 408 (default 4096)\n"
 	"\n"
 	"A site made with --jurisdiction takes files into its vault under the residency\n"
 	"policy in force (DIR/policy); without one it serves the log only.\n";
@@ -78,6 +81,8 @@ int cmd_serve(int argc, char **argv)
 		{"queue-max", required_argument, 0, 'q'},
 		{"threads", required_argument, 0, 't'},
 		{"max-upload", required_argument, 0, 'm'},
+		{"timeout", required_argument, 0, 'T'},
+		{"min-rate", required_argument, 0, 'r'},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
@@ -108,6 +113,8 @@ int cmd_serve(int argc, char **argv)
 		case 'q': lo.queue_max = number(optarg, "--queue-max", &bad); break;
 		case 't': so.threads = (unsigned)number(optarg, "--threads", &bad); break;
 		case 'm': so.max_upload = number(optarg, "--max-upload", &bad); break;
+		case 'T': so.timeout_s = (unsigned)number(optarg, "--timeout", &bad); break;
+		case 'r': so.min_rate = number(optarg, "--min-rate", &bad); break;
 		case 'h': fputs(help, stdout); return EXIT_OK;
 		default: return cli_usage("serve", "bad option");
 		}

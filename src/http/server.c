@@ -372,6 +372,7 @@ const char *vt_http_api_code(unsigned status)
 {
 	switch (status) {
 	case 400: return "bad_request";
+	case 408: return "request_timeout";
 	case 401: return "unauthorized";
 	case 403: return "forbidden";
 	case 404: return "not_found";
@@ -641,12 +642,38 @@ done:
 	return ret;
 }
 
+/*
+ * Is the body arriving slower than the site's minimum rate, once the
+ * grace period (the idle timeout) has passed? MHD only times out idle
+ * connections: a byte a second would hold one (and a vault temporary
+ * file) until the size limit.
+ */
+static bool too_slow(const request *rq)
+{
+	struct timespec now;
+	double elapsed;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	elapsed = (double)(now.tv_sec - rq->started.tv_sec) +
+		  (double)(now.tv_nsec - rq->started.tv_nsec) / 1e9;
+	return elapsed > rq->srv->timeout_s && (double)rq->received < elapsed * (double)rq->srv->min_rate;
+}
+
 static enum MHD_Result handle_files(request *rq, const char *data, size_t *size)
 {
 	bool suspended = false;
 	int err;
 
 	if (*size > 0) {
+		rq->received += *size;
+		if (too_slow(rq)) {
+			*size = 0;
+			vt_multipart_free(rq->mp);
+			rq->mp = NULL;
+			files_fail(rq, 408, vt_error_set(VT_EINVAL, "the upload is too slow"));
+			return vt_http_api_error(rq->conn, 408, "request_timeout", rq->fail_msg,
+						 "Connection", "close");
+		}
 		if (!rq->fail && (err = vt_multipart_feed(rq->mp, data, *size)) < 0)
 			files_fail(rq, err == VT_ETOOBIG ? 413 : err == VT_EINVAL ? 400 : 500, err);
 		*size = 0;
@@ -1058,6 +1085,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 			return MHD_NO;
 		rq->srv = srv;
 		rq->conn = c;
+		clock_gettime(CLOCK_MONOTONIC, &rq->started);
 		vt_buf_init(&rq->body, VT_ENTRY_MAX);
 		pthread_mutex_init(&rq->mu, NULL);
 		*con_cls = rq;
@@ -1173,6 +1201,8 @@ int vt_server_start(vt_server **out, vt_log *log, vt_storage *st, const vt_token
 	s->intake = opt->intake;
 	s->intake_off = opt->intake_off;
 	s->max_upload = opt->max_upload ? opt->max_upload : VT_INTAKE_DEFAULT_MAX_UPLOAD;
+	s->timeout_s = opt->timeout_s ? opt->timeout_s : 30;
+	s->min_rate = opt->min_rate ? opt->min_rate : 4096;
 	s->vault = opt->vault;
 	s->jurisdiction = opt->jurisdiction;
 	s->analysis = opt->analysis;
@@ -1185,7 +1215,7 @@ int vt_server_start(vt_server **out, vt_log *log, vt_storage *st, const vt_token
 		(struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
 		(unsigned)(opt->threads ? opt->threads : 2), MHD_OPTION_CONNECTION_LIMIT,
 		(unsigned)(opt->max_conns ? opt->max_conns : 8192), MHD_OPTION_CONNECTION_TIMEOUT,
-		(unsigned)120, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
+		s->timeout_s, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
 		/* MHD clears a connection's pool for every request: keep it
 		 * small (requests are headers and at most a 64 KiB entry, which
 		 * arrives in pieces; answers are separate buffers). */

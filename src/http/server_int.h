@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "vitrine/access.h"
 #include "vitrine/buf.h"
@@ -33,6 +34,8 @@ struct vt_server {
 	vt_intake *intake;
 	const char *intake_off;
 	uint64_t max_upload;
+	unsigned timeout_s;
+	uint64_t min_rate;
 	vt_vault *vault;
 	const char *jurisdiction;
 	struct vt_analysis_service *analysis;
@@ -47,6 +50,8 @@ typedef struct {
 	vt_route route;
 	vt_buf body;
 	bool too_big;
+	struct timespec started; /* when the request's headers were in */
+	uint64_t received;	 /* body bytes so far */
 	pthread_mutex_t mu;
 	bool submitted, done, suspended;
 	int err;
