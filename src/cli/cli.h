@@ -30,6 +30,8 @@ int cmd_scan(int argc, char **argv);
 int cmd_build(int argc, char **argv);
 int cmd_release(int argc, char **argv);
 int cmd_rebuild(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_bundle(int argc, char **argv);
 
 /* Print "vitrine: <what>: <last error>" and return EXIT_FAIL. */
 int cli_fail(const char *what);

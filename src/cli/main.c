@@ -30,6 +30,8 @@ static const char usage[] =
 	"  build      build a recipe reproducibly in a sandbox, with provenance\n"
 	"  release    publish a logged build as a release\n"
 	"  rebuild    rebuild a site's release independently and attest\n"
+	"  verify     check an artifact before installing it (fails closed)\n"
+	"  bundle     write everything an offline endpoint needs to verify a release\n"
 	"\n"
 	"Run 'vitrine <command> --help' for a command's options.\n";
 
@@ -203,6 +205,8 @@ int main(int argc, char **argv)
 		{"build", cmd_build},
 		{"release", cmd_release},
 		{"rebuild", cmd_rebuild},
+		{"verify", cmd_verify},
+		{"bundle", cmd_bundle},
 	};
 
 	if (argc < 2) {
