@@ -42,7 +42,8 @@ typedef struct {
 
 /*
  * The roles a token may have, NULL-terminated: "submitter", "analyst",
- * "auditor", "admin" (later issues append narrow roles here).
+ * "auditor", "admin", "builder" (publishes builds), "rebuilder" (submits
+ * independent rebuild statements); later issues append narrow roles here.
  */
 extern const char *const vt_token_roles[];
 

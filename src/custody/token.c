@@ -14,7 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const vt_token_roles[] = {"submitter", "analyst", "auditor", "admin", NULL};
+const char *const vt_token_roles[] = {
+	"submitter", "analyst", "auditor", "admin", "builder", "rebuilder", NULL,
+};
 
 struct vt_tokens {
 	vt_index *idx;
@@ -25,7 +27,9 @@ int vt_token_check_role(const char *role)
 	for (int i = 0; role && vt_token_roles[i]; i++)
 		if (strcmp(role, vt_token_roles[i]) == 0)
 			return 0;
-	return vt_error_set(VT_EINVAL, "unknown role \"%s\" (submitter, analyst, auditor, admin)",
+	return vt_error_set(VT_EINVAL,
+			    "unknown role \"%s\" (submitter, analyst, auditor, admin, builder, "
+			    "rebuilder)",
 			    role ? role : "");
 }
 
