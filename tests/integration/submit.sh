@@ -116,18 +116,30 @@ ok "summary.json has the same counts and every file with its sha256"
 ok "303 sample entries logged, 303 samples indexed"
 [ "$(ls "$T/r1" | grep -c '\.proof$')" = 303 ] && [ "$(ls "$T/r1" | grep -c '\.json$')" = 304 ] ||
 	fail "receipts: $(ls "$T/r1" | wc -l) files"
+# submit verified every receipt itself (--vkey); every tenth, the large
+# ones and EICAR are checked again by vitrine log verify-proof (0.1 s each).
+L24=$(sha "$C/c/large-24MB.bin")
+L5=$(sha "$C/c/large-5MB.bin")
+EI=$(sha "$C/eicar.com")
+BAD=$(jq -r '[input_filename, .sha256] | @tsv' "$T"/r1/[0-9a-f]*.json |
+	while read -r f h; do f=${f##*/}; [ "${f%.json}" = "$h" ] || echo "$f"; done)
+[ -z "$BAD" ] || fail "answers not about their file: $BAD"
 n=0
-for j in "$T"/r1/*.json; do
-	case $j in */summary.json) continue ;; esac
+i=0
+for j in "$T"/r1/[0-9a-f]*.json; do
 	h=$(basename "$j" .json)
-	[ "$(jq -r .sha256 "$j")" = "$h" ] || fail "$j is not about $h"
+	i=$((i + 1))
+	case $h in
+	"$L24" | "$L5" | "$EI") ;;
+	*) [ $((i % 10)) = 0 ] || continue ;;
+	esac
 	jq -j .entry "$j" >"$T/entry"
 	$V log verify-proof "$T/r1/$h.proof" --vkey "$VK" --entry "$T/entry" >/dev/null 2>&1 ||
 		fail "receipt of $h does not verify with vitrine log verify-proof"
 	n=$((n + 1))
 done
-[ $n = 303 ] || fail "$n receipts checked"
-ok "each of the 303 receipts verifies independently (vitrine log verify-proof) for its entry"
+[ $i = 303 ] && [ $n -ge 30 ] || fail "$i answers, $n receipts checked"
+ok "303 answers are about their files; $n receipts verify again with vitrine log verify-proof"
 for f in "$C/c/large-24MB.bin" "$C/a/b/s2.bin"; do
 	[ -f "$T/r1/$(sha "$f").proof" ] || fail "no receipt for $f"
 done
