@@ -18,13 +18,13 @@ static void die(const char *what)
 }
 
 static const char rules_src[] =
-	"import \"pe\"\nimport \"elf\"\n"
-	"rule mz { strings: $a = \"MZ\" condition: $a at 0 }\n"
-	"rule pe_many_sections { meta: verdict = \"malicious\" "
-	"condition: pe.number_of_sections > 3 and pe.imports(\"kernel32.dll\") }\n"
-	"rule elf_exec { meta: severity = 3 condition: elf.type == elf.ET_EXEC }\n"
-	"rule zipped { strings: $pk = { 50 4B 03 04 } condition: #pk > 1 }\n"
-	"rule hexy { strings: $h = /GetProc[A-Za-z]{7}/ condition: $h }\n";
+    "import \"pe\"\nimport \"elf\"\n"
+    "rule mz { strings: $a = \"MZ\" condition: $a at 0 }\n"
+    "rule pe_many_sections { meta: verdict = \"malicious\" "
+    "condition: pe.number_of_sections > 3 and pe.imports(\"kernel32.dll\") }\n"
+    "rule elf_exec { meta: severity = 3 condition: elf.type == elf.ET_EXEC }\n"
+    "rule zipped { strings: $pk = { 50 4B 03 04 } condition: #pk > 1 }\n"
+    "rule hexy { strings: $h = /GetProc[A-Za-z]{7}/ condition: $h }\n";
 
 static vt_analysis_engine *engine;
 static vt_analysis_worker *worker;

@@ -42,11 +42,11 @@ int vt_verdict_parse(vt_verdict *out, const char *name);
 
 /* Limits on one analysis (one top-level file and everything inside it). */
 typedef struct {
-	unsigned max_depth;       /* container nesting; the file itself is depth 0 */
-	uint64_t max_members;     /* members opened, over the whole tree */
+	unsigned max_depth;	  /* container nesting; the file itself is depth 0 */
+	uint64_t max_members;	  /* members opened, over the whole tree */
 	uint64_t max_member_size; /* bytes of one unpacked member */
 	uint64_t max_total_size;  /* bytes unpacked, over the whole tree */
-	int timeout_s;            /* YARA time per file or member, in seconds */
+	int timeout_s;		  /* YARA time per file or member, in seconds */
 } vt_analysis_limits;
 
 /* Defaults: depth 5, 10,000 members, 64 MiB a member, 256 MiB in all, 60 s. */
@@ -54,7 +54,7 @@ void vt_analysis_limits_default(vt_analysis_limits *out);
 
 /* What an analysis computes. */
 enum {
-	VT_ANALYSIS_YARA_ONLY = 1 << 0, /* YARA matches only: no hashes, type or children */
+	VT_ANALYSIS_YARA_ONLY = 1 << 0,	  /* YARA matches only: no hashes, type or children */
 	VT_ANALYSIS_NO_CHILDREN = 1 << 1, /* do not open containers */
 };
 
@@ -80,8 +80,8 @@ int vt_analysis_rules_compile(vt_analysis_rules **out, const char *path, bool fa
  * Compile rules from memory, as if from one file named name. Same rules
  * as vt_analysis_rules_compile. Used by tests and the fuzz target.
  */
-int vt_analysis_rules_compile_string(vt_analysis_rules **out, const char *name,
-				     const char *source, bool facts);
+int vt_analysis_rules_compile_string(vt_analysis_rules **out, const char *name, const char *source,
+				     bool facts);
 
 /*
  * Load rules compiled by `yarac` (yr_rules_load). The digest is the
@@ -149,7 +149,7 @@ typedef struct {
 	char *ns;
 	char **tags;
 	size_t ntags;
-	char *meta_json;  /* JSON object of the rule's metadata */
+	char *meta_json;    /* JSON object of the rule's metadata */
 	vt_verdict verdict; /* what the rule says (see docs/analysis.md) */
 } vt_analysis_match;
 
@@ -157,24 +157,24 @@ typedef struct vt_analysis_node vt_analysis_node;
 
 /* One file or member analysed. Everything is owned by the result. */
 struct vt_analysis_node {
-	char *name;       /* member path inside its parent; NULL for the top */
-	unsigned depth;   /* 0 for the file analysed */
+	char *name;	/* member path inside its parent; NULL for the top */
+	unsigned depth; /* 0 for the file analysed */
 	uint64_t size;
-	bool hashed;      /* false in YARA-only mode: the next fields are empty */
+	bool hashed; /* false in YARA-only mode: the next fields are empty */
 	char md5[33];
 	char sha1[41];
 	char sha256[65];
 	char ssdeep[160]; /* "" when not computed */
-	char tlsh[80];    /* "T1..." or "" when the input is too small or uniform */
-	char *type;       /* libmagic description; NULL when not computed */
+	char tlsh[80];	  /* "T1..." or "" when the input is too small or uniform */
+	char *type;	  /* libmagic description; NULL when not computed */
 	char *mime;
-	double entropy;   /* bits per byte, 0..8 */
+	double entropy; /* bits per byte, 0..8 */
 	vt_analysis_match *matches;
 	size_t nmatches;
-	char *facts_json; /* {"pe": {...}} or {"elf": {...}} or NULL */
-	char *container;  /* libarchive format and filters when opened, else NULL */
+	char *facts_json;   /* {"pe": {...}} or {"elf": {...}} or NULL */
+	char *container;    /* libarchive format and filters when opened, else NULL */
 	vt_verdict verdict; /* of this node and everything inside it */
-	char *reason;     /* why the verdict is unknown, or a note; NULL */
+	char *reason;	    /* why the verdict is unknown, or a note; NULL */
 	bool timed_out;
 	vt_analysis_node *children;
 	size_t nchildren;

@@ -34,7 +34,7 @@
 #include "vitrine/error.h"
 #include "vitrine/hash.h"
 
-#define CHUNK (64 * 1024)
+#define CHUNK		(64 * 1024)
 #define MAGIC_BYTES_MAX (1u << 20) /* libmagic looks at the first MiB */
 
 struct vt_analysis_worker {
@@ -225,7 +225,7 @@ void vt_analysis_result_dispose(vt_analysis_result *r)
 
 /* Record why a node's verdict is at least unknown (the first reason stays). */
 static void node_unknown(vt_analysis_node *n, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static void node_unknown(vt_analysis_node *n, const char *fmt, ...)
 {
@@ -366,8 +366,8 @@ static int add_match(vt_analysis_node *n, const YR_RULE *rule)
 	{
 		json_t *val = meta->type == META_TYPE_INTEGER ? json_integer(meta->integer)
 			      : meta->type == META_TYPE_BOOLEAN
-				      ? json_boolean(meta->integer)
-				      : vt_analysis__json_str(meta->string, strlen(meta->string));
+				  ? json_boolean(meta->integer)
+				  : vt_analysis__json_str(meta->string, strlen(meta->string));
 		/* A repeated key keeps its first value, as yara -m shows it first. */
 		if (json_object_get(meta_j, meta->identifier) == NULL)
 			json_object_set_new(meta_j, meta->identifier, val);
@@ -421,9 +421,7 @@ static int yara_node(vt_analysis_worker *w, vt_analysis_node *n, const uint8_t *
 		n->timed_out = true;
 		node_unknown(n, "YARA scan timed out after %d s", w->limits.timeout_s);
 		break;
-	case ERROR_TOO_MANY_MATCHES:
-		node_unknown(n, "YARA: too many matches of one string");
-		break;
+	case ERROR_TOO_MANY_MATCHES: node_unknown(n, "YARA: too many matches of one string"); break;
 	case ERROR_INSUFFICIENT_MEMORY:
 		err = vt_error_set(VT_ENOMEM, "libyara: out of memory");
 		break;
@@ -481,12 +479,25 @@ static bool archive_magic(const uint8_t *d, size_t len)
 		size_t off, len;
 		const char *sig;
 	} sigs[] = {
-		{0, 2, "\x1f\x8b"},         {0, 3, "BZh"},          {0, 6, "\xfd" "7zXZ\0"},
-		{0, 4, "PK\x03\x04"},      {0, 6, "7z\xbc\xaf\x27\x1c"}, {0, 4, "\x28\xb5\x2f\xfd"},
-		{0, 4, "MSCF"},             {0, 4, "Rar!"},         {257, 5, "ustar"},
-		{0, 6, "070701"},           {0, 6, "070707"},       {0, 2, "\xc7\x71"},
-		{0, 2, "\x71\xc7"},         {0, 8, "!<arch>\n"},    {0, 4, "xar!"},
-		{0, 2, "\x1f\x9d"},         {0, 4, "LZIP"},
+	    {0, 2, "\x1f\x8b"},
+	    {0, 3, "BZh"},
+	    {0, 6,
+	     "\xfd"
+	     "7zXZ\0"},
+	    {0, 4, "PK\x03\x04"},
+	    {0, 6, "7z\xbc\xaf\x27\x1c"},
+	    {0, 4, "\x28\xb5\x2f\xfd"},
+	    {0, 4, "MSCF"},
+	    {0, 4, "Rar!"},
+	    {257, 5, "ustar"},
+	    {0, 6, "070701"},
+	    {0, 6, "070707"},
+	    {0, 2, "\xc7\x71"},
+	    {0, 2, "\x71\xc7"},
+	    {0, 8, "!<arch>\n"},
+	    {0, 4, "xar!"},
+	    {0, 2, "\x1f\x9d"},
+	    {0, 4, "LZIP"},
 	};
 
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
@@ -544,10 +555,12 @@ static int read_member(vt_analysis_worker *w, vt_analysis_node *n, struct archiv
 		}
 		if ((uint64_t)got > max - buf->len) {
 			if (max == lim->max_member_size)
-				node_unknown(n, "member %s is larger than the member limit (%llu bytes)",
-					     name, (unsigned long long)lim->max_member_size);
+				node_unknown(
+				    n, "member %s is larger than the member limit (%llu bytes)",
+				    name, (unsigned long long)lim->max_member_size);
 			else
-				node_unknown(n, "unpacked size exceeds the total limit (%llu bytes)",
+				node_unknown(n,
+					     "unpacked size exceeds the total limit (%llu bytes)",
 					     (unsigned long long)lim->max_total_size);
 			*stop = true;
 			err = 1;
@@ -621,7 +634,8 @@ static int open_container(vt_analysis_worker *w, vt_analysis_node *n, const uint
 		goto done;
 	}
 	if (n->depth >= w->limits.max_depth) {
-		node_unknown(n, "container not opened: nesting deeper than %u", w->limits.max_depth);
+		node_unknown(n, "container not opened: nesting deeper than %u",
+			     w->limits.max_depth);
 		goto done;
 	}
 	for (;; rc = archive_read_next_header(a, &entry)) {

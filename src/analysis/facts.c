@@ -99,8 +99,8 @@ static void put_str(json_t *j, const char *key, const SIZED_STRING *s)
 }
 
 /* Add "lib.func" to the imphash input, lower-cased, extension cut. */
-static void imphash_add(EVP_MD_CTX *c, bool *first, const SIZED_STRING *lib,
-			const char *func, size_t flen)
+static void imphash_add(EVP_MD_CTX *c, bool *first, const SIZED_STRING *lib, const char *func,
+			size_t flen)
 {
 	size_t n = lib->length;
 	char low[8];
@@ -190,12 +190,19 @@ static json_t *sections(YR_OBJECT *o, const char *const *ints, size_t nints)
 
 static json_t *pe_facts(YR_OBJECT *pe)
 {
-	static const char *const sec_ints[] = {"virtual_address", "virtual_size",
-					       "raw_data_size", "characteristics"};
-	static const char *const ints[] = {
-		"machine", "timestamp", "entry_point", "characteristics", "subsystem",
-		"number_of_sections", "number_of_imports", "number_of_imported_functions",
-		"number_of_exports", "number_of_resources", "number_of_signatures"};
+	static const char *const sec_ints[] = {"virtual_address", "virtual_size", "raw_data_size",
+					       "characteristics"};
+	static const char *const ints[] = {"machine",
+					   "timestamp",
+					   "entry_point",
+					   "characteristics",
+					   "subsystem",
+					   "number_of_sections",
+					   "number_of_imports",
+					   "number_of_imported_functions",
+					   "number_of_exports",
+					   "number_of_resources",
+					   "number_of_signatures"};
 	int64_t is_pe;
 	json_t *j;
 
@@ -215,8 +222,8 @@ static json_t *pe_facts(YR_OBJECT *pe)
 static json_t *elf_facts(YR_OBJECT *elf)
 {
 	static const char *const sec_ints[] = {"type", "flags", "address", "size", "offset"};
-	static const char *const ints[] = {"type", "machine", "entry_point",
-					   "number_of_sections", "number_of_segments"};
+	static const char *const ints[] = {"type", "machine", "entry_point", "number_of_sections",
+					   "number_of_segments"};
 	int64_t type;
 	json_t *j;
 

@@ -24,9 +24,9 @@
 #include "vitrine/error.h"
 #include "vitrine/hash.h"
 
-#define SOURCE_MAX (16u << 20)   /* one source file */
-#define SOURCES_MAX 100000       /* files in a directory */
-#define FACTS_NS "vitrine_facts" /* hidden namespace importing pe and elf */
+#define SOURCE_MAX  (16u << 20)	    /* one source file */
+#define SOURCES_MAX 100000	    /* files in a directory */
+#define FACTS_NS    "vitrine_facts" /* hidden namespace importing pe and elf */
 
 static pthread_once_t yara_once = PTHREAD_ONCE_INIT;
 static int yara_init_rc;
@@ -145,7 +145,7 @@ static int sources_walk(source_list *l, const char *root, const char *rel, int d
 		if (de->d_name[0] == '.')
 			continue;
 		if (snprintf(sub, sizeof(sub), "%s%s%s", rel, rel[0] ? "/" : "", de->d_name) >=
-			    (int)sizeof(sub) ||
+			(int)sizeof(sub) ||
 		    snprintf(path, sizeof(path), "%s/%s", root, sub) >= (int)sizeof(path)) {
 			err = vt_error_set(VT_EINVAL, "%s/%s: path too long", root, rel);
 			goto done;
@@ -343,8 +343,8 @@ done:
 	return err;
 }
 
-int vt_analysis_rules_compile_string(vt_analysis_rules **out, const char *name,
-				     const char *src, bool facts)
+int vt_analysis_rules_compile_string(vt_analysis_rules **out, const char *name, const char *src,
+				     bool facts)
 {
 	source_list l = {0};
 	source s;
@@ -387,8 +387,10 @@ int vt_analysis_rules_load(vt_analysis_rules **out, const char *path)
 		goto done;
 	vt_hex_encode(r->digest, h.b, sizeof(h.b));
 	if ((yerr = yr_rules_load(path, &r->yr)) != ERROR_SUCCESS) {
-		err = vt_error_set(VT_EINVAL, "%s: not a compiled YARA rules file for this libyara "
-					      "(error %d)", path, yerr);
+		err = vt_error_set(VT_EINVAL,
+				   "%s: not a compiled YARA rules file for this libyara "
+				   "(error %d)",
+				   path, yerr);
 		goto done;
 	}
 	r->count = count_rules(r->yr);
@@ -460,8 +462,8 @@ vt_verdict vt_analysis__rule_verdict(const YR_RULE *rule)
 			const char *s = meta->string;
 			if (strcasecmp(s, "high") == 0 || strcasecmp(s, "critical") == 0)
 				sev = VT_VERDICT_MALICIOUS;
-			else if (strcasecmp(s, "info") == 0 || strcasecmp(s, "informational") == 0 ||
-				 strcasecmp(s, "none") == 0)
+			else if (strcasecmp(s, "info") == 0 ||
+				 strcasecmp(s, "informational") == 0 || strcasecmp(s, "none") == 0)
 				sev = VT_VERDICT_CLEAN;
 		}
 	}

@@ -26,26 +26,26 @@
 #include "vitrine/error.h"
 
 static const char help[] =
-	"usage: vitrine scan PATH... [options]\n"
-	"\n"
-	"Analyse files (and the members of archives in them) with the YARA rules\n"
-	"given, and print one line per finding or, with --json, one JSON report\n"
-	"per file. Exit status: 0 nothing found, 1 something found (malicious,\n"
-	"suspicious or unknown), 2 an error.\n"
-	"\n"
-	"options:\n"
-	"  --rules RULES         a YARA source file, a directory of .yar/.yara files\n"
-	"                        or a file compiled by yarac\n"
-	"  -j, --jobs N          worker threads (default: the number of CPUs)\n"
-	"  -r, --recursive       descend into directories (else only their files)\n"
-	"  --json                one JSON report per file on standard output\n"
-	"  --yara-only           YARA matches only: no hashes, types or archive members\n"
-	"  --timeout S           YARA time limit per file or member (default 60)\n"
-	"  --max-depth N         archive nesting opened (default 5)\n"
-	"  --max-members N       members opened per file (default 10000)\n"
-	"  --max-member-size B   bytes of one unpacked member (default 64 MiB)\n"
-	"  --max-total-size B    bytes unpacked per file (default 256 MiB)\n"
-	"  -h, --help            this help\n";
+    "usage: vitrine scan PATH... [options]\n"
+    "\n"
+    "Analyse files (and the members of archives in them) with the YARA rules\n"
+    "given, and print one line per finding or, with --json, one JSON report\n"
+    "per file. Exit status: 0 nothing found, 1 something found (malicious,\n"
+    "suspicious or unknown), 2 an error.\n"
+    "\n"
+    "options:\n"
+    "  --rules RULES         a YARA source file, a directory of .yar/.yara files\n"
+    "                        or a file compiled by yarac\n"
+    "  -j, --jobs N          worker threads (default: the number of CPUs)\n"
+    "  -r, --recursive       descend into directories (else only their files)\n"
+    "  --json                one JSON report per file on standard output\n"
+    "  --yara-only           YARA matches only: no hashes, types or archive members\n"
+    "  --timeout S           YARA time limit per file or member (default 60)\n"
+    "  --max-depth N         archive nesting opened (default 5)\n"
+    "  --max-members N       members opened per file (default 10000)\n"
+    "  --max-member-size B   bytes of one unpacked member (default 64 MiB)\n"
+    "  --max-total-size B    bytes unpacked per file (default 256 MiB)\n"
+    "  -h, --help            this help\n";
 
 typedef struct {
 	char **v;
@@ -268,7 +268,16 @@ static void print_one_line(const char *what, const char *msg)
 
 int cmd_scan(int argc, char **argv)
 {
-	enum { O_RULES = 256, O_JSON, O_YARA_ONLY, O_TIMEOUT, O_DEPTH, O_MEMBERS, O_MSIZE, O_TSIZE };
+	enum {
+		O_RULES = 256,
+		O_JSON,
+		O_YARA_ONLY,
+		O_TIMEOUT,
+		O_DEPTH,
+		O_MEMBERS,
+		O_MSIZE,
+		O_TSIZE
+	};
 	static const struct option opts[] = {
 	    {"rules", required_argument, 0, O_RULES},
 	    {"jobs", required_argument, 0, 'j'},
@@ -334,7 +343,10 @@ int cmd_scan(int argc, char **argv)
 			if (parse_size(&lim.max_total_size, optarg, "--max-total-size") != 0)
 				goto usage;
 			break;
-		case 'h': fputs(help, stdout); rc = 0; goto done;
+		case 'h':
+			fputs(help, stdout);
+			rc = 0;
+			goto done;
 		default: cli_usage("scan", "bad option"); goto usage;
 		}
 	}
@@ -346,7 +358,8 @@ int cmd_scan(int argc, char **argv)
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		jobs = n > 0 ? (uint64_t)n : 1;
 	}
-	if (rules_path != NULL && load_rules(&rules, rules_path, !(flags & VT_ANALYSIS_YARA_ONLY)) < 0) {
+	if (rules_path != NULL &&
+	    load_rules(&rules, rules_path, !(flags & VT_ANALYSIS_YARA_ONLY)) < 0) {
 		print_one_line(rules_path, vt_error_last());
 		goto done;
 	}
@@ -387,9 +400,8 @@ int cmd_scan(int argc, char **argv)
 	while (tty && atomic_load(&s.done) < paths.n && !atomic_load(&s.fatal)) {
 		struct timespec ts = {0, 200 * 1000 * 1000};
 		pthread_mutex_lock(&s.out_lock);
-		fprintf(stderr, "\r%zu/%zu files, %.1f MB, %zu found\033[K",
-			atomic_load(&s.done), paths.n, (double)atomic_load(&s.bytes) / 1e6,
-			atomic_load(&s.found));
+		fprintf(stderr, "\r%zu/%zu files, %.1f MB, %zu found\033[K", atomic_load(&s.done),
+			paths.n, (double)atomic_load(&s.bytes) / 1e6, atomic_load(&s.found));
 		pthread_mutex_unlock(&s.out_lock);
 		nanosleep(&ts, NULL);
 	}
@@ -412,7 +424,8 @@ int cmd_scan(int argc, char **argv)
 		fprintf(sum, "Errors: %zu\n", atomic_load(&s.errors) + walk_errors);
 		fprintf(sum, "Data scanned: %.2f MB\n", mb);
 		fprintf(sum, "Time: %.3f sec (%.1f MB/s, %.0f files/s)\n", secs,
-			secs > 0 ? mb / secs : 0, secs > 0 ? (double)atomic_load(&s.done) / secs : 0);
+			secs > 0 ? mb / secs : 0,
+			secs > 0 ? (double)atomic_load(&s.done) / secs : 0);
 	}
 	if (atomic_load(&s.errors) + walk_errors > 0 || atomic_load(&s.fatal))
 		rc = 2;

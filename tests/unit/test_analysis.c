@@ -157,16 +157,16 @@ static void test_fuzzy(void)
 }
 
 static const char verdict_rules[] =
-	"rule m { meta: verdict = \"malicious\" strings: $a = \"MALWARE\" condition: $a }\n"
-	"rule s_default { strings: $a = \"SUSPECT\" condition: $a }\n"
-	"rule sev_hi : tag1 tag2 { meta: severity = 9 author = \"x\" strings: $a = \"SEVHI\" "
-	"condition: $a }\n"
-	"rule sev_lo { meta: severity = 3 strings: $a = \"SEVLO\" condition: $a }\n"
-	"rule sev_info { meta: severity = \"info\" strings: $a = \"INFO\" condition: $a }\n"
-	"rule sev_crit { meta: severity = \"critical\" strings: $a = \"CRIT\" condition: $a }\n"
-	"rule v_clean { meta: verdict = \"clean\" severity = 10 strings: $a = \"GOOD\" "
-	"condition: $a }\n"
-	"rule v_bad { meta: verdict = \"nonsense\" strings: $a = \"ODD\" condition: $a }\n";
+    "rule m { meta: verdict = \"malicious\" strings: $a = \"MALWARE\" condition: $a }\n"
+    "rule s_default { strings: $a = \"SUSPECT\" condition: $a }\n"
+    "rule sev_hi : tag1 tag2 { meta: severity = 9 author = \"x\" strings: $a = \"SEVHI\" "
+    "condition: $a }\n"
+    "rule sev_lo { meta: severity = 3 strings: $a = \"SEVLO\" condition: $a }\n"
+    "rule sev_info { meta: severity = \"info\" strings: $a = \"INFO\" condition: $a }\n"
+    "rule sev_crit { meta: severity = \"critical\" strings: $a = \"CRIT\" condition: $a }\n"
+    "rule v_clean { meta: verdict = \"clean\" severity = 10 strings: $a = \"GOOD\" "
+    "condition: $a }\n"
+    "rule v_bad { meta: verdict = \"nonsense\" strings: $a = \"ODD\" condition: $a }\n";
 
 static vt_verdict verdict_of(const char *text)
 {
@@ -201,8 +201,10 @@ static void test_verdicts(void)
 	if (r.root.nmatches == 1) {
 		CHECK(strcmp(r.root.matches[0].rule, "sev_hi") == 0);
 		CHECK(strcmp(r.root.matches[0].ns, "t.yar") == 0);
-		CHECK(r.root.matches[0].ntags == 2 && strcmp(r.root.matches[0].tags[1], "tag2") == 0);
-		CHECK(strcmp(r.root.matches[0].meta_json, "{\"severity\":9,\"author\":\"x\"}") == 0);
+		CHECK(r.root.matches[0].ntags == 2 &&
+		      strcmp(r.root.matches[0].tags[1], "tag2") == 0);
+		CHECK(strcmp(r.root.matches[0].meta_json, "{\"severity\":9,\"author\":\"x\"}") ==
+		      0);
 	}
 	vt_analysis_result_dispose(&r);
 	CHECK_OK(vt_verdict_parse(&v, "unknown"));
@@ -223,11 +225,11 @@ static void test_rules(void)
 	CHECK(strstr(vt_error_last(), "x.yar:1:") != NULL);
 	CHECK(r == NULL);
 	CHECK_CODE(vt_analysis_rules_compile_string(
-			   &r, "i.yar", "include \"/etc/passwd\"\nrule a { condition: true }", false),
+		       &r, "i.yar", "include \"/etc/passwd\"\nrule a { condition: true }", false),
 		   VT_EINVAL);
 	CHECK(strstr(vt_error_last(), "i.yar:1:") != NULL);
 	CHECK_CODE(vt_analysis_rules_compile_string(
-			   &r, "s.yar", "\nrule s { strings: $a = { 01 ?? } condition: $a }", false),
+		       &r, "s.yar", "\nrule s { strings: $a = { 01 ?? } condition: $a }", false),
 		   VT_EINVAL);
 	CHECK(strstr(vt_error_last(), "s.yar:2:") != NULL && strstr(vt_error_last(), "slow"));
 	CHECK_CODE(vt_analysis_rules_compile(&r, "/nonexistent/rules.yar", false), VT_ENOTFOUND);
@@ -281,10 +283,10 @@ static void test_swap(void)
 	vt_analysis_worker *w = NULL;
 	vt_analysis_result res;
 
-	CHECK_OK(vt_analysis_rules_compile_string(&r1, "1.yar", "rule one { condition: true }",
-						  false));
-	CHECK_OK(vt_analysis_rules_compile_string(&r2, "2.yar", "rule two { condition: true }",
-						  false));
+	CHECK_OK(
+	    vt_analysis_rules_compile_string(&r1, "1.yar", "rule one { condition: true }", false));
+	CHECK_OK(
+	    vt_analysis_rules_compile_string(&r2, "2.yar", "rule two { condition: true }", false));
 	CHECK_OK(vt_analysis_engine_new(&e, r1, NULL, 0));
 	CHECK_OK(vt_analysis_worker_new(&w, e));
 	CHECK_OK(vt_analysis_scan_mem(&res, w, "x", 1));
@@ -321,8 +323,8 @@ static int scan_file(vt_analysis_result *r, const char *name, const vt_analysis_
 }
 
 static const char marker_rule[] =
-	"rule marker { meta: verdict = \"malicious\" strings: $a = \"VT-TEST-MARKER\" "
-	"condition: $a }\n";
+    "rule marker { meta: verdict = \"malicious\" strings: $a = \"VT-TEST-MARKER\" "
+    "condition: $a }\n";
 
 static void test_containers(void)
 {
@@ -398,7 +400,8 @@ static void test_limits(void)
 
 	/* Nesting: a marker inside 8 zips. */
 	/* Repeated so that it deflates: the marker is not visible from outside. */
-	CHECK(sh("for i in $(seq 1000); do printf 'VT-TEST-MARKER'; done > n0 && for i in 1 2 3 4 5 6 7 8; do "
+	CHECK(sh("for i in $(seq 1000); do printf 'VT-TEST-MARKER'; done > n0 && for i in 1 2 3 4 "
+		 "5 6 7 8; do "
 		 "zip -q n$i.zip n$((i-1))* && rm n$((i-1))*; done") == 0);
 	vt_analysis_limits_default(&lim);
 	CHECK_OK(scan_file(&r, "n8.zip", &lim, marker_rule));
@@ -426,8 +429,8 @@ static void test_timeout(void)
 	vt_analysis_result r;
 	vt_analysis_limits lim;
 	static const char slow[] =
-		"rule slow { condition: for any i in (0..filesize) : "
-		"(for any j in (0..filesize) : (uint32(i) == 0x11223344 + j)) }\n";
+	    "rule slow { condition: for any i in (0..filesize) : "
+	    "(for any j in (0..filesize) : (uint32(i) == 0x11223344 + j)) }\n";
 	size_t len = 200000;
 	uint8_t *data = calloc(1, len);
 
@@ -479,7 +482,8 @@ static void test_fd_json(void)
 	close(fd);
 	fd = open("/bin/true", O_RDONLY);
 	CHECK_OK(vt_analysis_scan_fd(&a, w, fd));
-	CHECK(a.root.facts_json != NULL && strstr(a.root.facts_json, "{\"elf\":{\"type\":3,") == a.root.facts_json);
+	CHECK(a.root.facts_json != NULL &&
+	      strstr(a.root.facts_json, "{\"elf\":{\"type\":3,") == a.root.facts_json);
 	vt_analysis_result_dispose(&a);
 	close(fd);
 	vt_analysis_worker_free(w);
