@@ -6,6 +6,7 @@
 #include "vitrine/vault.h"
 #include "vitrine/log.h"
 #include "vitrine/server.h"
+#include "vitrine/site.h"
 #include "vitrine/token.h"
 
 #include <getopt.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 static const char help[] =
 	"usage: vitrine serve --dir DIR [--listen HOST:PORT] [options]\n"
@@ -95,6 +97,8 @@ int cmd_serve(int argc, char **argv)
 	vt_tokens *tokens = NULL;
 	vt_intake *intake = NULL;
 	vt_vault *vault = NULL;
+	vt_conveyer_site *conveyer = NULL;
+	char cvdir[4096];
 	char intake_off[512];
 	vt_log *log = NULL;
 	vt_server *srv = NULL;
@@ -160,6 +164,16 @@ int cmd_serve(int argc, char **argv)
 			 vt_error_last());
 		so.intake_off = intake_off;
 	}
+	/* The conveyer's routes answer once the site has DIR/conveyer
+	 * (vitrine release trust makes it); else they answer 503. */
+	snprintf(cvdir, sizeof(cvdir), "%s/conveyer", dir);
+	if (access(cvdir, F_OK) == 0) {
+		if (vt_site_open(&conveyer, dir) < 0) {
+			rc = cli_fail("cannot open the conveyer site");
+			goto done;
+		}
+		so.conveyer = conveyer;
+	}
 	if (vt_log_open(&log, st, signer, &lo) < 0) {
 		rc = cli_fail("cannot open the log");
 		goto done;
@@ -193,6 +207,7 @@ done:
 	if (srv && vt_server_drain(srv, 10000) > 0)
 		fprintf(stderr, "vitrine: some appends were published but not answered\n");
 	vt_server_free(srv);
+	vt_site_close(conveyer);
 	vt_log_close(log);
 	vt_intake_close(intake);
 	vt_vault_close(vault);
