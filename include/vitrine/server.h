@@ -15,6 +15,7 @@ typedef struct {
 	const char *host;      /* address to listen on, such as "127.0.0.1" */
 	unsigned port;         /* 0: any free port (see vt_server_port) */
 	unsigned threads;      /* event-loop threads (default 2) */
+	unsigned workers;      /* threads for deferred work: fsyncs, decryption (default 8) */
 	unsigned max_conns;    /* simultaneous connections (default 8192) */
 	/* Sample intake (POST /api/v1/files), borrowed; NULL answers 503
 	 * with intake_off as the reason. */

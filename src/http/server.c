@@ -257,6 +257,110 @@ static void add_done(int err, uint64_t index, uint64_t size, void *payload)
 	(void)size;
 }
 
+/* ---- deferred work ---------------------------------------------------- */
+
+struct deferred {
+	struct deferred *next;
+	request *rq;
+	void (*fn)(request *rq);
+};
+
+static void *pool_main(void *arg)
+{
+	vt_server *s = arg;
+
+	for (;;) {
+		struct deferred *d;
+		pthread_mutex_lock(&s->pool_mu);
+		while (!s->pool_head && !s->pool_stop)
+			pthread_cond_wait(&s->pool_cv, &s->pool_mu);
+		d = s->pool_head;
+		if (d) {
+			s->pool_head = d->next;
+			if (!s->pool_head)
+				s->pool_tail = NULL;
+		}
+		pthread_mutex_unlock(&s->pool_mu);
+		if (!d)
+			return NULL; /* stopping, and nothing left */
+		d->fn(d->rq);
+		free(d);
+	}
+}
+
+int vt_http_defer(request *rq, void (*fn)(request *rq))
+{
+	vt_server *s = rq->srv;
+	struct deferred *d = malloc(sizeof(*d));
+
+	if (!d)
+		return vt_error_set(VT_EBUSY, "out of memory");
+	d->next = NULL;
+	d->rq = rq;
+	d->fn = fn;
+	pthread_mutex_lock(&s->pool_mu);
+	if (s->pool_stop) {
+		pthread_mutex_unlock(&s->pool_mu);
+		free(d);
+		return vt_error_set(VT_EBUSY, "the server is stopping");
+	}
+	/* Suspended before the work can run, so its resume never comes first. */
+	pthread_mutex_lock(&rq->mu);
+	rq->submitted = true;
+	rq->suspended = true;
+	MHD_suspend_connection(rq->conn);
+	pthread_mutex_unlock(&rq->mu);
+	pthread_mutex_lock(&s->mu);
+	s->outstanding++;
+	pthread_mutex_unlock(&s->mu);
+	if (s->pool_tail)
+		s->pool_tail->next = d;
+	else
+		s->pool_head = d;
+	s->pool_tail = d;
+	pthread_cond_signal(&s->pool_cv);
+	pthread_mutex_unlock(&s->pool_mu);
+	return 0;
+}
+
+void vt_http_defer_submit(request *rq, const void *entry, size_t len)
+{
+	int err = vt_log_submit(rq->srv->log, entry, len, add_done, rq);
+	if (err < 0)
+		add_done(err, 0, 0, rq);
+}
+
+void vt_http_defer_finish(request *rq, int err)
+{
+	add_done(err, 0, 0, rq);
+}
+
+static int pool_start(vt_server *s, unsigned n)
+{
+	pthread_mutex_init(&s->pool_mu, NULL);
+	pthread_cond_init(&s->pool_cv, NULL);
+	if ((s->pool_threads = calloc(n, sizeof(*s->pool_threads))) == NULL)
+		return vt_error_set(VT_ENOMEM, "out of memory");
+	for (; s->pool_n < n; s->pool_n++)
+		if (pthread_create(&s->pool_threads[s->pool_n], NULL, pool_main, s) != 0)
+			return vt_error_set(VT_EIO, "cannot start a worker thread");
+	return 0;
+}
+
+/* Finish the queued work, then join the threads. */
+static void pool_stop(vt_server *s)
+{
+	pthread_mutex_lock(&s->pool_mu);
+	s->pool_stop = true;
+	pthread_cond_broadcast(&s->pool_cv);
+	pthread_mutex_unlock(&s->pool_mu);
+	for (unsigned i = 0; i < s->pool_n; i++)
+		pthread_join(s->pool_threads[i], NULL);
+	free(s->pool_threads);
+	pthread_cond_destroy(&s->pool_cv);
+	pthread_mutex_destroy(&s->pool_mu);
+}
+
 /* The c2sp.org/tlog-proof of entry index under the latest checkpoint. */
 int vt_http_build_proof(vt_buf *out, vt_server *srv, uint64_t index)
 {
@@ -609,10 +713,13 @@ static enum MHD_Result answer_files(request *rq)
 	time_t t = (time_t)r->sample.first_seen;
 	vt_buf proof, b;
 
-	if (rq->err < 0)
-		return vt_http_api_error(rq->conn, vt_http_status_of(rq->err) == 503 ? 503 : 500,
-				 vt_http_status_of(rq->err) == 503 ? "unavailable" : "internal", rq->why,
-				 "Retry-After", "1");
+	if (rq->err < 0) {
+		/* A refusal of the commit has its status; a log failure is 503. */
+		unsigned st = rq->fail_status ? rq->fail_status
+				: vt_http_status_of(rq->err) == 503 ? 503 : 500;
+		return vt_http_api_error(rq->conn, st, vt_http_api_code(st), rq->why,
+					 st == 503 ? "Retry-After" : NULL, "1");
+	}
 	record_sighting(rq);
 	vt_buf_init(&proof, 2 << 20);
 	vt_buf_init(&b, 4 << 20);
@@ -659,9 +766,29 @@ static bool too_slow(const request *rq)
 	return elapsed > rq->srv->timeout_s && (double)rq->received < elapsed * (double)rq->srv->min_rate;
 }
 
+/* Deferred: commit the upload, tag it, log its entry. */
+static void finish_upload(request *rq)
+{
+	int err = vt_intake_upload_finish(&rq->res, rq->up, rq->tok.tenant, rq->tok.region);
+
+	rq->up = NULL;
+	rq->have_result = err == 0;
+	if (err < 0) {
+		vt_intake_result_dispose(&rq->res);
+		rq->fail_status = err == VT_EINVAL ? 400 : err == VT_EEXISTS ? 409 : 500;
+		vt_http_defer_finish(rq, err);
+		return;
+	}
+	if ((err = each_tag(rq, true)) < 0) {
+		rq->fail_status = 500;
+		vt_http_defer_finish(rq, err);
+		return;
+	}
+	vt_http_defer_submit(rq, rq->res.entry.ptr, rq->res.entry.len);
+}
+
 static enum MHD_Result handle_files(request *rq, const char *data, size_t *size)
 {
-	bool suspended = false;
 	int err;
 
 	if (*size > 0) {
@@ -704,23 +831,12 @@ static enum MHD_Result handle_files(request *rq, const char *data, size_t *size)
 		return vt_http_api_error(rq->conn, rq->fail_status, vt_http_api_code(rq->fail_status), rq->fail_msg,
 				 NULL, NULL);
 	}
-	/* Everything checked: commit the object, the index record and the entry. */
-	err = vt_intake_upload_finish(&rq->res, rq->up, rq->tok.tenant, rq->tok.region);
-	rq->up = NULL;
-	rq->have_result = err == 0;
-	if (err < 0) {
-		vt_intake_result_dispose(&rq->res);
-		unsigned st = err == VT_EINVAL ? 400 : err == VT_EEXISTS ? 409 : 500;
-		return vt_http_api_error(rq->conn, st, vt_http_api_code(st), vt_error_last(), NULL, NULL);
-	}
-	if ((err = each_tag(rq, true)) < 0)
-		return vt_http_api_error(rq->conn, 500, "internal", vt_error_last(), NULL, NULL);
-	err = vt_http_submit_entry(rq, rq->res.entry.ptr, rq->res.entry.len, &suspended);
-	if (err == VT_EBUSY)
-		return vt_http_api_error(rq->conn, 503, "unavailable", vt_error_last(), "Retry-After", "1");
-	if (err < 0)
-		return vt_http_api_error(rq->conn, 500, "internal", vt_error_last(), NULL, NULL);
-	return suspended ? MHD_YES : answer_files(rq);
+	/* Everything checked: the object, the index record and the entry are
+	 * committed on a worker (their fsyncs would stall the event loop). */
+	if (vt_http_defer(rq, finish_upload) < 0)
+		return vt_http_api_error(rq->conn, 503, "unavailable", vt_error_last(), "Retry-After",
+					 "1");
+	return MHD_YES;
 }
 
 /* ---- /api/v1 reads: lookups and reports (logic in src/custody) -------- */
@@ -1004,6 +1120,43 @@ send:
 	return MHD_NO;
 }
 
+/* Deferred: check the object (reading it through), then log the access entry. */
+static void decide_access(request *rq)
+{
+	vt_buf entry;
+	int err;
+
+	if (rq->acc_status == 0) {
+		/* A damaged object is refused before anything is logged as granted. */
+		err = vt_export_check(rq->srv->vault, &rq->content_id, rq->srv->jurisdiction);
+		snprintf(rq->acc_msg, sizeof(rq->acc_msg), "%s", vt_error_last());
+		if (err == VT_ENOTFOUND) {
+			rq->acc_status = 404;
+			vt_error_set(VT_ENOTFOUND, "no such file");
+			snprintf(rq->acc.result, sizeof(rq->acc.result), "not-found");
+		} else if (err < 0) {
+			rq->acc_status = 500;
+			snprintf(rq->acc.result, sizeof(rq->acc.result),
+				 err == VT_EIO ? "error" : "corrupt");
+		} else {
+			snprintf(rq->acc.result, sizeof(rq->acc.result), "granted");
+		}
+	}
+	if (rq->acc_status != 0) {
+		rq->acc_code = vt_http_api_code(rq->acc_status);
+		if (rq->acc_status == 400 && strcmp(rq->acc.result, "bad-hash") == 0)
+			rq->acc_code = "bad_hash";
+		if (rq->acc_status == 500 && strcmp(rq->acc.result, "corrupt") == 0)
+			rq->acc_code = "corrupt_object";
+	}
+	vt_buf_init(&entry, VT_ENTRY_MAX);
+	if ((err = vt_access_entry(&entry, &rq->acc, rq->content_fmt)) == 0)
+		vt_http_defer_submit(rq, entry.ptr, entry.len);
+	else
+		vt_http_defer_finish(rq, err);
+	vt_buf_dispose(&entry);
+}
+
 /*
  * Decide, log, then serve. Every request with a valid token is logged,
  * granted or not; the answer waits until its entry is published.
@@ -1012,10 +1165,7 @@ static enum MHD_Result serve_content(request *rq)
 {
 	struct MHD_Connection *c = rq->conn;
 	char hash[2 * VT_HASH_SIZE + 1] = "";
-	bool suspended = false;
 	enum MHD_Result ret;
-	vt_buf entry;
-	int err;
 
 	if (rq->done)
 		return answer_content(rq);
@@ -1035,38 +1185,12 @@ static enum MHD_Result serve_content(request *rq)
 		MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "reason"),
 		MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "ticket"),
 		MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format"));
-	if (rq->acc_status == 0) {
-		/* A damaged object is refused before anything is logged as granted. */
-		err = vt_export_check(rq->srv->vault, &rq->content_id, rq->srv->jurisdiction);
-		if (err == VT_ENOTFOUND) {
-			rq->acc_status = 404;
-			vt_error_set(VT_ENOTFOUND, "no such file");
-			snprintf(rq->acc.result, sizeof(rq->acc.result), "not-found");
-		} else if (err < 0) {
-			rq->acc_status = 500;
-			snprintf(rq->acc.result, sizeof(rq->acc.result),
-				 err == VT_EIO ? "error" : "corrupt");
-		} else {
-			snprintf(rq->acc.result, sizeof(rq->acc.result), "granted");
-		}
-	}
-	if (rq->acc_status != 0) {
-		rq->acc_code = vt_http_api_code(rq->acc_status);
-		if (rq->acc_status == 400 && strcmp(rq->acc.result, "bad-hash") == 0)
-			rq->acc_code = "bad_hash";
-		if (rq->acc_status == 500 && strcmp(rq->acc.result, "corrupt") == 0)
-			rq->acc_code = "corrupt_object";
+	/* The refusal's message is this thread's; the worker's would differ. */
+	if (rq->acc_status != 0)
 		snprintf(rq->acc_msg, sizeof(rq->acc_msg), "%s", vt_error_last());
-	}
-	vt_buf_init(&entry, VT_ENTRY_MAX);
-	if ((err = vt_access_entry(&entry, &rq->acc, rq->content_fmt)) == 0)
-		err = vt_http_submit_entry(rq, entry.ptr, entry.len, &suspended);
-	vt_buf_dispose(&entry);
-	if (err < 0)
-		return vt_http_api_error(c, 503, "unavailable",
-				 "the log cannot take the access entry now, so nothing is served",
-				 "Retry-After", "1");
-	return suspended ? MHD_YES : answer_content(rq);
+	if (vt_http_defer(rq, decide_access) < 0)
+		return vt_http_api_error(c, 503, "unavailable", vt_error_last(), "Retry-After", "1");
+	return MHD_YES;
 }
 
 /* ---- dispatch --------------------------------------------------------- */
@@ -1208,6 +1332,12 @@ int vt_server_start(vt_server **out, vt_log *log, vt_storage *st, const vt_token
 	s->analysis = opt->analysis;
 	s->conveyer = opt->conveyer;
 	pthread_mutex_init(&s->mu, NULL);
+	if (pool_start(s, opt->workers ? opt->workers : 8) < 0) {
+		pool_stop(s);
+		pthread_mutex_destroy(&s->mu);
+		free(s);
+		return VT_EIO;
+	}
 	s->d = MHD_start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
 			MHD_USE_TURBO,
@@ -1222,6 +1352,7 @@ int vt_server_start(vt_server **out, vt_log *log, vt_storage *st, const vt_token
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(16 * 1024),
 		MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_END);
 	if (!s->d) {
+		pool_stop(s);
 		pthread_mutex_destroy(&s->mu);
 		free(s);
 		return vt_error_set(VT_EIO, "cannot listen on %s:%u (port in use?)", opt->host,
@@ -1262,6 +1393,9 @@ void vt_server_free(vt_server *s)
 {
 	if (!s)
 		return;
+	/* Deferred work still queued runs (and resumes its connection)
+	 * before the daemon goes. */
+	pool_stop(s);
 	if (s->d)
 		MHD_stop_daemon(s->d);
 	pthread_mutex_destroy(&s->mu);

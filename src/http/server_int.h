@@ -42,6 +42,13 @@ struct vt_server {
 	struct vt_conveyer_site *conveyer;
 	pthread_mutex_t mu;
 	unsigned outstanding; /* appends submitted and not yet completed */
+	/* The pool that runs deferred work (vt_http_defer) off the event loop. */
+	pthread_mutex_t pool_mu;
+	pthread_cond_t pool_cv;
+	struct deferred *pool_head, *pool_tail;
+	bool pool_stop;
+	pthread_t *pool_threads;
+	unsigned pool_n;
 };
 
 typedef struct {
@@ -130,6 +137,22 @@ bool vt_http_api_token(request *rq, enum MHD_Result *ret);
  * queue is full (answer 503), other errors of vt_log_submit().
  */
 int vt_http_submit_entry(request *rq, const void *entry, size_t len, bool *suspended);
+
+/*
+ * Run fn(rq) on a worker thread with the connection suspended, so that
+ * fsyncs, decryption and database writes do not hold up the event loop
+ * (and every other connection on it). fn must end with exactly one of
+ * vt_http_defer_submit() or vt_http_defer_finish(); MHD then calls the
+ * handler again with rq->done true. Returns 0, or VT_EBUSY when the
+ * server is stopping (nothing was suspended: answer 503).
+ */
+int vt_http_defer(request *rq, void (*fn)(request *rq));
+
+/* From deferred work: log entry; the request resumes once it is published. */
+void vt_http_defer_submit(request *rq, const void *entry, size_t len);
+
+/* From deferred work: resume now with rq->err = err (message from vt_error_last()). */
+void vt_http_defer_finish(request *rq, int err);
 
 /* The c2sp.org/tlog-proof of entry index under the latest checkpoint. */
 int vt_http_build_proof(vt_buf *out, vt_server *srv, uint64_t index);

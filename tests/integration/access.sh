@@ -105,6 +105,7 @@ refused() {
 	[ "$CODE" = "$2" ] || fail "$1: $CODE, want $2: $(cat "$T/$1.body")"
 	[ "$(jq -r .error.code "$T/$1.body")" = "$3" ] || fail "$1: error code $(cat "$T/$1.body")"
 	! cmp -s "$T/$1.body" "$T/sample.bin" || fail "$1: content served"
+	[ -n "$(jq -r .error.message "$T/$1.body")" ] || fail "$1: an error without a message"
 	ok "$1: $2 $3 ($(jq -r .error.message "$T/$1.body"))"
 	logged "$1" "$4" "$6" "$7" "$8" raw
 	[ "$(log_size)" = $((_s + 1)) ] || fail "$1: want exactly one entry"
