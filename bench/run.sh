@@ -179,4 +179,9 @@ if [ -x "$HAMMER" ] && "$HAMMER" --help 2>/dev/null | grep -q -- --intake; then
 else
 	printf '\n(vt_hammer has no --intake: intake figures skipped)\n'
 fi
+# The analysis engine and the build sandbox have their own scripts.
+say "sh bench/scan.sh $B 300"
+sh "$(dirname "$0")/scan.sh" "$B" 300 || rc=1
+say "sh bench/sandbox.sh $B 5"
+sh "$(dirname "$0")/sandbox.sh" "$B" 5 || rc=1
 exit $rc

@@ -26,6 +26,7 @@ int cmd_submit(int argc, char **argv);
 int cmd_files(int argc, char **argv);
 /* src/analysis (cli files listed in src/analysis/meson.build) */
 int cmd_scan(int argc, char **argv);
+int cmd_rules(int argc, char **argv);
 /* src/conveyer (cli files listed in src/conveyer/meson.build) */
 int cmd_build(int argc, char **argv);
 int cmd_release(int argc, char **argv);
@@ -72,6 +73,12 @@ int cli_sub_help(int argc, char **argv, const char *help);
 
 /* Read a whole file ("-" is standard input). */
 int cli_read_file(vt_buf *out, const char *path);
+
+/*
+ * The server's answer r (an /api/v1 JSON error, or its status) as one line
+ * for an error message, into out (defined in cmd_files.c).
+ */
+void cli_server_error(char *out, size_t cap, const vt_client_response *r);
 
 /* True when stderr is a terminal (progress lines go there). */
 bool cli_tty(void);

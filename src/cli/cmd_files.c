@@ -25,9 +25,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Shared with cmd_submit.c (cli.h is not this command's to change). */
-void cli_server_error(char *out, size_t cap, const vt_client_response *r);
-
 static const char help[] =
     "usage: vitrine files <command> [options]\n"
     "\n"

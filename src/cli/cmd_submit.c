@@ -33,9 +33,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Defined in cmd_files.c: the server's error in one line. */
-void cli_server_error(char *out, size_t cap, const vt_client_response *r);
-
 static const char help[] =
     "usage: vitrine submit FILE|DIR... [options]\n"
     "\n"

@@ -27,6 +27,7 @@ static const char usage[] =
 	"  submit     send files to a site (asks by hash first)\n"
 	"  files      show a file's report or download it (access-logged)\n"
 	"  scan       scan files and directories locally (YARA, types, hashes)\n"
+	"  rules      install a YARA ruleset at a site (logged, then retro-scan)\n"
 	"  build      build a recipe reproducibly in a sandbox, with provenance\n"
 	"  release    publish a logged build as a release\n"
 	"  rebuild    rebuild a site's release independently and attest\n"
@@ -202,6 +203,7 @@ int main(int argc, char **argv)
 		{"submit", cmd_submit},
 		{"files", cmd_files},
 		{"scan", cmd_scan},
+		{"rules", cmd_rules},
 		{"build", cmd_build},
 		{"release", cmd_release},
 		{"rebuild", cmd_rebuild},
