@@ -79,4 +79,13 @@ int vt_tree_digest_tar(vt_hash *out, vt_buf *manifest, const char *path);
  */
 int vt_tree_digest(vt_hash *out, vt_buf *manifest, const char *path);
 
+/*
+ * Pack a directory into a tarball appended to out (pax restricted, entries
+ * sorted bytewise, owner 0, time 0, mode 0644/0755 by the exec bit), so
+ * the same tree always gives the same bytes, and its vt_tree_digest_tar()
+ * is the directory's vt_tree_digest_dir(). VT_EINVAL (special files),
+ * VT_ETOOBIG (out's limit), VT_EIO.
+ */
+int vt_tree_pack(vt_buf *out, const char *dir);
+
 #endif

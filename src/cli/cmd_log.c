@@ -4,12 +4,14 @@
 #include "vitrine/checkpoint.h"
 #include "vitrine/encoding.h"
 #include "vitrine/error.h"
+#include "vitrine/fsutil.h"
 #include "vitrine/log.h"
 #include "vitrine/merkle.h"
 #include "vitrine/proof.h"
 #include "vitrine/reader.h"
 #include "vitrine/tile.h"
 
+#include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -33,6 +35,9 @@ static const char help[] =
 	"                          an older one\n"
 	"  fsck                    re-derive every tile from the entry bundles and\n"
 	"                          check them and the root against the checkpoint\n"
+	"  cosign FILE --key KEY   append a c2sp.org/tlog-cosignature by the witness\n"
+	"                          key KEY (vitrine key generate --cosigner) to the\n"
+	"                          checkpoint note in FILE (a test stand-in for witnesses)\n"
 	"\n"
 	"options:\n"
 	"  --dir DIR      read (or append to) the log in data directory DIR\n"
@@ -700,6 +705,65 @@ done:
 	return rc;
 }
 
+/*
+ * A stand-in for a witness until witnesses run as a service: cosign the
+ * checkpoint note in a file with the current time, in place.
+ */
+static int do_cosign(int argc, char **argv)
+{
+	const char *key = NULL, *file = NULL;
+	vt_note_signer *w = NULL;
+	vt_buf note, k, line;
+	size_t text_len;
+	int rc = EXIT_FAIL;
+
+	vt_buf_init(&note, VT_NOTE_MAX_SIZE);
+	vt_buf_init(&k, 4096);
+	vt_buf_init(&line, 4096);
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--key") == 0 && i + 1 < argc)
+			key = argv[++i];
+		else if (argv[i][0] != '-' && !file)
+			file = argv[i];
+		else {
+			rc = cli_usage("log", "cosign: unexpected \"%s\"", argv[i]);
+			goto done;
+		}
+	}
+	if (!file || !key) {
+		rc = cli_usage("log", "cosign needs CHECKPOINT_FILE and --key WITNESS_KEY");
+		goto done;
+	}
+	if (cli_read_file(&k, key) < 0) {
+		rc = cli_fail(key);
+		goto done;
+	}
+	while (k.len > 0 && (k.ptr[k.len - 1] == '\n' || k.ptr[k.len - 1] == '\r'))
+		k.len--;
+	if (vt_note_signer_parse(&w, (const char *)k.ptr, k.len) < 0) {
+		rc = cli_fail(key);
+		goto done;
+	}
+	if (cli_read_file(&note, file) < 0 || vt_note_check(&text_len, (const char *)note.ptr,
+							    note.len) < 0 ||
+	    vt_cosig_sign(&line, w, (const char *)note.ptr, text_len, (uint64_t)time(NULL)) < 0 ||
+	    vt_buf_add(&note, line.ptr, line.len) < 0 ||
+	    vt_fs_write_atomic(AT_FDCWD, file, note.ptr, note.len, 0644) < 0) {
+		rc = cli_fail("cosign");
+		goto done;
+	}
+	fwrite(line.ptr, 1, line.len, stdout);
+	rc = EXIT_OK;
+done:
+	if (k.ptr)
+		memset(k.ptr, 0, k.len);
+	vt_note_signer_free(w);
+	vt_buf_dispose(&note);
+	vt_buf_dispose(&k);
+	vt_buf_dispose(&line);
+	return rc;
+}
+
 int cmd_log(int argc, char **argv)
 {
 	static const struct {
@@ -719,6 +783,8 @@ int cmd_log(int argc, char **argv)
 
 	if ((rc = cli_sub_help(argc, argv, help)) >= 0)
 		return rc;
+	if (strcmp(argv[1], "cosign") == 0)
+		return do_cosign(argc, argv);
 	for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
 		if (strcmp(argv[1], sub[i].name) != 0)
 			continue;

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -501,4 +502,108 @@ int vt_tree__remove(const char *dir)
 	if (nftw(dir, remove_one, 32, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT)
 		return vt_error_sys(VT_EIO, errno, "cannot remove %s", dir);
 	return 0;
+}
+
+static la_ssize_t pack_write(struct archive *a, void *payload, const void *data, size_t len)
+{
+	(void)a;
+	return vt_buf_add(payload, data, len) < 0 ? -1 : (la_ssize_t)len;
+}
+
+/* One walked entry into the archive, with fixed owner, time and mode. */
+static int pack_entry(struct archive *a, const char *dir, const tree_entry *e)
+{
+	struct archive_entry *ae = archive_entry_new();
+	char path[8192], buf[65536];
+	int fd = -1, err = 0;
+
+	if (!ae)
+		return vt_error_set(VT_ENOMEM, "out of memory");
+	snprintf(path, sizeof(path), "%s/%s", dir, e->path);
+	archive_entry_set_pathname(ae, e->path);
+	archive_entry_set_uid(ae, 0);
+	archive_entry_set_gid(ae, 0);
+	archive_entry_set_mtime(ae, 0, 0);
+	if (e->type == 'd') {
+		archive_entry_set_filetype(ae, AE_IFDIR);
+		archive_entry_set_perm(ae, 0755);
+	} else if (e->type == 'l') {
+		ssize_t n = readlink(path, buf, sizeof(buf) - 1);
+		if (n < 0) {
+			err = vt_error_sys(VT_EIO, errno, "%s", path);
+			goto done;
+		}
+		buf[n] = 0;
+		archive_entry_set_filetype(ae, AE_IFLNK);
+		archive_entry_set_perm(ae, 0777);
+		archive_entry_set_symlink(ae, buf);
+	} else {
+		archive_entry_set_filetype(ae, AE_IFREG);
+		archive_entry_set_perm(ae, e->exec ? 0755 : 0644);
+		archive_entry_set_size(ae, (la_int64_t)e->size);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
+			err = vt_error_sys(VT_EIO, errno, "%s", path);
+			goto done;
+		}
+	}
+	if (archive_write_header(a, ae) != ARCHIVE_OK) {
+		err = vt_error_set(VT_EIO, "tar: %s", archive_error_string(a));
+		goto done;
+	}
+	for (uint64_t left = e->size; fd >= 0 && left > 0;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n <= 0 || (uint64_t)n > left) {
+			err = vt_error_set(VT_EIO, "%s changed while packing", path);
+			goto done;
+		}
+		if (archive_write_data(a, buf, (size_t)n) != n) {
+			err = vt_error_set(VT_EIO, "tar: %s", archive_error_string(a));
+			goto done;
+		}
+		left -= (uint64_t)n;
+	}
+done:
+	if (fd >= 0)
+		close(fd);
+	archive_entry_free(ae);
+	return err;
+}
+
+int vt_tree_pack(vt_buf *out, const char *dir)
+{
+	struct archive *a = NULL;
+	tree_list l = {0};
+	int err;
+
+	walk_list = &l;
+	walk_root_len = strlen(dir);
+	walk_err = 0;
+	if (nftw(dir, walk_one, 32, FTW_PHYS) != 0) {
+		err = walk_err ? walk_err : vt_error_sys(VT_EIO, errno, "%s: cannot walk", dir);
+		goto done;
+	}
+	if ((err = list_finish(&l)) < 0)
+		goto done;
+	if (!(a = archive_write_new())) {
+		err = vt_error_set(VT_ENOMEM, "out of memory");
+		goto done;
+	}
+	/* ustar-compatible pax without times or names of owners: the same tree, the same bytes. */
+	if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
+	    archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
+	    archive_write_open(a, out, NULL, pack_write, NULL) != ARCHIVE_OK) {
+		err = vt_error_set(VT_EIO, "tar: %s", archive_error_string(a));
+		goto done;
+	}
+	for (size_t i = 0; i < l.n; i++)
+		if ((err = pack_entry(a, dir, &l.v[i])) < 0)
+			goto done;
+	if (archive_write_close(a) != ARCHIVE_OK)
+		err = vt_error_set(VT_EIO, "tar: %s", archive_error_string(a));
+done:
+	if (a)
+		archive_write_free(a);
+	walk_list = NULL;
+	list_free(&l);
+	return err;
 }
