@@ -428,6 +428,12 @@ static enum MHD_Result post_rebuild(request *rq)
 		return fail_err(rq, err, "rebuild refused");
 	if ((err = vt_rebuild_entry_format(&c->entry, &re)) < 0)
 		return fail_err(rq, err, "rebuild refused");
+	{
+		vt_hash h;
+		if ((err = vt_site_blob_put(c->site, VT_SITE_ATTESTATIONS, c->env.ptr, c->env.len,
+					    &h)) < 0)
+			return fail_err(rq, err, "cannot store the statement");
+	}
 	c->kind = VT_SITE_REBUILDS;
 	snprintf(c->name, sizeof(c->name), "%s", re.name);
 	snprintf(c->version, sizeof(c->version), "%s", re.version);
