@@ -16,12 +16,7 @@ command -v jq >/dev/null || fail "jq is needed to read the JSON answers"
 command -v unzip >/dev/null || fail "unzip is needed to open the ZIP answers"
 
 say "a site with one sample"
-expect_ok "init" $V init --dir "$D" --origin zrh.vitrine.example/log --jurisdiction CH-ZRH
-expect_ok "adopt the policy" $V policy adopt "$P/federation.policy.signed" --dir "$D" \
-	--vkey "$P/policy.vkey"
-token() {
-	$V token create --dir "$D" "$@" | grep -o 'vt_[0-9a-f]\{64\}' | head -1
-}
+zurich_site "$D"
 EU=$(token --role submitter --name edr-eu --tenant acme-eu --region EU)
 ANA=$(token --role analyst --name ana)
 AUD=$(token --role auditor --name aud)

@@ -12,12 +12,7 @@ P=${VT_TEST_DATA:?}/policy
 command -v jq >/dev/null || fail "jq is needed to read the JSON answers"
 
 say "a site in Zurich under the federation policy"
-expect_ok "init" $V init --dir "$D" --origin zrh.vitrine.example/log --jurisdiction CH-ZRH
-expect_ok "adopt the policy" $V policy adopt "$P/federation.policy.signed" --dir "$D" \
-	--vkey "$P/policy.vkey"
-token() {
-	$V token create --dir "$D" "$@" | grep -o 'vt_[0-9a-f]\{64\}' | head -1
-}
+zurich_site "$D"
 EU=$(token --role submitter --name edr-eu --tenant acme-eu --region EU)
 RU=$(token --role submitter --name edr-ru --tenant acme-ru --region RU)
 BR=$(token --role submitter --name edr-br --tenant acme-br --region BR)

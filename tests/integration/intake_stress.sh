@@ -17,12 +17,7 @@ command -v jq >/dev/null || fail "jq is needed to read the JSON answers"
 command -v sqlite3 >/dev/null || fail "sqlite3 is needed to read the index"
 
 say "a site in Zurich, four EU tenants and an analyst"
-expect_ok "init" $V init --dir "$D" --origin zrh.vitrine.example/log --jurisdiction CH-ZRH
-expect_ok "adopt the policy" $V policy adopt "$P/federation.policy.signed" --dir "$D" \
-	--vkey "$P/policy.vkey"
-token() {
-	$V token create --dir "$D" "$@" | grep -o 'vt_[0-9a-f]\{64\}' | head -1
-}
+zurich_site "$D"
 TOK1=$(token --role submitter --name edr-1 --tenant acme-1 --region EU)
 TOK2=$(token --role submitter --name edr-2 --tenant acme-2 --region EU)
 TOK3=$(token --role submitter --name edr-3 --tenant acme-3 --region EU)

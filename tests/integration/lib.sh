@@ -177,3 +177,20 @@ stop_server() {
 	RC=$?
 	PIDS=$(echo "$PIDS" | sed "s/ $WRAP_PID\$//; s/ $WRAP_PID / /")
 }
+
+# zurich_site DIR: a site in jurisdiction CH-ZRH with the test federation's
+# policy (tests/data/policy) adopted; `token ARGS...` then prints the secret
+# of a new token of that site (vitrine token create ARGS).
+zurich_site() {
+	SITE=$1
+	expect_ok "init" "$VITRINE" init --dir "$SITE" --origin zrh.vitrine.example/log \
+		--jurisdiction CH-ZRH
+	expect_ok "adopt the policy" "$VITRINE" policy adopt \
+		"${VT_TEST_DATA:?}/policy/federation.policy.signed" --dir "$SITE" \
+		--vkey "$VT_TEST_DATA/policy/policy.vkey"
+}
+
+token() {
+	"$VITRINE" token create --dir "${SITE:?call zurich_site first}" "$@" |
+		grep -o 'vt_[0-9a-f]\{64\}' | head -n 1
+}

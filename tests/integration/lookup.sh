@@ -14,12 +14,7 @@ P=${VT_TEST_DATA:?}/policy
 command -v jq >/dev/null || fail "jq is needed to read the JSON answers"
 
 say "a site in Zurich, two EU tenants, an analyst and an auditor"
-expect_ok "init" $V init --dir "$D" --origin zrh.vitrine.example/log --jurisdiction CH-ZRH
-expect_ok "adopt the policy" $V policy adopt "$P/federation.policy.signed" --dir "$D" \
-	--vkey "$P/policy.vkey"
-token() {
-	$V token create --dir "$D" "$@" | grep -o 'vt_[0-9a-f]\{64\}' | head -1
-}
+zurich_site "$D"
 A=$(token --role submitter --name edr-acme --tenant acme --region EU)
 B=$(token --role submitter --name edr-globex --tenant globex --region EU)
 ANA=$(token --role analyst --name ana)

@@ -15,12 +15,7 @@ command -v jq >/dev/null || fail "jq is needed to read the JSON answers"
 unset VITRINE_URL VITRINE_TOKEN
 
 say "a site in Zurich, two EU tenants, a Russian one, an analyst"
-expect_ok "init" $V init --dir "$D" --origin zrh.vitrine.example/log --jurisdiction CH-ZRH
-expect_ok "adopt the policy" $V policy adopt "$P/federation.policy.signed" --dir "$D" \
-	--vkey "$P/policy.vkey"
-token() {
-	$V token create --dir "$D" "$@" | grep -o 'vt_[0-9a-f]\{64\}' | head -1
-}
+zurich_site "$D"
 A=$(token --role submitter --name edr-acme --tenant acme --region EU)
 B=$(token --role submitter --name edr-globex --tenant globex --region EU)
 RU=$(token --role submitter --name edr-ru --tenant acme-ru --region RU)
