@@ -11,7 +11,6 @@ VITRINE=${1:?usage: access.sh path/to/vitrine}
 
 V=$VITRINE
 D=$T/site
-P=${VT_TEST_DATA:?}/policy
 command -v jq >/dev/null || fail "jq is needed to read the JSON answers"
 command -v unzip >/dev/null || fail "unzip is needed to open the ZIP answers"
 

@@ -8,7 +8,6 @@ VITRINE=${1:?usage: intake.sh path/to/vitrine}
 
 V=$VITRINE
 D=$T/site
-P=${VT_TEST_DATA:?}/policy
 command -v jq >/dev/null || fail "jq is needed to read the JSON answers"
 
 say "a site in Zurich under the federation policy"

@@ -11,7 +11,6 @@ VITRINE=${1:?usage: intake_stress.sh path/to/vitrine}
 
 V=$VITRINE
 D=$T/site
-P=${VT_TEST_DATA:?}/policy
 CLAM=/usr/share/clamav-testfiles
 command -v jq >/dev/null || fail "jq is needed to read the JSON answers"
 command -v sqlite3 >/dev/null || fail "sqlite3 is needed to read the index"

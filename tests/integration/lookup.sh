@@ -10,7 +10,6 @@ VITRINE=${1:?usage: lookup.sh path/to/vitrine}
 
 V=$VITRINE
 D=$T/site
-P=${VT_TEST_DATA:?}/policy
 command -v jq >/dev/null || fail "jq is needed to read the JSON answers"
 
 say "a site in Zurich, two EU tenants, an analyst and an auditor"
