@@ -172,7 +172,7 @@ refused 12 envelope "a tampered envelope" "$T/hb/hello" --policy "$T/policy" --b
 policy "$T/wpolicy" "$T/impostor.key.vkey" 1
 refused 12 envelope "a wrong builder key" "$T/hb/hello" --policy "$T/wpolicy" --bundle "$T/hello.bundle"
 policy "$T/spolicy" "$T/builder.key.vkey" 1 test-rules
-refused 13 subject "another release's policy, this artifact" "$T/hb/hello" --policy "$T/spolicy" --bundle "$T/hello.bundle"
+refused 14 predicate "another source's policy, this artifact" "$T/hb/hello" --policy "$T/spolicy" --bundle "$T/hello.bundle"
 # missing inclusion proof: the proof section emptied
 python3 - "$T/hello.bundle" "$T/noproof.bundle" "$T/forged.bundle" <<'PY'
 import sys
