@@ -27,7 +27,7 @@
 #include "vitrine/hash.h"
 #include "vitrine/token.h"
 
-#define VT_INDEX_SCHEMA_VERSION	  1 /* the newest schema this code knows */
+#define VT_INDEX_SCHEMA_VERSION	  2 /* the newest schema this code knows */
 #define VT_SHA1_SIZE		  20
 #define VT_MD5_SIZE		  16
 #define VT_INDEX_JURISDICTION_MAX 11  /* as VT_JURISDICTION_MAX in policy.h */
@@ -61,6 +61,7 @@ typedef struct {
 typedef struct {
 	bool found;
 	vt_index_sample sample; /* zero when not found */
+	char verdict[16];	/* of its latest analysis; "" when none yet */
 } vt_index_hit;
 
 /* One submission of a sample by a customer. Plain value. */
@@ -208,5 +209,168 @@ int vt_index_token_list(vt_index *idx, int (*fn)(const vt_token *t, void *payloa
  * when it was already revoked.
  */
 int vt_index_token_revoke(vt_token *out, vt_index *idx, const char *id_or_name);
+
+/* ---- analyses (schema version 2; docs/index.md, docs/analysis.md) ---- */
+
+#define VT_INDEX_RULE_MAX     256 /* bytes of "namespace:identifier" */
+#define VT_INDEX_PATH_MAX     1024 /* bytes of a member path ("a.zip!b/c") */
+#define VT_INDEX_REPORT_MAX   ((size_t)8 << 20)
+#define VT_INDEX_QUERY_TERMS  16
+#define VT_INDEX_QUERY_TEXT   160
+
+/* A member found inside a container sample. Plain value. */
+typedef struct {
+	vt_hash child;
+	char path[VT_INDEX_PATH_MAX + 1];
+} vt_index_child;
+
+/*
+ * The result of analysing one sample, to store. Strings are borrowed for
+ * the call. ruleset is the digest in hex, "" without rules. log_index is
+ * the `analysis` entry that logged this verdict, or -1 to keep the one
+ * already stored (an unchanged verdict is not logged again).
+ */
+typedef struct {
+	vt_hash sample;
+	const char *ruleset;
+	const char *verdict;
+	const char *type, *mime, *ssdeep, *tlsh; /* NULL or "" for none */
+	double entropy;
+	const char *report; /* the JSON report (vt_analysis_result_json) */
+	int64_t analysed;   /* 0: now */
+	int64_t log_index;
+	const char *const *rules; /* "namespace:identifier", the whole tree's */
+	size_t nrules;
+	const vt_index_child *children;
+	size_t nchildren;
+} vt_index_analysis;
+
+/* A stored analysis as read back. report is malloc'd (free it). */
+typedef struct {
+	char ruleset[65];
+	char verdict[16];
+	char type[512], mime[128], ssdeep[160], tlsh[80]; /* "" for none */
+	double entropy;
+	int64_t analysed;
+	int64_t log_index; /* -1: none */
+	char *report;
+} vt_index_analysis_row;
+
+/*
+ * Store n analyses in one transaction: each replaces the sample's
+ * analysis, its rule matches and its children, and takes it off the
+ * queue. VT_EINVAL for a bad field, VT_ENOTFOUND when a sample is not
+ * recorded (nothing is stored then), VT_EIO.
+ */
+int vt_index_analysis_put(vt_index *idx, const vt_index_analysis *a, size_t n);
+
+/*
+ * The stored analysis of sample into *out (dispose with
+ * vt_index_analysis_row_dispose). VT_ENOTFOUND when it has none.
+ */
+int vt_index_analysis_get(vt_index_analysis_row *out, vt_index *idx, const vt_hash *sample);
+
+/* Free what a row holds. */
+void vt_index_analysis_row_dispose(vt_index_analysis_row *r);
+
+/*
+ * Call fn for each matched rule of sample ("namespace:identifier"), then
+ * (with children non-NULL) children for each member. Rules of
+ * sightings_list.
+ */
+int vt_index_analysis_list(vt_index *idx, const vt_hash *sample,
+			   int (*rule)(const char *rule, void *payload),
+			   int (*child)(const vt_index_child *c, void *payload), void *payload);
+
+/*
+ * The queue of new work: samples recorded and never analysed, and those
+ * asked for again (vt_index_analysis_requeue), first the asked, then by
+ * when they were queued. Up to max hashes into out, *n how many. The
+ * queue is a table: a sample stays in it until its analysis is stored,
+ * so a crash loses nothing. Thread-safe.
+ */
+int vt_index_analysis_queue(vt_hash *out, size_t *n, vt_index *idx, size_t max);
+
+/*
+ * The retro-scan: samples whose stored analysis was made with another
+ * ruleset than ruleset, after *after in SHA-256 order (NULL: from the
+ * start). Up to max into out, *n how many.
+ */
+int vt_index_analysis_stale(vt_hash *out, size_t *n, vt_index *idx, const char *ruleset,
+			    const vt_hash *after, size_t max);
+
+/*
+ * Put a recorded sample at the front of the queue. VT_ENOTFOUND for an
+ * unknown sample.
+ */
+int vt_index_analysis_requeue(vt_index *idx, const vt_hash *sample);
+
+/* Progress counters, one consistent snapshot. */
+typedef struct {
+	uint64_t samples; /* recorded */
+	uint64_t queued;  /* in the queue of new work */
+	uint64_t current; /* analysed with the given ruleset */
+	uint64_t stale;	  /* analysed with another ruleset */
+} vt_index_analysis_counts;
+
+/* Count for ruleset (hex digest or ""). */
+int vt_index_analysis_count(vt_index_analysis_counts *out, vt_index *idx, const char *ruleset);
+
+/* ---- search ---- */
+
+typedef enum {
+	VT_QUERY_RULE,	     /* text: "identifier" or "namespace:identifier" */
+	VT_QUERY_TAG,	     /* text */
+	VT_QUERY_TYPE,	     /* text: substring of the libmagic type, any case */
+	VT_QUERY_VERDICT,    /* text */
+	VT_QUERY_SIZE,	     /* op num (bytes) */
+	VT_QUERY_FIRST_SEEN, /* op num (Unix time of a UTC midnight: the day) */
+	VT_QUERY_REGION,     /* text */
+	VT_QUERY_PARENT,     /* hash (32 bytes) */
+	VT_QUERY_HASH,	     /* hash, nibbles: a SHA-256 prefix, or a whole MD5/SHA-1 */
+	VT_QUERY_SSDEEP,     /* text: the hash, num: minimum score 0..100 */
+	VT_QUERY_TLSH,	     /* text: the hash, num: maximum distance */
+} vt_query_kind;
+
+typedef enum { VT_QUERY_EQ, VT_QUERY_LT, VT_QUERY_LE, VT_QUERY_GT, VT_QUERY_GE } vt_query_op;
+
+typedef struct {
+	vt_query_kind kind;
+	vt_query_op op;
+	char text[VT_INDEX_QUERY_TEXT + 1];
+	int64_t num;
+	uint8_t hash[VT_HASH_SIZE];
+	unsigned nibbles; /* VT_QUERY_HASH: hex digits given (8..64) */
+} vt_query_term;
+
+/* Terms combined with AND. */
+typedef struct {
+	vt_query_term t[VT_INDEX_QUERY_TERMS];
+	size_t n;
+} vt_query;
+
+/* One search hit, valid during the callback. */
+typedef struct {
+	vt_index_sample sample;
+	const char *verdict; /* NULL when not analysed */
+	const char *type;    /* NULL when not analysed */
+} vt_index_found;
+
+/*
+ * Samples matching every term of q, in SHA-256 order after *after (NULL:
+ * from the start), only those tenant has a sighting of when tenant is not
+ * NULL. similar(term, ssdeep, tlsh, payload) decides the VT_QUERY_SSDEEP
+ * and VT_QUERY_TLSH terms on the candidates SQL found (the index knows
+ * neither algorithm; ssdeep candidates already have the same or an
+ * adjacent block size); it returns 1 for a match. fn is called for up to
+ * limit hits. At most max_scan rows are examined: *last gets the last
+ * SHA-256 examined and *more whether the search may go on from there
+ * (use it as the next page's after). VT_EINVAL for a bad term, VT_EIO.
+ */
+int vt_index_search(vt_hash *last, bool *more, vt_index *idx, const vt_query *q, const char *tenant,
+		    const vt_hash *after, size_t limit, size_t max_scan,
+		    int (*similar)(const vt_query_term *t, const char *ssdeep, const char *tlsh,
+				   void *payload),
+		    int (*fn)(const vt_index_found *f, void *payload), void *payload);
 
 #endif

@@ -90,6 +90,42 @@ static const char *const migrations[] = {
     " time INTEGER NOT NULL,"
     " log_index INTEGER);"
     "CREATE INDEX access_requests_token ON access_requests(token);",
+    /* 1 -> 2: analyses of issue 4. The queue of new work is a table fed
+     * by a trigger in the transaction that records a sample, so a sample
+     * stored before a crash is analysed after it. */
+    "CREATE TABLE analyses ("
+    " sample BLOB PRIMARY KEY REFERENCES samples(sha256),"
+    " ruleset TEXT NOT NULL,"
+    " verdict TEXT NOT NULL CHECK (verdict IN ('clean', 'unknown', 'suspicious', 'malicious')),"
+    " type TEXT, mime TEXT, ssdeep TEXT, tlsh TEXT,"
+    " entropy REAL NOT NULL,"
+    " report TEXT NOT NULL,"
+    " analysed INTEGER NOT NULL,"
+    " log_index INTEGER) WITHOUT ROWID;"
+    "CREATE INDEX analyses_ruleset ON analyses(ruleset);"
+    "CREATE INDEX analyses_verdict ON analyses(verdict);"
+    "CREATE TABLE matches ("
+    " sample BLOB NOT NULL REFERENCES samples(sha256),"
+    " ns TEXT NOT NULL,"
+    " rule TEXT NOT NULL,"
+    " PRIMARY KEY (sample, ns, rule)) WITHOUT ROWID;"
+    "CREATE INDEX matches_rule ON matches(rule, ns);"
+    "CREATE TABLE children ("
+    " parent BLOB NOT NULL REFERENCES samples(sha256),"
+    " path TEXT NOT NULL,"
+    " child BLOB NOT NULL CHECK (length(child) = 32),"
+    " PRIMARY KEY (parent, path)) WITHOUT ROWID;"
+    "CREATE INDEX children_child ON children(child);"
+    "CREATE TABLE analysis_queue ("
+    " sample BLOB PRIMARY KEY REFERENCES samples(sha256),"
+    " priority INTEGER NOT NULL,"
+    " queued INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX analysis_queue_order ON analysis_queue(priority DESC, queued);"
+    "CREATE TRIGGER samples_queue AFTER INSERT ON samples BEGIN"
+    " INSERT OR IGNORE INTO analysis_queue (sample, priority, queued)"
+    "  VALUES (NEW.sha256, 0, NEW.first_seen); END;"
+    "INSERT INTO analysis_queue (sample, priority, queued)"
+    " SELECT sha256, 0, first_seen FROM samples;",
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(N_MIGRATIONS == VT_INDEX_SCHEMA_VERSION, "one migration per version");
@@ -114,6 +150,23 @@ enum {
 	ST_TAG_INSERT,
 	ST_TAG_LIST,
 	ST_ACCESS_INSERT,
+	ST_VERDICT,
+	ST_ANALYSIS_PUT,
+	ST_MATCHES_DEL,
+	ST_MATCH_PUT,
+	ST_CHILDREN_DEL,
+	ST_CHILD_PUT,
+	ST_QUEUE_DEL,
+	ST_ANALYSIS_GET,
+	ST_MATCH_LIST,
+	ST_CHILD_LIST,
+	ST_QUEUE_LIST,
+	ST_STALE_LIST,
+	ST_REQUEUE,
+	ST_COUNT_SAMPLES,
+	ST_COUNT_QUEUE,
+	ST_COUNT_CURRENT,
+	ST_COUNT_ANALYSES,
 	ST_N
 };
 
@@ -150,6 +203,33 @@ static const char *const sql[ST_N] = {
     [ST_TAG_LIST] = "SELECT tag FROM tags WHERE sample = ?1 ORDER BY tag",
     [ST_ACCESS_INSERT] = "INSERT INTO access_requests (token, role, resource, reason, ticket,"
 			 " result, time, log_index) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [ST_VERDICT] = "SELECT verdict FROM analyses WHERE sample = ?1",
+    [ST_ANALYSIS_PUT] = "INSERT INTO analyses (sample, ruleset, verdict, type, mime, ssdeep, tlsh,"
+			" entropy, report, analysed, log_index)"
+			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+			" ON CONFLICT (sample) DO UPDATE SET ruleset = ?2, verdict = ?3, type = ?4,"
+			" mime = ?5, ssdeep = ?6, tlsh = ?7, entropy = ?8, report = ?9,"
+			" analysed = ?10, log_index = coalesce(?11, log_index)",
+    [ST_MATCHES_DEL] = "DELETE FROM matches WHERE sample = ?1",
+    [ST_MATCH_PUT] = "INSERT INTO matches (sample, ns, rule) VALUES (?1, ?2, ?3)"
+		     " ON CONFLICT DO NOTHING",
+    [ST_CHILDREN_DEL] = "DELETE FROM children WHERE parent = ?1",
+    [ST_CHILD_PUT] = "INSERT INTO children (parent, path, child) VALUES (?1, ?2, ?3)"
+		     " ON CONFLICT DO NOTHING",
+    [ST_QUEUE_DEL] = "DELETE FROM analysis_queue WHERE sample = ?1",
+    [ST_ANALYSIS_GET] = "SELECT ruleset, verdict, type, mime, ssdeep, tlsh, entropy, report,"
+			" analysed, log_index FROM analyses WHERE sample = ?1",
+    [ST_MATCH_LIST] = "SELECT ns, rule FROM matches WHERE sample = ?1 ORDER BY ns, rule",
+    [ST_CHILD_LIST] = "SELECT path, child FROM children WHERE parent = ?1 ORDER BY path",
+    [ST_QUEUE_LIST] = "SELECT sample FROM analysis_queue ORDER BY priority DESC, queued LIMIT ?1",
+    [ST_STALE_LIST] = "SELECT sample FROM analyses WHERE sample > ?1 AND ruleset != ?2"
+		      " ORDER BY sample LIMIT ?3",
+    [ST_REQUEUE] = "INSERT INTO analysis_queue (sample, priority, queued) VALUES (?1, 1, ?2)"
+		   " ON CONFLICT (sample) DO UPDATE SET priority = 1, queued = ?2",
+    [ST_COUNT_SAMPLES] = "SELECT count(*) FROM samples",
+    [ST_COUNT_QUEUE] = "SELECT count(*) FROM analysis_queue",
+    [ST_COUNT_CURRENT] = "SELECT count(*) FROM analyses WHERE ruleset = ?1",
+    [ST_COUNT_ANALYSES] = "SELECT count(*) FROM analyses",
 };
 
 typedef struct conn {
@@ -692,6 +772,23 @@ int vt_index_sample_get_by_hash(vt_index_sample *out, vt_index *idx, const vt_in
 	return err;
 }
 
+static int verdict_select(char *out, size_t cap, conn *c, const vt_hash *h)
+{
+	sqlite3_stmt *s = NULL;
+	int err, rc;
+
+	if ((err = stmt(&s, c, ST_VERDICT)) < 0)
+		return err;
+	sqlite3_bind_blob(s, 1, h->b, VT_HASH_SIZE, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		copy_text(out, cap, s, 0);
+	else if (rc != SQLITE_DONE)
+		err = db_error(c->db, rc, "find a verdict");
+	release(s);
+	return err;
+}
+
 int vt_index_lookup_many(vt_index_hit *out, vt_index *idx, const vt_index_key *keys, size_t n)
 {
 	sqlite3_stmt *b = NULL, *e = NULL;
@@ -715,9 +812,13 @@ int vt_index_lookup_many(vt_index_hit *out, vt_index *idx, const vt_index_key *k
 	for (size_t i = 0; i < n && err == 0; i++) {
 		err = sample_select(&out[i].sample, c, keys[i].b, keys[i].len);
 		out[i].found = err == 0;
+		out[i].verdict[0] = 0;
 		if (err == VT_ENOTFOUND) {
 			memset(&out[i].sample, 0, sizeof(out[i].sample));
 			err = 0;
+		} else if (err == 0) {
+			err = verdict_select(out[i].verdict, sizeof(out[i].verdict), c,
+					     &out[i].sample.sha256);
 		}
 	}
 	if ((rc = sqlite3_step(e)) != SQLITE_DONE && err == 0)
@@ -1101,5 +1202,537 @@ done:
 	pthread_mutex_unlock(&idx->wmu);
 	if (err == 0 && out)
 		*out = t;
+	return err;
+}
+
+/* ---- analyses ---- */
+
+static int bind_opt(sqlite3_stmt *s, int i, const char *t)
+{
+	return bind_text(s, i, t);
+}
+
+/* Split "namespace:identifier" at the last ':' (identifiers hold none). */
+static int split_rule(const char **ns, size_t *nslen, const char **id, const char *rule)
+{
+	const char *colon = strrchr(rule, ':');
+	size_t n = strlen(rule);
+	if (n == 0 || n > VT_INDEX_RULE_MAX || !colon || colon == rule || colon[1] == '\0')
+		return vt_error_set(VT_EINVAL, "a rule is \"namespace:identifier\", not \"%s\"",
+				    rule);
+	*ns = rule;
+	*nslen = (size_t)(colon - rule);
+	*id = colon + 1;
+	return 0;
+}
+
+static int check_verdict(const char *v)
+{
+	static const char *const ok[] = {"clean", "unknown", "suspicious", "malicious"};
+	for (size_t i = 0; v && i < 4; i++)
+		if (strcmp(v, ok[i]) == 0)
+			return 0;
+	return vt_error_set(VT_EINVAL, "not a verdict: \"%s\"", v ? v : "(null)");
+}
+
+static int step_done(conn *c, sqlite3_stmt *s, const char *what)
+{
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+		return vt_error_set(VT_ENOTFOUND, "%s: no such sample", what);
+	if (rc != SQLITE_DONE)
+		return db_error(c->db, rc, what);
+	return 0;
+}
+
+static int put_one(conn *c, const vt_index_analysis *a)
+{
+	sqlite3_stmt *s = NULL;
+	const uint8_t *key = a->sample.b;
+	int err;
+
+	if ((err = check_verdict(a->verdict)) < 0)
+		return err;
+	if (strlen(a->ruleset) != 0 && strlen(a->ruleset) != 64)
+		return vt_error_set(VT_EINVAL, "a ruleset digest has 64 hex digits");
+	if ((err = stmt(&s, c, ST_ANALYSIS_PUT)) < 0)
+		return err;
+	sqlite3_bind_blob(s, 1, key, VT_HASH_SIZE, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, a->ruleset, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, a->verdict, -1, SQLITE_STATIC);
+	bind_opt(s, 4, a->type);
+	bind_opt(s, 5, a->mime);
+	bind_opt(s, 6, a->ssdeep);
+	bind_opt(s, 7, a->tlsh);
+	sqlite3_bind_double(s, 8, a->entropy);
+	sqlite3_bind_text(s, 9, a->report ? a->report : "{}", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 10, a->analysed ? a->analysed : now());
+	if (a->log_index >= 0)
+		sqlite3_bind_int64(s, 11, a->log_index);
+	err = step_done(c, s, "store an analysis");
+	release(s);
+	if (err < 0)
+		return err;
+	if ((err = stmt(&s, c, ST_MATCHES_DEL)) < 0)
+		return err;
+	sqlite3_bind_blob(s, 1, key, VT_HASH_SIZE, SQLITE_STATIC);
+	err = step_done(c, s, "store matches");
+	release(s);
+	for (size_t i = 0; i < a->nrules && err == 0; i++) {
+		const char *ns = NULL, *id = NULL;
+		size_t nslen = 0;
+		if ((err = split_rule(&ns, &nslen, &id, a->rules[i])) < 0 ||
+		    (err = stmt(&s, c, ST_MATCH_PUT)) < 0)
+			break;
+		sqlite3_bind_blob(s, 1, key, VT_HASH_SIZE, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, ns, (int)nslen, SQLITE_STATIC);
+		sqlite3_bind_text(s, 3, id, -1, SQLITE_STATIC);
+		err = step_done(c, s, "store a match");
+		release(s);
+	}
+	if (err == 0 && (err = stmt(&s, c, ST_CHILDREN_DEL)) == 0) {
+		sqlite3_bind_blob(s, 1, key, VT_HASH_SIZE, SQLITE_STATIC);
+		err = step_done(c, s, "store children");
+		release(s);
+	}
+	for (size_t i = 0; i < a->nchildren && err == 0; i++) {
+		if ((err = check_text("member path", a->children[i].path, VT_INDEX_PATH_MAX,
+				      true)) < 0 ||
+		    (err = stmt(&s, c, ST_CHILD_PUT)) < 0)
+			break;
+		sqlite3_bind_blob(s, 1, key, VT_HASH_SIZE, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, a->children[i].path, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 3, a->children[i].child.b, VT_HASH_SIZE, SQLITE_STATIC);
+		err = step_done(c, s, "store a child");
+		release(s);
+	}
+	if (err == 0 && (err = stmt(&s, c, ST_QUEUE_DEL)) == 0) {
+		sqlite3_bind_blob(s, 1, key, VT_HASH_SIZE, SQLITE_STATIC);
+		err = step_done(c, s, "dequeue");
+		release(s);
+	}
+	return err;
+}
+
+int vt_index_analysis_put(vt_index *idx, const vt_index_analysis *a, size_t n)
+{
+	int err;
+
+	pthread_mutex_lock(&idx->wmu);
+	if ((err = exec(idx->writer, "BEGIN IMMEDIATE", "store analyses")) < 0)
+		goto done;
+	for (size_t i = 0; i < n && err == 0; i++)
+		err = put_one(idx->writer, &a[i]);
+	if (err == 0)
+		err = exec(idx->writer, "COMMIT", "store analyses");
+	if (err < 0)
+		sqlite3_exec(idx->writer->db, "ROLLBACK", NULL, NULL, NULL);
+done:
+	pthread_mutex_unlock(&idx->wmu);
+	return err;
+}
+
+static char *dup_col(sqlite3_stmt *s, int col)
+{
+	const unsigned char *t = sqlite3_column_text(s, col);
+	return strdup(t ? (const char *)t : "");
+}
+
+int vt_index_analysis_get(vt_index_analysis_row *out, vt_index *idx, const vt_hash *sample)
+{
+	sqlite3_stmt *s = NULL;
+	conn *c;
+	int err, rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((err = reader_get(&c, idx)) < 0)
+		return err;
+	if ((err = stmt(&s, c, ST_ANALYSIS_GET)) < 0)
+		goto done;
+	sqlite3_bind_blob(s, 1, sample->b, VT_HASH_SIZE, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		err = vt_error_set(VT_ENOTFOUND, "not analysed yet");
+		goto done;
+	}
+	if (rc != SQLITE_ROW) {
+		err = db_error(c->db, rc, "read an analysis");
+		goto done;
+	}
+	copy_text(out->ruleset, sizeof(out->ruleset), s, 0);
+	copy_text(out->verdict, sizeof(out->verdict), s, 1);
+	copy_text(out->type, sizeof(out->type), s, 2);
+	copy_text(out->mime, sizeof(out->mime), s, 3);
+	copy_text(out->ssdeep, sizeof(out->ssdeep), s, 4);
+	copy_text(out->tlsh, sizeof(out->tlsh), s, 5);
+	out->entropy = sqlite3_column_double(s, 6);
+	out->analysed = sqlite3_column_int64(s, 8);
+	out->log_index = sqlite3_column_type(s, 9) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 9);
+	if ((out->report = dup_col(s, 7)) == NULL)
+		err = vt_error_set(VT_ENOMEM, "out of memory");
+done:
+	release(s);
+	reader_put(idx, c);
+	return err;
+}
+
+void vt_index_analysis_row_dispose(vt_index_analysis_row *r)
+{
+	if (r) {
+		free(r->report);
+		r->report = NULL;
+	}
+}
+
+int vt_index_analysis_list(vt_index *idx, const vt_hash *sample,
+			   int (*rule)(const char *rule, void *payload),
+			   int (*child)(const vt_index_child *c, void *payload), void *payload)
+{
+	sqlite3_stmt *s = NULL;
+	char name[2 * VT_INDEX_RULE_MAX + 2];
+	vt_index_child ch;
+	conn *c;
+	int err, rc = SQLITE_DONE;
+
+	if ((err = reader_get(&c, idx)) < 0)
+		return err;
+	if (rule) {
+		if ((err = stmt(&s, c, ST_MATCH_LIST)) < 0)
+			goto done;
+		sqlite3_bind_blob(s, 1, sample->b, VT_HASH_SIZE, SQLITE_STATIC);
+		while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+			snprintf(name, sizeof(name), "%s:%s", sqlite3_column_text(s, 0),
+				 sqlite3_column_text(s, 1));
+			if ((err = rule(name, payload)) != 0)
+				goto done;
+		}
+		if (rc != SQLITE_DONE) {
+			err = db_error(c->db, rc, "list matches");
+			goto done;
+		}
+		release(s);
+		s = NULL;
+	}
+	if (child) {
+		if ((err = stmt(&s, c, ST_CHILD_LIST)) < 0)
+			goto done;
+		sqlite3_bind_blob(s, 1, sample->b, VT_HASH_SIZE, SQLITE_STATIC);
+		while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+			copy_text(ch.path, sizeof(ch.path), s, 0);
+			copy_blob(ch.child.b, VT_HASH_SIZE, s, 1);
+			if ((err = child(&ch, payload)) != 0)
+				goto done;
+		}
+		if (rc != SQLITE_DONE)
+			err = db_error(c->db, rc, "list children");
+	}
+done:
+	release(s);
+	reader_put(idx, c);
+	return err;
+}
+
+/* Read up to max hashes from a statement already bound. */
+static int read_hashes(vt_hash *out, size_t *n, conn *c, sqlite3_stmt *s, size_t max)
+{
+	int rc = SQLITE_DONE;
+	*n = 0;
+	while (*n < max && (rc = sqlite3_step(s)) == SQLITE_ROW)
+		copy_blob(out[(*n)++].b, VT_HASH_SIZE, s, 0);
+	if (*n < max && rc != SQLITE_DONE)
+		return db_error(c->db, rc, "read the queue");
+	return 0;
+}
+
+int vt_index_analysis_queue(vt_hash *out, size_t *n, vt_index *idx, size_t max)
+{
+	sqlite3_stmt *s = NULL;
+	conn *c;
+	int err;
+
+	*n = 0;
+	if ((err = reader_get(&c, idx)) < 0)
+		return err;
+	if ((err = stmt(&s, c, ST_QUEUE_LIST)) == 0) {
+		sqlite3_bind_int64(s, 1, (int64_t)max);
+		err = read_hashes(out, n, c, s, max);
+	}
+	release(s);
+	reader_put(idx, c);
+	return err;
+}
+
+int vt_index_analysis_stale(vt_hash *out, size_t *n, vt_index *idx, const char *ruleset,
+			    const vt_hash *after, size_t max)
+{
+	static const uint8_t zero[1] = {0};
+	sqlite3_stmt *s = NULL;
+	conn *c;
+	int err;
+
+	*n = 0;
+	if ((err = reader_get(&c, idx)) < 0)
+		return err;
+	if ((err = stmt(&s, c, ST_STALE_LIST)) == 0) {
+		/* A one-byte zero blob sorts before every 32-byte key but the
+		 * all-zero one, which is not a SHA-256 anyone will find. */
+		if (after)
+			sqlite3_bind_blob(s, 1, after->b, VT_HASH_SIZE, SQLITE_STATIC);
+		else
+			sqlite3_bind_blob(s, 1, zero, 0, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, ruleset, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 3, (int64_t)max);
+		err = read_hashes(out, n, c, s, max);
+	}
+	release(s);
+	reader_put(idx, c);
+	return err;
+}
+
+int vt_index_analysis_requeue(vt_index *idx, const vt_hash *sample)
+{
+	sqlite3_stmt *s = NULL;
+	int err;
+
+	pthread_mutex_lock(&idx->wmu);
+	if ((err = stmt(&s, idx->writer, ST_REQUEUE)) == 0) {
+		sqlite3_bind_blob(s, 1, sample->b, VT_HASH_SIZE, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, now());
+		err = step_done(idx->writer, s, "queue a sample");
+	}
+	release(s);
+	pthread_mutex_unlock(&idx->wmu);
+	return err;
+}
+
+static int count1(uint64_t *out, conn *c, int id, const char *arg)
+{
+	sqlite3_stmt *s = NULL;
+	int err, rc;
+	if ((err = stmt(&s, c, id)) < 0)
+		return err;
+	if (arg)
+		sqlite3_bind_text(s, 1, arg, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		*out = (uint64_t)sqlite3_column_int64(s, 0);
+	else
+		err = db_error(c->db, rc, "count");
+	release(s);
+	return err;
+}
+
+int vt_index_analysis_count(vt_index_analysis_counts *out, vt_index *idx, const char *ruleset)
+{
+	uint64_t analyses = 0;
+	conn *c;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	if ((err = reader_get(&c, idx)) < 0)
+		return err;
+	if ((err = exec(c, "BEGIN", "count")) < 0)
+		goto done;
+	if ((err = count1(&out->samples, c, ST_COUNT_SAMPLES, NULL)) == 0 &&
+	    (err = count1(&out->queued, c, ST_COUNT_QUEUE, NULL)) == 0 &&
+	    (err = count1(&out->current, c, ST_COUNT_CURRENT, ruleset)) == 0 &&
+	    (err = count1(&analyses, c, ST_COUNT_ANALYSES, NULL)) == 0)
+		out->stale = analyses - out->current;
+	sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+done:
+	reader_put(idx, c);
+	return err;
+}
+
+/* ---- search ---- */
+
+static const char *const ops[] = {"=", "<", "<=", ">", ">="};
+
+/* The SQL of one term, with ?N placeholders bound by bind_term. */
+static int term_sql(vt_buf *q, const vt_query_term *t, int *param)
+{
+	int p = (*param)++;
+	switch (t->kind) {
+	case VT_QUERY_RULE:
+		if (strchr(t->text, ':'))
+			return vt_buf_printf(q,
+					     " AND EXISTS (SELECT 1 FROM matches m WHERE m.sample ="
+					     " s.sha256 AND m.rule = ?%d AND m.ns = ?%d)",
+					     p, (*param)++);
+		return vt_buf_printf(q,
+				     " AND EXISTS (SELECT 1 FROM matches m WHERE m.sample ="
+				     " s.sha256 AND m.rule = ?%d)",
+				     p);
+	case VT_QUERY_TAG:
+		return vt_buf_printf(q,
+				     " AND EXISTS (SELECT 1 FROM tags g WHERE g.sample = s.sha256"
+				     " AND g.tag = ?%d)",
+				     p);
+	case VT_QUERY_TYPE:
+		return vt_buf_printf(q, " AND instr(lower(a.type), lower(?%d)) > 0", p);
+	case VT_QUERY_VERDICT: return vt_buf_printf(q, " AND a.verdict = ?%d", p);
+	case VT_QUERY_SIZE: return vt_buf_printf(q, " AND s.size %s ?%d", ops[t->op], p);
+	case VT_QUERY_FIRST_SEEN:
+		/* num is a day: "=" is that day, "<=" up to its end, ">" after it. */
+		switch (t->op) {
+		case VT_QUERY_EQ:
+			return vt_buf_printf(q,
+					     " AND s.first_seen >= ?%d AND s.first_seen < ?%d + 86400",
+					     p, p);
+		case VT_QUERY_LT: return vt_buf_printf(q, " AND s.first_seen < ?%d", p);
+		case VT_QUERY_LE: return vt_buf_printf(q, " AND s.first_seen < ?%d + 86400", p);
+		case VT_QUERY_GT: return vt_buf_printf(q, " AND s.first_seen >= ?%d + 86400", p);
+		case VT_QUERY_GE: return vt_buf_printf(q, " AND s.first_seen >= ?%d", p);
+		}
+		break;
+	case VT_QUERY_REGION:
+		return vt_buf_printf(q,
+				     " AND EXISTS (SELECT 1 FROM sightings r WHERE r.sample ="
+				     " s.sha256 AND r.region = ?%d)",
+				     p);
+	case VT_QUERY_PARENT:
+		return vt_buf_printf(q,
+				     " AND EXISTS (SELECT 1 FROM children c WHERE c.parent = ?%d"
+				     " AND c.child = s.sha256)",
+				     p);
+	case VT_QUERY_HASH:
+		if (t->nibbles == 32)
+			return vt_buf_printf(q, " AND s.md5 = ?%d", p);
+		if (t->nibbles == 40)
+			return vt_buf_printf(q, " AND s.sha1 = ?%d", p);
+		return vt_buf_printf(q, " AND s.sha256 >= ?%d AND s.sha256 <= ?%d", p,
+				     (*param)++);
+	case VT_QUERY_SSDEEP: {
+		/* Only the same or an adjacent block size can compare above 0. */
+		return vt_buf_printf(q,
+				     " AND a.ssdeep IS NOT NULL AND CAST(substr(a.ssdeep, 1,"
+				     " instr(a.ssdeep, ':') - 1) AS INTEGER) IN (?%d, ?%d * 2, ?%d / 2)",
+				     p, p, p);
+	}
+	case VT_QUERY_TLSH: return vt_buf_adds(q, " AND a.tlsh IS NOT NULL");
+	}
+	return vt_error_set(VT_EINVAL, "unknown search term");
+}
+
+static void bind_term(sqlite3_stmt *s, const vt_query_term *t, int *param, uint8_t lohi[2][32])
+{
+	int p = (*param)++;
+	switch (t->kind) {
+	case VT_QUERY_RULE: {
+		const char *colon = strrchr(t->text, ':');
+		if (colon) {
+			sqlite3_bind_text(s, p, colon + 1, -1, SQLITE_STATIC);
+			sqlite3_bind_text(s, (*param)++, t->text, (int)(colon - t->text),
+					  SQLITE_STATIC);
+		} else {
+			sqlite3_bind_text(s, p, t->text, -1, SQLITE_STATIC);
+		}
+		break;
+	}
+	case VT_QUERY_TAG:
+	case VT_QUERY_TYPE:
+	case VT_QUERY_VERDICT:
+	case VT_QUERY_REGION: sqlite3_bind_text(s, p, t->text, -1, SQLITE_STATIC); break;
+	case VT_QUERY_SIZE:
+	case VT_QUERY_FIRST_SEEN: sqlite3_bind_int64(s, p, t->num); break;
+	case VT_QUERY_PARENT: sqlite3_bind_blob(s, p, t->hash, VT_HASH_SIZE, SQLITE_STATIC); break;
+	case VT_QUERY_HASH:
+		if (t->nibbles == 32 || t->nibbles == 40) {
+			sqlite3_bind_blob(s, p, t->hash, (int)t->nibbles / 2, SQLITE_STATIC);
+			break;
+		}
+		/* The range of keys that start with the prefix. */
+		memset(lohi[0], 0, 32);
+		memset(lohi[1], 0xff, 32);
+		memcpy(lohi[0], t->hash, (t->nibbles + 1) / 2);
+		memcpy(lohi[1], t->hash, (t->nibbles + 1) / 2);
+		if (t->nibbles % 2) {
+			lohi[0][t->nibbles / 2] &= 0xf0;
+			lohi[1][t->nibbles / 2] |= 0x0f;
+		}
+		sqlite3_bind_blob(s, p, lohi[0], 32, SQLITE_STATIC);
+		sqlite3_bind_blob(s, (*param)++, lohi[1], 32, SQLITE_STATIC);
+		break;
+	case VT_QUERY_SSDEEP: sqlite3_bind_int64(s, p, atoll(t->text)); break;
+	case VT_QUERY_TLSH: break;
+	}
+}
+
+int vt_index_search(vt_hash *last, bool *more, vt_index *idx, const vt_query *q, const char *tenant,
+		    const vt_hash *after, size_t limit, size_t max_scan,
+		    int (*similar)(const vt_query_term *t, const char *ssdeep, const char *tlsh,
+				   void *payload),
+		    int (*fn)(const vt_index_found *f, void *payload), void *payload)
+{
+	static const uint8_t zero[1] = {0};
+	uint8_t lohi[VT_INDEX_QUERY_TERMS][2][32];
+	sqlite3_stmt *s = NULL;
+	vt_index_found f;
+	size_t hits = 0, scanned = 0;
+	conn *c = NULL;
+	vt_buf sqlq;
+	int err = 0, rc, param = 3;
+
+	*more = false;
+	memset(last, 0, sizeof(*last));
+	if (after)
+		*last = *after;
+	if (q->n > VT_INDEX_QUERY_TERMS)
+		return vt_error_set(VT_EINVAL, "at most %d search terms", VT_INDEX_QUERY_TERMS);
+	vt_buf_init(&sqlq, 64 * 1024);
+	err = vt_buf_adds(&sqlq, "SELECT s.sha256, s.sha1, s.md5, s.size, s.first_seen,"
+				 " s.jurisdiction, a.verdict, a.type, a.ssdeep, a.tlsh"
+				 " FROM samples s LEFT JOIN analyses a ON a.sample = s.sha256"
+				 " WHERE s.sha256 > ?1");
+	if (err == 0 && tenant)
+		err = vt_buf_adds(&sqlq, " AND EXISTS (SELECT 1 FROM sightings t WHERE t.sample ="
+					 " s.sha256 AND t.tenant = ?2)");
+	for (size_t i = 0; i < q->n && err == 0; i++)
+		err = term_sql(&sqlq, &q->t[i], &param);
+	if (err == 0)
+		err = vt_buf_adds(&sqlq, " ORDER BY s.sha256");
+	if (err < 0 || (err = reader_get(&c, idx)) < 0)
+		goto done;
+	if ((rc = sqlite3_prepare_v2(c->db, vt_buf_cstr(&sqlq), -1, &s, NULL)) != SQLITE_OK) {
+		err = db_error(c->db, rc, "search");
+		goto done;
+	}
+	if (after)
+		sqlite3_bind_blob(s, 1, after->b, VT_HASH_SIZE, SQLITE_STATIC);
+	else
+		sqlite3_bind_blob(s, 1, zero, 0, SQLITE_STATIC);
+	if (tenant)
+		sqlite3_bind_text(s, 2, tenant, -1, SQLITE_STATIC);
+	param = 3;
+	for (size_t i = 0; i < q->n; i++)
+		bind_term(s, &q->t[i], &param, lohi[i]);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		bool ok = true;
+		if (hits == limit || scanned == max_scan) {
+			*more = true;
+			break;
+		}
+		scanned++;
+		row_sample(&f.sample, s);
+		*last = f.sample.sha256;
+		f.verdict = (const char *)sqlite3_column_text(s, 6);
+		f.type = (const char *)sqlite3_column_text(s, 7);
+		for (size_t i = 0; i < q->n && ok; i++)
+			if (q->t[i].kind == VT_QUERY_SSDEEP || q->t[i].kind == VT_QUERY_TLSH)
+				ok = similar &&
+				     similar(&q->t[i], (const char *)sqlite3_column_text(s, 8),
+					     (const char *)sqlite3_column_text(s, 9), payload) == 1;
+		if (!ok)
+			continue;
+		hits++;
+		if ((err = fn(&f, payload)) != 0)
+			goto done;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		err = db_error(c->db, rc, "search");
+done:
+	sqlite3_finalize(s);
+	if (c)
+		reader_put(idx, c);
+	vt_buf_dispose(&sqlq);
 	return err;
 }
