@@ -56,8 +56,10 @@ static int read_subjects(vt_release_subject **out, size_t *n, json_t *subj)
 		}
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(s[i].name, s[j].name) == 0) {
+				int err = vt_error_set(VT_EINVAL, "statement: subject %s twice",
+						       s[i].name);
 				free(s);
-				return vt_error_set(VT_EINVAL, "statement: subject %s twice", s[i].name);
+				return err;
 			}
 	}
 	*out = s;
