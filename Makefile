@@ -62,7 +62,8 @@ test-asan: deps $(ASAN)/build.ninja
 # Every test in the normal build, then again under ASan+UBSan; the last
 # line counts both runs.
 check: build
-	@rc=0; \
+	@rm -f $(BUILD)/meson-logs/testlog.json $(ASAN)/meson-logs/testlog.json; \
+	rc=0; \
 	meson test -C $(BUILD) --print-errorlogs || rc=1; \
 	$(MAKE) --no-print-directory test-asan || rc=1; \
 	sh tests/summary.sh $(BUILD) $(ASAN); \
