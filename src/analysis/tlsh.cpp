@@ -46,3 +46,16 @@ extern "C" void vt_analysis__tlsh_free(vt_tlsh *t)
 {
 	delete t;
 }
+
+extern "C" int vt_analysis__tlsh_diff(const char *a, const char *b)
+{
+	Tlsh x, y;
+	/* Our hashes carry the customary "T1"; libtlsh 3.4 reads bare hex. */
+	if (strncmp(a, "T1", 2) == 0)
+		a += 2;
+	if (strncmp(b, "T1", 2) == 0)
+		b += 2;
+	if (x.fromTlshStr(a) != 0 || y.fromTlshStr(b) != 0)
+		return -1;
+	return x.totalDiff(&y);
+}

@@ -26,6 +26,9 @@ void vt_analysis__tlsh_final(vt_tlsh *t, char *out, size_t size);
 /* Free a hasher (NULL is fine). */
 void vt_analysis__tlsh_free(vt_tlsh *t);
 
+/* TLSH distance of two hashes (with or without "T1"); -1 when one is malformed. */
+int vt_analysis__tlsh_diff(const char *a, const char *b);
+
 #ifdef __cplusplus
 }
 #endif
