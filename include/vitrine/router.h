@@ -29,7 +29,8 @@ typedef enum {
 	VT_ROUTE_ARTIFACT,     /* GET /api/v1/artifacts/{sha256} */
 	VT_ROUTE_SOURCE,       /* GET /api/v1/sources/{sha256} */
 	VT_ROUTE_RELEASES,     /* GET /api/v1/releases */
-	VT_ROUTE_RELEASE,      /* GET or POST /api/v1/releases/{name}/{version} */
+	VT_ROUTE_RELEASE,      /* GET /api/v1/releases/{name}/{version} */
+	VT_ROUTE_RELEASE_PUBLISH, /* POST /api/v1/releases/{name}/{version} */
 	VT_ROUTE_REBUILDS,     /* POST /api/v1/rebuilds (a rebuilder's statement) */
 } vt_route_id;
 

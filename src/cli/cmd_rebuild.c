@@ -154,9 +154,9 @@ int cmd_rebuild(int argc, char **argv)
 		rc = cli_fail("rebuild");
 		goto done;
 	}
-	vt_buf_adds(&entry,
-		    json_string_value(json_object_get(json_object_get(rel, "build"), "entry"))
-			?: "");
+	const char *logged =
+		json_string_value(json_object_get(json_object_get(rel, "build"), "entry"));
+	vt_buf_adds(&entry, logged ? logged : "");
 	if (vt_build_entry_parse(&be, (const char *)entry.ptr, entry.len) < 0 ||
 	    check_logged(cl, logk, (uint64_t)json_integer_value(json_object_get(rel, "build_index")),
 			 &entry) < 0) {

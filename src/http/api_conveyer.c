@@ -598,15 +598,6 @@ static enum MHD_Result builds_end(request *rq)
 	return submit(rq);
 }
 
-/* GET and POST share /api/v1/releases/{name}/{version}: a POST carries a body length. */
-static bool is_post(request *rq)
-{
-	return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
-					   MHD_HTTP_HEADER_CONTENT_LENGTH) ||
-	       MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
-					   MHD_HTTP_HEADER_TRANSFER_ENCODING);
-}
-
 enum MHD_Result vt_api_conveyer_handle(request *rq, bool first, const char *data, size_t *size)
 {
 	cv_req *c = rq->mod;
@@ -624,7 +615,7 @@ enum MHD_Result vt_api_conveyer_handle(request *rq, bool first, const char *data
 			return builds_begin(rq);
 		if (id == VT_ROUTE_REBUILDS && !has_role(rq, &ret, "rebuilder"))
 			return ret;
-		if (id == VT_ROUTE_RELEASE && is_post(rq) && !has_role(rq, &ret, "builder"))
+		if (id == VT_ROUTE_RELEASE_PUBLISH && !has_role(rq, &ret, "builder"))
 			return ret;
 		return MHD_YES; /* MHD calls again once the body (if any) is in */
 	}
@@ -646,7 +637,8 @@ enum MHD_Result vt_api_conveyer_handle(request *rq, bool first, const char *data
 	case VT_ROUTE_ARTIFACT: return serve_blob(rq, VT_SITE_ARTIFACTS);
 	case VT_ROUTE_SOURCE: return serve_blob(rq, VT_SITE_SOURCES);
 	case VT_ROUTE_RELEASES: return serve_releases(rq);
-	case VT_ROUTE_RELEASE: return is_post(rq) ? post_release(rq) : serve_release(rq);
+	case VT_ROUTE_RELEASE: return serve_release(rq);
+	case VT_ROUTE_RELEASE_PUBLISH: return post_release(rq);
 	case VT_ROUTE_BUILDS: return builds_end(rq);
 	case VT_ROUTE_REBUILDS:
 		if (c->fail)

@@ -29,7 +29,7 @@ static const struct {
 	{"/api/v1/sources/*", "GET", VT_ROUTE_SOURCE},
 	{"/api/v1/releases", "GET", VT_ROUTE_RELEASES},
 	{"/api/v1/releases/*/*", "GET", VT_ROUTE_RELEASE},
-	{"/api/v1/releases/*/*", "POST", VT_ROUTE_RELEASE},
+	{"/api/v1/releases/*/*", "POST", VT_ROUTE_RELEASE_PUBLISH},
 	{"/api/v1/rebuilds", "POST", VT_ROUTE_REBUILDS},
 };
 

@@ -1266,6 +1266,7 @@ dispatch:
 	case VT_ROUTE_SOURCE:
 	case VT_ROUTE_RELEASES:
 	case VT_ROUTE_RELEASE:
+	case VT_ROUTE_RELEASE_PUBLISH:
 	case VT_ROUTE_REBUILDS: return vt_api_conveyer_handle(rq, false, data, size);
 	case VT_ROUTE_CHECKPOINT: return serve_checkpoint(rq);
 	case VT_ROUTE_TILE: return serve_tile(rq);
