@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* vitrine serve: run the log and its HTTP API until SIGINT or SIGTERM. */
 #include "cli.h"
+#include "vitrine/analysis_service.h"
 #include "vitrine/error.h"
 #include "vitrine/intake.h"
 #include "vitrine/vault.h"
@@ -35,6 +36,7 @@ static const char help[] =
 	"  --timeout SECONDS    close connections idle this long (default 30)\n"
 	"  --min-rate BYTES     cut uploads averaging less than this per second once\n"
 	"                       --timeout has passed, with 408 (default 4096)\n"
+	"  --analysis-workers N threads analysing stored samples (default: the CPUs)\n"
 	"\n"
 	"A site made with --jurisdiction takes files into its vault under the residency\n"
 	"policy in force (DIR/policy); without one it serves the log only.\n";
@@ -85,6 +87,7 @@ int cmd_serve(int argc, char **argv)
 		{"max-upload", required_argument, 0, 'm'},
 		{"timeout", required_argument, 0, 'T'},
 		{"min-rate", required_argument, 0, 'r'},
+		{"analysis-workers", required_argument, 0, 'W'},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
@@ -102,6 +105,9 @@ int cmd_serve(int argc, char **argv)
 	char intake_off[512];
 	vt_log *log = NULL;
 	vt_server *srv = NULL;
+	vt_analysis_service_options ao = {0};
+	vt_analysis_service *analysis = NULL;
+	vt_analysis_rules *rules = NULL;
 	vt_buf vk;
 	struct rlimit rl;
 	int c, bad = 0, rc = EXIT_FAIL;
@@ -119,6 +125,7 @@ int cmd_serve(int argc, char **argv)
 		case 'm': so.max_upload = number(optarg, "--max-upload", &bad); break;
 		case 'T': so.timeout_s = (unsigned)number(optarg, "--timeout", &bad); break;
 		case 'r': so.min_rate = number(optarg, "--min-rate", &bad); break;
+		case 'W': ao.workers = (unsigned)number(optarg, "--analysis-workers", &bad); break;
 		case 'h': fputs(help, stdout); return EXIT_OK;
 		default: return cli_usage("serve", "bad option");
 		}
@@ -178,6 +185,21 @@ int cmd_serve(int argc, char **argv)
 		rc = cli_fail("cannot open the log");
 		goto done;
 	}
+	/* A site with a vault analyses what it holds, with DIR/rules/current. */
+	if (vault) {
+		int err = vt_ruleset_load_current(&rules, dir);
+		if (err < 0 && err != VT_ENOTFOUND) {
+			rc = cli_fail("cannot compile the ruleset in force (DIR/rules/current)");
+			goto done;
+		}
+		if (vt_analysis_service_start(&analysis, vt_tokens_index(tokens), vault,
+					      vt_intake_jurisdiction(intake), log, dir, rules,
+					      &ao) < 0) {
+			rc = cli_fail("cannot start the analysis service");
+			goto done;
+		}
+		so.analysis = analysis;
+	}
 	if (vt_server_start(&srv, log, st, tokens, &so) < 0) {
 		rc = cli_fail("cannot start the server");
 		goto done;
@@ -203,11 +225,15 @@ done:
 	/* No writer is dropped: publish what is queued, answer every waiting
 	 * writer, and only then free what their answers read. */
 	vt_server_quiesce(srv);
+	/* Workers finish their batch (its entries need the log) first. */
+	vt_analysis_service_stop(analysis);
 	vt_log_stop(log);
 	if (srv && vt_server_drain(srv, 10000) > 0)
 		fprintf(stderr, "vitrine: some appends were published but not answered\n");
 	vt_server_free(srv);
+	vt_analysis_service_free(analysis);
 	vt_site_close(conveyer);
+	vt_analysis_rules_unref(rules);
 	vt_log_close(log);
 	vt_intake_close(intake);
 	vt_vault_close(vault);
