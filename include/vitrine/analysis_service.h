@@ -116,9 +116,13 @@ int vt_analysis_service_start(vt_analysis_service **out, vt_index *idx, vt_vault
 			      vt_analysis_rules *rules, const vt_analysis_service_options *opt);
 
 /*
- * Stop the workers (analyses running finish; their results are stored)
- * and free the service. Call before vt_log_stop(). NULL is fine.
+ * Stop the workers: the batches running finish, are logged and stored.
+ * Call before vt_log_stop(). The routes keep answering from the index.
+ * Idempotent; NULL is fine.
  */
+void vt_analysis_service_stop(vt_analysis_service *s);
+
+/* Stop (if not yet) and free the service. NULL is fine. */
 void vt_analysis_service_free(vt_analysis_service *s);
 
 /* Swap the rules and start a retro-scan. Thread-safe. */

@@ -62,7 +62,8 @@ int vt_lookup_key_parse(vt_index_key *out, const char *hex, size_t len);
 /*
  * Append the answer {"results": [...]} for keys[i] answered by hits[i],
  * in order: {"hash": "<hex as asked, lower case>", "known": true,
- * "sha256": "<hex>", "verdict": null} or {"hash": "...", "known": false}.
+ * "sha256": "<hex>", "verdict": "<verdict>"|null} (null until analysed)
+ * or {"hash": "...", "known": false}.
  * VT_ETOOBIG when out is too small, VT_ENOMEM; out may then hold a part.
  */
 int vt_lookup_answer(vt_buf *out, const vt_index_key *keys, const vt_index_hit *hits, size_t n);

@@ -42,9 +42,15 @@ int vt_report_may_lookup(const vt_token *t);
  *
  *   {"sha256": "..", "sha1": "..", "md5": "..", "size": N,
  *    "first_seen": "<RFC 3339 UTC>", "jurisdiction": "..", "tags": [..],
- *    "verdict": null, "sightings_total": N, "sightings_truncated": false,
+ *    "verdict": "<verdict>"|null, "analysis": {..}|null,
+ *    "sightings_total": N, "sightings_truncated": false,
  *    "sightings": [{"tenant": "..", "region": "..", "name": "..",
  *                   "source": "..", "time": "..", "log_index": N|null}]}
+ *
+ * "analysis" (null until analysed) holds verdict, ruleset, analysed,
+ * log_index, type, mime, ssdeep, tlsh, entropy, matches (rule names of the
+ * whole tree), children ({path, sha256}) and the full JSON report
+ * (docs/api.md).
  *
  * VT_ENOTFOUND for an unknown sample and for one the token may not see
  * (same message), VT_EDENIED for a role without a view, VT_ETOOBIG when

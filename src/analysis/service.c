@@ -618,7 +618,7 @@ done:
 	return 0;
 }
 
-void vt_analysis_service_free(vt_analysis_service *s)
+void vt_analysis_service_stop(vt_analysis_service *s)
 {
 	if (!s)
 		return;
@@ -627,8 +627,17 @@ void vt_analysis_service_free(vt_analysis_service *s)
 	pthread_cond_broadcast(&s->cv);
 	pthread_mutex_unlock(&s->mu);
 	for (unsigned i = 0; s->threads && i < s->nworkers; i++)
-		if (s->threads[i])
+		if (s->threads[i]) {
 			pthread_join(s->threads[i], NULL);
+			s->threads[i] = 0;
+		}
+}
+
+void vt_analysis_service_free(vt_analysis_service *s)
+{
+	if (!s)
+		return;
+	vt_analysis_service_stop(s);
 	for (unsigned i = 0; s->workers && i < s->nworkers; i++) {
 		if (s->workers[i].memfd > 0)
 			close(s->workers[i].memfd);

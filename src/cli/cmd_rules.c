@@ -1,11 +1,389 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* vitrine rules: placeholder until the command lands. */
+/* vitrine rules: install a YARA ruleset at a site, and show the analysis status. */
 #include "cli.h"
+#include "vitrine/analysis_service.h"
+#include "vitrine/client.h"
+#include "vitrine/error.h"
+#include "vitrine/fsutil.h"
+#include "vitrine/index.h"
+#include "vitrine/log.h"
+#include "vitrine/report.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char help[] =
+    "usage: vitrine rules <command> [options]\n"
+    "\n"
+    "The YARA ruleset a site analyses its samples with (docs/analysis.md).\n"
+    "\n"
+    "  install DIR|FILE --dir SITE [--url URL --token-file F]\n"
+    "              compile the .yar/.yara files (a fresh compiler, includes off;\n"
+    "              errors and slow rules refuse the set), log a 'ruleset' entry,\n"
+    "              then install them in SITE/rules/<digest> and SITE/rules/current;\n"
+    "              with --url, through the running server, which re-scans every\n"
+    "              stored sample\n"
+    "  status --url URL --token T | --dir SITE\n"
+    "              the ruleset in force, the queue, retro-scan progress and ETA\n"
+    "\n"
+    "options:\n"
+    "  --dir SITE         the site's data directory\n"
+    "  --url URL          the server holding SITE\n"
+    "  --token TOKEN      admin token for --url (or --token-file FILE)\n"
+    "  --json             status: print the server's JSON\n";
+
+typedef struct {
+	const char *dir, *url, *token;
+	bool json;
+	int argc;
+	char **argv;
+} opts;
+
+static int parse_opts(opts *o, int argc, char **argv)
+{
+	static const struct option lo[] = {
+	    {"dir", required_argument, 0, 'd'},	  {"url", required_argument, 0, 'u'},
+	    {"token", required_argument, 0, 't'}, {"token-file", required_argument, 0, 'T'},
+	    {"json", no_argument, 0, 'j'},	  {"help", no_argument, 0, 'h'},
+	    {0, 0, 0, 0},
+	};
+	static char token[256];
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'd': o->dir = optarg; break;
+		case 'u': o->url = optarg; break;
+		case 't': o->token = optarg; break;
+		case 'j': o->json = true; break;
+		case 'T': {
+			FILE *f = fopen(optarg, "r");
+			if (!f || !fgets(token, sizeof(token), f)) {
+				fprintf(stderr, "vitrine: cannot read token file %s\n", optarg);
+				if (f)
+					fclose(f);
+				return EXIT_USAGE;
+			}
+			fclose(f);
+			token[strcspn(token, "\r\n")] = 0;
+			o->token = token;
+			break;
+		}
+		case 'h': fputs(help, stdout); return EXIT_OK;
+		default: return cli_usage("rules", "bad option");
+		}
+	}
+	o->argc = argc - optind;
+	o->argv = argv + optind;
+	return -1;
+}
+
+/* ---- the source set ---- */
+
+typedef struct {
+	vt_ruleset_file f[VT_RULESET_FILES_MAX];
+	vt_buf data[VT_RULESET_FILES_MAX];
+	char *paths[VT_RULESET_FILES_MAX];
+	size_t n;
+	size_t root_len;
+	int err;
+} source_set;
+
+static source_set *g_set; /* nftw has no payload */
+
+static int add_file(source_set *s, const char *path, const char *rel)
+{
+	size_t n = strlen(rel);
+	if (!(n >= 4 && strcmp(rel + n - 4, ".yar") == 0) &&
+	    !(n >= 5 && strcmp(rel + n - 5, ".yara") == 0))
+		return 0;
+	if (s->n == VT_RULESET_FILES_MAX)
+		return vt_error_set(VT_ETOOBIG, "more than %d rule files", VT_RULESET_FILES_MAX);
+	vt_buf_init(&s->data[s->n], VT_RULESET_BYTES_MAX);
+	if (vt_fs_read(&s->data[s->n], AT_FDCWD, path) < 0)
+		return vt_error_wrap(VT_EIO, "%s", path);
+	if (!(s->paths[s->n] = strdup(rel)))
+		return vt_error_set(VT_ENOMEM, "out of memory");
+	s->f[s->n] = (vt_ruleset_file){s->paths[s->n], s->data[s->n].ptr, s->data[s->n].len};
+	s->n++;
+	return 0;
+}
+
+static int walk_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	const char *base = path + ftw->base;
+	(void)sb;
+	if (ftw->level > 0 && base[0] == '.')
+		return flag == FTW_D ? FTW_SKIP_SUBTREE : 0;
+	if (flag != FTW_F)
+		return 0;
+	if ((g_set->err = add_file(g_set, path, path + g_set->root_len + 1)) < 0)
+		return FTW_STOP;
+	return 0;
+}
+
+static int read_set(source_set *s, const char *path)
+{
+	struct stat sb;
+	size_t n = strlen(path);
+
+	if (stat(path, &sb) < 0)
+		return vt_error_sys(VT_ENOTFOUND, errno, "%s", path);
+	if (!S_ISDIR(sb.st_mode)) {
+		const char *slash = strrchr(path, '/');
+		return add_file(s, path, slash ? slash + 1 : path);
+	}
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	s->root_len = n;
+	g_set = s;
+	if (nftw(path, walk_one, 16, FTW_PHYS | FTW_ACTIONRETVAL) < 0)
+		return vt_error_sys(VT_EIO, errno, "cannot walk %s", path);
+	if (s->err < 0)
+		return s->err;
+	if (s->n == 0)
+		return vt_error_set(VT_EINVAL, "no .yar or .yara file under %s", path);
+	return 0;
+}
+
+static void free_set(source_set *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		vt_buf_dispose(&s->data[i]);
+		free(s->paths[i]);
+	}
+}
+
+/* ---- install ---- */
+
+static int install_remote(const opts *o, source_set *set)
+{
+	json_t *root = json_object(), *files = json_object();
+	vt_client_response resp;
+	vt_client *cl = NULL;
+	vt_buf out;
+	char *body = NULL, msg[512];
+	json_t *ans = NULL;
+	int err = 0;
+
+	vt_buf_init(&out, 1 << 20);
+	vt_client_response_init(&resp);
+	json_object_set_new(root, "files", files);
+	for (size_t i = 0; i < set->n; i++)
+		if (json_object_set_new(files, set->f[i].path,
+					json_stringn(set->f[i].data, set->f[i].len)) < 0) {
+			err = vt_error_set(VT_EINVAL, "%s is not UTF-8 text", set->f[i].path);
+			goto done;
+		}
+	if (!(body = json_dumps(root, JSON_COMPACT))) {
+		err = vt_error_set(VT_ENOMEM, "out of memory");
+		goto done;
+	}
+	if ((err = vt_client_new(&cl, o->url, o->token)) < 0)
+		goto done;
+	err = vt_client_post_as(cl, &resp, &out, "api/v1/rulesets", "application/json", body,
+				strlen(body));
+	if (err < 0) {
+		cli_server_error(msg, sizeof(msg), &resp);
+		err = vt_error_set(err, "%s", msg);
+		goto done;
+	}
+	if (!(ans = json_loadb((const char *)out.ptr, out.len, 0, NULL))) {
+		err = vt_error_set(VT_EIO, "the server's answer is not JSON");
+		goto done;
+	}
+	printf("ruleset sha256:%s installed: %lld rules from %lld files, logged at index %lld\n",
+	       json_string_value(json_object_get(ans, "ruleset")),
+	       (long long)json_integer_value(json_object_get(ans, "rules")),
+	       (long long)json_integer_value(json_object_get(ans, "files")),
+	       (long long)json_integer_value(json_object_get(ans, "log_index")));
+	printf("the server re-scans every stored sample: see 'vitrine rules status'\n");
+done:
+	json_decref(ans);
+	json_decref(root);
+	free(body);
+	vt_client_free(cl);
+	vt_client_response_dispose(&resp);
+	vt_buf_dispose(&out);
+	return err;
+}
+
+static int install_local(const opts *o, source_set *set)
+{
+	vt_ruleset_stage *stage = NULL;
+	vt_note_signer *signer = NULL;
+	vt_storage *st = NULL;
+	vt_log *log = NULL;
+	vt_log_options lo;
+	const vt_buf *e;
+	const void *ep;
+	size_t elen;
+	uint64_t index = 0;
+	int err;
+
+	vt_log_options_default(&lo);
+	if ((err = vt_ruleset_stage_new(&stage, o->dir, set->f, set->n)) < 0)
+		goto done;
+	if ((err = cli_load_signer(&signer, o->dir)) < 0)
+		goto done;
+	if ((err = vt_storage_posix_open(&st, o->dir, true)) < 0) {
+		if (err == VT_EBUSY)
+			err = vt_error_wrap(err,
+					    "a server holds %s: install through it with --url URL "
+					    "--token-file FILE",
+					    o->dir);
+		goto done;
+	}
+	e = vt_ruleset_stage_entry(stage);
+	ep = e->ptr;
+	elen = e->len;
+	if ((err = vt_log_open(&log, st, signer, &lo)) < 0 ||
+	    (err = vt_log_append(log, &index, &ep, &elen, 1)) < 0)
+		goto done;
+	/* Logged: only now is the set put in force. */
+	if ((err = vt_ruleset_stage_commit(stage)) < 0)
+		goto done;
+	printf("ruleset sha256:%s installed: %u rules from %zu files, logged at index %llu\n",
+	       vt_analysis_rules_digest(vt_ruleset_stage_rules(stage)),
+	       vt_analysis_rules_count(vt_ruleset_stage_rules(stage)), set->n,
+	       (unsigned long long)index);
+done:
+	vt_log_close(log);
+	vt_storage_close(st);
+	vt_note_signer_free(signer);
+	vt_ruleset_stage_free(stage);
+	return err;
+}
+
+static int do_install(const opts *o)
+{
+	source_set *set;
+	int err, rc = EXIT_OK;
+
+	if (o->argc != 1 || !o->dir)
+		return cli_usage("rules", "install needs DIR|FILE and --dir SITE");
+	if (o->url && !o->token)
+		return cli_usage("rules", "installing through --url needs --token or --token-file");
+	if (!(set = calloc(1, sizeof(*set))))
+		return cli_fail("out of memory");
+	if ((err = read_set(set, o->argv[0])) < 0)
+		rc = cli_fail(o->argv[0]);
+	else if ((err = o->url ? install_remote(o, set) : install_local(o, set)) < 0)
+		rc = cli_fail("ruleset refused, nothing installed");
+	free_set(set);
+	free(set);
+	return rc;
+}
+
+/* ---- status ---- */
+
+static void print_status(json_t *j)
+{
+	json_t *r = json_object_get(j, "retro_scan");
+	json_t *eta = json_object_get(r, "eta_s");
+	const char *rs = json_string_value(json_object_get(j, "ruleset"));
+	printf("ruleset   %s%s (%lld rules)\n", rs ? "sha256:" : "", rs ? rs : "none",
+	       (long long)json_integer_value(json_object_get(j, "rules")));
+	printf("workers   %lld\n", (long long)json_integer_value(json_object_get(j, "workers")));
+	printf("samples   %lld\n", (long long)json_integer_value(json_object_get(j, "samples")));
+	printf("analysed  %lld (with this ruleset)\n",
+	       (long long)json_integer_value(json_object_get(j, "analysed")));
+	printf("pending   %lld (%lld new)\n",
+	       (long long)json_integer_value(json_object_get(j, "pending")),
+	       (long long)json_integer_value(json_object_get(j, "queued")));
+	printf("retro-scan %lld/%lld done, %.1f samples/s, ETA %s%s\n",
+	       (long long)json_integer_value(json_object_get(r, "done")),
+	       (long long)json_integer_value(json_object_get(r, "total")),
+	       json_number_value(json_object_get(r, "rate")),
+	       json_is_number(eta) ? "" : "unknown", "");
+	if (json_is_number(eta))
+		printf("eta_s     %.0f\n", json_number_value(eta));
+}
+
+static int do_status(const opts *o)
+{
+	vt_client_response resp;
+	vt_client *cl = NULL;
+	vt_index *idx = NULL;
+	json_t *j = NULL;
+	vt_buf out;
+	char link[128] = "";
+	int err = 0, rc = EXIT_OK;
+
+	vt_buf_init(&out, 1 << 20);
+	vt_client_response_init(&resp);
+	if (o->url) {
+		if ((err = vt_client_new(&cl, o->url, o->token)) < 0 ||
+		    (err = vt_client_get(cl, &out, "api/v1/analysis")) < 0) {
+			rc = cli_fail(o->url);
+			goto done;
+		}
+	} else if (o->dir) {
+		char path[4096];
+		vt_index_analysis_counts c;
+		ssize_t n;
+		snprintf(path, sizeof(path), "%s/rules/current", o->dir);
+		if ((n = readlink(path, link, sizeof(link) - 1)) > 0)
+			link[n] = 0;
+		if ((err = vt_index_open(&idx, o->dir)) < 0 ||
+		    (err = vt_index_analysis_count(&c, idx, link)) < 0) {
+			rc = cli_fail(o->dir);
+			goto done;
+		}
+		vt_buf_printf(&out,
+			      "{\"ruleset\": %s%s%s, \"rules\": 0, \"workers\": 0, \"samples\": %llu, "
+			      "\"analysed\": %llu, \"pending\": %llu, \"queued\": %llu, "
+			      "\"retro_scan\": {\"done\": 0, \"total\": %llu, \"rate\": 0, "
+			      "\"eta_s\": null}}\n",
+			      link[0] ? "\"" : "", link[0] ? link : "null", link[0] ? "\"" : "",
+			      (unsigned long long)c.samples, (unsigned long long)c.current,
+			      (unsigned long long)(c.queued + c.stale), (unsigned long long)c.queued,
+			      (unsigned long long)c.stale);
+	} else {
+		rc = cli_usage("rules", "status needs --url URL --token T, or --dir SITE");
+		goto done;
+	}
+	if (o->json) {
+		fwrite(out.ptr, 1, out.len, stdout);
+		goto done;
+	}
+	if (!(j = json_loadb((const char *)out.ptr, out.len, 0, NULL))) {
+		fprintf(stderr, "vitrine: the status is not JSON\n");
+		rc = EXIT_FAIL;
+		goto done;
+	}
+	print_status(j);
+done:
+	json_decref(j);
+	vt_index_close(idx);
+	vt_client_free(cl);
+	vt_client_response_dispose(&resp);
+	vt_buf_dispose(&out);
+	return rc;
+}
 
 int cmd_rules(int argc, char **argv)
 {
-	fprintf(stderr, "vitrine: rules: not available in this build\n");
-	return EXIT_FAIL;
+	opts o;
+	int rc;
+
+	if ((rc = cli_sub_help(argc, argv, help)) >= 0)
+		return rc;
+	if ((rc = parse_opts(&o, argc - 1, argv + 1)) >= 0)
+		return rc;
+	if (strcmp(argv[1], "install") == 0)
+		return do_install(&o);
+	if (strcmp(argv[1], "status") == 0)
+		return do_status(&o);
+	return cli_usage("rules", "unknown rules command \"%s\"", argv[1]);
 }

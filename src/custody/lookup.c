@@ -256,8 +256,15 @@ int vt_lookup_answer(vt_buf *out, const vt_index_key *keys, const vt_index_hit *
 			PUT(p, "\", \"known\": true, \"sha256\": \"");
 			vt_hex_encode(p, hits[i].sample.sha256.b, VT_HASH_SIZE);
 			p += 2 * VT_HASH_SIZE;
-			/* No analysis exists yet: a verdict is always null for now. */
-			PUT(p, "\", \"verdict\": null}");
+			if (hits[i].verdict[0]) {
+				size_t vl = strnlen(hits[i].verdict, sizeof(hits[i].verdict) - 1);
+				PUT(p, "\", \"verdict\": \"");
+				memcpy(p, hits[i].verdict, vl);
+				p += vl;
+				PUT(p, "\"}");
+			} else {
+				PUT(p, "\", \"verdict\": null}"); /* not analysed yet */
+			}
 		} else {
 			PUT(p, "\", \"known\": false}");
 		}

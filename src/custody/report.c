@@ -202,19 +202,100 @@ static int add_tag(const char *tag, void *payload)
 	return json_cstr(x->b, tag);
 }
 
+static int add_rule(const char *rule, void *payload)
+{
+	tags_ctx *x = payload;
+	int err;
+	if (x->n++ > 0 && (err = vt_buf_adds(x->b, ", ")) < 0)
+		return err;
+	return json_cstr(x->b, rule);
+}
+
+static int add_child(const vt_index_child *c, void *payload)
+{
+	tags_ctx *x = payload;
+	char hex[2 * VT_HASH_SIZE + 1];
+	int err;
+	if (x->n++ > 0 && (err = vt_buf_adds(x->b, ", ")) < 0)
+		return err;
+	vt_hex_encode(hex, c->child.b, VT_HASH_SIZE);
+	if ((err = vt_buf_adds(x->b, "{\"path\": ")) < 0 || (err = json_cstr(x->b, c->path)) < 0)
+		return err;
+	return vt_buf_printf(x->b, ", \"sha256\": \"%.64s\"}", hex);
+}
+
+static int opt_str(vt_buf *b, const char *key, const char *v)
+{
+	int err;
+	if ((err = vt_buf_printf(b, ", \"%s\": ", key)) < 0)
+		return err;
+	return v[0] ? json_cstr(b, v) : vt_buf_adds(b, "null");
+}
+
+/* "analysis": {...} from the index, or null; *verdict the verdict or "". */
+static int add_analysis(vt_buf *b, char *verdict, vt_index *idx, const vt_hash *h)
+{
+	vt_index_analysis_row r;
+	vt_buf rules, children;
+	tags_ctx rx = {&rules, 0};
+	char when[32];
+	int err;
+
+	verdict[0] = 0;
+	err = vt_index_analysis_get(&r, idx, h);
+	if (err == VT_ENOTFOUND) {
+		vt_error_clear();
+		return vt_buf_adds(b, "null");
+	}
+	if (err < 0)
+		return err;
+	vt_buf_init(&rules, REPORT_MAX);
+	vt_buf_init(&children, REPORT_MAX);
+	snprintf(verdict, 16, "%s", r.verdict);
+	if ((err = vt_index_analysis_list(idx, h, add_rule, NULL, &rx)) < 0)
+		goto done;
+	rx.b = &children;
+	rx.n = 0;
+	if ((err = vt_index_analysis_list(idx, h, NULL, add_child, &rx)) < 0)
+		goto done;
+	rfc3339(when, r.analysed);
+	if ((err = vt_buf_printf(b, "{\"verdict\": \"%s\"", r.verdict)) < 0 ||
+	    (err = (r.ruleset[0] ? vt_buf_printf(b, ", \"ruleset\": \"%s\"", r.ruleset)
+				 : vt_buf_adds(b, ", \"ruleset\": null"))) < 0 ||
+	    (err = vt_buf_printf(b, ", \"analysed\": \"%s\"", when)) < 0 ||
+	    (err = (r.log_index >= 0 ? vt_buf_printf(b, ", \"log_index\": %" PRId64, r.log_index)
+				     : vt_buf_adds(b, ", \"log_index\": null"))) < 0 ||
+	    (err = opt_str(b, "type", r.type)) < 0 || (err = opt_str(b, "mime", r.mime)) < 0 ||
+	    (err = opt_str(b, "ssdeep", r.ssdeep)) < 0 || (err = opt_str(b, "tlsh", r.tlsh)) < 0 ||
+	    (err = vt_buf_printf(b, ", \"entropy\": %.4f, \"matches\": [", r.entropy)) < 0 ||
+	    (err = vt_buf_add(b, rules.ptr, rules.len)) < 0 ||
+	    (err = vt_buf_adds(b, "], \"children\": [")) < 0 ||
+	    (err = vt_buf_add(b, children.ptr, children.len)) < 0 ||
+	    (err = vt_buf_adds(b, "], \"report\": ")) < 0 ||
+	    (err = vt_buf_adds(b, r.report[0] ? r.report : "null")) < 0)
+		goto done;
+	err = vt_buf_adds(b, "}");
+done:
+	vt_index_analysis_row_dispose(&r);
+	vt_buf_dispose(&rules);
+	vt_buf_dispose(&children);
+	return err;
+}
+
 int vt_report_file(vt_buf *out, vt_index *idx, const vt_index_key *key, const vt_token *t)
 {
 	const char *tenant;
 	vt_index_sample s;
-	vt_buf sb, tb, b;
+	vt_buf sb, tb, ab, b;
 	sightings_ctx sx = {&sb, 0, 0};
 	tags_ctx tx = {&tb, 0};
-	char when[32];
+	char when[32], verdict[16];
 	int err;
 
 	vt_buf_init(&sb, REPORT_MAX);
 	vt_buf_init(&tb, 64 * 1024);
-	vt_buf_init(&b, REPORT_MAX);
+	vt_buf_init(&ab, REPORT_MAX);
+	vt_buf_init(&b, 2 * REPORT_MAX);
 	if ((err = vt_report_scope(&tenant, t)) < 0)
 		goto done;
 	if ((err = vt_index_sample_get_by_hash(&s, idx, key)) < 0) {
@@ -232,7 +313,8 @@ int vt_report_file(vt_buf *out, vt_index *idx, const vt_index_key *key, const vt
 		err = vt_error_set(VT_ENOTFOUND, NO_SUCH_FILE);
 		goto done;
 	}
-	if ((err = vt_index_tags_list(idx, &s.sha256, add_tag, &tx)) < 0)
+	if ((err = vt_index_tags_list(idx, &s.sha256, add_tag, &tx)) < 0 ||
+	    (err = add_analysis(&ab, verdict, idx, &s.sha256)) < 0)
 		goto done;
 	rfc3339(when, s.first_seen);
 	if ((err = vt_buf_adds(&b, "{")) < 0 ||
@@ -245,8 +327,11 @@ int vt_report_file(vt_buf *out, vt_index *idx, const vt_index_key *key, const vt
 	    (err = json_cstr(&b, s.jurisdiction)) < 0 ||
 	    (err = vt_buf_adds(&b, ", \"tags\": [")) < 0 ||
 	    (err = vt_buf_add(&b, tb.ptr, tb.len)) < 0 ||
+	    (err = (verdict[0] ? vt_buf_printf(&b, "], \"verdict\": \"%s\", \"analysis\": ", verdict)
+			       : vt_buf_adds(&b, "], \"verdict\": null, \"analysis\": "))) < 0 ||
+	    (err = vt_buf_add(&b, ab.ptr, ab.len)) < 0 ||
 	    (err = vt_buf_printf(&b,
-				 "], \"verdict\": null, \"sightings_total\": %" PRIu64
+				 ", \"sightings_total\": %" PRIu64
 				 ", \"sightings_truncated\": %s, \"sightings\": [",
 				 sx.total, sx.total > VT_REPORT_SIGHTINGS_MAX ? "true" : "false")) <
 		0 ||
@@ -256,6 +341,7 @@ int vt_report_file(vt_buf *out, vt_index *idx, const vt_index_key *key, const vt
 done:
 	vt_buf_dispose(&sb);
 	vt_buf_dispose(&tb);
+	vt_buf_dispose(&ab);
 	vt_buf_dispose(&b);
 	return err;
 }
