@@ -26,8 +26,8 @@ typedef struct {
  * vst->problems too). Memory: 32 bytes per sample. Returns as
  * vt_vault_fsck(), or the log's read errors.
  */
-int vt_fsck_custody(vt_vault_fsck_stats *vst, vt_fsck_log_stats *lst, vt_vault *v,
-		    const char *dir, const char *jurisdiction, vt_tlog_reader *r,
-		    vt_vault_problem_fn on_problem, void *payload);
+int vt_fsck_custody(vt_vault_fsck_stats *vst, vt_fsck_log_stats *lst, vt_vault *v, const char *dir,
+		    const char *jurisdiction, vt_tlog_reader *r, vt_vault_problem_fn on_problem,
+		    void *payload);
 
 #endif

@@ -80,11 +80,12 @@ int cv_get_blob(vt_buf *out, vt_client *cl, const char *kind, const char *hex)
 	if (!hex || strlen(hex) != 64 || vt_hex_decode(want.b, VT_HASH_SIZE, hex, 64) < 0)
 		return vt_error_set(VT_EINVAL, "the site listed a malformed %s digest", kind);
 	snprintf(path, sizeof(path), "/api/v1/%s/%s", kind, hex);
-	if ((err = vt_client_get(cl, out, path)) < 0 || (err = vt_sha256(&got, out->ptr, out->len)) < 0)
+	if ((err = vt_client_get(cl, out, path)) < 0 ||
+	    (err = vt_sha256(&got, out->ptr, out->len)) < 0)
 		return err;
 	if (!vt_hash_equal(&want, &got))
-		return vt_error_set(VT_EVERIFY, "%s %s: the bytes served have another SHA-256", kind,
-				    hex);
+		return vt_error_set(VT_EVERIFY, "%s %s: the bytes served have another SHA-256",
+				    kind, hex);
 	return 0;
 }
 
@@ -110,7 +111,8 @@ static int note_checkpoint(vt_checkpoint *cp, const char *note, size_t len)
 {
 	size_t tl;
 	int err;
-	if ((err = vt_note_check(&tl, note, len)) < 0 || (err = vt_checkpoint_parse(cp, note, tl)) < 0)
+	if ((err = vt_note_check(&tl, note, len)) < 0 ||
+	    (err = vt_checkpoint_parse(cp, note, tl)) < 0)
 		return vt_error_wrap(err, "checkpoint");
 	return 0;
 }
@@ -161,16 +163,18 @@ int cv_make_bundle(vt_buf *out, vt_client *cl, const char *name, const char *ver
 	    (err = vt_tlog_reader_new(&r, c.size, vt_client_fetch_tile, cl)) < 0)
 		goto done;
 	if (index >= c.size) {
-		err = vt_error_set(VT_EINVAL, "the checkpoint (size %llu) does not cover entry %llu",
-				   (unsigned long long)c.size, (unsigned long long)index);
+		err =
+		    vt_error_set(VT_EINVAL, "the checkpoint (size %llu) does not cover entry %llu",
+				 (unsigned long long)c.size, (unsigned long long)index);
 		goto done;
 	}
 	/* The log, not the listing, says what the entry is. */
 	if ((err = vt_tlog_reader_entry(&logged, r, index)) < 0)
 		goto done;
 	if (logged.len != entry.len || memcmp(logged.ptr, entry.ptr, entry.len) != 0) {
-		err = vt_error_set(VT_EVERIFY, "entry %llu of the log is not the build entry the site "
-					       "lists",
+		err = vt_error_set(VT_EVERIFY,
+				   "entry %llu of the log is not the build entry the site "
+				   "lists",
 				   (unsigned long long)index);
 		goto done;
 	}
@@ -193,8 +197,8 @@ int cv_make_bundle(vt_buf *out, vt_client *cl, const char *name, const char *ver
 		if (old.size < c.size) {
 			b.has_consistency = true;
 			b.old_size = old.size;
-			if ((err = vt_tlog_reader_prove_consistency(b.consistency, &b.nconsistency, r,
-								    old.size)) < 0)
+			if ((err = vt_tlog_reader_prove_consistency(b.consistency, &b.nconsistency,
+								    r, old.size)) < 0)
 				goto done;
 		}
 	}
@@ -202,8 +206,8 @@ int cv_make_bundle(vt_buf *out, vt_client *cl, const char *name, const char *ver
 	for (size_t i = 0; i < json_array_size(rebuilds) && nrb < VT_ENDPOINT_MAX_REBUILDS; i++) {
 		vt_buf_init(&rb[nrb], VT_DSSE_MAX_SIZE);
 		if ((err = cv_get_blob(&rb[nrb], cl, "attestations",
-				       json_string_value(json_object_get(json_array_get(rebuilds, i),
-									 "envelope")))) < 0) {
+				       json_string_value(json_object_get(
+					   json_array_get(rebuilds, i), "envelope")))) < 0) {
 			vt_buf_dispose(&rb[nrb]);
 			goto done;
 		}
@@ -232,9 +236,12 @@ done:
 int cmd_bundle(int argc, char **argv)
 {
 	static const struct option lo[] = {
-	    {"url", required_argument, 0, 'u'},	       {"out", required_argument, 0, 'o'},
-	    {"checkpoint", required_argument, 0, 'c'}, {"since", required_argument, 0, 's'},
-	    {"help", no_argument, 0, 'h'},	       {0, 0, 0, 0},
+	    {"url", required_argument, 0, 'u'},
+	    {"out", required_argument, 0, 'o'},
+	    {"checkpoint", required_argument, 0, 'c'},
+	    {"since", required_argument, 0, 's'},
+	    {"help", no_argument, 0, 'h'},
+	    {0, 0, 0, 0},
 	};
 	const char *url = NULL, *outp = NULL, *cpf = NULL, *sincef = NULL;
 	char name[VT_RELEASE_NAME_MAX + 1], version[VT_RELEASE_NAME_MAX + 1];

@@ -20,31 +20,31 @@
 #include <time.h>
 
 static const char help[] =
-	"usage: vitrine log <command> [options]\n"
-	"\n"
-	"  append [FILE...]        append each FILE as one entry, or each line of\n"
-	"                          standard input; --dir DIR (no server running on it)\n"
-	"                          or --url URL --token TOKEN\n"
-	"  checkpoint              print the latest signed checkpoint\n"
-	"  get --index I           print entry I, checked against the signed checkpoint\n"
-	"  prove --index I         print a c2sp.org/tlog-proof of entry I\n"
-	"  verify-proof FILE --vkey VKEY --entry ENTRY\n"
-	"                          check a tlog-proof for the entry in file ENTRY\n"
-	"  consistency --old CHECKPOINT\n"
-	"                          prove and check that the current checkpoint extends\n"
-	"                          an older one\n"
-	"  fsck                    re-derive every tile from the entry bundles and\n"
-	"                          check them and the root against the checkpoint\n"
-	"  cosign FILE --key KEY   append a c2sp.org/tlog-cosignature by the witness\n"
-	"                          key KEY (vitrine key generate --cosigner) to the\n"
-	"                          checkpoint note in FILE (a test stand-in for witnesses)\n"
-	"\n"
-	"options:\n"
-	"  --dir DIR      read (or append to) the log in data directory DIR\n"
-	"  --url URL      read from (or append to) a server, such as http://127.0.0.1:8080\n"
-	"  --token TOKEN  admin token for --url appends (or --token-file FILE)\n"
-	"  --vkey FILE    the log's verifier key (default DIR/log.vkey with --dir);\n"
-	"                 with append --url, every returned proof is verified with it\n";
+    "usage: vitrine log <command> [options]\n"
+    "\n"
+    "  append [FILE...]        append each FILE as one entry, or each line of\n"
+    "                          standard input; --dir DIR (no server running on it)\n"
+    "                          or --url URL --token TOKEN\n"
+    "  checkpoint              print the latest signed checkpoint\n"
+    "  get --index I           print entry I, checked against the signed checkpoint\n"
+    "  prove --index I         print a c2sp.org/tlog-proof of entry I\n"
+    "  verify-proof FILE --vkey VKEY --entry ENTRY\n"
+    "                          check a tlog-proof for the entry in file ENTRY\n"
+    "  consistency --old CHECKPOINT\n"
+    "                          prove and check that the current checkpoint extends\n"
+    "                          an older one\n"
+    "  fsck                    re-derive every tile from the entry bundles and\n"
+    "                          check them and the root against the checkpoint\n"
+    "  cosign FILE --key KEY   append a c2sp.org/tlog-cosignature by the witness\n"
+    "                          key KEY (vitrine key generate --cosigner) to the\n"
+    "                          checkpoint note in FILE (a test stand-in for witnesses)\n"
+    "\n"
+    "options:\n"
+    "  --dir DIR      read (or append to) the log in data directory DIR\n"
+    "  --url URL      read from (or append to) a server, such as http://127.0.0.1:8080\n"
+    "  --token TOKEN  admin token for --url appends (or --token-file FILE)\n"
+    "  --vkey FILE    the log's verifier key (default DIR/log.vkey with --dir);\n"
+    "                 with append --url, every returned proof is verified with it\n";
 
 typedef struct {
 	const char *dir, *url, *token, *vkey, *old, *entry;
@@ -57,16 +57,11 @@ typedef struct {
 static int parse_opts(opts *o, int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"dir", required_argument, 0, 'd'},
-		{"url", required_argument, 0, 'u'},
-		{"token", required_argument, 0, 't'},
-		{"token-file", required_argument, 0, 'T'},
-		{"vkey", required_argument, 0, 'k'},
-		{"old", required_argument, 0, 'o'},
-		{"entry", required_argument, 0, 'e'},
-		{"index", required_argument, 0, 'i'},
-		{"help", no_argument, 0, 'h'},
-		{0, 0, 0, 0},
+	    {"dir", required_argument, 0, 'd'},	  {"url", required_argument, 0, 'u'},
+	    {"token", required_argument, 0, 't'}, {"token-file", required_argument, 0, 'T'},
+	    {"vkey", required_argument, 0, 'k'},  {"old", required_argument, 0, 'o'},
+	    {"entry", required_argument, 0, 'e'}, {"index", required_argument, 0, 'i'},
+	    {"help", no_argument, 0, 'h'},	  {0, 0, 0, 0},
 	};
 	static char token[128];
 	int c;
@@ -96,7 +91,8 @@ static int parse_opts(opts *o, int argc, char **argv)
 		case 'e': o->entry = optarg; break;
 		case 'i':
 			if (vt_parse_u64(&o->index, optarg, strlen(optarg)) < 0)
-				return cli_usage("log", "--index wants a number, not \"%s\"", optarg);
+				return cli_usage("log", "--index wants a number, not \"%s\"",
+						 optarg);
 			o->have_index = true;
 			break;
 		case 'h': fputs(help, stdout); return -1;
@@ -183,9 +179,9 @@ static void *remote_worker(void *arg)
 			goto fail;
 		if (j->v) {
 			vt_checkpoint c;
-			if ((err = vt_tlog_proof_verify_origin(&c, NULL, &p, vt_note_verifier_name(j->v),
-							       j->l->p[i], j->l->len[i], &j->v,
-							       1)) < 0) {
+			if ((err = vt_tlog_proof_verify_origin(
+				 &c, NULL, &p, vt_note_verifier_name(j->v), j->l->p[i],
+				 j->l->len[i], &j->v, 1)) < 0) {
 				err = vt_error_wrap(err, "the server's proof for entry %zu", i);
 				goto fail;
 			}
@@ -234,8 +230,8 @@ static int append_remote(const opts *o, entry_list *l)
 			l->n, j.why);
 		return EXIT_FAIL;
 	}
-	printf("appended %zu entries (indices %llu to %llu)%s\n", l->n,
-	       (unsigned long long)j.first, (unsigned long long)j.last,
+	printf("appended %zu entries (indices %llu to %llu)%s\n", l->n, (unsigned long long)j.first,
+	       (unsigned long long)j.last,
 	       j.v ? ", every inclusion proof verified" : "; pass --vkey to verify the proofs");
 	return EXIT_OK;
 }
@@ -305,14 +301,17 @@ static int do_append(const opts *o)
 			vt_buf_init(&files[i], VT_ENTRY_MAX);
 			if (cli_read_file(&files[i], o->argv[i]) < 0) {
 				if (vt_error_last()[0] && strstr(vt_error_last(), "limit"))
-					fprintf(stderr, "vitrine: %s: entry exceeds the limit of "
-							"65535 bytes\n", o->argv[i]);
+					fprintf(stderr,
+						"vitrine: %s: entry exceeds the limit of "
+						"65535 bytes\n",
+						o->argv[i]);
 				else
 					cli_fail(o->argv[i]);
 				goto done;
 			}
 			if (files[i].len == 0) {
-				fprintf(stderr, "vitrine: %s: an entry cannot be empty\n", o->argv[i]);
+				fprintf(stderr, "vitrine: %s: an entry cannot be empty\n",
+					o->argv[i]);
 				goto done;
 			}
 			if (list_add(&l, files[i].ptr, files[i].len) < 0)
@@ -329,8 +328,10 @@ static int do_append(const opts *o)
 			size_t end = nl ? (size_t)(nl - in.ptr) : in.len;
 			lineno++;
 			if (end - off > VT_ENTRY_MAX) {
-				fprintf(stderr, "vitrine: line %zu: entry of %zu bytes exceeds the "
-						"limit of 65535 bytes\n", lineno, end - off);
+				fprintf(stderr,
+					"vitrine: line %zu: entry of %zu bytes exceeds the "
+					"limit of 65535 bytes\n",
+					lineno, end - off);
 				goto done;
 			}
 			if (end > off && list_add(&l, in.ptr + off, end - off) < 0) {
@@ -448,7 +449,7 @@ static int do_prove(const opts *o)
 		goto done;
 	if (vt_tlog_reader_prove_inclusion(proof, &n, a.r, o->index) < 0 ||
 	    vt_tlog_proof_format(&out, o->index, proof, n, (const char *)a.note.ptr, a.note.len) <
-		    0) {
+		0) {
 		rc = cli_fail("prove");
 		goto done;
 	}
@@ -530,8 +531,9 @@ static int do_consistency(const opts *o)
 		goto done;
 	}
 	if (strcmp(oldc.origin, newc.origin) != 0 || newc.size < oldc.size) {
-		fprintf(stderr, "vitrine: inconsistent: old checkpoint (%s, size %llu) cannot "
-				"precede the current one (%s, size %llu)\n",
+		fprintf(stderr,
+			"vitrine: inconsistent: old checkpoint (%s, size %llu) cannot "
+			"precede the current one (%s, size %llu)\n",
 			oldc.origin, (unsigned long long)oldc.size, newc.origin,
 			(unsigned long long)newc.size);
 		goto done;
@@ -599,8 +601,8 @@ static int fsck_tile(fsck_state *f, unsigned level, unsigned width)
 	if ((err = cli_source_fetch(&f->tile, path, f->src)) < 0)
 		return vt_error_wrap(err, "tile %s", path);
 	if (f->tile.len != width * 32u || memcmp(f->tile.ptr, f->h[level], width * 32u) != 0)
-		return vt_error_set(VT_ECORRUPT, "tile %s differs from the one derived from entries",
-				    path);
+		return vt_error_set(VT_ECORRUPT,
+				    "tile %s differs from the one derived from entries", path);
 	f->checked++;
 	return 0;
 }
@@ -676,8 +678,8 @@ static int do_fsck(const opts *o)
 		}
 		if (cli_tty() && time(NULL) != last) {
 			last = time(NULL);
-			fprintf(stderr, "\rfsck: %llu/%llu entries",
-				(unsigned long long)edge.size, (unsigned long long)c.size);
+			fprintf(stderr, "\rfsck: %llu/%llu entries", (unsigned long long)edge.size,
+				(unsigned long long)c.size);
 		}
 	}
 	for (unsigned L = 0; L < 8; L++)
@@ -689,7 +691,8 @@ static int do_fsck(const opts *o)
 		fputc('\n', stderr);
 	vt_merkle_edge_root(&root, &edge);
 	if (!vt_hash_equal(&root, &c.root)) {
-		fprintf(stderr, "vitrine: fsck: the entries do not hash to the checkpoint's root\n");
+		fprintf(stderr,
+			"vitrine: fsck: the entries do not hash to the checkpoint's root\n");
 		goto done;
 	}
 	printf("ok: %llu entries and %llu tiles match the checkpoint of %s\n",
@@ -744,8 +747,8 @@ static int do_cosign(int argc, char **argv)
 		rc = cli_fail(key);
 		goto done;
 	}
-	if (cli_read_file(&note, file) < 0 || vt_note_check(&text_len, (const char *)note.ptr,
-							    note.len) < 0 ||
+	if (cli_read_file(&note, file) < 0 ||
+	    vt_note_check(&text_len, (const char *)note.ptr, note.len) < 0 ||
 	    vt_cosig_sign(&line, w, (const char *)note.ptr, text_len, (uint64_t)time(NULL)) < 0 ||
 	    vt_buf_add(&note, line.ptr, line.len) < 0 ||
 	    vt_fs_write_atomic(AT_FDCWD, file, note.ptr, note.len, 0644) < 0) {
@@ -770,13 +773,13 @@ int cmd_log(int argc, char **argv)
 		const char *name;
 		int (*fn)(const opts *);
 	} sub[] = {
-		{"append", do_append},
-		{"checkpoint", do_checkpoint},
-		{"get", do_get},
-		{"prove", do_prove},
-		{"verify-proof", do_verify_proof},
-		{"consistency", do_consistency},
-		{"fsck", do_fsck},
+	    {"append", do_append},
+	    {"checkpoint", do_checkpoint},
+	    {"get", do_get},
+	    {"prove", do_prove},
+	    {"verify-proof", do_verify_proof},
+	    {"consistency", do_consistency},
+	    {"fsck", do_fsck},
 	};
 	opts o;
 	int rc;

@@ -51,8 +51,9 @@ static int check_logged(vt_client *cl, vt_note_verifier *v, uint64_t index, cons
 	    (err = vt_checkpoint_parse(&c, note.text, note.text_len)) < 0)
 		goto done;
 	if (strcmp(c.origin, vt_note_verifier_name(v)) != 0 || index >= c.size) {
-		err = vt_error_set(VT_EVERIFY, "the checkpoint is not the log's or does not cover "
-					       "entry %llu",
+		err = vt_error_set(VT_EVERIFY,
+				   "the checkpoint is not the log's or does not cover "
+				   "entry %llu",
 				   (unsigned long long)index);
 		goto done;
 	}
@@ -61,8 +62,9 @@ static int check_logged(vt_client *cl, vt_note_verifier *v, uint64_t index, cons
 	    (err = vt_merkle_leaf_hash(&leaf, entry->ptr, entry->len)) < 0)
 		goto done;
 	if (vt_merkle_verify_inclusion(&leaf, index, c.size, proof, n, &c.root) < 0)
-		err = vt_error_set(VT_EVERIFY, "the build entry is not included at %llu under the "
-					       "log's checkpoint",
+		err = vt_error_set(VT_EVERIFY,
+				   "the build entry is not included at %llu under the "
+				   "log's checkpoint",
 				   (unsigned long long)index);
 done:
 	vt_tlog_reader_free(r);
@@ -83,10 +85,14 @@ static int write_file(const char *dir, const char *rel, const vt_buf *b)
 int cmd_rebuild(int argc, char **argv)
 {
 	static const struct option lo[] = {
-	    {"url", required_argument, 0, 'u'},	      {"key", required_argument, 0, 'k'},
-	    {"log-key", required_argument, 0, 'l'},   {"out", required_argument, 0, 'o'},
-	    {"token", required_argument, 0, 't'},     {"submit", no_argument, 0, 's'},
-	    {"rebuilder-id", required_argument, 0, 'i'}, {"help", no_argument, 0, 'h'},
+	    {"url", required_argument, 0, 'u'},
+	    {"key", required_argument, 0, 'k'},
+	    {"log-key", required_argument, 0, 'l'},
+	    {"out", required_argument, 0, 'o'},
+	    {"token", required_argument, 0, 't'},
+	    {"submit", no_argument, 0, 's'},
+	    {"rebuilder-id", required_argument, 0, 'i'},
+	    {"help", no_argument, 0, 'h'},
 	    {0, 0, 0, 0},
 	};
 	const char *url = NULL, *keyf = NULL, *logkf = NULL, *out = "rebuild", *token = NULL;
@@ -136,8 +142,9 @@ int cmd_rebuild(int argc, char **argv)
 		}
 	}
 	if (optind != argc - 1 || !url || !keyf || !logkf || (submit && !token)) {
-		rc = cli_usage("rebuild", "rebuild needs NAME@VERSION, --url, --key, --log-key (and "
-					  "--token with --submit)");
+		rc =
+		    cli_usage("rebuild", "rebuild needs NAME@VERSION, --url, --key, --log-key (and "
+					 "--token with --submit)");
 		goto done;
 	}
 	if (cv_split_nv(name, version, argv[optind]) < 0 || cli_load_vkey(&logk, logkf) < 0) {
@@ -155,10 +162,11 @@ int cmd_rebuild(int argc, char **argv)
 		goto done;
 	}
 	const char *logged =
-		json_string_value(json_object_get(json_object_get(rel, "build"), "entry"));
+	    json_string_value(json_object_get(json_object_get(rel, "build"), "entry"));
 	vt_buf_adds(&entry, logged ? logged : "");
 	if (vt_build_entry_parse(&be, (const char *)entry.ptr, entry.len) < 0 ||
-	    check_logged(cl, logk, (uint64_t)json_integer_value(json_object_get(rel, "build_index")),
+	    check_logged(cl, logk,
+			 (uint64_t)json_integer_value(json_object_get(rel, "build_index")),
 			 &entry) < 0) {
 		rc = cli_fail("build entry");
 		goto done;
@@ -181,8 +189,8 @@ int cmd_rebuild(int argc, char **argv)
 		rc = cli_fail("provenance");
 		goto done;
 	}
-	if (strchr(st.recipe_name, '/') || vt_release_check_path(st.recipe_name,
-								 strlen(st.recipe_name)) < 0 ||
+	if (strchr(st.recipe_name, '/') ||
+	    vt_release_check_path(st.recipe_name, strlen(st.recipe_name)) < 0 ||
 	    vt_release_check_path(rec.source, strlen(rec.source)) < 0) {
 		vt_error_set(VT_EINVAL, "the recipe's name or Source path is not a plain relative "
 					"path");
@@ -192,14 +200,15 @@ int cmd_rebuild(int argc, char **argv)
 	/* The recipe as its builder had it, the source tarball where its Source names it. */
 	snprintf(work, sizeof(work), "%s/work", out);
 	snprintf(outd, sizeof(outd), "%s/out", out);
-	if (write_file(work, st.recipe_name, &recipe) < 0 || write_file(work, rec.source, &src) < 0) {
+	if (write_file(work, st.recipe_name, &recipe) < 0 ||
+	    write_file(work, rec.source, &src) < 0) {
 		rc = cli_fail("rebuild");
 		goto done;
 	}
 	snprintf(path, sizeof(path), "%s/%s", work, st.recipe_name);
 	{
-		vt_build_opts o = {.recipe_path = path, .out_dir = outd, .builder_id = rid,
-				   .once = true};
+		vt_build_opts o = {
+		    .recipe_path = path, .out_dir = outd, .builder_id = rid, .once = true};
 		if (vt_build_run(&b, &o) < 0) {
 			rc = cli_fail("rebuild");
 			goto done;

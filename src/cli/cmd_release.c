@@ -37,10 +37,10 @@ typedef struct {
 static int parse(opts *o, int argc, char **argv)
 {
 	static const struct option lo[] = {
-	    {"dir", required_argument, 0, 'd'},	      {"url", required_argument, 0, 'u'},
-	    {"token", required_argument, 0, 't'},     {"out", required_argument, 0, 'o'},
-	    {"builder", required_argument, 0, 'b'},   {"rebuilder", required_argument, 0, 'r'},
-	    {"help", no_argument, 0, 'h'},	      {0, 0, 0, 0},
+	    {"dir", required_argument, 0, 'd'},	    {"url", required_argument, 0, 'u'},
+	    {"token", required_argument, 0, 't'},   {"out", required_argument, 0, 'o'},
+	    {"builder", required_argument, 0, 'b'}, {"rebuilder", required_argument, 0, 'r'},
+	    {"help", no_argument, 0, 'h'},	    {0, 0, 0, 0},
 	};
 	int c;
 	memset(o, 0, sizeof(*o));
@@ -87,10 +87,11 @@ static int add_part(vt_buf *b, const char *boundary, const char *name, const cha
 		    const void *data, size_t len)
 {
 	int err;
-	if ((err = vt_buf_printf(b,
-				 "--%s\r\nContent-Disposition: form-data; name=\"%s\"; "
-				 "filename=\"%s\"\r\nContent-Type: application/octet-stream\r\n\r\n",
-				 boundary, name, filename)) < 0 ||
+	if ((err =
+		 vt_buf_printf(b,
+			       "--%s\r\nContent-Disposition: form-data; name=\"%s\"; "
+			       "filename=\"%s\"\r\nContent-Type: application/octet-stream\r\n\r\n",
+			       boundary, name, filename)) < 0 ||
 	    (err = vt_buf_add(b, data, len)) < 0 || (err = vt_buf_adds(b, "\r\n")) < 0)
 		return err;
 	return 0;
@@ -154,7 +155,7 @@ static int do_upload(const opts *o, int argc, char **argv)
 		vt_buf_reset(&file);
 		if (cli_read_file(&file, path) < 0 ||
 		    add_part(&body, boundary, "artifact", st.subjects[i].name, file.ptr, file.len) <
-			    0) {
+			0) {
 			rc = cli_fail("artifact");
 			goto done;
 		}

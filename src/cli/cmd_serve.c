@@ -37,6 +37,7 @@ static const char help[] =
 	"  --min-rate BYTES     cut uploads averaging less than this per second once\n"
 	"                       --timeout has passed, with 408 (default 4096)\n"
 	"  --analysis-workers N threads analysing stored samples (default: the CPUs)\n"
+	"  --no-analysis        do not analyse stored samples (no `analysis` entries)\n"
 	"\n"
 	"A site made with --jurisdiction takes files into its vault under the residency\n"
 	"policy in force (DIR/policy); without one it serves the log only.\n";
@@ -88,6 +89,7 @@ int cmd_serve(int argc, char **argv)
 		{"timeout", required_argument, 0, 'T'},
 		{"min-rate", required_argument, 0, 'r'},
 		{"analysis-workers", required_argument, 0, 'W'},
+		{"no-analysis", no_argument, 0, 'N'},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
@@ -107,6 +109,7 @@ int cmd_serve(int argc, char **argv)
 	vt_server *srv = NULL;
 	vt_analysis_service_options ao = {0};
 	vt_analysis_service *analysis = NULL;
+	bool no_analysis = false;
 	vt_analysis_rules *rules = NULL;
 	vt_buf vk;
 	struct rlimit rl;
@@ -126,6 +129,7 @@ int cmd_serve(int argc, char **argv)
 		case 'T': so.timeout_s = (unsigned)number(optarg, "--timeout", &bad); break;
 		case 'r': so.min_rate = number(optarg, "--min-rate", &bad); break;
 		case 'W': ao.workers = (unsigned)number(optarg, "--analysis-workers", &bad); break;
+		case 'N': no_analysis = true; break;
 		case 'h': fputs(help, stdout); return EXIT_OK;
 		default: return cli_usage("serve", "bad option");
 		}
@@ -186,7 +190,7 @@ int cmd_serve(int argc, char **argv)
 		goto done;
 	}
 	/* A site with a vault analyses what it holds, with DIR/rules/current. */
-	if (vault) {
+	if (vault && !no_analysis) {
 		int err = vt_ruleset_load_current(&rules, dir);
 		if (err < 0 && err != VT_ENOTFOUND) {
 			rc = cli_fail("cannot compile the ruleset in force (DIR/rules/current)");

@@ -19,25 +19,25 @@
 #include <unistd.h>
 
 static const char help[] =
-	"usage: vitrine vault <command> --dir DIR [options]\n"
-	"\n"
-	"Local tools for the vault of customer files in DIR/vault, encrypted\n"
-	"under the key in DIR/vault.kek (see docs/vault.md).\n"
-	"\n"
-	"  init  --dir DIR                       make DIR/vault.kek and DIR/vault\n"
-	"  put FILE --dir DIR --jurisdiction J   store FILE ('-' for standard input)\n"
-	"                                        and print its SHA-256\n"
-	"  get SHA256 --dir DIR --jurisdiction J -o FILE\n"
-	"                                        decrypt an object to FILE ('-' for\n"
-	"                                        standard output); FILE appears only\n"
-	"                                        once the whole content verified\n"
-	"  shred SHA256 --dir DIR                destroy the object's key for good\n"
-	"  fsck --dir DIR [--no-log]             check that every object decrypts and\n"
-	"                                        hashes to its name and, unless\n"
-	"                                        --no-log, that every object has its\n"
-	"                                        `sample` entry in the site's log and\n"
-	"                                        every `sample` entry its object; one\n"
-	"                                        line per problem; exit 1 when any\n";
+    "usage: vitrine vault <command> --dir DIR [options]\n"
+    "\n"
+    "Local tools for the vault of customer files in DIR/vault, encrypted\n"
+    "under the key in DIR/vault.kek (see docs/vault.md).\n"
+    "\n"
+    "  init  --dir DIR                       make DIR/vault.kek and DIR/vault\n"
+    "  put FILE --dir DIR --jurisdiction J   store FILE ('-' for standard input)\n"
+    "                                        and print its SHA-256\n"
+    "  get SHA256 --dir DIR --jurisdiction J -o FILE\n"
+    "                                        decrypt an object to FILE ('-' for\n"
+    "                                        standard output); FILE appears only\n"
+    "                                        once the whole content verified\n"
+    "  shred SHA256 --dir DIR                destroy the object's key for good\n"
+    "  fsck --dir DIR [--no-log]             check that every object decrypts and\n"
+    "                                        hashes to its name and, unless\n"
+    "                                        --no-log, that every object has its\n"
+    "                                        `sample` entry in the site's log and\n"
+    "                                        every `sample` entry its object; one\n"
+    "                                        line per problem; exit 1 when any\n";
 
 static int do_init(const char *dir)
 {
@@ -189,14 +189,12 @@ static int do_shred(vt_vault *v, const char *arg)
 static int print_problem(const vt_vault_problem *p, void *payload)
 {
 	static const char *const kinds[] = {
-		[VT_VAULT_PROBLEM_CORRUPT] = "corrupt",
-		[VT_VAULT_PROBLEM_STRAY] = "stray",
-		[VT_VAULT_PROBLEM_IO] = "unreadable",
-		[VT_VAULT_PROBLEM_UNLOGGED] = "unlogged",
-		[VT_VAULT_PROBLEM_MISSING] = "missing",
+	    [VT_VAULT_PROBLEM_CORRUPT] = "corrupt", [VT_VAULT_PROBLEM_STRAY] = "stray",
+	    [VT_VAULT_PROBLEM_IO] = "unreadable",   [VT_VAULT_PROBLEM_UNLOGGED] = "unlogged",
+	    [VT_VAULT_PROBLEM_MISSING] = "missing",
 	};
 	const char *kind =
-		p->kind >= 1 && p->kind <= VT_VAULT_PROBLEM_MISSING ? kinds[p->kind] : "problem";
+	    p->kind >= 1 && p->kind <= VT_VAULT_PROBLEM_MISSING ? kinds[p->kind] : "problem";
 	printf("%s: %s: %s\n", p->path, kind, p->detail);
 	return 0;
 }
@@ -229,8 +227,9 @@ static int fsck_with_log(vt_vault_fsck_stats *st, vt_vault *v, const char *dir)
 		rc = cli_fail("vault fsck");
 		goto done;
 	}
-	printf("log: %" PRIu64 " entries read, %" PRIu64 " files named by sample entries for %s, %"
-	       PRIu64 " objects unlogged, %" PRIu64 " missing\n",
+	printf("log: %" PRIu64 " entries read, %" PRIu64
+	       " files named by sample entries for %s, %" PRIu64 " objects unlogged, %" PRIu64
+	       " missing\n",
 	       ls.entries, ls.samples, jur, ls.unlogged, ls.missing);
 	rc = EXIT_OK;
 done:
@@ -260,12 +259,9 @@ static int do_fsck(vt_vault *v, const char *dir, bool no_log)
 int cmd_vault(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"dir", required_argument, 0, 'd'},
-		{"jurisdiction", required_argument, 0, 'j'},
-		{"out", required_argument, 0, 'o'},
-		{"no-log", no_argument, 0, 'n'},
-		{"help", no_argument, 0, 'h'},
-		{0, 0, 0, 0},
+	    {"dir", required_argument, 0, 'd'}, {"jurisdiction", required_argument, 0, 'j'},
+	    {"out", required_argument, 0, 'o'}, {"no-log", no_argument, 0, 'n'},
+	    {"help", no_argument, 0, 'h'},	{0, 0, 0, 0},
 	};
 	const char *dir = NULL, *jur = NULL, *out = NULL, *sub;
 	vt_vault *v = NULL;
@@ -296,9 +292,9 @@ int cmd_vault(int argc, char **argv)
 	else
 		return cli_usage("vault", "unknown vault command \"%s\"", sub);
 	if ((size_t)(argc - optind) != want_args)
-		return cli_usage("vault", want_args ? "vault %s takes one argument"
-						    : "vault %s takes no argument",
-				 sub);
+		return cli_usage(
+		    "vault",
+		    want_args ? "vault %s takes one argument" : "vault %s takes no argument", sub);
 	if (!dir)
 		return cli_usage("vault", "--dir DIR is required");
 	if ((strcmp(sub, "put") == 0 || strcmp(sub, "get") == 0) && !jur)

@@ -67,9 +67,12 @@ static int find_release(char *name, char *version, vt_client *cl, const char *so
 int cmd_verify(int argc, char **argv)
 {
 	static const struct option lo[] = {
-	    {"policy", required_argument, 0, 'p'},     {"bundle", required_argument, 0, 'b'},
-	    {"url", required_argument, 0, 'u'},	       {"state", required_argument, 0, 's'},
-	    {"checkpoint", required_argument, 0, 'c'}, {"help", no_argument, 0, 'h'},
+	    {"policy", required_argument, 0, 'p'},
+	    {"bundle", required_argument, 0, 'b'},
+	    {"url", required_argument, 0, 'u'},
+	    {"state", required_argument, 0, 's'},
+	    {"checkpoint", required_argument, 0, 'c'},
+	    {"help", no_argument, 0, 'h'},
 	    {0, 0, 0, 0},
 	};
 	const char *policy = NULL, *bundle = NULL, *url = NULL, *state = NULL, *cpf = NULL;
@@ -105,7 +108,8 @@ int cmd_verify(int argc, char **argv)
 		}
 	}
 	if (optind != argc - 1 || !policy || !bundle == !url) {
-		rc = cli_usage("verify", "verify needs ARTIFACT, --policy and one of --bundle or --url");
+		rc = cli_usage("verify",
+			       "verify needs ARTIFACT, --policy and one of --bundle or --url");
 		goto done;
 	}
 	if (cli_read_file(&pb, policy) < 0 ||
@@ -139,8 +143,9 @@ int cmd_verify(int argc, char **argv)
 		}
 		err = find_release(name, version, cl, pol.source, hex);
 		if (err == 0)
-			err = cv_make_bundle(&bb, cl, name, version, cpf ? (const char *)cp.ptr : NULL,
-					     cp.len, have_state ? (const char *)sb.ptr : NULL, sb.len);
+			err = cv_make_bundle(&bb, cl, name, version,
+					     cpf ? (const char *)cp.ptr : NULL, cp.len,
+					     have_state ? (const char *)sb.ptr : NULL, sb.len);
 		if (err < 0) {
 			vt_check k = err == VT_EIO || err == VT_EBUSY ? VT_CHECK_UNREACHABLE
 								      : VT_CHECK_BUNDLE;
@@ -158,8 +163,8 @@ int cmd_verify(int argc, char **argv)
 		rc = vt_check_exit(VT_CHECK_BUNDLE);
 		goto done;
 	}
-	err = vt_endpoint_verify(&r, &pol, &b, &h, have_state ? (const char *)sb.ptr : NULL,
-				 sb.len);
+	err =
+	    vt_endpoint_verify(&r, &pol, &b, &h, have_state ? (const char *)sb.ptr : NULL, sb.len);
 	if (err == VT_EVERIFY) {
 		fprintf(stderr, "vitrine: verify: %s\n", vt_error_last());
 		rc = vt_check_exit(r.failed);

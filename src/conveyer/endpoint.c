@@ -84,7 +84,8 @@ int vt_endpoint_policy_parse(vt_endpoint_policy *out, const char *text, size_t l
 
 	memset(out, 0, sizeof(*out));
 	if (len > VT_ENDPOINT_POLICY_MAX)
-		return vt_error_set(VT_ETOOBIG, "a policy is at most %d bytes", VT_ENDPOINT_POLICY_MAX);
+		return vt_error_set(VT_ETOOBIG, "a policy is at most %d bytes",
+				    VT_ENDPOINT_POLICY_MAX);
 	if (vt_note_check_chars(text, len) < 0 || memchr(text, 0, len))
 		return vt_error_set(VT_EINVAL, "a policy is UTF-8 text without control characters");
 	while (p < end && err == 0) {
@@ -124,7 +125,8 @@ int vt_endpoint_policy_parse(vt_endpoint_policy *out, const char *text, size_t l
 			ONCE(seen_id);
 			seen_id = true;
 			if (vl >= sizeof(out->builder_id) || memchr(v, ' ', vl))
-				err = vt_error_set(VT_EINVAL, "line %zu: builder-id is one word", line);
+				err = vt_error_set(VT_EINVAL, "line %zu: builder-id is one word",
+						   line);
 			else
 				memcpy(out->builder_id, v, vl);
 		} else if (KEY("source")) {
@@ -148,8 +150,8 @@ int vt_endpoint_policy_parse(vt_endpoint_policy *out, const char *text, size_t l
 			seen_rt = true;
 			err = parse_threshold(&out->rebuild_threshold, v, vl, line);
 		} else {
-			err = vt_error_set(VT_EINVAL, "line %zu: unknown key \"%.*s\"", line, (int)kl,
-					   p);
+			err = vt_error_set(VT_EINVAL, "line %zu: unknown key \"%.*s\"", line,
+					   (int)kl, p);
 		}
 #undef KEY
 #undef ONCE
@@ -157,11 +159,13 @@ int vt_endpoint_policy_parse(vt_endpoint_policy *out, const char *text, size_t l
 	}
 	if (err == 0) {
 		if (!out->builder || !seen_id || !out->log || !seen_src || !seen_wt || !seen_rt)
-			err = vt_error_set(VT_EINVAL, "a policy needs builder-key, builder-id, log-key, "
-						      "source, witness-threshold and "
-						      "rebuild-threshold");
+			err = vt_error_set(VT_EINVAL,
+					   "a policy needs builder-key, builder-id, log-key, "
+					   "source, witness-threshold and "
+					   "rebuild-threshold");
 		else if (out->witness_threshold > out->nwitnesses)
-			err = vt_error_set(VT_EINVAL, "witness-threshold %u above the %zu witness keys",
+			err = vt_error_set(VT_EINVAL,
+					   "witness-threshold %u above the %zu witness keys",
 					   out->witness_threshold, out->nwitnesses);
 		else if (out->rebuild_threshold > out->nrebuilders)
 			err = vt_error_set(VT_EINVAL,
@@ -235,7 +239,8 @@ int vt_endpoint_bundle_parse(vt_endpoint_bundle *out, const char *text, size_t l
 		return vt_error_set(VT_ETOOBIG, "a bundle is at most %zu bytes",
 				    VT_ENDPOINT_BUNDLE_MAX);
 	if (len < sizeof(hdr) - 1 || memcmp(text, hdr, sizeof(hdr) - 1) != 0)
-		return vt_error_set(VT_EINVAL, "not a bundle (no %s line)", VT_ENDPOINT_BUNDLE_HEADER);
+		return vt_error_set(VT_EINVAL, "not a bundle (no %s line)",
+				    VT_ENDPOINT_BUNDLE_HEADER);
 	p += sizeof(hdr) - 1;
 	if ((rc = need(section(&out->envelope, &out->envelope_len, &p, end, "envelope"),
 		       "envelope")) < 0 ||
@@ -310,7 +315,7 @@ done:
 const char *vt_check_name(vt_check c)
 {
 	static const char *const names[] = {
-	    "ok",	   "bundle",	   "envelope",	   "subject",  "predicate",  "log-signature",
+	    "ok",	 "bundle",	 "envelope",	"subject",  "predicate",  "log-signature",
 	    "inclusion", "cosignatures", "consistency", "rebuilds", "unreachable"};
 	return (unsigned)c < sizeof(names) / sizeof(names[0]) ? names[c] : "unknown";
 }
@@ -365,8 +370,8 @@ int vt_endpoint_verify(vt_endpoint_result *r, const vt_endpoint_policy *p,
 	/* envelope */
 	if ((err = vt_provenance_open(&payload, b->envelope, b->envelope_len,
 				      vt_note_verifier_pub(p->builder))) < 0) {
-		err = failed(r, VT_CHECK_ENVELOPE, "the envelope does not verify under the builder key",
-			     vt_error_last());
+		err = failed(r, VT_CHECK_ENVELOPE,
+			     "the envelope does not verify under the builder key", vt_error_last());
 		goto done;
 	}
 	if ((err = vt_release_statement_read(&st, (const char *)payload.ptr, payload.len)) < 0) {
@@ -379,14 +384,16 @@ int vt_endpoint_verify(vt_endpoint_result *r, const vt_endpoint_policy *p,
 		if (vt_hash_equal(&st.subjects[i].digest, artifact))
 			err = 0;
 	if (err < 0) {
-		err = failed(r, VT_CHECK_SUBJECT, "the artifact's sha256 is not a subject of the "
-						  "provenance",
+		err = failed(r, VT_CHECK_SUBJECT,
+			     "the artifact's sha256 is not a subject of the "
+			     "provenance",
 			     NULL);
 		goto done;
 	}
 	/* predicate: who built it, how, from which recipe and source */
 	if (strcmp(st.builder_id, p->builder_id) != 0) {
-		err = failed(r, VT_CHECK_PREDICATE, "builder id is not the policy's", st.builder_id);
+		err =
+		    failed(r, VT_CHECK_PREDICATE, "builder id is not the policy's", st.builder_id);
 		goto done;
 	}
 	if (strcmp(st.build_type, VT_BUILD_TYPE) != 0) {
@@ -397,8 +404,8 @@ int vt_endpoint_verify(vt_endpoint_result *r, const vt_endpoint_policy *p,
 		goto done;
 	if (!vt_hash_equal(&h, &st.recipe) || vt_recipe_parse(&rec, b->recipe, b->recipe_len) < 0 ||
 	    !vt_hash_equal(&rec.source_digest, &st.source_tree)) {
-		err = failed(r, VT_CHECK_PREDICATE, "the recipe is not the one the provenance names",
-			     NULL);
+		err = failed(r, VT_CHECK_PREDICATE,
+			     "the recipe is not the one the provenance names", NULL);
 		goto done;
 	}
 	if (strcmp(rec.name, p->source) != 0) {
@@ -426,7 +433,8 @@ int vt_endpoint_verify(vt_endpoint_result *r, const vt_endpoint_policy *p,
 		    !vt_hash_equal(&be.subjects[i].digest, &st.subjects[i].digest))
 			err = -1;
 	if (err < 0) {
-		err = failed(r, VT_CHECK_INCLUSION, "the build entry describes another build", NULL);
+		err =
+		    failed(r, VT_CHECK_INCLUSION, "the build entry describes another build", NULL);
 		goto done;
 	}
 	/* log-signature, then inclusion */
@@ -438,8 +446,8 @@ int vt_endpoint_verify(vt_endpoint_result *r, const vt_endpoint_policy *p,
 	r->checkpoint_len = proof.checkpoint_len;
 	r->index = proof.index;
 	if (vt_note_open(&note, proof.checkpoint, proof.checkpoint_len, &p->log, 1) < 0) {
-		err = failed(r, VT_CHECK_LOG_SIGNATURE, "the checkpoint is not signed by the log's key",
-			     vt_error_last());
+		err = failed(r, VT_CHECK_LOG_SIGNATURE,
+			     "the checkpoint is not signed by the log's key", vt_error_last());
 		goto done;
 	}
 	if (vt_tlog_proof_verify_origin(&cp, NULL, &proof, vt_note_verifier_name(p->log), b->entry,
@@ -468,8 +476,9 @@ int vt_endpoint_verify(vt_endpoint_result *r, const vt_endpoint_policy *p,
 	if (state) {
 		if (vt_note_open(&note, state, state_len, &p->log, 1) < 0 ||
 		    vt_checkpoint_parse(&old, note.text, note.text_len) < 0) {
-			err = vt_error_set(VT_ECORRUPT, "the endpoint's saved checkpoint does not verify "
-							"under the log's key");
+			err = vt_error_set(VT_ECORRUPT,
+					   "the endpoint's saved checkpoint does not verify "
+					   "under the log's key");
 			goto done;
 		}
 		if (cp.size < old.size) {
@@ -481,28 +490,29 @@ int vt_endpoint_verify(vt_endpoint_result *r, const vt_endpoint_policy *p,
 			err = failed(r, VT_CHECK_CONSISTENCY, msg, NULL);
 			goto done;
 		}
-		if (cp.size == old.size ? !vt_hash_equal(&cp.root, &old.root)
-					: (!b->has_consistency || b->old_size != old.size ||
-					   vt_merkle_verify_consistency(old.size, cp.size, &old.root,
-									&cp.root, b->consistency,
-									b->nconsistency) < 0)) {
-			err = failed(r, VT_CHECK_CONSISTENCY,
-				     "no proof that the checkpoint extends the last one seen", NULL);
+		if (cp.size == old.size
+			? !vt_hash_equal(&cp.root, &old.root)
+			: (!b->has_consistency || b->old_size != old.size ||
+			   vt_merkle_verify_consistency(old.size, cp.size, &old.root, &cp.root,
+							b->consistency, b->nconsistency) < 0)) {
+			err =
+			    failed(r, VT_CHECK_CONSISTENCY,
+				   "no proof that the checkpoint extends the last one seen", NULL);
 			goto done;
 		}
 	}
 	/* rebuilds: distinct rebuilder keys that reproduced this artifact from the same inputs */
 	for (size_t k = 0; k < p->nrebuilders; k++)
 		for (size_t i = 0; i < b->nrebuilds && !counted[k]; i++)
-			if (rebuild_counts(b->rebuilds[i], b->rebuild_lens[i], p->rebuilders[k], &be,
-					   artifact)) {
+			if (rebuild_counts(b->rebuilds[i], b->rebuild_lens[i], p->rebuilders[k],
+					   &be, artifact)) {
 				counted[k] = true;
 				r->rebuilders++;
 			}
 	if (r->rebuilders < p->rebuild_threshold) {
 		char msg[96];
-		snprintf(msg, sizeof(msg), "%zu of the %u reproducing rebuilders needed", r->rebuilders,
-			 p->rebuild_threshold);
+		snprintf(msg, sizeof(msg), "%zu of the %u reproducing rebuilders needed",
+			 r->rebuilders, p->rebuild_threshold);
 		err = failed(r, VT_CHECK_REBUILDS, msg, NULL);
 		goto done;
 	}

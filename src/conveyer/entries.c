@@ -97,7 +97,8 @@ int vt_build_entry_format(vt_buf *out, const vt_build_entry *e)
 	if ((err = check_nv(e->name, e->version)) < 0)
 		return err;
 	if (e->nsubjects == 0 || e->nsubjects > VT_RELEASE_SUBJECT_MAX)
-		return vt_error_set(VT_EINVAL, "a build has 1 to %d subjects", VT_RELEASE_SUBJECT_MAX);
+		return vt_error_set(VT_EINVAL, "a build has 1 to %d subjects",
+				    VT_RELEASE_SUBJECT_MAX);
 	for (size_t i = 0; i < e->nsubjects; i++)
 		if ((err = vt_release_check_path(e->subjects[i].name,
 						 strlen(e->subjects[i].name))) < 0)
@@ -257,7 +258,8 @@ int vt_build_entry_parse(vt_build_entry *out, const char *text, size_t len)
 		const char *v, *sp;
 		size_t n;
 		if (out->nsubjects == VT_RELEASE_SUBJECT_MAX) {
-			err = vt_error_set(VT_EINVAL, "more than %d subjects", VT_RELEASE_SUBJECT_MAX);
+			err = vt_error_set(VT_EINVAL, "more than %d subjects",
+					   VT_RELEASE_SUBJECT_MAX);
 			goto done;
 		}
 		s = &out->subjects[out->nsubjects];
@@ -276,7 +278,8 @@ int vt_build_entry_parse(vt_build_entry *out, const char *text, size_t len)
 	for (size_t i = 0; i < out->nsubjects; i++)
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(out->subjects[i].name, out->subjects[j].name) == 0) {
-				err = vt_error_set(VT_EINVAL, "subject %s twice", out->subjects[i].name);
+				err = vt_error_set(VT_EINVAL, "subject %s twice",
+						   out->subjects[i].name);
 				goto done;
 			}
 	if ((err = vt_build_entry_format(&b, out)) < 0 || (err = same(&b, text, len, "build")) < 0)

@@ -59,12 +59,14 @@ static int load_keys(vt_note_verifier **keys, size_t *n, const char *path)
 		line++;
 		if (len > 0 && p[0] != '#') {
 			if (*n == MAX_KEYS) {
-				err = vt_error_set(VT_ETOOBIG, "%s: more than %d keys", path, MAX_KEYS);
+				err = vt_error_set(VT_ETOOBIG, "%s: more than %d keys", path,
+						   MAX_KEYS);
 				goto done;
 			}
 			if ((err = vt_note_verifier_parse(&keys[*n], p, len)) < 0 ||
 			    (vt_note_verifier_type(keys[*n]) != 1 &&
-			     (err = vt_error_set(VT_EINVAL, "not an Ed25519 (type 0x01) key")) < 0)) {
+			     (err = vt_error_set(VT_EINVAL, "not an Ed25519 (type 0x01) key")) <
+				 0)) {
 				vt_note_verifier_free(keys[*n]);
 				keys[*n] = NULL;
 				err = vt_error_wrap(err, "%s line %zu", path, line);
@@ -287,7 +289,8 @@ static int record_path(char *out, size_t cap, const vt_conveyer_site *s, vt_site
 	    vt_release_check_version(version, strlen(version)) < 0)
 		return VT_EINVAL;
 	if (key)
-		n = snprintf(out, cap, "%s/%s/%s@%s/%s", s->root, record_dir[kind], name, version, key);
+		n = snprintf(out, cap, "%s/%s/%s@%s/%s", s->root, record_dir[kind], name, version,
+			     key);
 	else
 		n = snprintf(out, cap, "%s/%s/%s@%s", s->root, record_dir[kind], name, version);
 	if (n < 0 || (size_t)n >= cap)
@@ -308,8 +311,8 @@ int vt_site_record_put(vt_conveyer_site *s, vt_site_record kind, const char *nam
 	if ((err = record_path(path, sizeof(path), s, kind, name, version, key)) < 0)
 		goto done;
 	if (access(path, F_OK) == 0) {
-		err = vt_error_set(VT_EEXISTS, "%s %s %s is already recorded", record_dir[kind], name,
-				   version);
+		err = vt_error_set(VT_EEXISTS, "%s %s %s is already recorded", record_dir[kind],
+				   name, version);
 		goto done;
 	}
 	if ((err = vt_fs_mkparents(AT_FDCWD, path, 0755)) < 0 ||
@@ -439,7 +442,8 @@ int vt_site_build_check(vt_build_entry *out, vt_conveyer_site *s, const char *en
 					 vt_note_verifier_pub(s->builders[i]));
 	}
 	if (err == VT_EVERIFY)
-		err = vt_error_set(VT_EVERIFY, "the envelope verifies under no trusted builder key");
+		err =
+		    vt_error_set(VT_EVERIFY, "the envelope verifies under no trusted builder key");
 	if (err < 0 ||
 	    (err = vt_release_statement_read(&st, (const char *)payload.ptr, payload.len)) < 0)
 		goto done;
@@ -456,7 +460,8 @@ int vt_site_build_check(vt_build_entry *out, vt_conveyer_site *s, const char *en
 	if ((err = vt_recipe_parse(&r, recipe, recipe_len)) < 0)
 		goto done;
 	if (!vt_hash_equal(&r.source_digest, &st.source_tree)) {
-		err = vt_error_set(VT_EVERIFY, "the recipe's source digest is not the provenance's");
+		err =
+		    vt_error_set(VT_EVERIFY, "the recipe's source digest is not the provenance's");
 		goto done;
 	}
 	if (!source || !source->tmp[0]) {
@@ -464,7 +469,8 @@ int vt_site_build_check(vt_build_entry *out, vt_conveyer_site *s, const char *en
 		goto done;
 	}
 	if (st.has_source_file && !vt_hash_equal(&st.source_file, &source->digest)) {
-		err = vt_error_set(VT_EVERIFY, "the source tarball is not the one the provenance names");
+		err = vt_error_set(VT_EVERIFY,
+				   "the source tarball is not the one the provenance names");
 		goto done;
 	}
 	if ((err = vt_tree_digest_tar(&tree, NULL, source->tmp)) < 0) {
@@ -487,12 +493,13 @@ int vt_site_build_check(vt_build_entry *out, vt_conveyer_site *s, const char *en
 			if (strcmp(artifacts[j].name, st.subjects[i].name) == 0)
 				a = &artifacts[j];
 		if (!a) {
-			err = vt_error_set(VT_EINVAL, "no artifact for subject %s", st.subjects[i].name);
+			err = vt_error_set(VT_EINVAL, "no artifact for subject %s",
+					   st.subjects[i].name);
 			goto done;
 		}
 		if (!vt_hash_equal(&a->digest, &st.subjects[i].digest)) {
-			err = vt_error_set(VT_EVERIFY, "artifact %s: its sha256 is not the subject's",
-					   a->name);
+			err = vt_error_set(VT_EVERIFY,
+					   "artifact %s: its sha256 is not the subject's", a->name);
 			goto done;
 		}
 	}
@@ -536,8 +543,8 @@ int vt_site_build_store(vt_conveyer_site *s, const char *env, size_t env_len, co
 	return 0;
 }
 
-int vt_site_release_check(vt_buf *entry, vt_conveyer_site *s, const char *name,
-			  const char *version, const char *proof, size_t proof_len)
+int vt_site_release_check(vt_buf *entry, vt_conveyer_site *s, const char *name, const char *version,
+			  const char *proof, size_t proof_len)
 {
 	vt_build_entry be = {0};
 	vt_release_entry re = {0};
@@ -569,8 +576,9 @@ int vt_site_release_check(vt_buf *entry, vt_conveyer_site *s, const char *name,
 	if ((err = vt_tlog_proof_parse(&p, proof, proof_len)) < 0 || p.index != index ||
 	    (err = vt_tlog_proof_verify_origin(&cp, NULL, &p, s->origin, b.ptr, b.len, &s->log_key,
 					       1)) < 0) {
-		err = vt_error_wrap(VT_EVERIFY, "the build entry of %s %s is not proven included in "
-						"a published checkpoint",
+		err = vt_error_wrap(VT_EVERIFY,
+				    "the build entry of %s %s is not proven included in "
+				    "a published checkpoint",
 				    name, version);
 		goto done;
 	}
@@ -586,8 +594,7 @@ done:
 	return err;
 }
 
-int vt_site_rebuild_check(vt_rebuild_entry *out, vt_conveyer_site *s, const char *env,
-			  size_t len)
+int vt_site_rebuild_check(vt_rebuild_entry *out, vt_conveyer_site *s, const char *env, size_t len)
 {
 	vt_rebuild_statement st = {0};
 	vt_build_entry be = {0};
@@ -610,7 +617,8 @@ int vt_site_rebuild_check(vt_rebuild_entry *out, vt_conveyer_site *s, const char
 		err = vt_rebuild_statement_open(&st, env, len, pub);
 	}
 	if (err == VT_EVERIFY)
-		err = vt_error_set(VT_EVERIFY, "the envelope verifies under no trusted rebuilder key");
+		err = vt_error_set(VT_EVERIFY,
+				   "the envelope verifies under no trusted rebuilder key");
 	if (err < 0)
 		goto done;
 	if ((err = vt_site_record_get(&b, &index, s, VT_SITE_BUILDS, st.name, st.version, NULL)) <
@@ -626,15 +634,17 @@ int vt_site_rebuild_check(vt_rebuild_entry *out, vt_conveyer_site *s, const char
 	}
 	if (!vt_hash_equal(&be.envelope, &st.build_envelope) ||
 	    !vt_hash_equal(&be.recipe, &st.recipe) || !vt_hash_equal(&be.source, &st.source)) {
-		err = vt_error_set(VT_EVERIFY, "the statement names other inputs than the build of "
-					       "%s %s (envelope, recipe or source digest)",
+		err = vt_error_set(VT_EVERIFY,
+				   "the statement names other inputs than the build of "
+				   "%s %s (envelope, recipe or source digest)",
 				   st.name, st.version);
 		goto done;
 	}
 	snprintf(out->name, sizeof(out->name), "%s", st.name);
 	snprintf(out->version, sizeof(out->version), "%s", st.version);
 	out->build_envelope = be.envelope;
-	if ((err = vt_sha256(&out->envelope, env, len)) < 0 || (err = vt_dsse_keyid(out->key, pub)) < 0)
+	if ((err = vt_sha256(&out->envelope, env, len)) < 0 ||
+	    (err = vt_dsse_keyid(out->key, pub)) < 0)
 		goto done;
 	out->reproduced = st.reproduced;
 	/* A reproduced verdict must carry exactly the build's subjects. */
@@ -648,16 +658,18 @@ int vt_site_rebuild_check(vt_rebuild_entry *out, vt_conveyer_site *s, const char
 					same = true;
 		}
 		if (!same) {
-			err = vt_error_set(VT_EINVAL, "says reproduced but its subjects differ from "
-						      "the build's");
+			err =
+			    vt_error_set(VT_EINVAL, "says reproduced but its subjects differ from "
+						    "the build's");
 			goto done;
 		}
 	}
 	if (record_path(path, sizeof(path), s, VT_SITE_REBUILDS, st.name, st.version, out->key) ==
-		    0 &&
+		0 &&
 	    access(path, F_OK) == 0) {
-		err = vt_error_set(VT_EEXISTS, "this rebuilder's statement on %s %s is already "
-					       "recorded",
+		err = vt_error_set(VT_EEXISTS,
+				   "this rebuilder's statement on %s %s is already "
+				   "recorded",
 				   st.name, st.version);
 		goto done;
 	}

@@ -42,7 +42,8 @@ static int read_subjects(vt_release_subject **out, size_t *n, json_t *subj)
 	*out = NULL;
 	*n = 0;
 	if (!json_is_array(subj) || count == 0 || count > VT_RELEASE_SUBJECT_MAX)
-		return vt_error_set(VT_EINVAL, "statement: 1 to %d subjects", VT_RELEASE_SUBJECT_MAX);
+		return vt_error_set(VT_EINVAL, "statement: 1 to %d subjects",
+				    VT_RELEASE_SUBJECT_MAX);
 	if ((s = calloc(count, sizeof(*s))) == NULL)
 		return vt_error_set(VT_ENOMEM, "out of memory");
 	for (size_t i = 0; i < count; i++) {
@@ -50,7 +51,7 @@ static int read_subjects(vt_release_subject **out, size_t *n, json_t *subj)
 		if (copy_str(s[i].name, sizeof(s[i].name), json_object_get(e, "name")) < 0 ||
 		    vt_release_check_path(s[i].name, strlen(s[i].name)) < 0 ||
 		    get_hex(&s[i].digest, json_object_get(json_object_get(e, "digest"), "sha256")) <
-			    0) {
+			0) {
 			free(s);
 			return vt_error_set(VT_EINVAL, "statement: subject %zu is malformed", i);
 		}
@@ -89,11 +90,12 @@ int vt_release_statement_read(vt_release_statement *out, const char *json, size_
 	bd = json_object_get(json_object_get(st, "predicate"), "buildDefinition");
 	ext = json_object_get(bd, "externalParameters");
 	src = json_object_get(json_object_get(ext, "source"), "digest");
-	if (copy_str(out->builder_id, sizeof(out->builder_id),
-		     json_object_get(json_object_get(json_object_get(json_object_get(st, "predicate"),
-								     "runDetails"),
-						     "builder"),
-				     "id")) < 0) {
+	if (copy_str(
+		out->builder_id, sizeof(out->builder_id),
+		json_object_get(
+		    json_object_get(json_object_get(json_object_get(st, "predicate"), "runDetails"),
+				    "builder"),
+		    "id")) < 0) {
 		vt_error_set(err, "statement: no runDetails.builder.id");
 		goto done;
 	}
@@ -151,8 +153,9 @@ int vt_rebuild_statement_format(vt_buf *out, const vt_rebuild_statement *s,
 	if (!(subj = json_array()) || !(diff = json_array()))
 		goto done;
 	for (size_t i = 0; i < s->nsubjects; i++)
-		json_array_append_new(subj, json_pack("{s:s,s:o}", "name", s->subjects[i].name,
-						      "digest", digest_obj(&s->subjects[i].digest)));
+		json_array_append_new(subj,
+				      json_pack("{s:s,s:o}", "name", s->subjects[i].name, "digest",
+						digest_obj(&s->subjects[i].digest)));
 	/* Every expected output that is missing or different, with both digests. */
 	for (size_t i = 0; i < nexpected; i++) {
 		const vt_release_subject *got = NULL;
@@ -161,12 +164,14 @@ int vt_rebuild_statement_format(vt_buf *out, const vt_rebuild_statement *s,
 				got = &s->subjects[j];
 		if (got && vt_hash_equal(&got->digest, &expected[i].digest))
 			continue;
-		json_array_append_new(diff, json_pack("{s:s,s:o,s:o*}", "name", expected[i].name,
-						      "expected", digest_obj(&expected[i].digest),
-						      "rebuilt", got ? digest_obj(&got->digest) : NULL));
+		json_array_append_new(diff,
+				      json_pack("{s:s,s:o,s:o*}", "name", expected[i].name,
+						"expected", digest_obj(&expected[i].digest),
+						"rebuilt", got ? digest_obj(&got->digest) : NULL));
 	}
 	if (s->reproduced != (json_array_size(diff) == 0 && nexpected == s->nsubjects)) {
-		err = vt_error_set(VT_EINVAL, "rebuild statement: result disagrees with the digests");
+		err =
+		    vt_error_set(VT_EINVAL, "rebuild statement: result disagrees with the digests");
 		goto done;
 	}
 	st = json_pack("{s:s,s:O,s:s,s:{s:{s:s,s:s,s:o},s:o,s:o,s:{s:s},s:s,s:O,s:s}}", "_type",
@@ -233,8 +238,8 @@ int vt_rebuild_statement_open(vt_rebuild_statement *out, const char *env, size_t
 	    vt_release_check_name(out->name, strlen(out->name)) < 0 ||
 	    copy_str(out->version, sizeof(out->version), json_object_get(b, "version")) < 0 ||
 	    vt_release_check_version(out->version, strlen(out->version)) < 0 ||
-	    get_hex(&out->build_envelope, json_object_get(json_object_get(b, "envelope"), "sha256")) <
-		    0 ||
+	    get_hex(&out->build_envelope,
+		    json_object_get(json_object_get(b, "envelope"), "sha256")) < 0 ||
 	    get_hex(&out->recipe, json_object_get(json_object_get(pr, "recipe"), "sha256")) < 0 ||
 	    get_hex(&out->source, json_object_get(json_object_get(pr, "source"), "sha256")) < 0 ||
 	    copy_str(out->rebuilder_id, sizeof(out->rebuilder_id),

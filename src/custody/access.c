@@ -9,7 +9,7 @@
 #include <time.h>
 
 const char *const vt_access_reasons[] = {
-	"incident-response", "detection-engineering", "customer-request", "legal-order", NULL,
+    "incident-response", "detection-engineering", "customer-request", "legal-order", NULL,
 };
 
 int vt_access_reason_check(const char *reason)
@@ -24,11 +24,13 @@ int vt_access_reason_check(const char *reason)
 
 int vt_access_ticket_check(const char *ticket)
 {
-	static const char ok[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:/#-";
+	static const char ok[] =
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:/#-";
 	size_t n = strlen(ticket);
 
 	if (n == 0 || n > VT_INDEX_TICKET_MAX || strspn(ticket, ok) != n)
-		return vt_error_set(VT_EINVAL, "a ticket id is 1 to %d of letters, digits and ._:/#-",
+		return vt_error_set(VT_EINVAL,
+				    "a ticket id is 1 to %d of letters, digits and ._:/#-",
 				    VT_INDEX_TICKET_MAX);
 	return 0;
 }
@@ -98,7 +100,8 @@ int vt_access_check(vt_index_access *a, vt_hash *id, vt_access_format *fmt, cons
 		status = 400;
 	} else if (!ticket || !ticket[0]) {
 		set(a->result, sizeof(a->result), "no-ticket");
-		vt_error_set(VT_EINVAL, "give ?ticket= with the id of the ticket behind this access");
+		vt_error_set(VT_EINVAL,
+			     "give ?ticket= with the id of the ticket behind this access");
 		status = 400;
 	} else if (!ticket_ok) {
 		set(a->result, sizeof(a->result), "bad-ticket");
@@ -138,7 +141,8 @@ int vt_access_entry(vt_buf *out, const vt_index_access *a, vt_access_format fmt)
 			    "vitrine/1 access\ntoken %lld\nrole %s\nresource %s\nformat %s\n"
 			    "reason %s\nticket %s\nresult %s\ntime %s\n",
 			    (long long)a->token_id, a->role, a->resource,
-			    fmt == VT_ACCESS_ZIP ? "zip" : "raw", a->reason, a->ticket, a->result, when);
+			    fmt == VT_ACCESS_ZIP ? "zip" : "raw", a->reason, a->ticket, a->result,
+			    when);
 	if (err < 0)
 		out->len = mark;
 	return err;

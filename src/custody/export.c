@@ -16,9 +16,9 @@ struct vt_export {
 	vt_vault_reader *r;
 	vt_access_format fmt;
 	struct archive *zip;
-	vt_buf out;	/* ZIP bytes made and not yet read */
-	size_t off;	/* of them, already read */
-	bool finished;	/* the ZIP's trailer is in out */
+	vt_buf out;    /* ZIP bytes made and not yet read */
+	size_t off;    /* of them, already read */
+	bool finished; /* the ZIP's trailer is in out */
 	uint8_t chunk[VT_VAULT_CHUNK];
 };
 

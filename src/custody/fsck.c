@@ -13,9 +13,9 @@
 
 typedef struct {
 	const char *dir, *jurisdiction;
-	vt_hash *ids;	/* sample entries' files, sorted once read */
+	vt_hash *ids; /* sample entries' files, sorted once read */
 	size_t n, cap;
-	bool *seen;	/* ids[i] has a verified object */
+	bool *seen; /* ids[i] has a verified object */
 	vt_vault_fsck_stats *vst;
 	vt_fsck_log_stats *lst;
 	vt_vault_problem_fn on_problem;
@@ -65,7 +65,8 @@ static int on_entry(uint64_t index, const uint8_t *e, size_t len, void *payload)
 		x->ids = p;
 		x->cap = cap;
 	}
-	if (!hex || hl != 2 * VT_HASH_SIZE || vt_hex_decode(x->ids[x->n].b, VT_HASH_SIZE, hex, hl) < 0)
+	if (!hex || hl != 2 * VT_HASH_SIZE ||
+	    vt_hex_decode(x->ids[x->n].b, VT_HASH_SIZE, hex, hl) < 0)
 		return vt_error_set(VT_ECORRUPT, "log entry %llu: a sample entry without a SHA-256",
 				    (unsigned long long)index);
 	x->n++;
@@ -98,12 +99,16 @@ static int on_object(const vt_hash *id, const char *jurisdiction, void *payload)
 		      "stored but no `sample` entry in the log names it");
 }
 
-int vt_fsck_custody(vt_vault_fsck_stats *vst, vt_fsck_log_stats *lst, vt_vault *v,
-		    const char *dir, const char *jurisdiction, vt_tlog_reader *r,
-		    vt_vault_problem_fn on_problem, void *payload)
+int vt_fsck_custody(vt_vault_fsck_stats *vst, vt_fsck_log_stats *lst, vt_vault *v, const char *dir,
+		    const char *jurisdiction, vt_tlog_reader *r, vt_vault_problem_fn on_problem,
+		    void *payload)
 {
-	cross x = {.dir = dir, .jurisdiction = jurisdiction, .vst = vst, .lst = lst,
-		   .on_problem = on_problem, .payload = payload};
+	cross x = {.dir = dir,
+		   .jurisdiction = jurisdiction,
+		   .vst = vst,
+		   .lst = lst,
+		   .on_problem = on_problem,
+		   .payload = payload};
 	size_t kept = 0;
 	int err;
 

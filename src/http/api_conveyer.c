@@ -36,9 +36,9 @@ typedef struct {
 	vt_site_part source;
 	vt_site_part arts[VT_RELEASE_SUBJECT_MAX];
 	size_t narts;
-	int fd;		     /* the streaming part's file */
-	vt_site_part *cur;   /* and its record */
-	vt_sha256_ctx *ctx;  /* and its hash */
+	int fd;		    /* the streaming part's file */
+	vt_site_part *cur;  /* and its record */
+	vt_sha256_ctx *ctx; /* and its hash */
 	uint64_t max;
 	int fail;
 	unsigned fail_status;
@@ -120,7 +120,8 @@ static enum MHD_Result serve_blob(request *rq, vt_site_kind kind)
 
 	if (!parse_sha(&h, rq->route.arg, rq->route.arg_len))
 		return vt_http_api_error(rq->conn, 400, "bad_hash",
-					 "want the SHA-256 as 64 lower-case hex digits", NULL, NULL);
+					 "want the SHA-256 as 64 lower-case hex digits", NULL,
+					 NULL);
 	if (vt_site_blob_path(path, sizeof(path), rq->srv->conveyer, kind, &h) < 0 ||
 	    (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return vt_http_api_error(rq->conn, 404, "not_found", "no such object", NULL, NULL);
@@ -196,8 +197,7 @@ done:
 }
 
 /* The JSON of one release; VT_ENOTFOUND when not released. */
-static int release_json(vt_buf *b, vt_server *srv, const char *name, const char *version,
-			bool full)
+static int release_json(vt_buf *b, vt_server *srv, const char *name, const char *version, bool full)
 {
 	vt_conveyer_site *s = srv->conveyer;
 	vt_build_entry be = {0};
@@ -208,7 +208,8 @@ static int release_json(vt_buf *b, vt_server *srv, const char *name, const char 
 
 	vt_buf_init(&bent, 65536);
 	vt_buf_init(&rent, 65536);
-	if ((err = vt_site_record_get(&rent, &ridx, s, VT_SITE_RELEASES, name, version, NULL)) < 0 ||
+	if ((err = vt_site_record_get(&rent, &ridx, s, VT_SITE_RELEASES, name, version, NULL)) <
+		0 ||
 	    (err = vt_site_record_get(&bent, &bidx, s, VT_SITE_BUILDS, name, version, NULL)) < 0 ||
 	    (err = vt_build_entry_parse(&be, (const char *)bent.ptr, bent.len)) < 0)
 		goto done;
@@ -296,7 +297,8 @@ static enum MHD_Result serve_releases(request *rq)
 /* The route's name and version segments, checked. */
 static bool release_args(request *rq, char *name, char *version)
 {
-	if (rq->route.nargs != 2 || vt_release_check_name(rq->route.args[0], rq->route.args_len[0]) < 0 ||
+	if (rq->route.nargs != 2 ||
+	    vt_release_check_name(rq->route.args[0], rq->route.args_len[0]) < 0 ||
 	    vt_release_check_version(rq->route.args[1], rq->route.args_len[1]) < 0)
 		return false;
 	memcpy(name, rq->route.args[0], rq->route.args_len[0]);
@@ -340,8 +342,8 @@ static enum MHD_Result answer_logged(request *rq)
 	if (rq->err < 0)
 		return vt_http_api_error(rq->conn, 503, "unavailable", rq->why, "Retry-After", "1");
 	err = vt_site_record_put(c->site, c->kind, c->name, c->version,
-				 c->kind == VT_SITE_REBUILDS ? c->key : NULL, rq->index, c->entry.ptr,
-				 c->entry.len);
+				 c->kind == VT_SITE_REBUILDS ? c->key : NULL, rq->index,
+				 c->entry.ptr, c->entry.len);
 	if (err < 0)
 		/* Logged but not listed: the log is the truth; say so. */
 		return vt_http_api_error(rq->conn, 500, "internal", vt_error_last(), NULL, NULL);
@@ -370,8 +372,8 @@ static enum MHD_Result submit(request *rq)
 	bool suspended = false;
 	int err = vt_http_submit_entry(rq, c->entry.ptr, c->entry.len, &suspended);
 	if (err == VT_EBUSY)
-		return vt_http_api_error(rq->conn, 503, "unavailable", vt_error_last(), "Retry-After",
-					 "1");
+		return vt_http_api_error(rq->conn, 503, "unavailable", vt_error_last(),
+					 "Retry-After", "1");
 	if (err < 0)
 		return vt_http_api_error(rq->conn, 500, "internal", vt_error_last(), NULL, NULL);
 	return suspended ? MHD_YES : answer_logged(rq);
@@ -400,7 +402,8 @@ static enum MHD_Result post_release(request *rq)
 		return vt_http_api_error(rq->conn, 400, "bad_request", vt_error_last(), NULL, NULL);
 	vt_buf_init(&entry, 65536);
 	vt_buf_init(&proof, 2 << 20);
-	err = vt_site_record_get(&entry, &index, c->site, VT_SITE_BUILDS, c->name, c->version, NULL);
+	err =
+	    vt_site_record_get(&entry, &index, c->site, VT_SITE_BUILDS, c->name, c->version, NULL);
 	if (err == 0)
 		err = vt_http_build_proof(&proof, rq->srv, index);
 	if (err == VT_EINVAL)
@@ -479,8 +482,9 @@ static int on_begin(const char *name, const char *filename, const char *type, vo
 		if (c->narts == VT_RELEASE_SUBJECT_MAX)
 			return vt_error_set(VT_EINVAL, "too many artifacts");
 		if (!filename || vt_release_check_path(filename, strlen(filename)) < 0)
-			return vt_error_set(VT_EINVAL, "an artifact part's filename is its subject "
-						       "name: [A-Za-z0-9._+-/], no . or .. component");
+			return vt_error_set(VT_EINVAL,
+					    "an artifact part's filename is its subject "
+					    "name: [A-Za-z0-9._+-/], no . or .. component");
 		for (size_t i = 0; i < c->narts; i++)
 			if (strcmp(c->arts[i].name, filename) == 0)
 				return vt_error_set(VT_EINVAL, "artifact %s twice", filename);
@@ -589,10 +593,9 @@ static enum MHD_Result builds_end(request *rq)
 	snprintf(c->name, sizeof(c->name), "%s", be.name);
 	snprintf(c->version, sizeof(c->version), "%s", be.version);
 	vt_build_entry_dispose(&be);
-	if (err < 0 ||
-	    (err = vt_site_build_store(c->site, (const char *)c->env.ptr, c->env.len,
-				       (const char *)c->recipe.ptr, c->recipe.len, &c->source, c->arts,
-				       c->narts)) < 0)
+	if (err < 0 || (err = vt_site_build_store(c->site, (const char *)c->env.ptr, c->env.len,
+						  (const char *)c->recipe.ptr, c->recipe.len,
+						  &c->source, c->arts, c->narts)) < 0)
 		return fail_err(rq, err, "cannot store the build");
 	c->kind = VT_SITE_BUILDS;
 	return submit(rq);
@@ -607,8 +610,8 @@ enum MHD_Result vt_api_conveyer_handle(request *rq, bool first, const char *data
 	if (first) {
 		if (!rq->srv->conveyer)
 			return vt_http_api_error(rq->conn, 503, "unavailable",
-						 "this site does not run the conveyer service", NULL,
-						 NULL);
+						 "this site does not run the conveyer service",
+						 NULL, NULL);
 		if (!(c = cv_new(rq)))
 			return MHD_NO;
 		if (id == VT_ROUTE_BUILDS)
@@ -643,7 +646,8 @@ enum MHD_Result vt_api_conveyer_handle(request *rq, bool first, const char *data
 	case VT_ROUTE_REBUILDS:
 		if (c->fail)
 			return vt_http_api_error(rq->conn, 413, "too_large",
-						 "a rebuild envelope is at most 16 MiB", NULL, NULL);
+						 "a rebuild envelope is at most 16 MiB", NULL,
+						 NULL);
 		return post_rebuild(rq);
 	default: return MHD_NO;
 	}

@@ -11,31 +11,32 @@ static const struct {
 	const char *method;
 	vt_route_id id;
 } routes[] = {
-	{"/log/checkpoint", "GET", VT_ROUTE_CHECKPOINT},
-	{"/log/add", "POST", VT_ROUTE_ADD},
-	{"/healthz", "GET", VT_ROUTE_HEALTHZ},
-	{"/metrics", "GET", VT_ROUTE_METRICS},
-	{"/api/v1/files", "POST", VT_ROUTE_FILES},
-	{"/api/v1/lookup", "POST", VT_ROUTE_LOOKUP},
-	{"/api/v1/files/*", "GET", VT_ROUTE_FILE_REPORT},
-	{"/api/v1/files/*/content", "GET", VT_ROUTE_FILE_CONTENT},
-	{"/api/v1/files/*/analyse", "POST", VT_ROUTE_FILE_ANALYSE},
-	{"/api/v1/search", "GET", VT_ROUTE_SEARCH},
-	{"/api/v1/analysis", "GET", VT_ROUTE_ANALYSIS},
-	{"/api/v1/rulesets", "POST", VT_ROUTE_RULESETS},
-	{"/api/v1/builds", "POST", VT_ROUTE_BUILDS},
-	{"/api/v1/attestations/*", "GET", VT_ROUTE_ATTESTATION},
-	{"/api/v1/artifacts/*", "GET", VT_ROUTE_ARTIFACT},
-	{"/api/v1/sources/*", "GET", VT_ROUTE_SOURCE},
-	{"/api/v1/releases", "GET", VT_ROUTE_RELEASES},
-	{"/api/v1/releases/*/*", "GET", VT_ROUTE_RELEASE},
-	{"/api/v1/releases/*/*", "POST", VT_ROUTE_RELEASE_PUBLISH},
-	{"/api/v1/rebuilds", "POST", VT_ROUTE_REBUILDS},
+    {"/log/checkpoint", "GET", VT_ROUTE_CHECKPOINT},
+    {"/log/add", "POST", VT_ROUTE_ADD},
+    {"/healthz", "GET", VT_ROUTE_HEALTHZ},
+    {"/metrics", "GET", VT_ROUTE_METRICS},
+    {"/api/v1/files", "POST", VT_ROUTE_FILES},
+    {"/api/v1/lookup", "POST", VT_ROUTE_LOOKUP},
+    {"/api/v1/files/*", "GET", VT_ROUTE_FILE_REPORT},
+    {"/api/v1/files/*/content", "GET", VT_ROUTE_FILE_CONTENT},
+    {"/api/v1/files/*/analyse", "POST", VT_ROUTE_FILE_ANALYSE},
+    {"/api/v1/search", "GET", VT_ROUTE_SEARCH},
+    {"/api/v1/analysis", "GET", VT_ROUTE_ANALYSIS},
+    {"/api/v1/rulesets", "POST", VT_ROUTE_RULESETS},
+    {"/api/v1/builds", "POST", VT_ROUTE_BUILDS},
+    {"/api/v1/attestations/*", "GET", VT_ROUTE_ATTESTATION},
+    {"/api/v1/artifacts/*", "GET", VT_ROUTE_ARTIFACT},
+    {"/api/v1/sources/*", "GET", VT_ROUTE_SOURCE},
+    {"/api/v1/releases", "GET", VT_ROUTE_RELEASES},
+    {"/api/v1/releases/*/*", "GET", VT_ROUTE_RELEASE},
+    {"/api/v1/releases/*/*", "POST", VT_ROUTE_RELEASE_PUBLISH},
+    {"/api/v1/rebuilds", "POST", VT_ROUTE_REBUILDS},
 };
 
 static bool method_is(const char *method, const char *want)
 {
-	return strcmp(method, want) == 0 || (strcmp(want, "GET") == 0 && strcmp(method, "HEAD") == 0);
+	return strcmp(method, want) == 0 ||
+	       (strcmp(want, "GET") == 0 && strcmp(method, "HEAD") == 0);
 }
 
 static int refuse(vt_route *out, int status, const char *reason, const char *allow)

@@ -43,7 +43,7 @@ void vt_http_json_string(vt_buf *b, const char *s)
 }
 
 enum MHD_Result vt_http_send_buf(struct MHD_Connection *c, unsigned status, const void *data,
-				size_t len, const char *type, const char *cache)
+				 size_t len, const char *type, const char *cache)
 {
 	struct MHD_Response *r;
 	enum MHD_Result ret;
@@ -158,7 +158,8 @@ static enum MHD_Result serve_tile(request *rq)
 	else if (err < 0)
 		ret = send_error(rq->conn, 500, "storage error", vt_error_last(), NULL, NULL);
 	else
-		ret = vt_http_send_buf(rq->conn, 200, b.ptr, b.len, "application/octet-stream", IMMUTABLE);
+		ret = vt_http_send_buf(rq->conn, 200, b.ptr, b.len, "application/octet-stream",
+				       IMMUTABLE);
 	vt_buf_dispose(&b);
 	return ret;
 }
@@ -173,7 +174,7 @@ static enum MHD_Result serve_checkpoint(request *rq)
 		ret = send_error(rq->conn, 500, "no checkpoint", vt_error_last(), NULL, NULL);
 	else
 		ret = vt_http_send_buf(rq->conn, 200, b.ptr, b.len, "text/plain; charset=utf-8",
-			       "no-cache");
+				       "no-cache");
 	vt_buf_dispose(&b);
 	return ret;
 }
@@ -210,12 +211,13 @@ static enum MHD_Result serve_metrics(request *rq)
 		      "# HELP vitrine_log_publish_seconds Time signing checkpoints.\n"
 		      "# TYPE vitrine_log_publish_seconds counter\n"
 		      "vitrine_log_publish_seconds_total %.6f\n"
-		      "# HELP vitrine_log_fsync_seconds Time committing groups: objects and checkpoint durable.\n"
+		      "# HELP vitrine_log_fsync_seconds Time committing groups: objects and "
+		      "checkpoint durable.\n"
 		      "# TYPE vitrine_log_fsync_seconds histogram\n",
 		      (unsigned long long)s.size, (unsigned long long)s.appends,
 		      (unsigned long long)s.pending, (unsigned long long)s.rejected_busy,
-		      (unsigned long long)s.group_errors, s.batch_sum,
-		      (unsigned long long)s.groups, s.integrate_seconds, s.publish_seconds);
+		      (unsigned long long)s.group_errors, s.batch_sum, (unsigned long long)s.groups,
+		      s.integrate_seconds, s.publish_seconds);
 	for (int i = 0; i < 8; i++)
 		vt_buf_printf(&b, "vitrine_log_fsync_seconds_bucket{le=\"%s\"} %llu\n", le[i],
 			      (unsigned long long)s.commit_le[i]);
@@ -223,8 +225,8 @@ static enum MHD_Result serve_metrics(request *rq)
 		      "vitrine_log_fsync_seconds_bucket{le=\"+Inf\"} %llu\n"
 		      "vitrine_log_fsync_seconds_sum %.6f\nvitrine_log_fsync_seconds_count %llu\n",
 		      (unsigned long long)s.groups, s.commit_seconds, (unsigned long long)s.groups);
-	ret = vt_http_send_buf(rq->conn, 200, b.ptr, b.len, "text/plain; version=0.0.4; charset=utf-8",
-		       "no-store");
+	ret = vt_http_send_buf(rq->conn, 200, b.ptr, b.len,
+			       "text/plain; version=0.0.4; charset=utf-8", "no-store");
 	vt_buf_dispose(&b);
 	return ret;
 }
@@ -393,10 +395,11 @@ static enum MHD_Result answer_add(request *rq)
 				  "append failed", rq->why, "Retry-After", "1");
 	vt_buf_init(&out, 2 << 20);
 	if (vt_http_build_proof(&out, rq->srv, rq->index) < 0)
-		ret = send_error(rq->conn, 500, "cannot build the proof", vt_error_last(), NULL, NULL);
+		ret = send_error(rq->conn, 500, "cannot build the proof", vt_error_last(), NULL,
+				 NULL);
 	else
 		ret = vt_http_send_buf(rq->conn, 200, out.ptr, out.len, "text/plain; charset=utf-8",
-			       "no-store");
+				       "no-store");
 	vt_buf_dispose(&out);
 	return ret;
 }
@@ -431,8 +434,8 @@ int vt_http_submit_entry(request *rq, const void *entry, size_t len, bool *suspe
 
 static bool authorized(request *rq)
 {
-	const char *h = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
-						    MHD_HTTP_HEADER_AUTHORIZATION);
+	const char *h =
+	    MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 	const vt_token *t;
 	if (!h || strncmp(h, "Bearer ", 7) != 0)
 		return false;
@@ -464,8 +467,8 @@ static enum MHD_Result handle_add(request *rq, const char *data, size_t *size)
 	if (err == VT_EBUSY)
 		return send_error(rq->conn, 503, "busy", vt_error_last(), "Retry-After", "1");
 	if (err < 0)
-		return send_error(rq->conn, vt_http_status_of(err), "append refused", vt_error_last(),
-				  NULL, NULL);
+		return send_error(rq->conn, vt_http_status_of(err), "append refused",
+				  vt_error_last(), NULL, NULL);
 	return suspended ? MHD_YES : answer_add(rq);
 }
 
@@ -542,7 +545,7 @@ static int on_part_begin(const char *name, const char *filename, const char *con
 		rq->part = FIELD_FILE;
 		if (filename && filename[0] &&
 		    snprintf(rq->fname, sizeof(rq->fname), "%s", filename) >=
-			    (int)sizeof(rq->fname))
+			(int)sizeof(rq->fname))
 			rq->fname_bad = true;
 		if ((err = vt_intake_upload_new(&rq->up, rq->srv->intake, rq->srv->max_upload)) < 0)
 			return err;
@@ -592,29 +595,31 @@ static enum MHD_Result files_begin(request *rq)
 
 	if (!rq->srv->intake)
 		return vt_http_api_error(c, 503, "unavailable",
-				  rq->srv->intake_off ? rq->srv->intake_off
-						      : "this site does not take files",
-				  NULL, NULL);
+					 rq->srv->intake_off ? rq->srv->intake_off
+							     : "this site does not take files",
+					 NULL, NULL);
 	h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 	if (!h || strncmp(h, "Bearer ", 7) != 0)
 		return vt_http_api_error(c, 401, "unauthorized",
-				 "send Authorization: Bearer <submitter token>", "WWW-Authenticate",
-				 "Bearer");
+					 "send Authorization: Bearer <submitter token>",
+					 "WWW-Authenticate", "Bearer");
 	err = vt_tokens_lookup(&rq->tok, rq->srv->tokens, h + 7, strlen(h + 7));
 	if (err == VT_EDENIED)
-		return vt_http_api_error(c, 401, "unauthorized", "unknown, malformed or revoked token",
-				  "WWW-Authenticate", "Bearer");
+		return vt_http_api_error(c, 401, "unauthorized",
+					 "unknown, malformed or revoked token", "WWW-Authenticate",
+					 "Bearer");
 	if (err < 0)
-		return vt_http_api_error(c, 503, "unavailable", vt_error_last(),
-				  "Retry-After", "1");
+		return vt_http_api_error(c, 503, "unavailable", vt_error_last(), "Retry-After",
+					 "1");
 	if (strcmp(rq->tok.role, "submitter") != 0)
-		return vt_http_api_error(c, 403, "forbidden", "uploading files needs a submitter token",
-				  NULL, NULL);
+		return vt_http_api_error(c, 403, "forbidden",
+					 "uploading files needs a submitter token", NULL, NULL);
 	type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
 	if (!type || strncasecmp(type, "multipart/form-data", 19) != 0 ||
 	    (type[19] != 0 && type[19] != ';' && type[19] != ' ' && type[19] != '\t'))
 		return vt_http_api_error(c, 415, "unsupported_media_type",
-				  "send multipart/form-data with a \"file\" part", NULL, NULL);
+					 "send multipart/form-data with a \"file\" part", NULL,
+					 NULL);
 	/* Residency before a byte of the body is read. */
 	err = vt_intake_residency(&d, rq->srv->intake, rq->tok.region);
 	if (d.place != VT_POLICY_HERE)
@@ -654,7 +659,8 @@ static int each_tag(request *rq, bool add)
 	while (*s) {
 		size_t n = strcspn(s, ", ");
 		if (n > VT_INDEX_TAG_MAX) {
-			err = vt_error_set(VT_EINVAL, "a tag is at most %d bytes", VT_INDEX_TAG_MAX);
+			err =
+			    vt_error_set(VT_EINVAL, "a tag is at most %d bytes", VT_INDEX_TAG_MAX);
 			break;
 		}
 		if (n > 0) {
@@ -662,8 +668,8 @@ static int each_tag(request *rq, bool add)
 			tag[n] = 0;
 			if (tag[strspn(tag, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 					    "0123456789-_.:/")] != 0) {
-				err = vt_error_set(VT_EINVAL, "tag \"%s\": letters, digits and -_.:/ only",
-						   tag);
+				err = vt_error_set(
+				    VT_EINVAL, "tag \"%s\": letters, digits and -_.:/ only", tag);
 				break;
 			}
 			if (add && (err = vt_index_tag_add(vt_tokens_index(rq->srv->tokens),
@@ -715,8 +721,9 @@ static enum MHD_Result answer_files(request *rq)
 
 	if (rq->err < 0) {
 		/* A refusal of the commit has its status; a log failure is 503. */
-		unsigned st = rq->fail_status ? rq->fail_status
-				: vt_http_status_of(rq->err) == 503 ? 503 : 500;
+		unsigned st = rq->fail_status			  ? rq->fail_status
+			      : vt_http_status_of(rq->err) == 503 ? 503
+								  : 500;
 		return vt_http_api_error(rq->conn, st, vt_http_api_code(st), rq->why,
 					 st == 503 ? "Retry-After" : NULL, "1");
 	}
@@ -733,8 +740,9 @@ static enum MHD_Result answer_files(request *rq)
 	json_hex(&b, "sha256", r->d.sha256.b, VT_HASH_SIZE);
 	json_hex(&b, "sha1", r->d.sha1, VT_SHA1_SIZE);
 	json_hex(&b, "md5", r->d.md5, VT_MD5_SIZE);
-	vt_buf_printf(&b, "\"size\": %llu, \"first_seen\": \"%s\", \"new\": %s, \"log_index\": %llu, "
-			  "\"entry\": ",
+	vt_buf_printf(&b,
+		      "\"size\": %llu, \"first_seen\": \"%s\", \"new\": %s, \"log_index\": %llu, "
+		      "\"entry\": ",
 		      (unsigned long long)r->d.size, when, r->is_new ? "true" : "false",
 		      (unsigned long long)rq->index);
 	vt_http_json_string(&b, vt_buf_cstr(&rq->res.entry));
@@ -742,7 +750,7 @@ static enum MHD_Result answer_files(request *rq)
 	vt_http_json_string(&b, vt_buf_cstr(&proof));
 	vt_buf_adds(&b, "}\n");
 	ret = vt_http_send_buf(rq->conn, r->is_new ? 201 : 200, b.ptr, b.len, "application/json",
-		       "no-store");
+			       "no-store");
 done:
 	vt_buf_dispose(&proof);
 	vt_buf_dispose(&b);
@@ -763,7 +771,8 @@ static bool too_slow(const request *rq)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	elapsed = (double)(now.tv_sec - rq->started.tv_sec) +
 		  (double)(now.tv_nsec - rq->started.tv_nsec) / 1e9;
-	return elapsed > rq->srv->timeout_s && (double)rq->received < elapsed * (double)rq->srv->min_rate;
+	return elapsed > rq->srv->timeout_s &&
+	       (double)rq->received < elapsed * (double)rq->srv->min_rate;
 }
 
 /* Deferred: commit the upload, tag it, log its entry. */
@@ -819,23 +828,25 @@ static enum MHD_Result handle_files(request *rq, const char *data, size_t *size)
 	if (!rq->fail && rq->name.len &&
 	    (has_control(&rq->name) ||
 	     (err = vt_multipart_safe_filename(vt_buf_cstr(&rq->name))) < 0))
-		files_fail(rq, 400, vt_error_set(VT_EINVAL, "the name field is not a plain file name"));
-	if (!rq->fail && rq->fname[0] && !rq->name.len &&
-	    vt_multipart_safe_filename(rq->fname) < 0)
+		files_fail(rq, 400,
+			   vt_error_set(VT_EINVAL, "the name field is not a plain file name"));
+	if (!rq->fail && rq->fname[0] && !rq->name.len && vt_multipart_safe_filename(rq->fname) < 0)
 		files_fail(rq, 400, vt_error_wrap(VT_EINVAL, "the file's name"));
 	if (!rq->fail && has_control(&rq->source))
-		files_fail(rq, 400, vt_error_set(VT_EINVAL, "the source field has control characters"));
+		files_fail(rq, 400,
+			   vt_error_set(VT_EINVAL, "the source field has control characters"));
 	if (!rq->fail && (err = each_tag(rq, false)) < 0)
 		files_fail(rq, 400, err);
 	if (rq->fail) {
-		return vt_http_api_error(rq->conn, rq->fail_status, vt_http_api_code(rq->fail_status), rq->fail_msg,
-				 NULL, NULL);
+		return vt_http_api_error(rq->conn, rq->fail_status,
+					 vt_http_api_code(rq->fail_status), rq->fail_msg, NULL,
+					 NULL);
 	}
 	/* Everything checked: the object, the index record and the entry are
 	 * committed on a worker (their fsyncs would stall the event loop). */
 	if (vt_http_defer(rq, finish_upload) < 0)
-		return vt_http_api_error(rq->conn, 503, "unavailable", vt_error_last(), "Retry-After",
-					 "1");
+		return vt_http_api_error(rq->conn, 503, "unavailable", vt_error_last(),
+					 "Retry-After", "1");
 	return MHD_YES;
 }
 
@@ -859,7 +870,7 @@ struct MHD_Response *vt_http_api_error_response(const char *code, const char *me
 }
 
 enum MHD_Result vt_http_api_error(struct MHD_Connection *c, unsigned status, const char *code,
-				 const char *message, const char *hname, const char *hvalue)
+				  const char *message, const char *hname, const char *hvalue)
 {
 	struct MHD_Response *r = vt_http_api_error_response(code, message);
 	enum MHD_Result ret;
@@ -899,22 +910,24 @@ enum MHD_Result vt_http_send_json(struct MHD_Connection *c, unsigned status, vt_
  */
 bool vt_http_api_token(request *rq, enum MHD_Result *ret)
 {
-	const char *h = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
-						    MHD_HTTP_HEADER_AUTHORIZATION);
+	const char *h =
+	    MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 	int err;
 
 	if (!h || strncmp(h, "Bearer ", 7) != 0) {
-		*ret = vt_http_api_error(rq->conn, 401, "unauthorized", "send Authorization: Bearer <token>",
-				 "WWW-Authenticate", "Bearer");
+		*ret = vt_http_api_error(rq->conn, 401, "unauthorized",
+					 "send Authorization: Bearer <token>", "WWW-Authenticate",
+					 "Bearer");
 		return false;
 	}
 	err = vt_tokens_lookup(&rq->tok, rq->srv->tokens, h + 7, strlen(h + 7));
 	if (err == VT_EDENIED)
-		*ret = vt_http_api_error(rq->conn, 401, "unauthorized", "unknown, malformed or revoked token",
-				 "WWW-Authenticate", "Bearer");
+		*ret = vt_http_api_error(rq->conn, 401, "unauthorized",
+					 "unknown, malformed or revoked token", "WWW-Authenticate",
+					 "Bearer");
 	else if (err < 0)
 		*ret = vt_http_api_error(rq->conn, 503, "unavailable", "cannot check the token now",
-				 "Retry-After", "1");
+					 "Retry-After", "1");
 	return err == 0;
 }
 
@@ -937,14 +950,15 @@ static enum MHD_Result lookup_begin(request *rq)
 	else if (type && tl == 10 && strncasecmp(type, "text/plain", 10) == 0)
 		rq->lookup_fmt = VT_LOOKUP_TEXT;
 	else
-		return vt_http_api_error(c, 415, "unsupported_media_type",
-				 "send application/json ({\"hashes\": [...]}) or text/plain "
-				 "(one hash a line)",
-				 NULL, NULL);
+		return vt_http_api_error(
+		    c, 415, "unsupported_media_type",
+		    "send application/json ({\"hashes\": [...]}) or text/plain "
+		    "(one hash a line)",
+		    NULL, NULL);
 	len = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (len && strtoull(len, NULL, 10) > VT_LOOKUP_BODY_MAX)
-		return vt_http_api_error(c, 413, "too_large", "a lookup request is at most 4 MiB", NULL,
-				 NULL);
+		return vt_http_api_error(c, 413, "too_large", "a lookup request is at most 4 MiB",
+					 NULL, NULL);
 	vt_buf_dispose(&rq->body);
 	vt_buf_init(&rq->body, VT_LOOKUP_BODY_MAX);
 	return MHD_YES;
@@ -966,16 +980,19 @@ static enum MHD_Result handle_lookup(request *rq, const char *data, size_t *size
 	}
 	vt_buf_init(&out, (size_t)32 << 20);
 	if (rq->too_big) {
-		ret = vt_http_api_error(rq->conn, 413, "too_large", "a lookup request is at most 4 MiB",
-				NULL, NULL);
+		ret = vt_http_api_error(rq->conn, 413, "too_large",
+					"a lookup request is at most 4 MiB", NULL, NULL);
 		goto done;
 	}
 	if ((err = vt_lookup_parse(&req, rq->body.ptr, rq->body.len, rq->lookup_fmt)) < 0) {
-		ret = vt_http_api_error(rq->conn, err == VT_ETOOBIG ? 413 : err == VT_EINVAL ? 400 : 500,
-				err == VT_ETOOBIG ? "too_many_hashes"
-				: err == VT_EINVAL ? "bad_request"
-						   : "internal",
-				vt_error_last(), NULL, NULL);
+		ret = vt_http_api_error(rq->conn,
+					err == VT_ETOOBIG  ? 413
+					: err == VT_EINVAL ? 400
+							   : 500,
+					err == VT_ETOOBIG  ? "too_many_hashes"
+					: err == VT_EINVAL ? "bad_request"
+							   : "internal",
+					vt_error_last(), NULL, NULL);
 		goto done;
 	}
 	if (req.n > 0 && (hits = malloc(req.n * sizeof(*hits))) == NULL) {
@@ -983,10 +1000,11 @@ static enum MHD_Result handle_lookup(request *rq, const char *data, size_t *size
 		goto done;
 	}
 	if ((err = vt_index_lookup_many(hits, vt_tokens_index(rq->srv->tokens), req.keys, req.n)) <
-		    0 ||
+		0 ||
 	    (err = vt_lookup_answer(&out, req.keys, hits, req.n)) < 0) {
-		ret = vt_http_api_error(rq->conn, err == VT_EBUSY ? 503 : 500, "internal", vt_error_last(),
-				err == VT_EBUSY ? "Retry-After" : NULL, "1");
+		ret =
+		    vt_http_api_error(rq->conn, err == VT_EBUSY ? 503 : 500, "internal",
+				      vt_error_last(), err == VT_EBUSY ? "Retry-After" : NULL, "1");
 		goto done;
 	}
 	ret = vt_http_send_json(rq->conn, 200, &out);
@@ -1018,8 +1036,9 @@ static enum MHD_Result serve_file_report(request *rq)
 	} else if (err == VT_EDENIED) {
 		ret = vt_http_api_error(rq->conn, 403, "forbidden", vt_error_last(), NULL, NULL);
 	} else {
-		ret = vt_http_api_error(rq->conn, err == VT_EBUSY ? 503 : 500, "internal", vt_error_last(),
-				err == VT_EBUSY ? "Retry-After" : NULL, "1");
+		ret =
+		    vt_http_api_error(rq->conn, err == VT_EBUSY ? 503 : 500, "internal",
+				      vt_error_last(), err == VT_EBUSY ? "Retry-After" : NULL, "1");
 	}
 	vt_buf_dispose(&out);
 	return ret;
@@ -1059,9 +1078,10 @@ static enum MHD_Result answer_content(request *rq)
 	int err;
 
 	if (rq->err < 0)
-		return vt_http_api_error(rq->conn, 503, "unavailable",
-				 "the log could not take the access entry, so nothing is served",
-				 "Retry-After", "1");
+		return vt_http_api_error(
+		    rq->conn, 503, "unavailable",
+		    "the log could not take the access entry, so nothing is served", "Retry-After",
+		    "1");
 	rq->acc.log_index = (int64_t)rq->index;
 	if (vt_index_access_add(NULL, vt_tokens_index(srv->tokens), &rq->acc) < 0)
 		fprintf(stderr, "vitrine: access entry %llu not indexed: %s\n",
@@ -1084,11 +1104,11 @@ static enum MHD_Result answer_content(request *rq)
 				  rq->content_fmt, hex)) < 0) {
 		status = err == VT_ENOTFOUND ? 404 : 500;
 		r = vt_http_api_error_response(err == VT_ENOTFOUND ? "not_found" : "corrupt_object",
-				       vt_error_last());
+					       vt_error_last());
 		goto send;
 	}
 	r = MHD_create_response_from_callback(vt_export_size(e) < 0 ? MHD_SIZE_UNKNOWN
-								      : (uint64_t)vt_export_size(e),
+								    : (uint64_t)vt_export_size(e),
 					      VT_VAULT_CHUNK, content_read, e, content_free);
 	if (!r) {
 		vt_export_free(e);
@@ -1174,22 +1194,23 @@ static enum MHD_Result serve_content(request *rq)
 	if (!vt_http_api_token(rq, &ret))
 		return ret;
 	if (!rq->srv->vault)
-		return vt_http_api_error(c, 503, "unavailable", "this site holds no customer files", NULL,
-				 NULL);
+		return vt_http_api_error(c, 503, "unavailable", "this site holds no customer files",
+					 NULL, NULL);
 	if (rq->route.arg_len == 2 * VT_HASH_SIZE)
 		memcpy(hash, rq->route.arg, rq->route.arg_len);
 	rq->acc.token_id = rq->tok.id;
 	rq->acc.time = (int64_t)time(NULL);
 	rq->acc_status = (unsigned)vt_access_check(
-		&rq->acc, &rq->content_id, &rq->content_fmt, rq->tok.role, hash,
-		MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "reason"),
-		MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "ticket"),
-		MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format"));
+	    &rq->acc, &rq->content_id, &rq->content_fmt, rq->tok.role, hash,
+	    MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "reason"),
+	    MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "ticket"),
+	    MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format"));
 	/* The refusal's message is this thread's; the worker's would differ. */
 	if (rq->acc_status != 0)
 		snprintf(rq->acc_msg, sizeof(rq->acc_msg), "%s", vt_error_last());
 	if (vt_http_defer(rq, decide_access) < 0)
-		return vt_http_api_error(c, 503, "unavailable", vt_error_last(), "Retry-After", "1");
+		return vt_http_api_error(c, 503, "unavailable", vt_error_last(), "Retry-After",
+					 "1");
 	return MHD_YES;
 }
 
@@ -1216,11 +1237,11 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		status = vt_route_match(&rq->route, method, url);
 		if (status != 0 && strncmp(url, "/api/v1/", 8) == 0)
 			return vt_http_api_error(c, (unsigned)status,
-					 status == 405   ? "method_not_allowed"
-					 : status == 404 ? "not_found"
-							 : "bad_request",
-					 rq->route.reason, status == 405 ? "Allow" : NULL,
-					 rq->route.allow);
+						 status == 405	 ? "method_not_allowed"
+						 : status == 404 ? "not_found"
+								 : "bad_request",
+						 rq->route.reason, status == 405 ? "Allow" : NULL,
+						 rq->route.allow);
 		if (status == 405)
 			return send_error(c, 405, "method not allowed", rq->route.reason, "Allow",
 					  rq->route.allow);
@@ -1242,8 +1263,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 			return send_error(c, 401, "unauthorized",
 					  "send Authorization: Bearer <admin token>",
 					  "WWW-Authenticate", "Bearer");
-		len = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-						  MHD_HTTP_HEADER_CONTENT_LENGTH);
+		len =
+		    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (len && strtoull(len, NULL, 10) > VT_ENTRY_MAX)
 			return send_error(c, 413, "entry too large",
 					  "an entry is at most 65535 bytes", NULL, NULL);
@@ -1273,7 +1294,7 @@ dispatch:
 	case VT_ROUTE_METRICS: return serve_metrics(rq);
 	case VT_ROUTE_HEALTHZ:
 		return vt_http_send_buf(c, 200, "{\"status\": \"ok\"}\n", 17, "application/json",
-				"no-store");
+					"no-store");
 	}
 	return MHD_NO;
 }
@@ -1340,18 +1361,18 @@ int vt_server_start(vt_server **out, vt_log *log, vt_storage *st, const vt_token
 		return VT_EIO;
 	}
 	s->d = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-			MHD_USE_TURBO,
-		(uint16_t)opt->port, NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR,
-		(struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
-		(unsigned)(opt->threads ? opt->threads : 2), MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned)(opt->max_conns ? opt->max_conns : 8192), MHD_OPTION_CONNECTION_TIMEOUT,
-		s->timeout_s, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
-		/* MHD clears a connection's pool for every request: keep it
-		 * small (requests are headers and at most a 64 KiB entry, which
-		 * arrives in pieces; answers are separate buffers). */
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(16 * 1024),
-		MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_END);
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+		MHD_USE_TURBO,
+	    (uint16_t)opt->port, NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR,
+	    (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
+	    (unsigned)(opt->threads ? opt->threads : 2), MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)(opt->max_conns ? opt->max_conns : 8192), MHD_OPTION_CONNECTION_TIMEOUT,
+	    s->timeout_s, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
+	    /* MHD clears a connection's pool for every request: keep it
+	     * small (requests are headers and at most a 64 KiB entry, which
+	     * arrives in pieces; answers are separate buffers). */
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(16 * 1024), MHD_OPTION_NOTIFY_COMPLETED,
+	    completed, s, MHD_OPTION_END);
 	if (!s->d) {
 		pool_stop(s);
 		pthread_mutex_destroy(&s->mu);

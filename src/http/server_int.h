@@ -68,9 +68,9 @@ typedef struct {
 	vt_token tok;
 	vt_multipart *mp;
 	vt_intake_upload *up;
-	int part;		/* the field being read: one of FIELD_* */
+	int part; /* the field being read: one of FIELD_* */
 	bool file_seen;
-	int fail;		/* a failure while the body streamed; the rest is discarded */
+	int fail; /* a failure while the body streamed; the rest is discarded */
 	unsigned fail_status;
 	char fail_msg[512];
 	char fname[VT_INDEX_NAME_MAX + 1]; /* the file part's filename */
@@ -84,8 +84,8 @@ typedef struct {
 	vt_index_access acc;
 	vt_hash content_id;
 	vt_access_format content_fmt;
-	unsigned acc_status;	/* 0: granted; else the refusal's status */
-	const char *acc_code;	/* the refusal's code */
+	unsigned acc_status;  /* 0: granted; else the refusal's status */
+	const char *acc_code; /* the refusal's code */
 	char acc_msg[256];
 	/* Routes in api_*.c keep their own state here; mod_free (if set)
 	 * frees it when the request completes. */

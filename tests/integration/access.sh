@@ -22,7 +22,7 @@ AUD=$(token --role auditor --name aud)
 [ -n "$EU" ] && [ -n "$ANA" ] && [ -n "$AUD" ] || fail "token create"
 ANA_ID=$(sqlite3 "$D/index.sqlite" "select id from tokens where name = 'ana'")
 AUD_ID=$(sqlite3 "$D/index.sqlite" "select id from tokens where name = 'aud'")
-start_server site "$D"
+start_server site "$D" --no-analysis
 
 # A file of a few chunks and an odd tail, so chunking and ZIP streaming show.
 head -c 300001 /dev/urandom >"$T/sample.bin"
