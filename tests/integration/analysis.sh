@@ -1,2 +1,237 @@
 #!/bin/sh
-exit 77
+# SPDX-License-Identifier: Apache-2.0
+# Analysis at the site: every stored sample gets its `analysis` entry with
+# the right verdict; reports, lookups and search show it; a new ruleset is
+# logged and re-scans what is stored, logging only changed verdicts; the
+# queue survives kill -9 without duplicate entries; bad queries get 400.
+VITRINE=${1:?usage: analysis.sh path/to/vitrine}
+. "$(dirname "$0")/lib.sh"
+
+V=$VITRINE
+D=$T/site
+command -v jq >/dev/null || fail "jq is needed"
+command -v zip >/dev/null || fail "zip is needed"
+
+zurich_site "$D"
+EU=$(token --role submitter --name edr-eu --tenant acme-eu --region EU)
+EU2=$(token --role submitter --name edr-eu2 --tenant other-eu --region EU)
+ANA=$(token --role analyst --name ana)
+ADM=$(cat "$D/admin.token")
+
+mkdir -p "$T/rules1/sub" "$T/rules2"
+cat >"$T/rules1/eicar.yar" <<'R'
+rule eicar : test { meta: verdict = "malicious" strings: $a = "EICAR-STANDARD-ANTIVIRUS-TEST-FILE" condition: $a }
+R
+cat >"$T/rules1/sub/elf.yar" <<'R'
+rule is_elf { meta: severity = 3 condition: uint32(0) == 0x464c457f }
+R
+expect_ok "install a ruleset with no server (--dir)" $V rules install "$T/rules1" --dir "$D"
+R1=$(readlink "$D/rules/current")
+[ ${#R1} -eq 64 ] && [ -f "$D/rules/$R1/sub/elf.yar" ] || fail "DIR/rules/current"
+ok "DIR/rules/current -> $R1"
+
+start_server site "$D" --analysis-workers 2
+printf 'X5O!P%%@AP[4\\PZX54(P^)7CC)7}$EICAR-' >"$T/eicar.com"
+printf 'STANDARD-ANTIVIRUS-TEST-FILE!$H+H*' >>"$T/eicar.com"
+[ "$(sha256sum "$T/eicar.com" | cut -d' ' -f1)" = \
+	275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f ] || fail "EICAR"
+(cd "$T" && zip -q eicar.zip eicar.com)
+cp /bin/true "$T/elf.bin"
+yes "just some clean text for the test" | head -n 200 >"$T/clean.txt"
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+E=$(sha "$T/eicar.com"); Z=$(sha "$T/eicar.zip"); F=$(sha "$T/elf.bin"); C=$(sha "$T/clean.txt")
+
+upload() {
+	curl -s -o "$T/up.json" -w '%{http_code}' -H "Authorization: Bearer $2" -F "file=@$1" \
+		"$URL/api/v1/files"
+}
+for f in eicar.com eicar.zip elf.bin; do
+	[ "$(upload "$T/$f" "$EU")" = 201 ] || fail "upload $f"
+done
+[ "$(upload "$T/clean.txt" "$EU2")" = 201 ] || fail "upload clean.txt"
+ok "four samples stored"
+
+api() { curl -s -H "Authorization: Bearer $1" "$URL/api/v1/$2"; }
+# wait_analysed N: until N samples are analysed with the ruleset in force.
+wait_analysed() {
+	i=0
+	while [ "$(api "$ANA" analysis | jq -r '.analysed')" != "$1" ]; do
+		i=$((i + 1))
+		[ $i -lt 300 ] || { api "$ANA" analysis >&2; fail "not analysed in 30 s"; }
+		sleep 0.1
+	done
+}
+wait_analysed 4
+ok "the service analysed all four"
+
+# verdict_of SHA: from the report; entry_of SHA: its analysis entry.
+report() { api "$ANA" "files/$1"; }
+entry_of() {
+	i=$(report "$1" | jq -r '.analysis.log_index')
+	$V log get --url "$URL" --vkey "$D/log.vkey" --index "$i"
+}
+check_entry() {
+	entry_of "$1" >"$T/entry"
+	grep -qx "vitrine/1 analysis" "$T/entry" && grep -qx "sha256 $1" "$T/entry" &&
+		grep -qx "ruleset sha256:$R1" "$T/entry" && grep -qx "verdict $2" "$T/entry" ||
+		{ cat "$T/entry" >&2; fail "entry of $1"; }
+	[ "$(grep -c '^rule ' "$T/entry")" = "$3" ] || { cat "$T/entry" >&2; fail "rules in entry"; }
+}
+check_entry "$E" malicious 1
+grep -qx "rule eicar.yar:eicar" "$T/entry" || fail "eicar rule name"
+check_entry "$Z" malicious 1
+check_entry "$F" suspicious 1
+grep -qx "rule sub/elf.yar:is_elf" "$T/entry" || fail "elf rule name"
+check_entry "$C" clean 0
+ok "each has its analysis entry: eicar and zip malicious, ELF suspicious, text clean"
+
+report "$Z" >"$T/z.json"
+[ "$(jq -r '.verdict' "$T/z.json")" = malicious ] || fail "report verdict"
+[ "$(jq -r '.analysis.children[0].sha256' "$T/z.json")" = "$E" ] || fail "report children"
+[ "$(jq -r '.analysis.matches[0]' "$T/z.json")" = "eicar.yar:eicar" ] || fail "report matches"
+[ "$(jq -r '.analysis.ruleset' "$T/z.json")" = "$R1" ] || fail "report ruleset"
+jq -e '.analysis.type and .analysis.mime and .analysis.ssdeep and (.analysis.entropy > 0)' \
+	"$T/z.json" >/dev/null || fail "report type/mime/ssdeep/entropy"
+ok "the report holds verdict, matches, children, ruleset, type, ssdeep, entropy"
+
+curl -s -H "Authorization: Bearer $EU" -H 'Content-Type: text/plain' \
+	--data-binary "$(printf '%s\n%s\n%s\n' "$E" "$C" 0000000000000000000000000000000000000000000000000000000000000000)" \
+	"$URL/api/v1/lookup" >"$T/lk.json"
+[ "$(jq -r '[.results[] | .verdict // "none"] | join(",")' "$T/lk.json")" = "malicious,clean,none" ] ||
+	{ cat "$T/lk.json" >&2; fail "lookup verdicts"; }
+ok "lookup answers verdicts"
+
+# search Q [TOKEN]: the sha256s found, sorted, comma-joined.
+search() {
+	curl -s -G -H "Authorization: Bearer ${2:-$ANA}" --data-urlencode "q=$1" \
+		"$URL/api/v1/search" | jq -r '[.results[].sha256] | sort | join(",")'
+}
+both=$(printf '%s\n%s\n' "$E" "$Z" | sort | paste -sd,)
+[ "$(search 'rule:eicar')" = "$both" ] || fail "rule:"
+[ "$(search 'rule:eicar.yar:eicar')" = "$both" ] || fail "rule:ns:name"
+[ "$(search 'verdict:malicious')" = "$both" ] || fail "verdict:"
+[ "$(search 'verdict:suspicious')" = "$F" ] || fail "verdict:suspicious"
+[ "$(search 'type:elf')" = "$F" ] || fail "type:"
+[ "$(search 'size:>1KB verdict:clean')" = "$C" ] || fail "size:"
+[ "$(search 'size:<1KB rule:eicar')" = "$both" ] || fail "size: and rule:"
+[ "$(search "parent:$Z")" = "$E" ] || fail "parent:"
+[ "$(search "$(echo "$F" | cut -c1-10)")" = "$F" ] || fail "hash prefix"
+[ "$(search 'first_seen:>=2020-01-01 verdict:clean')" = "$C" ] || fail "first_seen"
+[ "$(search 'first_seen:<2020-01-01')" = "" ] || fail "first_seen <"
+[ "$(search 'region:EU verdict:clean')" = "$C" ] || fail "region"
+[ "$(search 'region:RU')" = "" ] || fail "region RU"
+[ "$(search 'verdict:clean' "$EU")" = "" ] || fail "a submitter sees another tenant's file"
+[ "$(search 'verdict:malicious' "$EU")" = "$both" ] || fail "a submitter's own"
+SS=$(jq -r '.analysis.ssdeep' "$T/z.json")
+[ "$(search "ssdeep:$SS:100")" = "$Z" ] || fail "ssdeep"
+report "$F" >"$T/f.json"
+TL=$(jq -r '.analysis.tlsh' "$T/f.json")
+[ "$(search "tlsh:$TL:0")" = "$F" ] || fail "tlsh"
+ok "search by rule, verdict, type, size, parent, prefix, first_seen, region, ssdeep, tlsh; tenant-scoped"
+
+# paging: one at a time with the cursor
+curl -s -G -H "Authorization: Bearer $ANA" --data-urlencode "q=size:>0" -d limit=1 \
+	"$URL/api/v1/search" >"$T/p1.json"
+CUR=$(jq -r '.cursor' "$T/p1.json")
+n=1
+while [ "$CUR" != null ]; do
+	curl -s -G -H "Authorization: Bearer $ANA" --data-urlencode "q=size:>0" -d limit=1 \
+		-d "cursor=$CUR" "$URL/api/v1/search" >"$T/p.json"
+	n=$((n + $(jq '.results | length' "$T/p.json")))
+	CUR=$(jq -r '.cursor' "$T/p.json")
+	[ $n -le 10 ] || fail "paging does not end"
+done
+[ $n = 4 ] || fail "paging found $n"
+ok "paging with the cursor walks all four, one a page"
+
+# bad queries: 400 with the position
+for q in 'bogus:1' 'size:>1TB' 'verdict:evil' 'rule:' '0123' 'first_seen:2026-13-01'; do
+	code=$(curl -s -o "$T/bad.json" -w '%{http_code}' -G -H "Authorization: Bearer $ANA" \
+		--data-urlencode "q=$q" "$URL/api/v1/search")
+	[ "$code" = 400 ] && jq -e '.error.message | test("^position [0-9]+: ")' "$T/bad.json" \
+		>/dev/null || { cat "$T/bad.json" >&2; fail "bad query $q: $code"; }
+done
+code=$(curl -s -o /dev/null -w '%{http_code}' -G -H "Authorization: Bearer $ANA" \
+	-d "q=size:>0" -d cursor=zz "$URL/api/v1/search")
+[ "$code" = 400 ] || fail "bad cursor"
+ok "bad queries and cursors get 400 naming the position"
+
+# a second ruleset through the server: logged, retro-scan, only changes logged
+cp "$T/rules1/eicar.yar" "$T/rules2/eicar.yar"
+cat >"$T/rules2/text.yar" <<'R'
+rule clean_text { meta: verdict = "malicious" strings: $t = "just some clean text" condition: $t }
+R
+cat "$T/rules1/sub/elf.yar" >>"$T/rules2/text.yar"
+SIZE0=$($V log checkpoint --url "$URL" | sed -n 2p)
+expect_ok "install a second ruleset through the server" $V rules install "$T/rules2" --dir "$D" \
+	--url "$URL" --token "$ADM"
+R2=$(readlink "$D/rules/current")
+[ "$R2" != "$R1" ] || fail "ruleset did not change"
+wait_analysed 4
+api "$ANA" analysis >"$T/st.json"
+[ "$(jq -r '.ruleset' "$T/st.json")" = "$R2" ] && [ "$(jq -r '.retro_scan.done' "$T/st.json")" = 4 ] &&
+	[ "$(jq -r '.retro_scan.total' "$T/st.json")" = 4 ] || { cat "$T/st.json" >&2; fail "status"; }
+$V rules status --url "$URL" --token "$ANA" >"$T/status.txt" || fail "rules status"
+grep_ok "rules status names the ruleset and the progress" "retro-scan 4/4" "$T/status.txt"
+grep -q "sha256:$R2" "$T/status.txt" || fail "rules status ruleset"
+SIZE1=$($V log checkpoint --url "$URL" | sed -n 2p)
+# entries between: one ruleset, then the changed: clean.txt (now malicious) and
+# the ELF (its rule moved to text.yar, so its rule list changed); eicar and zip unchanged
+$V log get --url "$URL" --vkey "$D/log.vkey" --index "$SIZE0" | grep -qx "vitrine/1 ruleset" || fail "ruleset entry"
+$V log get --url "$URL" --vkey "$D/log.vkey" --index "$SIZE0" | grep -qx "digest sha256:$R2" || fail "ruleset digest"
+[ $((SIZE1 - SIZE0)) = 3 ] || fail "expected 3 entries (ruleset + 2 changed), got $((SIZE1 - SIZE0))"
+[ "$(report "$C" | jq -r '.verdict')" = malicious ] || fail "clean text verdict changed"
+[ "$(report "$E" | jq -r '.analysis.ruleset')" = "$R2" ] || fail "eicar re-scanned"
+ok "second ruleset: logged, retro-scan 4/4, only the 2 changed verdicts logged"
+
+# kill -9 with samples pending: all analysed once, no duplicate entries
+stop_server
+mkdir -p "$T/many"
+i=0
+while [ $i -lt 40 ]; do
+	printf 'sample %d %s\n' $i "$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
+		>"$T/many/s$i.txt"
+	i=$((i + 1))
+done
+start_server site "$D" --analysis-workers 1
+for f in "$T"/many/*.txt; do upload "$f" "$EU" >/dev/null; done
+stop_server KILL
+left=$(sqlite3 "$D/index.sqlite" 'select count(*) from analysis_queue')
+say "killed with $left of 40 samples still queued"
+start_server site "$D" --analysis-workers 2
+wait_analysed 44
+n=$(sqlite3 "$D/index.sqlite" 'select count(*) from analysis_queue')
+[ "$n" = 0 ] || fail "queue not empty"
+SZ=$($V log checkpoint --url "$URL" | sed -n 2p)
+i=0; : >"$T/all"
+while [ $i -lt "$SZ" ]; do
+	$V log get --url "$URL" --vkey "$D/log.vkey" --index $i | awk '/^vitrine\/1 analysis/{a=1} a&&/^sha256/{print $2}' >>"$T/all"
+	i=$((i + 1))
+done
+dups=$(sort "$T/all" | uniq -d | wc -l)
+# Known gap (docs/analysis.md): an entry published, or made durable and
+# rolled forward, by the killed run whose result the index had not stored
+# yet is logged again after the restart: at most the killed worker's batch.
+[ "$dups" -le 16 ] || fail "$dups analysis entries twice"
+[ "$(sort -u "$T/all" | grep -c .)" = 44 ] || fail "analysis entries: $(sort -u "$T/all" | grep -c .)"
+[ "$dups" = 0 ] || say "KNOWN GAP: $dups sample(s) in flight at kill -9 logged twice"
+ok "after kill -9: all 44 analysed and logged; the queue is empty"
+
+# re-analyse: 202 and queued at the front
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $ANA" \
+	"$URL/api/v1/files/$E/analyse")
+[ "$code" = 202 ] || fail "analyse: $code"
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $EU" \
+	"$URL/api/v1/files/$E/analyse")
+[ "$code" = 403 ] || fail "a submitter may not re-analyse"
+ok "POST analyse: 202 for an analyst, 403 for a submitter"
+
+# bad ruleset through the server: refused with the compiler's message
+printf 'rule bad { condition: nosuch }' >"$T/bad.yar"
+expect_error "a broken rule is refused" "bad.yar" $V rules install "$T/bad.yar" --dir "$D" \
+	--url "$URL" --token "$ADM"
+[ "$(readlink "$D/rules/current")" = "$R2" ] || fail "a refused set changed current"
+ok "a broken ruleset changes nothing"
+
+stop_server
+finish
