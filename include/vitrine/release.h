@@ -124,7 +124,13 @@ typedef struct {
 	vt_hash source;	     /* source tarball */
 	char rebuilder_id[1024];
 	bool reproduced;
-	vt_release_subject *subjects; /* what the rebuild produced */
+	/*
+	 * The rebuilder's own two varied runs gave different bytes: its
+	 * verdict is then "differs" whatever the first run gave
+	 * (predicate.ownRuns "differ", else "reproduced").
+	 */
+	bool runs_differ;
+	vt_release_subject *subjects; /* what the rebuild produced (its first run) */
 	size_t nsubjects;
 	char finished[32]; /* RFC 3339 UTC */
 } vt_rebuild_statement;
@@ -132,7 +138,9 @@ typedef struct {
 /*
  * Append a rebuild statement (in-toto Statement v1, predicateType
  * VT_REBUILD_PREDICATE_TYPE) for s given the expected subjects of the
- * build (differing ones are listed with both digests). Compact JSON,
+ * build (differing ones are listed with both digests). reproduced must
+ * hold exactly when every expected subject was rebuilt with its digest
+ * and the rebuilder's own runs agreed (!runs_differ). Compact JSON,
  * sorted keys. VT_EINVAL, VT_ENOMEM.
  */
 int vt_rebuild_statement_format(vt_buf *out, const vt_rebuild_statement *s,
@@ -141,7 +149,7 @@ int vt_rebuild_statement_format(vt_buf *out, const vt_rebuild_statement *s,
 /*
  * Verify a rebuilder's envelope under pub and read its statement.
  * VT_EVERIFY (signature), VT_EINVAL (shape: types, fields, a result that
- * disagrees with the digests). Initialises *out in every case.
+ * disagrees with the digests or with ownRuns). Initialises *out in every case.
  */
 int vt_rebuild_statement_open(vt_rebuild_statement *out, const char *env, size_t len,
 			      const uint8_t pub[VT_ED25519_PUB_SIZE]);

@@ -25,8 +25,9 @@ static const char help[] =
     "\n"
     "Fetch the release's provenance, recipe and source by digest from SITE, check\n"
     "that its build entry is included under the site's checkpoint signed by the log\n"
-    "key and names exactly those digests, rebuild it in this machine's sandbox,\n"
-    "compare the outputs with the provenance's subjects and sign a rebuild statement\n"
+    "key and names exactly those digests, rebuild it in this machine's sandbox\n"
+    "twice with the environment varied (as vitrine build does), compare the outputs\n"
+    "with each other and with the provenance's subjects and sign a rebuild statement\n"
     "(docs/conveyer.md) with KEYFILE: DIR/NAME-VERSION.rebuild.intoto.jsonl.\n"
     "With --submit it goes to SITE/api/v1/rebuilds (token role rebuilder), which\n"
     "logs a rebuild entry. Exit 0 when reproduced, 1 when it differs or fails.\n"
@@ -206,9 +207,13 @@ int cmd_rebuild(int argc, char **argv)
 		goto done;
 	}
 	snprintf(path, sizeof(path), "%s/%s", work, st.recipe_name);
+	/*
+	 * Two varied runs, as the builder made: a rebuild that does not even
+	 * reproduce on this machine cannot attest "reproduced".
+	 */
 	{
 		vt_build_opts o = {
-		    .recipe_path = path, .out_dir = outd, .builder_id = rid, .once = true};
+		    .recipe_path = path, .out_dir = outd, .builder_id = rid, .once = false};
 		if (vt_build_run(&b, &o) < 0) {
 			rc = cli_fail("rebuild");
 			goto done;
@@ -232,7 +237,14 @@ int cmd_rebuild(int argc, char **argv)
 		snprintf(rs.subjects[i].name, sizeof(rs.subjects[i].name), "%s", b.outputs[i].name);
 		rs.subjects[i].digest = b.outputs[i].digest;
 	}
-	rs.reproduced = rs.nsubjects == st.nsubjects;
+	rs.runs_differ = !b.reproduced;
+	if (rs.runs_differ) {
+		printf("differs between its own runs (kept in %s):\n", b.work_dir ? b.work_dir : "?");
+		fwrite(b.report.ptr, 1, b.report.len, stdout);
+		if (b.report.len && b.report.ptr[b.report.len - 1] != '\n')
+			putchar('\n');
+	}
+	rs.reproduced = rs.nsubjects == st.nsubjects && !rs.runs_differ;
 	for (size_t i = 0; i < st.nsubjects; i++) {
 		bool same = false;
 		for (size_t j = 0; j < rs.nsubjects; j++)
@@ -272,8 +284,8 @@ int cmd_rebuild(int argc, char **argv)
 		fwrite(resp_body.ptr, 1, resp_body.len, stdout);
 	}
 	if (!rs.reproduced) {
-		fprintf(stderr, "vitrine: rebuild: %s %s does not reproduce (statement signed)\n",
-			name, version);
+		fprintf(stderr, "vitrine: rebuild: %s %s does not reproduce%s (statement signed)\n",
+			name, version, rs.runs_differ ? " on this machine: its own runs differ" : "");
 		goto done;
 	}
 	rc = EXIT_OK;

@@ -169,18 +169,20 @@ int vt_rebuild_statement_format(vt_buf *out, const vt_rebuild_statement *s,
 						"expected", digest_obj(&expected[i].digest),
 						"rebuilt", got ? digest_obj(&got->digest) : NULL));
 	}
-	if (s->reproduced != (json_array_size(diff) == 0 && nexpected == s->nsubjects)) {
+	if (s->reproduced !=
+	    (json_array_size(diff) == 0 && nexpected == s->nsubjects && !s->runs_differ)) {
 		err =
 		    vt_error_set(VT_EINVAL, "rebuild statement: result disagrees with the digests");
 		goto done;
 	}
-	st = json_pack("{s:s,s:O,s:s,s:{s:{s:s,s:s,s:o},s:o,s:o,s:{s:s},s:s,s:O,s:s}}", "_type",
+	st = json_pack("{s:s,s:O,s:s,s:{s:{s:s,s:s,s:o},s:o,s:o,s:{s:s},s:s,s:O,s:s,s:s}}", "_type",
 		       VT_STATEMENT_TYPE, "subject", subj, "predicateType",
 		       VT_REBUILD_PREDICATE_TYPE, "predicate", "build", "name", s->name, "version",
 		       s->version, "envelope", digest_obj(&s->build_envelope), "recipe",
 		       digest_obj(&s->recipe), "source", digest_obj(&s->source), "rebuilder", "id",
 		       s->rebuilder_id, "result", s->reproduced ? "reproduced" : "differs",
-		       "differences", diff, "finishedOn", s->finished);
+		       "differences", diff, "finishedOn", s->finished, "ownRuns",
+		       s->runs_differ ? "differ" : "reproduced");
 	if (!st || !(text = json_dumps(st, JSON_COMPACT | JSON_SORT_KEYS)))
 		goto done;
 	err = vt_buf_adds(out, text);
@@ -205,7 +207,7 @@ int vt_rebuild_statement_open(vt_rebuild_statement *out, const char *env, size_t
 {
 	json_error_t jerr;
 	json_t *st = NULL, *pr, *b;
-	const char *result;
+	const char *result, *own;
 	vt_buf payload;
 	int err;
 
@@ -234,6 +236,7 @@ int vt_rebuild_statement_open(vt_rebuild_statement *out, const char *env, size_t
 	pr = json_object_get(st, "predicate");
 	b = json_object_get(pr, "build");
 	result = json_string_value(json_object_get(pr, "result"));
+	own = json_string_value(json_object_get(pr, "ownRuns"));
 	if (copy_str(out->name, sizeof(out->name), json_object_get(b, "name")) < 0 ||
 	    vt_release_check_name(out->name, strlen(out->name)) < 0 ||
 	    copy_str(out->version, sizeof(out->version), json_object_get(b, "version")) < 0 ||
@@ -246,13 +249,17 @@ int vt_rebuild_statement_open(vt_rebuild_statement *out, const char *env, size_t
 		     json_object_get(json_object_get(pr, "rebuilder"), "id")) < 0 ||
 	    copy_str(out->finished, sizeof(out->finished), json_object_get(pr, "finishedOn")) < 0 ||
 	    !result || (strcmp(result, "reproduced") != 0 && strcmp(result, "differs") != 0) ||
-	    !json_is_array(json_object_get(pr, "differences"))) {
+	    !json_is_array(json_object_get(pr, "differences")) || !own ||
+	    (strcmp(own, "reproduced") != 0 && strcmp(own, "differ") != 0)) {
 		vt_error_set(err, "rebuild statement: malformed predicate");
 		goto done;
 	}
 	out->reproduced = strcmp(result, "reproduced") == 0;
-	if (out->reproduced && json_array_size(json_object_get(pr, "differences")) != 0) {
-		vt_error_set(err, "rebuild statement: reproduced, yet differences listed");
+	out->runs_differ = strcmp(own, "differ") == 0;
+	if (out->reproduced &&
+	    (json_array_size(json_object_get(pr, "differences")) != 0 || out->runs_differ)) {
+		vt_error_set(err, "rebuild statement: reproduced, yet differences listed or its own "
+				  "runs differ");
 		goto done;
 	}
 	err = 0;

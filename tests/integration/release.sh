@@ -110,6 +110,24 @@ expect_error "an untrusted rebuilder key" "400|no trusted rebuilder" $V rebuild 
 	--key "$T/impostor.key" --log-key "$LOGKEY" --out "$T/ri" --submit --token "$RT2"
 expect_ok "rebuilder 1 reproduces the rules" $V rebuild test-rules@2024.1 --url "$URL" --key "$T/rb1.key" \
 	--log-key "$LOGKEY" --out "$T/r1r" --submit --token "$RT1"
+say "a build that does not reproduce on its own machine: its rebuilder says differs"
+expect_ok "build flaky once" $V build "$DATA/flaky/flaky.recipe" --out "$T/fb" --key "$T/builder.key" --builder-id $BID --once
+expect_ok "upload flaky" $V release upload "$DATA/flaky/flaky.recipe" --out "$T/fb" --url "$URL" --token "$BT"
+expect_ok "publish flaky" $V release publish flaky 1.0 --url "$URL" --token "$BT"
+expect_error "the rebuilder's own two runs differ" "own runs differ" $V rebuild flaky@1.0 --url "$URL" \
+	--key "$T/rb2.key" --log-key "$LOGKEY" --out "$T/rf" --submit --token "$RT2"
+grep_ok "the report names the output" "jobs.txt differs: run 1 sha256:[0-9a-f]{64}, run 2" "$T/last.out"
+grep_ok "rebuilt: differs" "^rebuilt flaky 1.0: differs" "$T/last.out"
+python3 - "$T/rf/flaky-1.0.rebuild.intoto.jsonl" <<'PY' || fail "the flaky rebuild statement"
+import sys, json, base64
+st = json.loads(base64.b64decode(json.loads(open(sys.argv[1]).read())["payload"]))
+p = st["predicate"]
+assert p["result"] == "differs" and p["ownRuns"] == "differ" and p["differences"] == [], p
+PY
+ok "the statement says differs, ownRuns differ"
+curl -sf "$URL/api/v1/releases/flaky/1.0" | jq -e '.rebuilds[0].result == "differs"' >/dev/null ||
+	fail "flaky: the logged rebuild is not differs"
+ok "the site logged the rebuild as differs"
 curl -sf "$URL/api/v1/releases/hello/1.0" >"$T/rel.json" || fail "release"
 jq -e '(.rebuilds | length) == 1 and .rebuilds[0].result == "reproduced" and
 	(.build.receipt | length) > 0 and (.release.receipt | length) > 0' "$T/rel.json" >/dev/null ||
