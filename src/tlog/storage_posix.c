@@ -8,7 +8,10 @@
  *
  * Staged files are written by a thread of their own, so that the caller
  * goes on hashing while the kernel creates files; commit() first waits for
- * it (memory is bounded: put() waits when 16 MiB are queued).
+ * the files of its batches (memory is bounded: put() waits when 16 MiB
+ * are queued). Staged objects carry their batch number; a commit takes the
+ * prefix of the staged list up to its batch, so put() and seal() of the
+ * next group go on (under mu) while it syncs and renames.
  *
  * Durability: staged files are written without fsync; commit() calls
  * syncfs() once (all staged data durable), renames each into place with
@@ -40,7 +43,9 @@
 typedef struct {
 	char *path;
 	char tmp[32];
-	bool placed; /* renamed into the log or removed: nothing to clean */
+	uint64_t batch;
+	unsigned long seq; /* its job's number: written once p->written > seq */
+	bool placed;       /* renamed into the log or removed: nothing to clean */
 } staged;
 
 typedef struct {
@@ -50,9 +55,10 @@ typedef struct {
 	int stagefd;   /* DIR/staging, writers only */
 	int lockfd;
 	bool writer;
-	staged *st;
+	staged *st;        /* under mu: put() appends, commit() takes a prefix */
 	size_t nst, capst;
-	unsigned long seq;
+	unsigned long seq; /* next job number (put's thread only) */
+	uint64_t batch;    /* the open batch (put's thread only) */
 
 	/* The stager thread writes staged files while the caller goes on
 	 * (creating a file costs far more than hashing a tile's entries). */
@@ -62,7 +68,8 @@ typedef struct {
 	pthread_cond_t cv_job, cv_idle;
 	struct job *head, *tail;
 	size_t queued_bytes, pending;
-	int stage_err; /* first failure since the last commit or abort */
+	unsigned long written; /* jobs the stager finished, in order */
+	int stage_err; /* first failure since the last abort */
 	char stage_why[256];
 } posix_storage;
 
@@ -84,14 +91,14 @@ static int p_get(vt_storage *s, vt_buf *out, const char *path)
 	return vt_fs_read(out, p->logfd, path);
 }
 
-static void clear_staged(posix_storage *p, bool unlink_files)
+/* Remove the staged files not placed and free the records. */
+static void drop_staged(posix_storage *p, staged *st, size_t n)
 {
-	for (size_t i = 0; i < p->nst; i++) {
-		if (unlink_files && !p->st[i].placed)
-			unlinkat(p->stagefd, p->st[i].tmp, 0);
-		free(p->st[i].path);
+	for (size_t i = 0; i < n; i++) {
+		if (!st[i].placed && p->stagefd >= 0)
+			unlinkat(p->stagefd, st[i].tmp, 0);
+		free(st[i].path);
 	}
-	p->nst = 0;
 }
 
 static int write_staged(posix_storage *p, const char *tmp, const void *data, size_t len)
@@ -134,6 +141,7 @@ static void *stager(void *arg)
 		}
 		p->queued_bytes -= j->len;
 		p->pending--;
+		p->written++;
 		free(j);
 		pthread_cond_broadcast(&p->cv_idle);
 	}
@@ -141,19 +149,14 @@ static void *stager(void *arg)
 	return NULL;
 }
 
-/* Wait until the stager wrote everything queued; return its first error. */
-static int stager_drain(posix_storage *p)
+/* Wait until the stager wrote everything queued and forget its error. */
+static void stager_drain(posix_storage *p)
 {
-	int err;
 	pthread_mutex_lock(&p->mu);
 	while (p->pending > 0)
 		pthread_cond_wait(&p->cv_idle, &p->mu);
-	err = p->stage_err;
-	if (err < 0)
-		vt_error_set(err, "%s", p->stage_why);
 	p->stage_err = 0;
 	pthread_mutex_unlock(&p->mu);
-	return err;
 }
 
 static int p_put(vt_storage *s, const char *path, const void *data, size_t len)
@@ -161,33 +164,37 @@ static int p_put(vt_storage *s, const char *path, const void *data, size_t len)
 	posix_storage *p = (posix_storage *)s;
 	struct job *j;
 	staged *e;
+	char *copy;
 
 	if (!p->writer)
 		return vt_error_set(VT_EDENIED, "storage is open read-only");
-	if (p->nst == p->capst) {
-		size_t cap = p->capst ? p->capst * 2 : 64;
-		staged *n = realloc(p->st, cap * sizeof(*n));
-		if (!n)
-			return vt_error_set(VT_ENOMEM, "out of memory");
-		p->st = n;
-		p->capst = cap;
-	}
 	if ((j = malloc(sizeof(*j) + len)) == NULL)
 		return vt_error_set(VT_ENOMEM, "out of memory");
-	e = &p->st[p->nst];
-	e->placed = false;
-	snprintf(e->tmp, sizeof(e->tmp), "%lu", p->seq++);
-	if ((e->path = strdup(path)) == NULL) {
+	if ((copy = strdup(path)) == NULL) {
 		free(j);
 		return vt_error_set(VT_ENOMEM, "out of memory");
 	}
-	p->nst++;
-	memcpy(j->tmp, e->tmp, sizeof(j->tmp));
 	j->len = len;
 	j->next = NULL;
 	if (len)
 		memcpy(j->data, data, len);
 	pthread_mutex_lock(&p->mu);
+	if (p->nst == p->capst) {
+		size_t cap = p->capst ? p->capst * 2 : 64;
+		staged *n = realloc(p->st, cap * sizeof(*n));
+		if (!n) {
+			pthread_mutex_unlock(&p->mu);
+			free(j);
+			free(copy);
+			return vt_error_set(VT_ENOMEM, "out of memory");
+		}
+		p->st = n;
+		p->capst = cap;
+	}
+	e = &p->st[p->nst++];
+	*e = (staged){.path = copy, .batch = p->batch, .seq = p->seq++};
+	snprintf(e->tmp, sizeof(e->tmp), "%lu", e->seq);
+	memcpy(j->tmp, e->tmp, sizeof(j->tmp));
 	/* Bounded memory: wait while the stager is far behind. */
 	while (p->queued_bytes > 0 && p->queued_bytes + len > STAGE_QUEUE_MAX)
 		pthread_cond_wait(&p->cv_idle, &p->mu);
@@ -201,6 +208,53 @@ static int p_put(vt_storage *s, const char *path, const void *data, size_t len)
 	pthread_cond_signal(&p->cv_job);
 	pthread_mutex_unlock(&p->mu);
 	return 0;
+}
+
+static int p_seal(vt_storage *s, uint64_t *batch)
+{
+	posix_storage *p = (posix_storage *)s;
+	if (!p->writer)
+		return vt_error_set(VT_EDENIED, "storage is open read-only");
+	pthread_mutex_lock(&p->mu);
+	*batch = p->batch++;
+	pthread_mutex_unlock(&p->mu);
+	return 0;
+}
+
+/*
+ * Wait until the stager wrote every file of the batches up to batch, then
+ * move their records out of the staged list into *out (*n of them).
+ */
+static int take_batches(posix_storage *p, uint64_t batch, staged **out, size_t *n)
+{
+	size_t k = 0;
+	int err = 0;
+
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&p->mu);
+	while (k < p->nst && p->st[k].batch <= batch)
+		k++;
+	while (k > 0 && p->written <= p->st[k - 1].seq && p->stage_err == 0)
+		pthread_cond_wait(&p->cv_idle, &p->mu);
+	/* A failed file of any batch fails this commit too: the caller aborts. */
+	if (p->stage_err < 0) {
+		err = vt_error_set(p->stage_err, "%s", p->stage_why);
+		goto done;
+	}
+	if (k == 0)
+		goto done;
+	if ((*out = malloc(k * sizeof(**out))) == NULL) {
+		err = vt_error_set(VT_ENOMEM, "out of memory");
+		goto done;
+	}
+	memcpy(*out, p->st, k * sizeof(**out));
+	memmove(p->st, p->st + k, (p->nst - k) * sizeof(*p->st));
+	p->nst -= k;
+	*n = k;
+done:
+	pthread_mutex_unlock(&p->mu);
+	return err;
 }
 
 static int sync_all(posix_storage *p)
@@ -254,19 +308,22 @@ static int swap_checkpoint(posix_storage *p, const void *old, size_t oldlen)
 	return 0;
 }
 
-static int p_commit(vt_storage *s, const void *old, size_t oldlen, const void *cp, size_t cplen)
+static int p_commit(vt_storage *s, uint64_t batch, const void *old, size_t oldlen,
+		    const void *cp, size_t cplen)
 {
 	posix_storage *p = (posix_storage *)s;
+	staged *st = NULL;
+	size_t nst = 0;
 	int fd, err = 0;
 
 	if (!p->writer)
 		return vt_error_set(VT_EDENIED, "storage is open read-only");
-	if ((err = stager_drain(p)) < 0) {
+	if ((err = take_batches(p, batch, &st, &nst)) < 0) {
 		err = vt_error_wrap(err, "staging");
 		goto done;
 	}
-	if (p->nst == 0 && !cp)
-		return 0;
+	if (nst == 0 && !cp)
+		goto done;
 	if (cp) {
 		fd = openat(p->stagefd, CHECKPOINT_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 			    0644);
@@ -276,17 +333,17 @@ static int p_commit(vt_storage *s, const void *old, size_t oldlen, const void *c
 		}
 		err = vt_fs_write_all(fd, cp, cplen);
 		/* Alone, the checkpoint needs only its own sync. */
-		if (err == 0 && p->nst == 0 && fsync(fd) < 0)
+		if (err == 0 && nst == 0 && fsync(fd) < 0)
 			err = vt_error_sys(VT_EIO, errno, "cannot sync the checkpoint");
 		if (close(fd) < 0 && err == 0)
 			err = vt_error_sys(VT_EIO, errno, "cannot close the staged checkpoint");
 		if (err < 0)
 			goto done;
 	}
-	if (p->nst > 0 && (err = sync_all(p)) < 0)
+	if (nst > 0 && (err = sync_all(p)) < 0)
 		goto done;
-	for (size_t i = 0; i < p->nst; i++) {
-		staged *e = &p->st[i];
+	for (size_t i = 0; i < nst; i++) {
+		staged *e = &st[i];
 		int r = renameat2(p->stagefd, e->tmp, p->logfd, e->path, RENAME_NOREPLACE);
 		if (r < 0 && errno == ENOENT) {
 			if ((err = vt_fs_mkparents(p->logfd, e->path, 0755)) < 0)
@@ -307,14 +364,15 @@ static int p_commit(vt_storage *s, const void *old, size_t oldlen, const void *c
 		e->placed = true;
 	}
 	/* The objects' names are durable before a checkpoint can name them. */
-	if (p->nst > 0 && (err = sync_all(p)) < 0)
+	if (nst > 0 && (err = sync_all(p)) < 0)
 		goto done;
 	if (cp)
 		err = swap_checkpoint(p, old, oldlen);
 done:
 	if (cp && err < 0)
 		unlinkat(p->stagefd, CHECKPOINT_TMP, 0);
-	clear_staged(p, true);
+	drop_staged(p, st, nst);
+	free(st);
 	return err;
 }
 
@@ -323,7 +381,10 @@ static void p_abort(vt_storage *s)
 	posix_storage *p = (posix_storage *)s;
 	if (p->writer)
 		stager_drain(p);
-	clear_staged(p, true);
+	pthread_mutex_lock(&p->mu);
+	drop_staged(p, p->st, p->nst);
+	p->nst = 0;
+	pthread_mutex_unlock(&p->mu);
 }
 
 static int p_get_checkpoint(vt_storage *s, vt_buf *out)
@@ -348,7 +409,7 @@ static void p_close(vt_storage *s)
 	pthread_mutex_destroy(&p->mu);
 	pthread_cond_destroy(&p->cv_job);
 	pthread_cond_destroy(&p->cv_idle);
-	clear_staged(p, true);
+	drop_staged(p, p->st, p->nst);
 	free(p->st);
 	if (p->stagefd >= 0)
 		close(p->stagefd);
@@ -364,6 +425,7 @@ static void p_close(vt_storage *s)
 static const struct vt_storage_ops posix_ops = {
 	.get = p_get,
 	.put = p_put,
+	.seal = p_seal,
 	.commit = p_commit,
 	.abort = p_abort,
 	.get_checkpoint = p_get_checkpoint,
@@ -426,6 +488,7 @@ int vt_storage_posix_open(vt_storage **out, const char *dir, bool writer)
 	p->base.ops = &posix_ops;
 	p->dirfd = p->logfd = p->stagefd = p->lockfd = -1;
 	p->writer = writer;
+	p->batch = 1;
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv_job, NULL);
 	pthread_cond_init(&p->cv_idle, NULL);
