@@ -34,8 +34,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	inside(b.recipe, b.recipe_len, data, size);
 	inside(b.entry, b.entry_len, data, size);
 	inside(b.proof, b.proof_len, data, size);
-	for (size_t i = 0; i < b.nrebuilds; i++)
+	for (size_t i = 0; i < b.nrebuilds; i++) {
 		inside(b.rebuilds[i], b.rebuild_lens[i], data, size);
+		inside(b.rebuild_entries[i], b.rebuild_entry_lens[i], data, size);
+		inside(b.rebuild_proofs[i], b.rebuild_proof_lens[i], data, size);
+	}
 	vt_buf_init(&out, size + 1);
 	if (vt_endpoint_bundle_format(&out, &b) != 0 || out.len != size ||
 	    memcmp(out.ptr, data, size) != 0)

@@ -16,7 +16,7 @@
 #define VT_ENDPOINT_MAX_KEYS	32
 #define VT_ENDPOINT_BUNDLE_MAX	((size_t)64 << 20)
 #define VT_ENDPOINT_MAX_REBUILDS 64
-#define VT_ENDPOINT_BUNDLE_HEADER "vitrine-bundle/1"
+#define VT_ENDPOINT_BUNDLE_HEADER "vitrine-bundle/2"
 
 /* A parsed verification policy (docs/conveyer.md, "Verification policy"). */
 typedef struct {
@@ -57,15 +57,25 @@ typedef struct {
 	uint64_t old_size; /* the consistency proof goes from this size to the proof's checkpoint */
 	vt_hash consistency[VT_MERKLE_MAX_PROOF];
 	size_t nconsistency;
+	/*
+	 * Each rebuild: the rebuilder's envelope, its `rebuild` entry and a
+	 * tlog-proof of that entry under the same checkpoint as proof.
+	 */
 	const char *rebuilds[VT_ENDPOINT_MAX_REBUILDS];
 	size_t rebuild_lens[VT_ENDPOINT_MAX_REBUILDS];
+	const char *rebuild_entries[VT_ENDPOINT_MAX_REBUILDS];
+	size_t rebuild_entry_lens[VT_ENDPOINT_MAX_REBUILDS];
+	const char *rebuild_proofs[VT_ENDPOINT_MAX_REBUILDS];
+	size_t rebuild_proof_lens[VT_ENDPOINT_MAX_REBUILDS];
 	size_t nrebuilds;
 } vt_endpoint_bundle;
 
 /*
  * Parse a bundle strictly (docs/conveyer.md, "Bundle format"): the
- * header line, then the sections envelope, recipe, entry, proof, an
- * optional consistency and zero or more rebuild, in that order, each
+ * header line (version 2; version 1, whose rebuilds carry no log
+ * proofs, is refused), then the sections envelope, recipe, entry, proof,
+ * an optional consistency and zero or more groups of rebuild,
+ * rebuild-entry and rebuild-proof, in that order, each
  * "NAME LEN\n", LEN bytes and "\n", LEN canonical decimal; nothing after
  * the last. Section bodies are not verified here, except the
  * consistency body's syntax. VT_EINVAL, VT_ETOOBIG. Thread-safe.
@@ -114,7 +124,13 @@ typedef struct {
  * this endpoint accepted: the bundle's checkpoint must be it or extend it
  * (a consistency proof from its size in the bundle). Returns 0 when
  * accepted; VT_EVERIFY with r->failed and the message naming the check
- * otherwise; VT_ECORRUPT when state does not verify under the log key.
+ * otherwise. A rebuild counts only when its statement verifies under a
+ * rebuilder key of the policy, says reproduced for this build's envelope,
+ * recipe and source with the artifact among its subjects, and its
+ * `rebuild` entry names that envelope, key and verdict and is proven
+ * included under the same checkpoint (origin, size and root) as the
+ * build entry.
+ * VT_ECORRUPT when state does not verify under the log key.
  * Thread-safe.
  */
 int vt_endpoint_verify(vt_endpoint_result *r, const vt_endpoint_policy *p,

@@ -21,7 +21,8 @@ static const char help[] =
     "\n"
     "Write a bundle (docs/conveyer.md, \"Bundle format\") for the release NAME VERSION\n"
     "of the site at URL: its provenance envelope, recipe, build entry, an inclusion\n"
-    "proof of the entry, the rebuilders' statements and, with --since, a consistency\n"
+    "proof of the entry, the rebuilders' statements with their logged entries and\n"
+    "inclusion proofs under the same checkpoint and, with --since, a consistency\n"
     "proof from an older checkpoint (such as an endpoint's STATE/checkpoint).\n"
     "  --checkpoint FILE  prove inclusion under this checkpoint of the site's log,\n"
     "                     with the witnesses' cosignatures it carries (vitrine log\n"
@@ -125,7 +126,8 @@ int cv_make_bundle(vt_buf *out, vt_client *cl, const char *name, const char *ver
 	vt_tlog_reader *r = NULL;
 	vt_checkpoint c, old;
 	json_t *rel = NULL, *rebuilds;
-	vt_buf env, recipe, entry, logged, pr, latest, rb[VT_ENDPOINT_MAX_REBUILDS];
+	vt_buf env, recipe, entry, logged, pr, latest, rb[VT_ENDPOINT_MAX_REBUILDS],
+	    rbe[VT_ENDPOINT_MAX_REBUILDS], rbp[VT_ENDPOINT_MAX_REBUILDS];
 	char path[256];
 	uint64_t index;
 	size_t n, nrb = 0;
@@ -202,26 +204,59 @@ int cv_make_bundle(vt_buf *out, vt_client *cl, const char *name, const char *ver
 				goto done;
 		}
 	}
+	/*
+	 * Each rebuild with its entry, read from the log, and its inclusion
+	 * proof under the same checkpoint; one logged after it is left out
+	 * (the endpoint would not count it).
+	 */
 	rebuilds = json_object_get(rel, "rebuilds");
 	for (size_t i = 0; i < json_array_size(rebuilds) && nrb < VT_ENDPOINT_MAX_REBUILDS; i++) {
-		vt_buf_init(&rb[nrb], VT_DSSE_MAX_SIZE);
-		if ((err = cv_get_blob(&rb[nrb], cl, "attestations",
-				       json_string_value(json_object_get(
-					   json_array_get(rebuilds, i), "envelope")))) < 0) {
-			vt_buf_dispose(&rb[nrb]);
+		json_t *o = json_array_get(rebuilds, i);
+		json_int_t ri = json_integer_value(json_object_get(o, "log_index"));
+		const char *re = json_string_value(json_object_get(o, "entry"));
+		if (ri < 0 || !re || !json_is_integer(json_object_get(o, "log_index"))) {
+			err = vt_error_set(VT_EINVAL, "%s: a rebuild without its log index and entry",
+					   path);
 			goto done;
 		}
-		while (rb[nrb].len && rb[nrb].ptr[rb[nrb].len - 1] == '\n')
-			rb[nrb].len--;
-		b.rebuilds[nrb] = (const char *)rb[nrb].ptr;
-		b.rebuild_lens[nrb] = rb[nrb].len;
+		if ((uint64_t)ri >= c.size)
+			continue;
+		vt_buf_init(&rb[nrb], VT_DSSE_MAX_SIZE);
+		vt_buf_init(&rbe[nrb], 1 << 17);
+		vt_buf_init(&rbp[nrb], 4 << 20);
 		nrb++;
+		if ((err = cv_get_blob(&rb[nrb - 1], cl, "attestations",
+				       json_string_value(json_object_get(o, "envelope")))) < 0 ||
+		    (err = vt_tlog_reader_entry(&rbe[nrb - 1], r, (uint64_t)ri)) < 0)
+			goto done;
+		if (rbe[nrb - 1].len != strlen(re) || memcmp(rbe[nrb - 1].ptr, re, strlen(re)) != 0) {
+			err = vt_error_set(VT_EVERIFY,
+					   "entry %lld of the log is not the rebuild entry the site "
+					   "lists",
+					   (long long)ri);
+			goto done;
+		}
+		if ((err = vt_tlog_reader_prove_inclusion(proof, &n, r, (uint64_t)ri)) < 0 ||
+		    (err = vt_tlog_proof_format(&rbp[nrb - 1], (uint64_t)ri, proof, n, cp,
+						cp_len)) < 0)
+			goto done;
+		while (rb[nrb - 1].len && rb[nrb - 1].ptr[rb[nrb - 1].len - 1] == '\n')
+			rb[nrb - 1].len--;
+		b.rebuilds[b.nrebuilds] = (const char *)rb[nrb - 1].ptr;
+		b.rebuild_lens[b.nrebuilds] = rb[nrb - 1].len;
+		b.rebuild_entries[b.nrebuilds] = (const char *)rbe[nrb - 1].ptr;
+		b.rebuild_entry_lens[b.nrebuilds] = rbe[nrb - 1].len;
+		b.rebuild_proofs[b.nrebuilds] = (const char *)rbp[nrb - 1].ptr;
+		b.rebuild_proof_lens[b.nrebuilds] = rbp[nrb - 1].len;
+		b.nrebuilds++;
 	}
-	b.nrebuilds = nrb;
 	err = vt_endpoint_bundle_format(out, &b);
 done:
-	for (size_t i = 0; i < nrb; i++)
+	for (size_t i = 0; i < nrb; i++) {
 		vt_buf_dispose(&rb[i]);
+		vt_buf_dispose(&rbe[i]);
+		vt_buf_dispose(&rbp[i]);
+	}
 	vt_tlog_reader_free(r);
 	json_decref(rel);
 	vt_buf_dispose(&env);

@@ -238,6 +238,9 @@ int vt_endpoint_bundle_parse(vt_endpoint_bundle *out, const char *text, size_t l
 	if (len > VT_ENDPOINT_BUNDLE_MAX)
 		return vt_error_set(VT_ETOOBIG, "a bundle is at most %zu bytes",
 				    VT_ENDPOINT_BUNDLE_MAX);
+	if (len >= 17 && memcmp(text, "vitrine-bundle/1\n", 17) == 0)
+		return vt_error_set(VT_EINVAL, "a vitrine-bundle/1 (rebuilds without log proofs) "
+					       "is no longer accepted: make a new bundle");
 	if (len < sizeof(hdr) - 1 || memcmp(text, hdr, sizeof(hdr) - 1) != 0)
 		return vt_error_set(VT_EINVAL, "not a bundle (no %s line)",
 				    VT_ENDPOINT_BUNDLE_HEADER);
@@ -257,12 +260,18 @@ int vt_endpoint_bundle_parse(vt_endpoint_bundle *out, const char *text, size_t l
 					  VT_ENDPOINT_MAX_REBUILDS);
 			goto fail;
 		}
-		rc = section(&out->rebuilds[out->nrebuilds], &out->rebuild_lens[out->nrebuilds], &p,
-			     end, "rebuild");
+		size_t i = out->nrebuilds;
+		rc = section(&out->rebuilds[i], &out->rebuild_lens[i], &p, end, "rebuild");
 		if (rc == 1)
 			rc = vt_error_set(VT_EINVAL, "bundle: unexpected data at byte %zu",
 					  (size_t)(p - text));
-		if (rc < 0)
+		if (rc < 0 ||
+		    (rc = need(section(&out->rebuild_entries[i], &out->rebuild_entry_lens[i], &p,
+				       end, "rebuild-entry"),
+			       "rebuild-entry")) < 0 ||
+		    (rc = need(section(&out->rebuild_proofs[i], &out->rebuild_proof_lens[i], &p,
+				       end, "rebuild-proof"),
+			       "rebuild-proof")) < 0)
 			goto fail;
 		out->nrebuilds++;
 	}
@@ -303,7 +312,11 @@ int vt_endpoint_bundle_format(vt_buf *out, const vt_endpoint_bundle *b)
 			goto done;
 	}
 	for (size_t i = 0; i < b->nrebuilds; i++)
-		if ((err = add_section(out, "rebuild", b->rebuilds[i], b->rebuild_lens[i])) < 0)
+		if ((err = add_section(out, "rebuild", b->rebuilds[i], b->rebuild_lens[i])) < 0 ||
+		    (err = add_section(out, "rebuild-entry", b->rebuild_entries[i],
+				       b->rebuild_entry_lens[i])) < 0 ||
+		    (err = add_section(out, "rebuild-proof", b->rebuild_proofs[i],
+				       b->rebuild_proof_lens[i])) < 0)
 			goto done;
 done:
 	vt_buf_dispose(&c);
@@ -332,20 +345,58 @@ static int failed(vt_endpoint_result *r, vt_check c, const char *fmt, const char
 			    detail ? detail : "");
 }
 
-/* A reproducing rebuild of this build by key, with the artifact among its outputs. */
-static bool rebuild_counts(const char *env, size_t len, const vt_note_verifier *key,
-			   const vt_build_entry *be, const vt_hash *artifact)
+/*
+ * The rebuild entry of a statement is logged: it names the statement's
+ * envelope, the rebuilder's key and its verdict, and it is proven
+ * included under the build's checkpoint cp (same origin, size and root),
+ * so a statement the log does not hold counts for nothing.
+ */
+static bool rebuild_logged(const vt_endpoint_policy *p, const vt_endpoint_bundle *b, size_t i,
+			   const vt_note_verifier *key, const vt_rebuild_statement *st,
+			   const vt_checkpoint *cp)
+{
+	vt_rebuild_entry re;
+	vt_tlog_proof proof;
+	vt_checkpoint rc;
+	vt_hash h;
+	char keyid[VT_DSSE_KEYID_LEN + 1];
+
+	if (vt_rebuild_entry_parse(&re, b->rebuild_entries[i], b->rebuild_entry_lens[i]) < 0 ||
+	    vt_sha256(&h, b->rebuilds[i], b->rebuild_lens[i]) < 0 ||
+	    vt_dsse_keyid(keyid, vt_note_verifier_pub(key)) < 0)
+		return false;
+	if (!vt_hash_equal(&re.envelope, &h) || strcmp(re.key, keyid) != 0 ||
+	    re.reproduced != st->reproduced || !vt_hash_equal(&re.build_envelope, &st->build_envelope) ||
+	    strcmp(re.name, st->name) != 0 || strcmp(re.version, st->version) != 0)
+		return false;
+	if (vt_tlog_proof_parse(&proof, b->rebuild_proofs[i], b->rebuild_proof_lens[i]) < 0 ||
+	    vt_tlog_proof_verify_origin(&rc, NULL, &proof, vt_note_verifier_name(p->log),
+					b->rebuild_entries[i], b->rebuild_entry_lens[i], &p->log,
+					1) < 0)
+		return false;
+	return rc.size == cp->size && vt_hash_equal(&rc.root, &cp->root);
+}
+
+/*
+ * A reproducing rebuild of this build by key, with the artifact among its
+ * outputs, logged under the build's checkpoint.
+ */
+static bool rebuild_counts(const vt_endpoint_policy *p, const vt_endpoint_bundle *b, size_t i,
+			   const vt_note_verifier *key, const vt_build_entry *be,
+			   const vt_hash *artifact, const vt_checkpoint *cp)
 {
 	vt_rebuild_statement st;
 	bool ok = false;
-	if (vt_rebuild_statement_open(&st, env, len, vt_note_verifier_pub(key)) < 0)
+	if (vt_rebuild_statement_open(&st, b->rebuilds[i], b->rebuild_lens[i],
+				      vt_note_verifier_pub(key)) < 0)
 		return false;
 	if (st.reproduced && vt_hash_equal(&st.build_envelope, &be->envelope) &&
 	    vt_hash_equal(&st.recipe, &be->recipe) && vt_hash_equal(&st.source, &be->source) &&
 	    strcmp(st.name, be->name) == 0 && strcmp(st.version, be->version) == 0)
-		for (size_t i = 0; i < st.nsubjects; i++)
-			if (vt_hash_equal(&st.subjects[i].digest, artifact))
+		for (size_t j = 0; j < st.nsubjects; j++)
+			if (vt_hash_equal(&st.subjects[j].digest, artifact))
 				ok = true;
+	ok = ok && rebuild_logged(p, b, i, key, &st, cp);
 	vt_rebuild_statement_dispose(&st);
 	return ok;
 }
@@ -504,8 +555,7 @@ int vt_endpoint_verify(vt_endpoint_result *r, const vt_endpoint_policy *p,
 	/* rebuilds: distinct rebuilder keys that reproduced this artifact from the same inputs */
 	for (size_t k = 0; k < p->nrebuilders; k++)
 		for (size_t i = 0; i < b->nrebuilds && !counted[k]; i++)
-			if (rebuild_counts(b->rebuilds[i], b->rebuild_lens[i], p->rebuilders[k],
-					   &be, artifact)) {
+			if (rebuild_counts(p, b, i, p->rebuilders[k], &be, artifact, &cp)) {
 				counted[k] = true;
 				r->rebuilders++;
 			}

@@ -224,6 +224,30 @@ refused 16 inclusion "a forged inclusion proof" "$T/hb/hello" --policy "$T/polic
 refused 17 cosignatures "too few cosignatures" "$T/hb/hello" --policy "$T/policy" --bundle "$T/one.bundle"
 policy "$T/p2" "$T/builder.key.vkey" 2
 refused 19 rebuilds "too few rebuilds" "$T/hb/hello" --policy "$T/p2" --bundle "$T/hello.bundle"
+grep -q '^rebuild-proof ' "$T/hello.bundle" || fail "the bundle carries no rebuild-proof"
+ok "the bundle carries the rebuild's entry and inclusion proof"
+# A valid statement of rebuilder 2 that was never submitted, with the
+# rebuild entry it would have and rebuilder 1's proof (of another entry),
+# so the bundle holds two reproducing statements, one of them not logged.
+expect_ok "rebuilder 2 reproduces hello without submitting" $V rebuild hello@1.0 --url "$URL" \
+	--key "$T/rb2.key" --log-key "$LOGKEY" --out "$T/r2u"
+python3 - "$T/hello.bundle" "$T/unlogged.bundle" "$T/r2u/hello-1.0.rebuild.intoto.jsonl" \
+	"$T/rb2.key.vkey" "$(cat "$T/envsha")" "$T/v1.bundle" <<'PY'
+import sys, hashlib, base64
+b = open(sys.argv[1], 'rb').read()
+env = open(sys.argv[3], 'rb').read().rstrip(b'\n')
+pub = base64.b64decode(open(sys.argv[4]).read().strip().split('+')[2])[1:]
+entry = ("vitrine/1 rebuild\nname hello\nversion 1.0\nbuild sha256:%s\nenvelope sha256:%s\n"
+         "key sha256:%s\nresult reproduced\n" % (sys.argv[5], hashlib.sha256(env).hexdigest(),
+         hashlib.sha256(pub).hexdigest())).encode()
+proof = b[b.index(b'\nrebuild-proof ') + 1:]
+proof = proof[proof.index(b'\n') + 1:-1]
+sec = lambda n, d: n + b' ' + str(len(d)).encode() + b'\n' + d + b'\n'
+open(sys.argv[2], 'wb').write(b + sec(b'rebuild', env) + sec(b'rebuild-entry', entry) + sec(b'rebuild-proof', proof))
+open(sys.argv[6], 'wb').write(b.replace(b'vitrine-bundle/2', b'vitrine-bundle/1', 1))
+PY
+refused 19 rebuilds "a valid rebuild statement that is not logged" "$T/hb/hello" --policy "$T/p2" --bundle "$T/unlogged.bundle"
+refused 11 bundle "a version 1 bundle" "$T/hb/hello" --policy "$T/policy" --bundle "$T/v1.bundle"
 
 say "a second rebuilder, a newer checkpoint; then the older one is a rollback"
 expect_ok "rebuilder 2 reproduces hello" $V rebuild hello@1.0 --url "$URL" --key "$T/rb2.key" \

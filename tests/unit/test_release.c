@@ -186,10 +186,11 @@ static int parse_bundle(const char *s, size_t n)
 
 static void test_bundle(void)
 {
-	static const char good[] = "vitrine-bundle/1\nenvelope 3\nenv\nrecipe 2\nre\nentry 1\ne\n"
+	static const char good[] = "vitrine-bundle/2\nenvelope 3\nenv\nrecipe 2\nre\nentry 1\ne\n"
 				   "proof 2\npr\nconsistency 51\nold 5\n"
 				   "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n\n"
-				   "rebuild 2\nr1\nrebuild 0\n\n";
+				   "rebuild 2\nr1\nrebuild-entry 2\ne1\nrebuild-proof 2\np1\n"
+				   "rebuild 0\n\nrebuild-entry 0\n\nrebuild-proof 0\n\n";
 	vt_endpoint_bundle b;
 	vt_buf out;
 
@@ -198,6 +199,8 @@ static void test_bundle(void)
 	CHECK(b.envelope_len == 3 && memcmp(b.envelope, "env", 3) == 0);
 	CHECK(b.has_consistency && b.old_size == 5 && b.nconsistency == 1);
 	CHECK(b.nrebuilds == 2 && b.rebuild_lens[1] == 0);
+	CHECK(b.rebuild_entry_lens[0] == 2 && memcmp(b.rebuild_entries[0], "e1", 2) == 0 &&
+	      b.rebuild_proof_lens[0] == 2 && memcmp(b.rebuild_proofs[0], "p1", 2) == 0);
 	CHECK_OK(vt_endpoint_bundle_format(&out, &b));
 	CHECK(out.len == strlen(good) && memcmp(out.ptr, good, out.len) == 0);
 	/* refusals */
@@ -215,7 +218,18 @@ static void test_bundle(void)
 	CHECK_CODE(parse_bundle(s, strlen(s)), VT_EINVAL);
 	s = subst(good, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "AAAA");
 	CHECK_CODE(parse_bundle(s, strlen(s)), VT_EINVAL);
-	s = subst(good, "rebuild 0\n\n", "rebuild 0\n\nextra");
+	s = subst(good, "rebuild-proof 0\n\n", "rebuild-proof 0\n\nextra");
+	CHECK_CODE(parse_bundle(s, strlen(s)), VT_EINVAL);
+	/* a rebuild without its entry or its proof, or them out of order */
+	s = subst(good, "rebuild-entry 2\ne1\n", "");
+	CHECK_CODE(parse_bundle(s, strlen(s)), VT_EINVAL);
+	s = subst(good, "rebuild-proof 2\np1\n", "");
+	CHECK_CODE(parse_bundle(s, strlen(s)), VT_EINVAL);
+	s = subst(good, "rebuild-entry 2\ne1\nrebuild-proof 2\np1\n",
+		  "rebuild-proof 2\np1\nrebuild-entry 2\ne1\n");
+	CHECK_CODE(parse_bundle(s, strlen(s)), VT_EINVAL);
+	/* version 1 (rebuilds without log proofs) is refused */
+	s = subst(good, "vitrine-bundle/2", "vitrine-bundle/1");
 	CHECK_CODE(parse_bundle(s, strlen(s)), VT_EINVAL);
 	vt_buf_dispose(&out);
 }
