@@ -20,9 +20,7 @@
  * changes so an adoption counts at the next request) and the site secret
  * under which customers are named in the log (DIR/site.secret).
  *
- * Thread-safe: any number of uploads may run at once, one thread each;
- * their vault objects are made durable by shared syncs
- * (vt_vault_set_shared_sync).
+ * Thread-safe: any number of uploads may run at once, one thread each.
  */
 typedef struct vt_intake vt_intake;
 

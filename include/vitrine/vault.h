@@ -64,16 +64,6 @@ int vt_vault_open(vt_vault **out, const char *dir);
 void vt_vault_close(vt_vault *v);
 
 /*
- * With on, writers make their objects durable with a syncfs of the vault's
- * filesystem shared by every writer finishing at the same time, instead of
- * an fsync of the object and one of its directory each: for a server with
- * many concurrent uploads (the guarantees of vt_vault_writer_finish are
- * unchanged: the content is durable before it has a name, the name before
- * finish returns). Off by default. Set it before any writer starts.
- */
-void vt_vault_set_shared_sync(vt_vault *v, bool on);
-
-/*
  * Start storing an object held for jurisdiction (copied). The plaintext
  * is fed with vt_vault_writer_write() and committed with
  * vt_vault_writer_finish(), or dropped with vt_vault_writer_abort().

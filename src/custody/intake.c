@@ -146,8 +146,6 @@ int vt_intake_open(vt_intake **out, const char *dir, vt_index *idx)
 		err = vt_error_wrap(err, "this site has no vault");
 		goto done;
 	}
-	/* Uploads finish concurrently: one shared flush serves them all. */
-	vt_vault_set_shared_sync(in->vault, true);
 	if ((err = vt_intake_secret_load(in->secret, dir)) < 0)
 		goto done;
 	*out = in;

@@ -33,7 +33,6 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,15 +58,6 @@ struct vt_vault {
 	int dirfd; /* DIR/vault */
 	uint8_t kek[VT_VAULT_KEK_SIZE];
 	uint8_t kek_id[KEK_ID_LEN];
-	/* Shared syncs (vt_vault_set_shared_sync): writers that need their
-	 * bytes durable wait for one syncfs that started after they wrote. */
-	bool shared;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	bool syncing;
-	uint64_t started, done; /* syncs begun, and the last one finished */
-	uint64_t failed;	/* the last sync that failed (0: none) */
-	int failed_errno;
 };
 
 /* A parsed object header; raw keeps its bytes for the wrap's AAD. */
@@ -469,8 +459,6 @@ int vt_vault_open(vt_vault **out, const char *dir)
 		goto done;
 	}
 	v->dirfd = -1;
-	pthread_mutex_init(&v->mu, NULL);
-	pthread_cond_init(&v->cv, NULL);
 	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		err = vt_error_sys(errno == ENOENT ? VT_ENOTFOUND : VT_EIO, errno, "cannot open %s",
 				   dir);
@@ -526,64 +514,8 @@ void vt_vault_close(vt_vault *v)
 		return;
 	if (v->dirfd >= 0)
 		close(v->dirfd);
-	pthread_cond_destroy(&v->cv);
-	pthread_mutex_destroy(&v->mu);
 	OPENSSL_cleanse(v->kek, sizeof(v->kek));
 	free(v);
-}
-
-void vt_vault_set_shared_sync(vt_vault *v, bool on)
-{
-	v->shared = on;
-}
-
-/*
- * Make durable everything this thread wrote to the vault so far, with a
- * syncfs shared by every writer waiting at the same time: a writer waits
- * for a sync that starts after it arrived, and whoever finds none running
- * starts one. Concurrent uploads then cost one flush of the disk instead
- * of two each.
- */
-static int shared_sync(vt_vault *v, const char *what)
-{
-	uint64_t want;
-	int err = 0;
-
-	pthread_mutex_lock(&v->mu);
-	want = v->started + 1; /* a sync begun after this point covers our writes */
-	while (v->done < want) {
-		if (v->syncing) {
-			pthread_cond_wait(&v->cv, &v->mu);
-			continue;
-		}
-		uint64_t gen = ++v->started;
-		v->syncing = true;
-		pthread_mutex_unlock(&v->mu);
-		int rc = syncfs(v->dirfd);
-		int e = errno;
-		pthread_mutex_lock(&v->mu);
-		v->syncing = false;
-		v->done = gen;
-		if (rc < 0) {
-			v->failed = gen;
-			v->failed_errno = e;
-		}
-		pthread_cond_broadcast(&v->cv);
-	}
-	if (v->failed >= want)
-		err = vt_error_sys(VT_EIO, v->failed_errno, "cannot sync the vault (%s)", what);
-	pthread_mutex_unlock(&v->mu);
-	return err;
-}
-
-/* Durable file: fsync, or the shared sync. */
-static int sync_file(vt_vault *v, int fd, const char *what)
-{
-	if (v->shared)
-		return shared_sync(v, what);
-	if (fsync(fd) < 0)
-		return vt_error_sys(VT_EIO, errno, "cannot sync %s", what);
-	return 0;
 }
 
 /* ---- writing ---- */
@@ -733,16 +665,17 @@ int vt_vault_writer_finish(vt_hash *id, bool *created, vt_vault_writer *w)
 		err = vt_error_wrap(err, "vault temporary file %s", w->tmp);
 		goto done;
 	}
-	/* The content is durable before it has a name. */
-	if ((err = sync_file(w->v, w->fd, w->tmp)) < 0)
+	if (fsync(w->fd) < 0) {
+		err = vt_error_sys(VT_EIO, errno, "cannot sync vault temporary file %s", w->tmp);
 		goto done;
+	}
 	vt_hex_encode(hex, id->b, VT_HASH_SIZE);
 	object_rel(rel, hex);
 	memcpy(prefix, hex, 2);
 	prefix[2] = 0;
 	if ((err = mkdir_at(w->v->dirfd, prefix, &made)) < 0)
 		goto done;
-	if (made && (err = w->v->shared ? shared_sync(w->v, "vault/") : sync_at(w->v->dirfd, ".")) < 0)
+	if (made && (err = sync_at(w->v->dirfd, ".")) < 0)
 		goto done;
 	/* link, not rename: it never replaces an object stored meanwhile. */
 	if (linkat(w->v->dirfd, w->tmp, w->v->dirfd, rel, 0) == 0) {
@@ -760,7 +693,7 @@ int vt_vault_writer_finish(vt_hash *id, bool *created, vt_vault_writer *w)
 		}
 		linked = true;
 	}
-	if ((err = w->v->shared ? shared_sync(w->v, prefix) : sync_at(w->v->dirfd, prefix)) < 0)
+	if ((err = sync_at(w->v->dirfd, prefix)) < 0)
 		goto done;
 	if (created)
 		*created = linked;

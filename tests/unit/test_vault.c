@@ -352,63 +352,6 @@ static void test_dedup_concurrent(void)
 	rmtree(dir);
 }
 
-typedef struct {
-	vt_vault *v;
-	int seed;
-	vt_hash ids[12];
-	int err;
-} shared_job;
-
-static void *shared_thread(void *arg)
-{
-	shared_job *j = arg;
-	size_t len = C / 3 + (size_t)j->seed * 101;
-	uint8_t *data = malloc(len);
-
-	for (int k = 0; k < 12 && j->err == 0; k++) {
-		fill(data, len, j->seed * 100 + k);
-		j->err = put(&j->ids[k], NULL, j->v, "eu", data, len);
-	}
-	free(data);
-	return NULL;
-}
-
-/* Writers finishing at once share syncs; every object is whole and named. */
-static void test_shared_sync(void)
-{
-	char dir[300];
-	vt_vault *v = fresh(dir, sizeof(dir));
-	pthread_t t[8];
-	shared_job j[8];
-	vt_buf got;
-
-	vt_vault_set_shared_sync(v, true);
-	for (int i = 0; i < 8; i++) {
-		j[i] = (shared_job){.v = v, .seed = i + 1};
-		pthread_create(&t[i], NULL, shared_thread, &j[i]);
-	}
-	for (int i = 0; i < 8; i++) {
-		pthread_join(t[i], NULL);
-		CHECK_OK(j[i].err);
-	}
-	CHECK(count_objects(dir) == 96);
-	vt_buf_init(&got, 16u << 20);
-	for (int i = 0; i < 8; i++) {
-		size_t len = C / 3 + (size_t)(i + 1) * 101;
-		uint8_t *want = malloc(len);
-		for (int k = 0; k < 12; k++) {
-			fill(want, len, (i + 1) * 100 + k);
-			got.len = 0;
-			CHECK_OK(get(&got, v, &j[i].ids[k], "eu"));
-			CHECK(got.len == len && memcmp(got.ptr, want, len) == 0);
-		}
-		free(want);
-	}
-	vt_buf_dispose(&got);
-	vt_vault_close(v);
-	rmtree(dir);
-}
-
 /* The original file is put back after each case. */
 typedef struct {
 	char dir[300];
@@ -813,7 +756,6 @@ int main(void)
 	RUN(test_round_trips);
 	RUN(test_dedup);
 	RUN(test_dedup_concurrent);
-	RUN(test_shared_sync);
 	RUN(test_tamper);
 	RUN(test_binding);
 	RUN(test_shred);
