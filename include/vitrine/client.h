@@ -88,4 +88,27 @@ int vt_client_post_as(vt_client *c, vt_client_response *resp, vt_buf *out, const
 int vt_client_upload(vt_client *c, vt_client_response *resp, vt_buf *out, const char *path,
 		     const char *file_path, const char *file_name, const char *const *fields);
 
+/*
+ * One part of vt_client_upload_parts(): a file streamed from disk when
+ * file_path is set (read as it is sent, never whole in memory), else len
+ * bytes of data. file_name is the part's filename (NULL: none for data,
+ * the last component of file_path for a file).
+ */
+typedef struct {
+	const char *name;
+	const char *file_path;
+	const char *file_name;
+	const void *data;
+	size_t len;
+} vt_client_part;
+
+/*
+ * POST multipart/form-data of the nparts parts, in order, to base_url +
+ * path; a 2xx body is appended to out. Returns and fills resp as
+ * vt_client_get_stream(); VT_EIO when a file cannot be read, VT_EINVAL
+ * for a part without a name.
+ */
+int vt_client_upload_parts(vt_client *c, vt_client_response *resp, vt_buf *out, const char *path,
+			   const vt_client_part *parts, size_t nparts);
+
 #endif

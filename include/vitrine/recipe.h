@@ -88,4 +88,11 @@ int vt_tree_digest(vt_hash *out, vt_buf *manifest, const char *path);
  */
 int vt_tree_pack(vt_buf *out, const char *dir);
 
+/*
+ * Like vt_tree_pack(), written to the file descriptor fd as it is made
+ * (never whole in memory): the same bytes. fd is not closed. VT_EINVAL,
+ * VT_EIO.
+ */
+int vt_tree_pack_fd(int fd, const char *dir);
+
 #endif

@@ -9,6 +9,7 @@
 
 #include "vitrine/buf.h"
 #include "vitrine/hash.h"
+#include "vitrine/recipe.h"
 #include "vitrine/release.h"
 
 /*
@@ -25,6 +26,15 @@
  * the server's threads: every function is thread-safe.
  */
 typedef struct vt_conveyer_site vt_conveyer_site;
+
+/*
+ * What an upload may hold in memory: its envelope (a build's provenance or
+ * a rebuilder's statement; 256 subjects and a long toolchain stay far
+ * below) and its recipe. Larger ones are refused with 413 while they
+ * arrive. Sources and artifacts stream to tmp/ and never count here.
+ */
+#define VT_SITE_ENVELOPE_MAX ((size_t)1 << 20)
+#define VT_SITE_RECIPE_MAX   VT_RECIPE_MAX_SIZE
 
 /* The three blob stores, named as in the URL paths. */
 typedef enum { VT_SITE_ATTESTATIONS, VT_SITE_ARTIFACTS, VT_SITE_SOURCES } vt_site_kind;

@@ -8,6 +8,7 @@
 #include "vitrine/recipe.h"
 #include "vitrine/site.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static const char help[] =
     "usage: vitrine release trust (--builder VKEYFILE | --rebuilder VKEYFILE) --dir DIR\n"
@@ -83,39 +85,30 @@ done:
 	return rc;
 }
 
-static int add_part(vt_buf *b, const char *boundary, const char *name, const char *filename,
-		    const void *data, size_t len)
-{
-	int err;
-	if ((err =
-		 vt_buf_printf(b,
-			       "--%s\r\nContent-Disposition: form-data; name=\"%s\"; "
-			       "filename=\"%s\"\r\nContent-Type: application/octet-stream\r\n\r\n",
-			       boundary, name, filename)) < 0 ||
-	    (err = vt_buf_add(b, data, len)) < 0 || (err = vt_buf_adds(b, "\r\n")) < 0)
-		return err;
-	return 0;
-}
-
+/*
+ * Upload streams: the source tarball and the artifacts are read from disk
+ * as curl sends them (a directory source is packed into a temporary file
+ * first), so memory stays small whatever their size; only the envelope and
+ * the recipe, which the site bounds (docs/conveyer.md), are sent from memory.
+ */
 static int do_upload(const opts *o, int argc, char **argv)
 {
-	char path[8192], boundary[40], type[96], rdir[4096];
+	char path[8192], rdir[4096], tmp[4096] = "", srcpath[8192];
+	char (*arts)[8192] = NULL;
+	vt_client_part *parts = NULL;
 	vt_release_statement st = {0};
 	vt_recipe r = {0};
 	vt_client *cl = NULL;
 	vt_client_response resp;
-	vt_buf recipe, env, src, body, out, file;
+	vt_buf recipe, env, out;
 	struct stat sb;
-	vt_hash rnd;
-	int rc = EXIT_FAIL;
+	size_t np = 0;
+	int fd = -1, rc = EXIT_FAIL;
 
 	vt_client_response_init(&resp);
 	vt_buf_init(&recipe, VT_RECIPE_MAX_SIZE);
-	vt_buf_init(&env, VT_DSSE_MAX_SIZE);
-	vt_buf_init(&src, (size_t)1 << 30);
-	vt_buf_init(&body, (size_t)2 << 30);
+	vt_buf_init(&env, VT_SITE_ENVELOPE_MAX + 1);
 	vt_buf_init(&out, 4 << 20);
-	vt_buf_init(&file, (size_t)1 << 30);
 	if (optind != argc - 1 || !o->url || !o->token) {
 		rc = cli_usage("release", "upload needs RECIPE, --url and --token");
 		goto done;
@@ -134,52 +127,69 @@ static int do_upload(const opts *o, int argc, char **argv)
 		env.len--;
 	snprintf(rdir, sizeof(rdir), "%s", argv[optind]);
 	if (r.source[0] == '/')
-		snprintf(path, sizeof(path), "%s", r.source);
+		snprintf(srcpath, sizeof(srcpath), "%s", r.source);
 	else
-		snprintf(path, sizeof(path), "%s/%s", dirname(rdir), r.source);
-	if (stat(path, &sb) < 0 ||
-	    (S_ISDIR(sb.st_mode) ? vt_tree_pack(&src, path) : cli_read_file(&src, path)) < 0) {
-		if (!vt_error_last()[0])
-			vt_error_set(VT_ENOTFOUND, "%s: not found", path);
+		snprintf(srcpath, sizeof(srcpath), "%s/%s", dirname(rdir), r.source);
+	if (stat(srcpath, &sb) < 0) {
+		vt_error_set(VT_ENOTFOUND, "%s: not found", srcpath);
 		rc = cli_fail("source");
 		goto done;
 	}
-	vt_sha256(&rnd, src.ptr, src.len);
-	vt_hex_encode(boundary, rnd.b, 16);
-	memcpy(boundary, "vitrine-", 8);
-	add_part(&body, boundary, "envelope", "envelope.intoto.jsonl", env.ptr, env.len);
-	add_part(&body, boundary, "recipe", "recipe", recipe.ptr, recipe.len);
-	add_part(&body, boundary, "source", "source.tar", src.ptr, src.len);
-	for (size_t i = 0; i < st.nsubjects; i++) {
-		snprintf(path, sizeof(path), "%s/%s", o->out, st.subjects[i].name);
-		vt_buf_reset(&file);
-		if (cli_read_file(&file, path) < 0 ||
-		    add_part(&body, boundary, "artifact", st.subjects[i].name, file.ptr, file.len) <
-			0) {
-			rc = cli_fail("artifact");
+	if (S_ISDIR(sb.st_mode)) {
+		const char *td = getenv("TMPDIR");
+		snprintf(tmp, sizeof(tmp), "%s/vitrine-source.XXXXXX", td && *td ? td : "/tmp");
+		if ((fd = mkstemp(tmp)) < 0) {
+			vt_error_sys(VT_EIO, errno, "%s", tmp);
+			tmp[0] = 0;
+			rc = cli_fail("source");
 			goto done;
 		}
+		if (vt_tree_pack_fd(fd, srcpath) < 0) {
+			rc = cli_fail("source");
+			goto done;
+		}
+		snprintf(srcpath, sizeof(srcpath), "%s", tmp);
 	}
-	vt_buf_printf(&body, "--%s--\r\n", boundary);
-	snprintf(type, sizeof(type), "multipart/form-data; boundary=%s", boundary);
+	if (!(parts = calloc(st.nsubjects + 3, sizeof(*parts))) ||
+	    !(arts = calloc(st.nsubjects ? st.nsubjects : 1, sizeof(*arts)))) {
+		vt_error_set(VT_ENOMEM, "out of memory");
+		rc = cli_fail("upload");
+		goto done;
+	}
+	parts[np++] = (vt_client_part){.name = "envelope",
+				       .file_name = "envelope.intoto.jsonl",
+				       .data = env.ptr,
+				       .len = env.len};
+	parts[np++] = (vt_client_part){
+	    .name = "recipe", .file_name = "recipe", .data = recipe.ptr, .len = recipe.len};
+	parts[np++] = (vt_client_part){
+	    .name = "source", .file_path = srcpath, .file_name = "source.tar"};
+	for (size_t i = 0; i < st.nsubjects; i++) {
+		snprintf(arts[i], sizeof(arts[i]), "%s/%s", o->out, st.subjects[i].name);
+		parts[np++] = (vt_client_part){
+		    .name = "artifact", .file_path = arts[i], .file_name = st.subjects[i].name};
+	}
 	if (vt_client_new(&cl, o->url, o->token) < 0 ||
-	    vt_client_post_as(cl, &resp, &out, "/api/v1/builds", type, body.ptr, body.len) < 0) {
+	    vt_client_upload_parts(cl, &resp, &out, "/api/v1/builds", parts, np) < 0) {
 		rc = cli_fail("upload");
 		goto done;
 	}
 	fwrite(out.ptr, 1, out.len, stdout);
 	rc = EXIT_OK;
 done:
+	if (fd >= 0)
+		close(fd);
+	if (tmp[0])
+		unlink(tmp);
+	free(parts);
+	free(arts);
 	vt_client_free(cl);
 	vt_client_response_dispose(&resp);
 	vt_release_statement_dispose(&st);
 	vt_recipe_dispose(&r);
 	vt_buf_dispose(&recipe);
 	vt_buf_dispose(&env);
-	vt_buf_dispose(&src);
-	vt_buf_dispose(&body);
 	vt_buf_dispose(&out);
-	vt_buf_dispose(&file);
 	return rc;
 }
 

@@ -569,7 +569,8 @@ done:
 	return err;
 }
 
-int vt_tree_pack(vt_buf *out, const char *dir)
+/* Pack dir into the buffer out or, when out is NULL, the file descriptor fd. */
+static int pack(vt_buf *out, int fd, const char *dir)
 {
 	struct archive *a = NULL;
 	tree_list l = {0};
@@ -591,7 +592,8 @@ int vt_tree_pack(vt_buf *out, const char *dir)
 	/* ustar-compatible pax without times or names of owners: the same tree, the same bytes. */
 	if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
 	    archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
-	    archive_write_open(a, out, NULL, pack_write, NULL) != ARCHIVE_OK) {
+	    (out ? archive_write_open(a, out, NULL, pack_write, NULL)
+		 : archive_write_open_fd(a, fd)) != ARCHIVE_OK) {
 		err = vt_error_set(VT_EIO, "tar: %s", archive_error_string(a));
 		goto done;
 	}
@@ -606,4 +608,14 @@ done:
 	walk_list = NULL;
 	list_free(&l);
 	return err;
+}
+
+int vt_tree_pack(vt_buf *out, const char *dir)
+{
+	return pack(out, -1, dir);
+}
+
+int vt_tree_pack_fd(int fd, const char *dir)
+{
+	return pack(NULL, fd, dir);
 }

@@ -77,8 +77,8 @@ static cv_req *cv_new(request *rq)
 		return NULL;
 	c->site = rq->srv->conveyer;
 	c->fd = -1;
-	vt_buf_init(&c->env, VT_DSSE_MAX_SIZE);
-	vt_buf_init(&c->recipe, 64 * 1024);
+	vt_buf_init(&c->env, VT_SITE_ENVELOPE_MAX);
+	vt_buf_init(&c->recipe, VT_SITE_RECIPE_MAX);
 	vt_buf_init(&c->entry, 65536);
 	rq->mod = c;
 	rq->mod_free = cv_free;
@@ -508,11 +508,13 @@ static int on_data(const uint8_t *data, size_t len, void *payload)
 	switch (c->part) {
 	case P_ENVELOPE:
 		if (vt_buf_add(&c->env, data, len) < 0)
-			return vt_error_set(VT_ETOOBIG, "the envelope is too large");
+			return vt_error_set(VT_ETOOBIG, "the envelope is larger than %zu bytes",
+					    VT_SITE_ENVELOPE_MAX);
 		return 0;
 	case P_RECIPE:
 		if (vt_buf_add(&c->recipe, data, len) < 0)
-			return vt_error_set(VT_ETOOBIG, "the recipe is too large");
+			return vt_error_set(VT_ETOOBIG, "the recipe is larger than %zu bytes",
+					    (size_t)VT_SITE_RECIPE_MAX);
 		return 0;
 	case P_SOURCE:
 	case P_ARTIFACT:
@@ -646,7 +648,7 @@ enum MHD_Result vt_api_conveyer_handle(request *rq, bool first, const char *data
 	case VT_ROUTE_REBUILDS:
 		if (c->fail)
 			return vt_http_api_error(rq->conn, 413, "too_large",
-						 "a rebuild envelope is at most 16 MiB", NULL,
+						 "a rebuild envelope is at most 1 MiB", NULL,
 						 NULL);
 		return post_rebuild(rq);
 	default: return MHD_NO;

@@ -374,3 +374,57 @@ done:
 	curl_mime_free(mime);
 	return err;
 }
+
+int vt_client_upload_parts(vt_client *c, vt_client_response *resp, vt_buf *out, const char *path,
+			   const vt_client_part *parts, size_t nparts)
+{
+	curl_mime *mime = NULL;
+	curl_mimepart *part;
+	char url[4096];
+	const char *base;
+	xfer x;
+	FILE *probe;
+	int err;
+
+	begin(c, &x, url, sizeof(url), resp, path);
+	x.out = out;
+	if ((mime = curl_mime_init(c->h)) == NULL)
+		goto nomem;
+	for (size_t i = 0; i < nparts; i++) {
+		const vt_client_part *p = &parts[i];
+		if (!p->name) {
+			err = vt_error_set(VT_EINVAL, "upload: a part without a name");
+			goto done;
+		}
+		if ((part = curl_mime_addpart(mime)) == NULL ||
+		    curl_mime_name(part, p->name) != CURLE_OK)
+			goto nomem;
+		if (!p->file_path) {
+			if (curl_mime_data(part, p->data ? p->data : "", p->len) != CURLE_OK ||
+			    (p->file_name && curl_mime_filename(part, p->file_name) != CURLE_OK))
+				goto nomem;
+			continue;
+		}
+		/* curl reports an unreadable file only as a failed transfer: ask first. */
+		if ((probe = fopen(p->file_path, "rb")) == NULL) {
+			err = vt_error_sys(VT_EIO, errno, "%s", p->file_path);
+			goto done;
+		}
+		fclose(probe);
+		base = strrchr(p->file_path, '/');
+		base = base ? base + 1 : p->file_path;
+		if (curl_mime_filedata(part, p->file_path) != CURLE_OK ||
+		    curl_mime_filename(part, p->file_name ? p->file_name : base) != CURLE_OK)
+			goto nomem;
+	}
+	if (c->auth)
+		curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, c->auth);
+	curl_easy_setopt(c->h, CURLOPT_MIMEPOST, mime);
+	err = run_xfer(c, &x, url);
+	goto done;
+nomem:
+	err = vt_error_set(VT_ENOMEM, "out of memory");
+done:
+	curl_mime_free(mime);
+	return err;
+}

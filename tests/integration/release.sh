@@ -78,6 +78,35 @@ expect_error "an artifact that is not its subject" "400|not the subject" \
 	$V release upload "$DATA/rules/rules.recipe" --out "$T/rbt" --url "$URL" --token "$BT"
 expect_ok "upload rules" $V release upload "$DATA/rules/rules.recipe" --out "$T/rb" --url "$URL" --token "$BT"
 
+say "uploads stream: a 96 MiB artifact, the client's memory stays small"
+expect_ok "build big" $V build "$DATA/big/big.recipe" --out "$T/bb" --key "$T/builder.key" --builder-id $BID
+/usr/bin/time -f '%M' -o "$T/big.rss" $V release upload "$DATA/big/big.recipe" --out "$T/bb" \
+	--url "$URL" --token "$BT" >"$T/big.out" 2>"$T/big.err" || fail "upload big: $(cat "$T/big.err")"
+RSS=$(tail -n 1 "$T/big.rss")
+[ "$RSS" -lt 65536 ] || fail "uploading 96 MiB took $RSS KiB of memory: not streamed"
+ok "upload big streamed (max RSS $RSS KiB)"
+BH=$(sha256sum "$T/bb/big.bin" | cut -d' ' -f1)
+curl -sf "$URL/api/v1/artifacts/$BH" | cmp -s - "$T/bb/big.bin" || fail "big artifact bytes differ"
+ok "the site stored the big artifact intact"
+say "the site bounds what an upload holds in memory: envelope 1 MiB, recipe 64 KiB"
+head -c 1048577 /dev/zero | tr '\0' ' ' >"$T/bigenv"
+head -c 65537 /dev/zero | tr '\0' '#' >"$T/bigrecipe"
+printf 'x' >"$T/x"
+code=$(curl -s -o "$T/413.json" -w '%{http_code}' -H "Authorization: Bearer $BT" -F "envelope=@$T/bigenv" \
+	-F "recipe=@$T/x" "$URL/api/v1/builds")
+[ "$code" = 413 ] && jq -e '.error.code == "too_large"' "$T/413.json" >/dev/null ||
+	fail "an envelope of 1 MiB + 1: $code $(cat "$T/413.json")"
+ok "an envelope above 1 MiB: 413 too_large"
+code=$(curl -s -o "$T/413.json" -w '%{http_code}' -H "Authorization: Bearer $BT" -F "envelope=@$T/x" \
+	-F "recipe=@$T/bigrecipe" "$URL/api/v1/builds")
+[ "$code" = 413 ] && jq -e '.error.code == "too_large"' "$T/413.json" >/dev/null ||
+	fail "a recipe of 64 KiB + 1: $code $(cat "$T/413.json")"
+ok "a recipe above 64 KiB: 413 too_large"
+code=$(curl -s -o "$T/413.json" -w '%{http_code}' -H "Authorization: Bearer $RT1" -H 'Content-Type: application/json' \
+	--data-binary "@$T/bigenv" "$URL/api/v1/rebuilds")
+[ "$code" = 413 ] || fail "a rebuild envelope of 1 MiB + 1: $code $(cat "$T/413.json")"
+ok "a rebuild envelope above 1 MiB: 413"
+
 say "blobs are public, by digest, immutable"
 H=$(sha256sum "$T/hb/hello" | cut -d' ' -f1)
 curl -sf "$URL/api/v1/artifacts/$H" -o "$T/dl" || fail "artifact download"
@@ -236,7 +265,7 @@ python3 - "$T/hello.bundle" "$T/unlogged.bundle" "$T/r2u/hello-1.0.rebuild.intot
 import sys, hashlib, base64
 b = open(sys.argv[1], 'rb').read()
 env = open(sys.argv[3], 'rb').read().rstrip(b'\n')
-pub = base64.b64decode(open(sys.argv[4]).read().strip().split('+')[2])[1:]
+pub = base64.b64decode(open(sys.argv[4]).read().strip().split('+', 2)[2])[1:]
 entry = ("vitrine/1 rebuild\nname hello\nversion 1.0\nbuild sha256:%s\nenvelope sha256:%s\n"
          "key sha256:%s\nresult reproduced\n" % (sys.argv[5], hashlib.sha256(env).hexdigest(),
          hashlib.sha256(pub).hexdigest())).encode()
@@ -246,6 +275,7 @@ sec = lambda n, d: n + b' ' + str(len(d)).encode() + b'\n' + d + b'\n'
 open(sys.argv[2], 'wb').write(b + sec(b'rebuild', env) + sec(b'rebuild-entry', entry) + sec(b'rebuild-proof', proof))
 open(sys.argv[6], 'wb').write(b.replace(b'vitrine-bundle/2', b'vitrine-bundle/1', 1))
 PY
+[ -s "$T/unlogged.bundle" ] || fail "could not make the unlogged bundle"
 refused 19 rebuilds "a valid rebuild statement that is not logged" "$T/hb/hello" --policy "$T/p2" --bundle "$T/unlogged.bundle"
 refused 11 bundle "a version 1 bundle" "$T/hb/hello" --policy "$T/policy" --bundle "$T/v1.bundle"
 

@@ -108,6 +108,30 @@ static void test_tree_dir(void)
 	CHECK_OK(vt_tree_digest(&h2, NULL, path));
 	CHECK(vt_hash_equal(&h, &h2));
 
+	/* vt_tree_pack and vt_tree_pack_fd give the same bytes, whose digest is the tree's. */
+	{
+		vt_buf mem, file;
+		int fd;
+		vt_buf_init(&mem, 1 << 22);
+		vt_buf_init(&file, 1 << 22);
+		snprintf(path, sizeof(path), "%s/tree", dir);
+		CHECK_OK(vt_tree_pack(&mem, path));
+		snprintf(path, sizeof(path), "%s/packed.tar", dir);
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		CHECK(fd >= 0);
+		snprintf(path, sizeof(path), "%s/tree", dir);
+		CHECK_OK(vt_tree_pack_fd(fd, path));
+		close(fd);
+		read_text(&file, "packed.tar");
+		CHECK(mem.len > 100000 && file.len == mem.len &&
+		      memcmp(file.ptr, mem.ptr, mem.len) == 0);
+		snprintf(path, sizeof(path), "%s/packed.tar", dir);
+		CHECK_OK(vt_tree_digest_tar(&h2, NULL, path));
+		CHECK(vt_hash_equal(&h, &h2));
+		vt_buf_dispose(&mem);
+		vt_buf_dispose(&file);
+	}
+
 	/* Known answer: the hello source of the tests' data. */
 	CHECK_OK(vt_tree_digest_dir(&h2, NULL, test_data_path("conveyer/hello/src")));
 	vt_hex_encode(hex, h2.b, 32);
