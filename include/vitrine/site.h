@@ -52,11 +52,30 @@ typedef struct {
 
 /*
  * Open (creating what is missing) DIR/conveyer of the data directory dir
- * and load its trusted keys and the log's verifier key (dir/log.vkey).
- * VT_EINVAL for a malformed key line (the message names file and line),
- * VT_EIO, VT_ENOMEM. Free with vt_site_close().
+ * and load its trusted keys and the log's verifier key (dir/log.vkey),
+ * then restore missing records from the log (vt_site_recover). Call it
+ * with the log's lock held (vitrine serve does, after opening the log's
+ * storage). VT_EINVAL for a malformed key line (the message names file
+ * and line), VT_ECORRUPT, VT_EIO, VT_ENOMEM. Free with vt_site_close().
  */
 int vt_site_open(vt_conveyer_site **out, const char *dir);
+
+/*
+ * Restore the records a crash left unwritten: a record is written after
+ * its entry is published, so a server that dies in between leaves a
+ * `build`, `release` or `rebuild` entry in the log that no record lists.
+ * Read the published checkpoint dir/log/checkpoint (verified with the
+ * log's key) and walk the entries from the size DIR/conveyer/recovered
+ * names (0 when absent) to it; each conveyer entry without a record gets
+ * one ("index N" and the entry: all a record holds) when the site's
+ * store backs it: a build's envelope, recipe, source and artifacts are
+ * stored and the recipe has its name and version; a release's build record has its index and envelope; a
+ * rebuild's envelope is stored and its build recorded. Others are left
+ * alone (an admin may append any text with POST /log/add). Then the size
+ * is written to DIR/conveyer/recovered. *restored (may be NULL) gets the
+ * number of records written. VT_ECORRUPT (checkpoint or tiles), VT_EIO.
+ */
+int vt_site_recover(vt_conveyer_site *s, const char *dir, size_t *restored);
 
 /* Close a site; NULL is a no-op. */
 void vt_site_close(vt_conveyer_site *s);

@@ -6,12 +6,14 @@
  * only after its log entry is published. What a record claims is always
  * re-checkable against the log: it holds the entry itself and its index.
  */
+#include "vitrine/checkpoint.h"
 #include "vitrine/conveyer.h"
 #include "vitrine/encoding.h"
 #include "vitrine/error.h"
 #include "vitrine/fsutil.h"
 #include "vitrine/note.h"
 #include "vitrine/proof.h"
+#include "vitrine/reader.h"
 #include "vitrine/recipe.h"
 #include "vitrine/site.h"
 
@@ -146,6 +148,7 @@ int vt_site_open(vt_conveyer_site **out, const char *dir)
 		goto done;
 	}
 	snprintf(s->origin, sizeof(s->origin), "%s", vt_note_verifier_name(s->log_key));
+	err = vt_site_recover(s, dir, NULL);
 done:
 	vt_buf_dispose(&b);
 	if (err < 0)
@@ -678,5 +681,162 @@ done:
 	vt_build_entry_dispose(&be);
 	vt_rebuild_statement_dispose(&st);
 	vt_buf_dispose(&b);
+	return err;
+}
+
+/* ---- recovery of records after a crash --------------------------------- */
+
+/* A vt_fetch_fn over the log's published objects on disk (payload: DIR/log). */
+static int fetch_local(vt_buf *out, const char *path, void *payload)
+{
+	char full[PATH_MAX];
+	if (snprintf(full, sizeof(full), "%s/%s", (const char *)payload, path) >= (int)sizeof(full))
+		return vt_error_set(VT_ETOOBIG, "path too long");
+	return vt_fs_read(out, AT_FDCWD, full);
+}
+
+static bool blob_exists(const vt_conveyer_site *s, vt_site_kind kind, const vt_hash *h)
+{
+	char path[PATH_MAX];
+	return vt_site_blob_path(path, sizeof(path), s, kind, h) == 0 && access(path, F_OK) == 0;
+}
+
+struct recover_ctx {
+	vt_conveyer_site *s;
+	size_t restored;
+};
+
+/* Put a record unless there is one (a record already written wins). */
+static int restore(struct recover_ctx *x, vt_site_record kind, const char *name,
+		   const char *version, const char *key, uint64_t index, const void *entry,
+		   size_t len)
+{
+	int err = vt_site_record_put(x->s, kind, name, version, key, index, entry, len);
+	if (err == VT_EEXISTS)
+		return 0;
+	if (err == 0)
+		x->restored++;
+	return err;
+}
+
+/*
+ * One entry of the log: a conveyer entry whose record is missing gets it
+ * back, but only when what the site stores backs it (the blobs it names,
+ * the build a release or rebuild refers to), since an admin can append
+ * any text to the log with POST /log/add and that must not become a
+ * build the site never checked.
+ */
+static int recover_entry(uint64_t index, const uint8_t *entry, size_t len, void *payload)
+{
+	struct recover_ctx *x = payload;
+	const char *e = (const char *)entry;
+	vt_build_entry be = {0}, rbe = {0};
+	vt_release_entry re;
+	vt_rebuild_entry rb;
+	vt_buf rec;
+	uint64_t bidx;
+	bool ok;
+	int err = 0;
+
+	vt_buf_init(&rec, 70000);
+	if (len > 16 && memcmp(e, "vitrine/1 build\n", 16) == 0) {
+		if (vt_build_entry_parse(&be, e, len) < 0)
+			goto done;
+		ok = blob_exists(x->s, VT_SITE_ATTESTATIONS, &be.envelope) &&
+		     blob_exists(x->s, VT_SITE_SOURCES, &be.recipe) &&
+		     blob_exists(x->s, VT_SITE_SOURCES, &be.source);
+		for (size_t i = 0; ok && i < be.nsubjects; i++)
+			ok = blob_exists(x->s, VT_SITE_ARTIFACTS, &be.subjects[i].digest);
+		/* and the stored recipe is of that name and version */
+		if (ok) {
+			vt_recipe r = {0};
+			ok = vt_site_blob_get(&rec, x->s, VT_SITE_SOURCES, &be.recipe) == 0 &&
+			     vt_recipe_parse(&r, (const char *)rec.ptr, rec.len) == 0 &&
+			     strcmp(r.name, be.name) == 0 && strcmp(r.version, be.version) == 0;
+			vt_recipe_dispose(&r);
+		}
+		if (ok)
+			err = restore(x, VT_SITE_BUILDS, be.name, be.version, NULL, index, e, len);
+	} else if (len > 18 && memcmp(e, "vitrine/1 release\n", 18) == 0) {
+		if (vt_release_entry_parse(&re, e, len) < 0 ||
+		    vt_site_record_get(&rec, &bidx, x->s, VT_SITE_BUILDS, re.name, re.version,
+				       NULL) < 0 ||
+		    bidx != re.build_index || vt_build_entry_parse(&rbe, (const char *)rec.ptr,
+								    rec.len) < 0 ||
+		    !vt_hash_equal(&rbe.envelope, &re.envelope))
+			goto done;
+		err = restore(x, VT_SITE_RELEASES, re.name, re.version, NULL, index, e, len);
+	} else if (len > 18 && memcmp(e, "vitrine/1 rebuild\n", 18) == 0) {
+		if (vt_rebuild_entry_parse(&rb, e, len) < 0 ||
+		    !blob_exists(x->s, VT_SITE_ATTESTATIONS, &rb.envelope) ||
+		    vt_site_record_get(&rec, &bidx, x->s, VT_SITE_BUILDS, rb.name, rb.version,
+				       NULL) < 0 ||
+		    vt_build_entry_parse(&rbe, (const char *)rec.ptr, rec.len) < 0 ||
+		    !vt_hash_equal(&rbe.envelope, &rb.build_envelope))
+			goto done;
+		err = restore(x, VT_SITE_REBUILDS, rb.name, rb.version, rb.key, index, e, len);
+	}
+done:
+	vt_build_entry_dispose(&be);
+	vt_build_entry_dispose(&rbe);
+	vt_buf_dispose(&rec);
+	return err;
+}
+
+int vt_site_recover(vt_conveyer_site *s, const char *dir, size_t *restored)
+{
+	struct recover_ctx x = {s, 0};
+	char logdir[PATH_MAX], cursor[PATH_MAX];
+	vt_tlog_reader *r = NULL;
+	vt_checkpoint cp;
+	vt_note note;
+	vt_buf b, cur;
+	uint64_t start = 0;
+	int err;
+
+	vt_buf_init(&b, 1 << 20);
+	vt_buf_init(&cur, 64);
+	snprintf(logdir, sizeof(logdir), "%s/log", dir);
+	snprintf(cursor, sizeof(cursor), "%s/recovered", s->root);
+	err = fetch_local(&b, "checkpoint", logdir);
+	if (err == VT_ENOTFOUND) {
+		err = 0; /* nothing published yet */
+		goto done;
+	}
+	if (err < 0)
+		goto done;
+	if ((err = vt_note_open(&note, (const char *)b.ptr, b.len, &s->log_key, 1)) < 0 ||
+	    (err = vt_checkpoint_parse(&cp, note.text, note.text_len)) < 0) {
+		err = vt_error_wrap(err, "%s/checkpoint", logdir);
+		goto done;
+	}
+	/* The size already scanned, so a restart reads only what is new. */
+	err = vt_fs_read(&cur, AT_FDCWD, cursor);
+	if (err == 0 && (cur.len < 6 || memcmp(cur.ptr, "size ", 5) != 0 ||
+			 cur.ptr[cur.len - 1] != '\n' ||
+			 vt_parse_u64(&start, (const char *)cur.ptr + 5, cur.len - 6) < 0))
+		start = 0; /* unreadable: scan everything again (records are idempotent) */
+	else if (err < 0 && err != VT_ENOTFOUND)
+		goto done;
+	if (start > cp.size)
+		start = 0;
+	err = 0;
+	if (start == cp.size)
+		goto done;
+	if ((err = vt_tlog_reader_new(&r, cp.size, fetch_local, logdir)) < 0 ||
+	    (err = vt_tlog_reader_walk(r, start, recover_entry, &x)) < 0) {
+		err = vt_error_wrap(err, "recovering the conveyer's records from the log");
+		goto done;
+	}
+	vt_buf_reset(&cur);
+	if ((err = vt_buf_printf(&cur, "size %llu\n", (unsigned long long)cp.size)) < 0 ||
+	    (err = vt_fs_write_atomic(AT_FDCWD, cursor, cur.ptr, cur.len, 0644)) < 0)
+		goto done;
+done:
+	if (restored)
+		*restored = x.restored;
+	vt_tlog_reader_free(r);
+	vt_buf_dispose(&b);
+	vt_buf_dispose(&cur);
 	return err;
 }

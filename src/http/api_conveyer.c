@@ -341,6 +341,13 @@ static enum MHD_Result answer_logged(request *rq)
 
 	if (rq->err < 0)
 		return vt_http_api_error(rq->conn, 503, "unavailable", rq->why, "Retry-After", "1");
+	/*
+	 * Test hook (docs/conveyer.md): die as kill -9 would between the
+	 * entry's publication and its record, which vt_site_recover() then
+	 * restores at the next start. Only ever set by tests.
+	 */
+	if (getenv("VT_FAULT_SITE_AFTER_PUBLISH"))
+		_exit(9);
 	err = vt_site_record_put(c->site, c->kind, c->name, c->version,
 				 c->kind == VT_SITE_REBUILDS ? c->key : NULL, rq->index,
 				 c->entry.ptr, c->entry.len);
