@@ -251,6 +251,24 @@ PY
 refused 16 inclusion "a missing inclusion proof" "$T/hb/hello" --policy "$T/policy" --bundle "$T/noproof.bundle"
 refused 16 inclusion "a forged inclusion proof" "$T/hb/hello" --policy "$T/policy" --bundle "$T/forged.bundle"
 refused 17 cosignatures "too few cosignatures" "$T/hb/hello" --policy "$T/policy" --bundle "$T/one.bundle"
+say "several artifacts in one run: one line each, the exit status the highest"
+expect_ok "both subjects of hello with one bundle" $V verify "$T/hb/hello" "$T/hb/share/greeting.txt" \
+	--policy "$T/policy" --bundle "$T/hello.bundle"
+[ "$(grep -c '^accepted ' "$T/last.out")" -eq 2 ] || fail "two accepted lines: $(cat "$T/last.out")"
+grep_ok "the second line names its artifact" "^accepted $T/hb/share/greeting.txt hello 1.0 " "$T/last.out"
+expect_error "a tampered artifact among good ones" "^vitrine: verify: 1 of 3 artifacts refused \(worst: subject, exit 13\)$" \
+	$V verify "$T/hb/hello" "$T/tampered" "$T/hb/share/greeting.txt" --policy "$T/policy" --bundle "$T/hello.bundle"
+[ "$RC" -eq 13 ] || fail "exit $RC, want 13"
+grep_ok "the refused line" "^refused $T/tampered subject \(exit 13\): subject: " "$T/last.out"
+[ "$(grep -c '^accepted ' "$T/last.out")" -eq 2 ] || fail "the good ones: $(cat "$T/last.out")"
+expect_error "a bundle per artifact, the worst exit wins" "2 of 3 artifacts refused \(worst: cosignatures, exit 17\)" \
+	$V verify "$T/hb/hello" "$T/tampered" "$T/hb/hello" --policy "$T/policy" \
+	--bundle "$T/hello.bundle" --bundle "$T/hello.bundle" --bundle "$T/one.bundle"
+[ "$RC" -eq 17 ] || fail "exit $RC, want 17"
+expect_error "bundles neither one nor one per artifact" "usage|once per artifact" \
+	$V verify "$T/hb/hello" "$T/tampered" "$T/hb/hello" --policy "$T/policy" \
+	--bundle "$T/hello.bundle" --bundle "$T/hello.bundle"
+[ "$RC" -eq 2 ] || fail "exit $RC, want 2"
 policy "$T/p2" "$T/builder.key.vkey" 2
 refused 19 rebuilds "too few rebuilds" "$T/hb/hello" --policy "$T/p2" --bundle "$T/hello.bundle"
 grep -q '^rebuild-proof ' "$T/hello.bundle" || fail "the bundle carries no rebuild-proof"
