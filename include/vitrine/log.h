@@ -3,10 +3,11 @@
  * The log: a sequencer that turns appended entries into durable entry
  * bundles, hash tiles and signed checkpoints (c2sp.org/tlog-tiles).
  *
- * Appends queue up and are integrated in groups, closed by count or by age:
- * one group costs one storage commit of its objects and checkpoint (three
- * filesystem syncs in the POSIX back end) and one checkpoint signature,
- * whatever its size. An append
+ * Appends queue up and are integrated in groups, closed by count, by age,
+ * or at once when no other group is committing: one group costs one
+ * storage commit of its objects and checkpoint (three filesystem syncs in
+ * the POSIX back end) and one checkpoint signature, whatever its size. The
+ * next group is hashed and staged while the last one commits. An append
  * completes only after the checkpoint that includes it is published, so an
  * acknowledged entry is durable and provable. The sequencer keeps the
  * tree's right edge and the partial tiles at the edge in memory: memory is
@@ -33,7 +34,7 @@ typedef struct vt_log vt_log;
 
 typedef struct {
 	size_t batch_max;         /* entries that close a group (default 4096) */
-	unsigned batch_age_ms;    /* age that closes a group (default 20 ms) */
+	unsigned batch_age_ms;    /* age that closes a group while another commits (default 20 ms) */
 	size_t queue_max;         /* pending entries before VT_EBUSY (default 65536) */
 	size_t queue_max_bytes;   /* pending bytes before VT_EBUSY (default 64 MiB) */
 } vt_log_options;
@@ -93,6 +94,17 @@ typedef void (*vt_log_done_fn)(int err, uint64_t index, uint64_t size, void *pay
  */
 int vt_log_submit(vt_log *log, const void *entry, size_t len, vt_log_done_fn done,
 		  void *payload);
+
+/*
+ * Queue n entries (1 <= n <= the smaller of batch_max and queue_max) under
+ * one completion and return at once; done runs once, with the index of the
+ * first entry (the rest follow in order), when they are published or
+ * failed. Lets one producer keep several groups in flight, in order.
+ * VT_EBUSY (queue full: nothing queued, retry later), VT_ETOOBIG,
+ * VT_EINVAL (also for n out of range): done is not called. Thread-safe.
+ */
+int vt_log_submit_batch(vt_log *log, const void *const *entries, const size_t *lens, size_t n,
+			vt_log_done_fn done, void *payload);
 
 /* Append a copy of the latest signed checkpoint to out; *size its size. */
 int vt_log_checkpoint(vt_log *log, vt_buf *out, uint64_t *size);

@@ -3,26 +3,39 @@
  * The sequencer.
  *
  * Producers copy entries into the pending queue, already in entry-bundle
- * form (uint16 length, bytes), with one waiter record per call. The
- * sequencer thread takes the whole queue when it holds batch_max entries
- * or its oldest entry is batch_age_ms old, and integrates it as one group:
+ * form (uint16 length, bytes), with one waiter record per call. Two
+ * threads form a pipeline of depth two: while the committer thread makes
+ * group N durable, the sequencer thread integrates group N+1.
  *
- *   1. hash each entry, append it to the bundle at the edge and its leaf
- *      hash to the right edge; every perfect subtree of height 8L that
- *      completes goes into the level-L tile at the edge; full bundles and
- *      tiles are staged as they fill, then the partial ones at the end.
+ * The sequencer takes the whole queue as one group when it holds
+ * batch_max entries or its oldest entry is batch_age_ms old, and:
+ *
+ *   1. hashes each entry, appends it to the bundle at the edge and its
+ *      leaf hash to the right edge; every perfect subtree of height 8L
+ *      that completes goes into the level-L tile at the edge; full bundles
+ *      and tiles are staged as they fill, then the partial ones at the end.
  *      Bundles are staged before the tiles made from them, so that after a
  *      crash a tile in place always has its entries in place.
- *   2. sign a checkpoint for the new size;
- *   3. commit the storage: every object durable and visible, then the
- *      checkpoint, by compare-and-swap against the one this sequencer
- *      published last;
- *   4. complete the waiters.
+ *   2. signs a checkpoint for the new size and seals the group's storage
+ *      batch;
+ *   3. hands the group to the committer; it takes the next group only
+ *      once the committer has taken this one, so at most one group
+ *      commits while the next is integrated. queue_max and
+ *      queue_max_bytes bound every entry not yet acknowledged (queued or
+ *      in the pipeline), so memory stays bounded as before.
  *
- * If any step fails, the group's waiters get the error and the in-memory
- * state is rebuilt from storage by the same recovery that runs at open, so
- * no checkpoint ever covers data that did not become durable and the
- * sequencer never signs a tree that is not an extension of the last one.
+ * The committer, one group at a time and in order, commits the group's
+ * batch (every object durable and visible; objects of the next group,
+ * staged meanwhile, are not covered), then its checkpoint by
+ * compare-and-swap against the one published last, and only then
+ * completes the waiters.
+ *
+ * If a step fails, that group's waiters get the error, and so does the
+ * group behind it (it was built on the failed one); once the committer is
+ * idle, the sequencer rebuilds the in-memory state from storage by the
+ * same recovery that runs at open. So no checkpoint ever covers data that
+ * did not become durable and the sequencer never signs a tree that is not
+ * an extension of the last one.
  */
 #include "vitrine/log.h"
 #include "vitrine/encoding.h"
@@ -54,6 +67,16 @@ typedef struct {
 	double first_ns; /* arrival of the oldest entry */
 } queue;
 
+/* A group between the sequencer and the committer. */
+typedef struct {
+	waiter *w;
+	size_t nw, capw;
+	uint64_t first, count;
+	uint64_t batch; /* its storage batch */
+	size_t bytes;   /* its entries in bundle form, for the in-flight bound */
+	vt_buf note;    /* the checkpoint signed for first + count */
+} group;
+
 typedef struct {
 	vt_hash h[VT_TILE_WIDTH];
 	unsigned n;     /* hashes in the partial tile */
@@ -66,19 +89,31 @@ struct vt_log {
 	vt_note_verifier *self;
 	vt_log_options opt;
 
-	pthread_t thread;
+	pthread_t thread, committer;
 	pthread_mutex_t mu;
-	pthread_cond_t cv_work; /* queue gained entries, or closing */
-	pthread_cond_t cv_done; /* a synchronous waiter completed */
-	queue q;                /* filled by producers, under mu */
+	pthread_cond_t cv_work;   /* queue gained entries, slot freed, commit done, or closing */
+	pthread_cond_t cv_commit; /* slot filled, or the sequencer is done */
+	pthread_cond_t cv_done;   /* a synchronous waiter completed */
+	queue q;                  /* filled by producers, under mu */
 	bool closing;
-	bool stopped;           /* the sequencer thread has been joined */
+	bool stopped;             /* both threads have been joined */
+	/* The pipeline, under mu. */
+	group slot;               /* integrated and signed, waiting to commit */
+	bool slot_full;
+	bool committing;          /* the committer holds a group */
+	bool failed;              /* a group failed: recover before the next one */
+	bool seq_done;            /* the sequencer has exited */
+	size_t flight, flight_bytes; /* entries taken from the queue, not yet completed */
+	char fail_why[256];
 	vt_buf cp;              /* latest signed checkpoint, under mu */
 	uint64_t cp_size;
 	vt_log_stats_t stats;   /* under mu */
 
 	/* Owned by the sequencer thread (or by open before it starts). */
 	queue work;
+	vt_buf next_note; /* checkpoint signed for the group being integrated */
+	/* Owned by the committer thread. */
+	group commit;
 	vt_merkle_edge edge;
 	level_tile lvl[LEVELS];
 	vt_buf bundle; /* the bundle at the edge */
@@ -212,43 +247,61 @@ static int integrate(vt_log *log, const uint8_t *data, size_t len, size_t count)
 
 /* ---- checkpoints ------------------------------------------------------ */
 
-/*
- * Sign a checkpoint for the edge and commit it, with every staged object,
- * in place of log->cp. *sign_ns (when not NULL) gets the signing time.
- */
-static int publish(vt_log *log, double *sign_ns)
+/* Sign a checkpoint for the edge into note (reset first). */
+static int sign_checkpoint(vt_log *log, vt_buf *note)
 {
 	vt_checkpoint c = {0};
-	vt_buf body, note;
-	double t0 = now_ns();
+	vt_buf body;
 	int err;
 
 	vt_buf_init(&body, CHECKPOINT_MAX);
-	vt_buf_init(&note, CHECKPOINT_MAX);
+	vt_buf_reset(note);
 	snprintf(c.origin, sizeof(c.origin), "%s", vt_note_signer_name(log->signer));
 	c.size = log->edge.size;
 	if ((err = vt_merkle_edge_root(&c.root, &log->edge)) < 0 ||
-	    (err = vt_checkpoint_format(&body, &c)) < 0 ||
-	    (err = vt_note_sign(&note, (const char *)body.ptr, body.len,
-				(vt_note_signer *const *)&log->signer, 1)) < 0)
+	    (err = vt_checkpoint_format(&body, &c)) < 0)
 		goto done;
-	if (sign_ns)
-		*sign_ns = now_ns() - t0;
+	err = vt_note_sign(note, (const char *)body.ptr, body.len,
+			   (vt_note_signer *const *)&log->signer, 1);
+done:
+	vt_buf_dispose(&body);
+	return err;
+}
+
+/* Make note (for size) the published checkpoint in memory; it is emptied. */
+static void set_checkpoint(vt_log *log, vt_buf *note, uint64_t size)
+{
+	vt_buf old;
+	pthread_mutex_lock(&log->mu);
+	old = log->cp;
+	log->cp = *note;
+	*note = old;
+	vt_buf_reset(note);
+	log->cp_size = size;
+	log->stats.size = size;
+	pthread_mutex_unlock(&log->mu);
+}
+
+/*
+ * Sign a checkpoint for the edge and commit it, with every staged object,
+ * in place of log->cp. Only while no group is committing (open, recovery).
+ */
+static int publish(vt_log *log)
+{
+	vt_buf note;
+	int err;
+
+	vt_buf_init(&note, CHECKPOINT_MAX);
+	if ((err = sign_checkpoint(log, &note)) < 0)
+		goto done;
 	if ((err = vt_storage_commit_checkpoint(log->st, log->cp.ptr, log->cp.len, note.ptr,
 						note.len)) < 0) {
 		err = vt_error_wrap(err, "publishing checkpoint %llu",
-				    (unsigned long long)c.size);
+				    (unsigned long long)log->edge.size);
 		goto done;
 	}
-	pthread_mutex_lock(&log->mu);
-	vt_buf_dispose(&log->cp);
-	log->cp = note;
-	log->cp_size = c.size;
-	log->stats.size = c.size;
-	pthread_mutex_unlock(&log->mu);
-	vt_buf_init(&note, CHECKPOINT_MAX);
+	set_checkpoint(log, &note, log->edge.size);
 done:
-	vt_buf_dispose(&body);
 	vt_buf_dispose(&note);
 	return err;
 }
@@ -406,7 +459,7 @@ static int recover(vt_log *log)
 	if (err == VT_ENOTFOUND) {
 		reset_state(log);
 		vt_buf_reset(&log->cp);
-		err = publish(log, NULL);
+		err = publish(log);
 		goto done;
 	}
 	if (err < 0 || (err = verify_checkpoint(log, &c, &note)) < 0 ||
@@ -444,7 +497,7 @@ static int recover(vt_log *log)
 			break;
 	}
 	if (log->edge.size != log->cp_size)
-		err = publish(log, NULL);
+		err = publish(log);
 done:
 	if (err < 0)
 		vt_storage_abort(log->st);
@@ -465,43 +518,95 @@ static void record_commit(vt_log *log, double secs)
 		log->stats.commit_max = secs;
 }
 
-static void process_group(vt_log *log)
+/* Call each waiter of g (in order) with err; g then holds none. */
+static void complete(group *g, int err)
+{
+	for (size_t i = 0, at = 0; i < g->nw; i++) {
+		g->w[i].fn(err, g->first + at, g->first + g->count, g->w[i].payload);
+		at += g->w[i].count;
+	}
+	g->nw = 0;
+}
+
+static void swap_waiters(waiter **a, size_t *na, size_t *capa, waiter **b, size_t *nb,
+			 size_t *capb)
+{
+	waiter *w = *a;
+	size_t n = *na, cap = *capa;
+	*a = *b;
+	*na = *nb;
+	*capa = *capb;
+	*b = w;
+	*nb = n;
+	*capb = cap;
+}
+
+/* Remember why the pipeline failed (for the group behind); mu held. */
+static void mark_failed(vt_log *log)
+{
+	if (!log->failed)
+		snprintf(log->fail_why, sizeof(log->fail_why), "%s", vt_error_last());
+	log->failed = true;
+	log->stats.group_errors++;
+}
+
+/*
+ * The sequencer's part of a group: integrate log->work, sign its
+ * checkpoint, seal its batch and hand it to the committer (or fail it).
+ * Runs with mu held on entry and exit; after_failure: recover first.
+ */
+static void integrate_group(vt_log *log, bool after_failure)
 {
 	queue *w = &log->work;
-	uint64_t first = log->edge.size;
-	double t0, t1, t2, sign = 0;
-	int err;
+	uint64_t first = log->edge.size, batch = 0;
+	double t0, t1, t2;
+	int err = 0;
 
-	t0 = now_ns();
-	err = integrate(log, w->data.ptr, w->data.len, w->count);
-	t1 = now_ns();
-	if (err == 0)
-		err = publish(log, &sign); /* signs, then commits objects and checkpoint */
-	t2 = now_ns();
-	if (err < 0) {
-		/* Rebuild from what is durable; on failure the next group tries again. */
-		char why[512];
-		snprintf(why, sizeof(why), "%s", vt_error_last());
-		vt_storage_abort(log->st);
-		recover(log);
-		vt_error_set(err, "%s", why);
-	}
-	pthread_mutex_lock(&log->mu);
-	if (err == 0) {
-		log->stats.appends += w->count;
-		log->stats.groups++;
-		log->stats.batch_sum += (double)w->count;
-		log->stats.integrate_seconds += (t1 - t0) / 1e9;
-		log->stats.publish_seconds += sign / 1e9;
-		log->stats.commit_seconds += (t2 - t1 - sign) / 1e9;
-		record_commit(log, (t2 - t1 - sign) / 1e9);
-	} else {
-		log->stats.group_errors++;
-	}
 	pthread_mutex_unlock(&log->mu);
-	for (size_t i = 0, at = 0; i < w->nw; i++) {
-		w->w[i].fn(err, first + at, first + w->count, w->w[i].payload);
-		at += w->w[i].count;
+	if (after_failure) {
+		/* The committer is idle: rebuild from what is durable. */
+		vt_storage_abort(log->st);
+		if ((err = recover(log)) == 0) {
+			pthread_mutex_lock(&log->mu);
+			log->failed = false;
+			pthread_mutex_unlock(&log->mu);
+		}
+		first = log->edge.size;
+	}
+	t0 = now_ns();
+	if (err == 0)
+		err = integrate(log, w->data.ptr, w->data.len, w->count);
+	t1 = now_ns();
+	if (err == 0 && (err = sign_checkpoint(log, &log->next_note)) == 0)
+		err = vt_storage_seal(log->st, &batch);
+	t2 = now_ns();
+	pthread_mutex_lock(&log->mu);
+	if (err == 0 && log->failed)
+		err = vt_error_set(VT_EIO, "an earlier group failed: %s", log->fail_why);
+	if (err == 0) {
+		group *g = &log->slot;
+		swap_waiters(&g->w, &g->nw, &g->capw, &w->w, &w->nw, &w->capw);
+		g->first = first;
+		g->count = w->count;
+		g->batch = batch;
+		g->bytes = w->data.len;
+		vt_buf note = g->note;
+
+		g->note = log->next_note;
+		log->next_note = note;
+		log->slot_full = true;
+		log->stats.integrate_seconds += (t1 - t0) / 1e9;
+		log->stats.publish_seconds += (t2 - t1) / 1e9;
+		pthread_cond_signal(&log->cv_commit);
+	} else {
+		group g = {.w = w->w, .nw = w->nw, .first = first, .count = w->count};
+		mark_failed(log);
+		pthread_mutex_unlock(&log->mu);
+		complete(&g, err);
+		pthread_mutex_lock(&log->mu);
+		log->flight -= w->count;
+		log->flight_bytes -= w->data.len;
+		log->stats.pending = log->q.count + log->flight;
 	}
 	queue_clear(w);
 }
@@ -512,10 +617,12 @@ static void *sequencer(void *arg)
 
 	pthread_mutex_lock(&log->mu);
 	for (;;) {
-		while (log->q.count == 0 && !log->closing)
+		/* Recovery after a failure waits until the committer is idle. */
+		while (log->slot_full || (log->failed && log->committing) ||
+		       (log->q.count == 0 && !log->closing))
 			pthread_cond_wait(&log->cv_work, &log->mu);
-		if (log->q.count == 0 && log->closing)
-			break;
+		if (log->q.count == 0)
+			break; /* closing, and nothing left */
 		while (log->q.count < log->opt.batch_max && !log->closing) {
 			double deadline = log->q.first_ns + log->opt.batch_age_ms * 1e6;
 			struct timespec ts;
@@ -532,10 +639,75 @@ static void *sequencer(void *arg)
 		queue tmp = log->work;
 		log->work = log->q;
 		log->q = tmp;
-		log->stats.pending = 0;
+		log->flight += log->work.count;
+		log->flight_bytes += log->work.data.len;
+		integrate_group(log, log->failed);
+	}
+	log->seq_done = true;
+	pthread_cond_signal(&log->cv_commit);
+	pthread_mutex_unlock(&log->mu);
+	return NULL;
+}
+
+static void *committer(void *arg)
+{
+	vt_log *log = arg;
+	group *g = &log->commit;
+
+	pthread_mutex_lock(&log->mu);
+	for (;;) {
+		bool failed;
+		double t0, secs;
+		int err;
+		while (!log->slot_full && !log->seq_done)
+			pthread_cond_wait(&log->cv_commit, &log->mu);
+		if (!log->slot_full)
+			break;
+		{
+			group t = *g;
+			*g = log->slot;
+			log->slot = t;
+		}
+		log->slot_full = false;
+		log->committing = true;
+		failed = log->failed;
+		if (failed)
+			vt_error_set(VT_EIO, "an earlier group failed: %s", log->fail_why);
+		pthread_cond_broadcast(&log->cv_work);
 		pthread_mutex_unlock(&log->mu);
-		process_group(log);
+
+		t0 = now_ns();
+		/* log->cp changes only here and in recovery, which waits for us. */
+		err = failed ? VT_EIO
+			     : vt_storage_commit_batch(log->st, g->batch, log->cp.ptr, log->cp.len,
+						       g->note.ptr, g->note.len);
+		secs = (now_ns() - t0) / 1e9;
+		if (err < 0 && !failed)
+			err = vt_error_wrap(err, "committing the group up to %llu",
+					    (unsigned long long)(g->first + g->count));
+		if (err == 0)
+			set_checkpoint(log, &g->note, g->first + g->count);
 		pthread_mutex_lock(&log->mu);
+		if (err == 0) {
+			log->stats.appends += g->count;
+			log->stats.groups++;
+			log->stats.batch_sum += (double)g->count;
+			log->stats.commit_seconds += secs;
+			record_commit(log, secs);
+		} else if (!failed) {
+			mark_failed(log);
+		} else {
+			log->stats.group_errors++;
+		}
+		pthread_mutex_unlock(&log->mu);
+		/* Acknowledged only now: the checkpoint that covers them is durable. */
+		complete(g, err);
+		pthread_mutex_lock(&log->mu);
+		log->committing = false;
+		log->flight -= g->count;
+		log->flight_bytes -= g->bytes;
+		log->stats.pending = log->q.count + log->flight;
+		pthread_cond_broadcast(&log->cv_work);
 	}
 	pthread_mutex_unlock(&log->mu);
 	return NULL;
@@ -565,10 +737,13 @@ static int enqueue(vt_log *log, const void *const *entries, const size_t *lens, 
 		bytes += 2 + lens[i];
 	if (log->closing)
 		return vt_error_set(VT_EBUSY, "log is closing");
-	if (q->count + n > log->opt.queue_max || q->data.len + bytes > log->opt.queue_max_bytes) {
+	/* Entries in the pipeline count too: the bound is on everything
+	 * accepted and not yet acknowledged. */
+	if (q->count + log->flight + n > log->opt.queue_max ||
+	    q->data.len + log->flight_bytes + bytes > log->opt.queue_max_bytes) {
 		log->stats.rejected_busy += n;
 		return vt_error_set(VT_EBUSY, "append queue is full (%zu entries waiting)",
-				    q->count);
+				    q->count + log->flight);
 	}
 	if (q->nw == q->capw) {
 		size_t cap = q->capw ? q->capw * 2 : 256;
@@ -593,7 +768,7 @@ static int enqueue(vt_log *log, const void *const *entries, const size_t *lens, 
 		q->first_ns = now_ns();
 	q->w[q->nw++] = (waiter){.count = n, .fn = fn, .payload = payload};
 	q->count += n;
-	log->stats.pending = q->count;
+	log->stats.pending = q->count + log->flight;
 	if (q->count >= log->opt.batch_max || q->count == n)
 		pthread_cond_signal(&log->cv_work);
 	return 0;
@@ -607,6 +782,24 @@ int vt_log_submit(vt_log *log, const void *entry, size_t len, vt_log_done_fn don
 		return err;
 	pthread_mutex_lock(&log->mu);
 	err = enqueue(log, &entry, &len, 1, done, payload);
+	pthread_mutex_unlock(&log->mu);
+	return err;
+}
+
+int vt_log_submit_batch(vt_log *log, const void *const *entries, const size_t *lens, size_t n,
+			vt_log_done_fn done, void *payload)
+{
+	size_t max = log->opt.batch_max < log->opt.queue_max ? log->opt.batch_max
+							     : log->opt.queue_max;
+	int err = 0;
+
+	if (n == 0 || n > max)
+		return vt_error_set(VT_EINVAL, "a batch holds 1 to %zu entries, not %zu", max, n);
+	for (size_t i = 0; i < n; i++)
+		if ((err = check_entry(lens[i])) < 0)
+			return vt_error_wrap(err, "entry %zu", i);
+	pthread_mutex_lock(&log->mu);
+	err = enqueue(log, entries, lens, n, done, payload);
 	pthread_mutex_unlock(&log->mu);
 	return err;
 }
@@ -688,12 +881,18 @@ static void free_log(vt_log *log)
 {
 	queue_dispose(&log->q);
 	queue_dispose(&log->work);
+	free(log->slot.w);
+	free(log->commit.w);
+	vt_buf_dispose(&log->slot.note);
+	vt_buf_dispose(&log->commit.note);
+	vt_buf_dispose(&log->next_note);
 	vt_buf_dispose(&log->cp);
 	vt_buf_dispose(&log->bundle);
 	vt_buf_dispose(&log->scratch);
 	vt_note_verifier_free(log->self);
 	pthread_mutex_destroy(&log->mu);
 	pthread_cond_destroy(&log->cv_work);
+	pthread_cond_destroy(&log->cv_commit);
 	pthread_cond_destroy(&log->cv_done);
 	free(log);
 }
@@ -721,10 +920,14 @@ int vt_log_open(vt_log **out, vt_storage *st, const vt_note_signer *signer,
 		log->opt.queue_max = log->opt.batch_max;
 	pthread_mutex_init(&log->mu, NULL);
 	pthread_cond_init(&log->cv_work, NULL);
+	pthread_cond_init(&log->cv_commit, NULL);
 	pthread_cond_init(&log->cv_done, NULL);
 	queue_init(&log->q, log->opt.queue_max_bytes + 2 * (VT_ENTRY_MAX + 2));
 	queue_init(&log->work, log->opt.queue_max_bytes + 2 * (VT_ENTRY_MAX + 2));
 	vt_buf_init(&log->cp, CHECKPOINT_MAX);
+	vt_buf_init(&log->next_note, CHECKPOINT_MAX);
+	vt_buf_init(&log->slot.note, CHECKPOINT_MAX);
+	vt_buf_init(&log->commit.note, CHECKPOINT_MAX);
 	vt_buf_init(&log->bundle, VT_TILE_WIDTH * (2 + VT_ENTRY_MAX));
 	vt_buf_init(&log->scratch, VT_TILE_WIDTH * (2 + VT_ENTRY_MAX));
 	vt_buf_init(&vkey, 1024);
@@ -733,8 +936,18 @@ int vt_log_open(vt_log **out, vt_storage *st, const vt_note_signer *signer,
 		goto done;
 	if ((err = recover(log)) < 0)
 		goto done;
+	if ((err = pthread_create(&log->committer, NULL, committer, log)) != 0) {
+		err = vt_error_sys(VT_ENOMEM, err, "cannot start the committer thread");
+		goto done;
+	}
 	if ((err = pthread_create(&log->thread, NULL, sequencer, log)) != 0) {
 		err = vt_error_sys(VT_ENOMEM, err, "cannot start the sequencer thread");
+		/* The committer waits for the sequencer: tell it there is none. */
+		pthread_mutex_lock(&log->mu);
+		log->seq_done = true;
+		pthread_cond_signal(&log->cv_commit);
+		pthread_mutex_unlock(&log->mu);
+		pthread_join(log->committer, NULL);
 		goto done;
 	}
 done:
@@ -755,7 +968,8 @@ void vt_log_stop(vt_log *log)
 	log->closing = true;
 	pthread_cond_broadcast(&log->cv_work);
 	pthread_mutex_unlock(&log->mu);
-	pthread_join(log->thread, NULL);
+	pthread_join(log->thread, NULL); /* it drains the queue, then tells the committer */
+	pthread_join(log->committer, NULL);
 	log->stopped = true;
 }
 
