@@ -137,7 +137,8 @@ int vt_intake_upload_write(vt_intake_upload *u, const void *data, size_t len);
 /* What finishing an upload did. */
 typedef struct {
 	vt_intake_digests d;
-	bool is_new;		/* the index had not known the sample: a `sample` entry */
+	bool is_new;		/* a `sample` entry (the site's first published submission) */
+	bool pending;		/* is_new, and awaiting vt_intake_settle() */
 	bool stored;		/* this upload wrote the vault object */
 	vt_index_sample sample; /* the index record (first_seen etc.) */
 	vt_buf entry;		/* the entry text to log; dispose with vt_intake_result_dispose() */
@@ -145,12 +146,23 @@ typedef struct {
 
 /*
  * Commit: the vault object (deduplicated), the index record, and the entry
- * text for the customer tenant of region. u is freed whatever the result.
+ * text for the customer tenant of region: `sample` when the site has no
+ * published submission of the file and none on its way, else `sighting`. u is freed whatever the result.
  * VT_EINVAL for an empty file or a bad tenant/region, VT_EEXISTS when the
  * content is held for another jurisdiction, VT_EIO, VT_ENOMEM.
  */
 int vt_intake_upload_finish(vt_intake_result *res, vt_intake_upload *u, const char *tenant,
 			    const char *region);
+
+/*
+ * After the entry of a finished upload was published and its sighting
+ * indexed, or was refused: the sample is no longer "on its way". A sample
+ * the index knows but whose `sample` entry was never published is new
+ * again for the next upload (vt_intake_upload_finish), so every stored
+ * sample gets its `sample` entry even when the log refused the first one.
+ * Call it exactly once for every result with pending set.
+ */
+void vt_intake_settle(vt_intake *in, vt_intake_result *res);
 
 /* Drop an upload (NULL is fine): nothing is stored. */
 void vt_intake_upload_abort(vt_intake_upload *u);

@@ -33,6 +33,12 @@ struct vt_intake {
 	struct stat policy_st, vkey_st; /* of the files the cache was read from */
 	bool policy_seen;		/* policy_st/vkey_st are meaningful */
 	vt_policy policy;
+	/* Samples whose `sample` entry is on its way to the log (between the
+	 * index record and vt_intake_settle), and the lock that orders index
+	 * records with this list. */
+	pthread_mutex_t pending_mu;
+	vt_hash *pending;
+	size_t npending, cappending;
 };
 
 struct vt_intake_hasher {
@@ -136,6 +142,7 @@ int vt_intake_open(vt_intake **out, const char *dir, vt_index *idx)
 	}
 	in->idx = idx;
 	pthread_mutex_init(&in->mu, NULL);
+	pthread_mutex_init(&in->pending_mu, NULL);
 	vt_policy_init(&in->policy);
 	if ((err = vt_policy_site_jurisdiction(in->jurisdiction, dir)) == VT_ENOTFOUND)
 		err = vt_error_set(VT_ENOTFOUND,
@@ -162,6 +169,8 @@ void vt_intake_close(vt_intake *in)
 	vt_vault_close(in->vault);
 	vt_policy_dispose(&in->policy);
 	pthread_mutex_destroy(&in->mu);
+	pthread_mutex_destroy(&in->pending_mu);
+	free(in->pending);
 	OPENSSL_cleanse(in->secret, sizeof(in->secret));
 	free(in->dir);
 	free(in);
@@ -430,6 +439,77 @@ int vt_intake_upload_write(vt_intake_upload *u, const void *data, size_t len)
 	return 0;
 }
 
+static int count_published(const vt_index_sighting *s, void *payload)
+{
+	(void)s;
+	++*(size_t *)payload;
+	return 0;
+}
+
+static bool is_pending(const vt_intake *in, const vt_hash *h)
+{
+	for (size_t i = 0; i < in->npending; i++)
+		if (vt_hash_equal(&in->pending[i], h))
+			return true;
+	return false;
+}
+
+/*
+ * Record the sample in the index and decide its entry. A sample is new
+ * when the index did not know it, and also when it knew it but no
+ * submission of it was ever published and none is on its way: the
+ * `sample` entry of its first upload never made it (the log refused it),
+ * so this upload logs it. Under pending_mu, so that of concurrent first
+ * uploads exactly one logs `sample`.
+ */
+static int record(vt_intake_result *res, vt_intake *in, const vt_index_sample *s)
+{
+	size_t published = 0;
+	int err;
+
+	pthread_mutex_lock(&in->pending_mu);
+	if ((err = vt_index_sample_put(&res->sample, &res->is_new, in->idx, s)) < 0)
+		goto done;
+	if (!res->is_new && !is_pending(in, &s->sha256)) {
+		/* Sightings are indexed only once their entry is published. */
+		if ((err = vt_index_sightings_list(in->idx, &s->sha256, NULL, count_published,
+						   &published)) < 0)
+			goto done;
+		res->is_new = published == 0;
+	}
+	if (res->is_new) {
+		if (in->npending == in->cappending) {
+			size_t cap = in->cappending ? 2 * in->cappending : 64;
+			vt_hash *p = realloc(in->pending, cap * sizeof(*p));
+			if (!p) {
+				err = vt_error_set(VT_ENOMEM, "out of memory");
+				goto done;
+			}
+			in->pending = p;
+			in->cappending = cap;
+		}
+		in->pending[in->npending++] = s->sha256;
+		res->pending = true;
+	}
+done:
+	pthread_mutex_unlock(&in->pending_mu);
+	return err;
+}
+
+void vt_intake_settle(vt_intake *in, vt_intake_result *res)
+{
+	if (!res->pending)
+		return;
+	pthread_mutex_lock(&in->pending_mu);
+	for (size_t i = 0; i < in->npending; i++)
+		if (vt_hash_equal(&in->pending[i], &res->d.sha256)) {
+			in->pending[i] = in->pending[--in->npending];
+			break;
+		}
+	pthread_mutex_unlock(&in->pending_mu);
+	res->pending = false;
+}
+
 int vt_intake_upload_finish(vt_intake_result *res, vt_intake_upload *u, const char *tenant,
 			    const char *region)
 {
@@ -468,11 +548,13 @@ int vt_intake_upload_finish(vt_intake_result *res, vt_intake_upload *u, const ch
 	memcpy(s.md5, res->d.md5, VT_MD5_SIZE);
 	s.size = res->d.size;
 	snprintf(s.jurisdiction, sizeof(s.jurisdiction), "%s", u->in->jurisdiction);
-	if ((err = vt_index_sample_put(&res->sample, &res->is_new, u->in->idx, &s)) < 0)
+	if ((err = record(res, u->in, &s)) < 0)
 		goto done;
 	err = vt_intake_entry(&res->entry, res->is_new, &res->d.sha256, res->d.size,
 			      u->in->jurisdiction, &customer, region);
 done:
+	if (err < 0)
+		vt_intake_settle(u->in, res);
 	vt_intake_upload_abort(u);
 	return err;
 }

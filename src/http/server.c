@@ -1313,6 +1313,8 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		pthread_mutex_unlock(&rq->srv->mu);
 	}
 	record_sighting(rq);
+	if (rq->have_result)
+		vt_intake_settle(rq->srv->intake, &rq->res);
 	if (rq->mod_free)
 		rq->mod_free(rq->mod);
 	vt_multipart_free(rq->mp);

@@ -184,6 +184,32 @@ unchanged "the refused uploads"
 N=$(sqlite3 "$D/index.sqlite" "select count(*) from sightings where name = 'eicar.com' and source = 'EDR.Test'" 2>/dev/null || echo 1)
 [ "$N" = 1 ] || fail "the index does not hold the submitted name and source"
 ok "the file name and source are in the index (not in the log)"
+
+say "the log refuses a new file's entry: the next upload of it logs the sample"
+if command -v strace >/dev/null; then
+	head -c 3000 /dev/urandom >"$T/unlucky.bin"
+	USHA=$(sha256sum "$T/unlucky.bin" | cut -d' ' -f1)
+	S0=$(log_size)
+	strace -f -qq -p "$SERVER_PID" -e trace=syncfs -e inject=syncfs:error=EIO -o /dev/null &
+	ST=$!
+	PIDS="$PIDS $ST"
+	sleep 1
+	upload unlucky "$EU" "$T/unlucky.bin"
+	kill "$ST" 2>/dev/null
+	wait "$ST" 2>/dev/null
+	[ "$CODE" = 503 ] || [ "$CODE" = 500 ] || fail "with a failing log: $CODE, want 503 or 500"
+	[ "$(log_size)" = "$S0" ] || fail "an entry was published while the log failed"
+	upload lucky "$EU" "$T/unlucky.bin"
+	[ "$CODE" = 201 ] || fail "the upload after the log recovered: $CODE, want 201: $(cat "$T/lucky.json")"
+	jq -r .entry "$T/lucky.json" | head -1 | grep -qx "vitrine/1 sample" ||
+		fail "the retry logged $(jq -r .entry "$T/lucky.json" | head -1), want the sample entry"
+	upload again "$EU" "$T/unlucky.bin"
+	[ "$CODE" = 200 ] || fail "the next upload: $CODE, want 200"
+	jq -r .entry "$T/again.json" | head -1 | grep -qx "vitrine/1 sighting" || fail "not a sighting"
+	ok "stored while the log failed (503), then logged as a sample by the next upload, then sighted"
+else
+	skip_part "strace is not installed: log failure not injected"
+fi
 stop_server TERM
 [ "$RC" -eq 0 ] || fail "the server exited $RC"
 ok "the server stops cleanly"
