@@ -27,7 +27,7 @@
 #include "vitrine/hash.h"
 #include "vitrine/token.h"
 
-#define VT_INDEX_SCHEMA_VERSION	  2 /* the newest schema this code knows */
+#define VT_INDEX_SCHEMA_VERSION	  3 /* the newest schema this code knows */
 #define VT_SHA1_SIZE		  20
 #define VT_MD5_SIZE		  16
 #define VT_INDEX_JURISDICTION_MAX 11  /* as VT_JURISDICTION_MAX in policy.h */
@@ -315,6 +315,58 @@ typedef struct {
 
 /* Count for ruleset (hex digest or ""). */
 int vt_index_analysis_count(vt_index_analysis_counts *out, vt_index *idx, const char *ruleset);
+
+/* ---- entries on their way to the log (schema version 3) ---- */
+
+/*
+ * An `analysis` entry recorded before it is handed to the log, so that a
+ * restart can tell whether it got there (docs/analysis.md, "Exactly one
+ * entry per change"). Plain value.
+ */
+typedef struct {
+	vt_hash sample;
+	vt_hash entry;	   /* SHA-256 of the entry's bytes */
+	uint64_t log_from; /* the log's size before the entry was submitted */
+	int64_t log_index; /* where it was found in the log; -1: not (yet) known */
+} vt_index_pending;
+
+/*
+ * Record n pending entries in one transaction, each replacing the
+ * sample's previous one with log_index unknown (p[i].log_index is
+ * ignored). vt_index_analysis_put() of the sample removes it.
+ * VT_ENOTFOUND when a sample is not recorded (nothing is stored then),
+ * VT_EINVAL, VT_EIO.
+ */
+int vt_index_analysis_pending_put(vt_index *idx, const vt_index_pending *p, size_t n);
+
+/* The pending entry of sample. VT_ENOTFOUND when it has none. */
+int vt_index_analysis_pending_get(vt_index_pending *out, vt_index *idx, const vt_hash *sample);
+
+/* Call fn for each pending entry, by sample. Rules of sightings_list. */
+int vt_index_analysis_pending_list(vt_index *idx,
+				   int (*fn)(const vt_index_pending *p, void *payload),
+				   void *payload);
+
+/*
+ * Settle a pending entry: log_index >= 0 records where it is in the log
+ * (the next analysis of the sample that would log the same entry uses
+ * that index instead), -1 forgets it (it never reached the log).
+ * VT_ENOTFOUND when the sample has no pending entry.
+ */
+int vt_index_analysis_pending_resolve(vt_index *idx, const vt_hash *sample, int64_t log_index);
+
+/*
+ * The retro-scan's cursor: the SHA-256 it has reached for ruleset (hex
+ * digest). VT_ENOTFOUND when there is none, or it belongs to another
+ * ruleset.
+ */
+int vt_index_analysis_cursor_get(vt_hash *after, vt_index *idx, const char *ruleset);
+
+/*
+ * Store the cursor for ruleset (64 hex digits), replacing any other;
+ * after NULL clears it. VT_EINVAL, VT_EIO.
+ */
+int vt_index_analysis_cursor_set(vt_index *idx, const char *ruleset, const vt_hash *after);
 
 /* ---- search ---- */
 

@@ -12,14 +12,19 @@
  * nothing. Logging: a worker scans its batch, submits the `analysis`
  * entries of the verdicts that are new or changed, waits until they are
  * published, then stores the whole batch in one transaction with the
- * entries' indices. A crash between publication and that commit makes
- * the sample be analysed, and its entry logged, once more: the window is
- * one index commit. Memory: one memfd and one batch per worker.
+ * entries' indices. Exactly one entry per change: before submitting, the
+ * batch's entries (their SHA-256 and the log's size) are recorded as
+ * pending in one transaction; at start, pending rows are looked for in
+ * the log's tail, and an analysis that would log an entry already found
+ * there takes that entry's index instead (docs/analysis.md). Memory: one
+ * memfd and one batch per worker.
  */
 #include "vitrine/analysis_service.h"
 #include "vitrine/encoding.h"
 #include "vitrine/error.h"
+#include "vitrine/reader.h"
 #include "vitrine/report.h"
+#include "vitrine/storage.h"
 #include "analysis_int.h"
 
 #include <errno.h>
@@ -65,6 +70,8 @@ struct vt_analysis_service {
 	struct timespec retro_t0;
 	uint64_t retro_total;
 	uint64_t analysed, logged, errors;
+	uint64_t reconciled;  /* pending entries found in the log at start */
+	bool fault_after_log; /* VT_FAULT_ANALYSIS_AFTER_LOG: tests only */
 };
 
 /* One sample of a worker's batch. */
@@ -79,6 +86,7 @@ typedef struct {
 	size_t nchildren;
 	vt_buf report;
 	vt_buf entry;
+	vt_hash entry_hash;
 	bool log_it, logged;
 	int log_err;
 	uint64_t log_index;
@@ -119,7 +127,8 @@ static bool rule_ok(const char *r)
 		char ch = *p;
 		bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
 			     (ch >= '0' && ch <= '9') || ch == '_';
-		if (p < colon ? !(alnum || ch == '.' || ch == '/' || ch == '-') : (p > colon && !alnum))
+		if (p < colon ? !(alnum || ch == '.' || ch == '/' || ch == '-')
+			      : (p > colon && !alnum))
 			return false;
 	}
 	return true;
@@ -260,7 +269,8 @@ static int load(worker *w, const vt_hash *id, uint64_t size)
 		if ((err = vt_vault_reader_read(&n, r, w->chunk, CHUNK)) < 0 || n == 0)
 			break;
 		if (got + n > size) {
-			err = vt_error_set(VT_ECORRUPT, "the vault object is larger than the sample");
+			err =
+			    vt_error_set(VT_ECORRUPT, "the vault object is larger than the sample");
 			break;
 		}
 		if (pwrite(w->memfd, w->chunk, n, (off_t)got) != (ssize_t)n) {
@@ -343,9 +353,21 @@ static void analyse(worker *w, item *it, const char *ruleset)
 			vt_buf_adds(&it->report, "{\"truncated\": true}");
 		}
 	}
-	if (!unchanged(s, it)) {
-		it->log_it = vt_analysis_entry(&it->entry, &it->id, ruleset, v,
-					       (const char *const *)it->rules, it->nrules) == 0;
+	if (!unchanged(s, it) &&
+	    vt_analysis_entry(&it->entry, &it->id, ruleset, v, (const char *const *)it->rules,
+			      it->nrules) == 0) {
+		vt_index_pending p;
+		it->log_it = true;
+		vt_sha256(&it->entry_hash, it->entry.ptr, it->entry.len);
+		/* The very entry is in the log already (a run died before it
+		 * stored this analysis): take its index, log nothing. */
+		if (vt_index_analysis_pending_get(&p, s->idx, &it->id) == 0 && p.log_index >= 0 &&
+		    vt_hash_equal(&p.entry, &it->entry_hash)) {
+			it->log_it = false;
+			it->logged = true;
+			it->log_index = (uint64_t)p.log_index;
+		}
+		vt_error_clear();
 	}
 }
 
@@ -446,21 +468,41 @@ static void run_batch(worker *w)
 {
 	vt_analysis_service *s = w->s;
 	vt_index_analysis rows[MAX_BATCH];
+	vt_index_pending pend[MAX_BATCH];
 	vt_analysis_rules *rules = vt_analysis_engine_rules(s->eng);
 	const char *ruleset = rules ? vt_analysis_rules_digest(rules) : "";
-	size_t nrows = 0, logged = 0;
+	vt_log_stats_t ls;
+	size_t nrows = 0, logged = 0, npend = 0;
+	bool pending_ok;
 
 	for (size_t i = 0; i < w->n; i++) {
 		item *it = &w->items[i];
 		analyse(w, it, ruleset);
 		it->w = w;
+	}
+	/* Record what is about to be logged before logging it: the log's
+	 * size now is a lower bound of the entries' indices. */
+	vt_log_stats(s->log, &ls);
+	for (size_t i = 0; i < w->n; i++)
+		if (w->items[i].log_it)
+			pend[npend++] = (vt_index_pending){.sample = w->items[i].id,
+							   .entry = w->items[i].entry_hash,
+							   .log_from = ls.size};
+	pending_ok = npend == 0 || vt_index_analysis_pending_put(s->idx, pend, npend) == 0;
+	for (size_t i = 0; i < w->n; i++) {
+		item *it = &w->items[i];
 		if (!it->log_it)
 			continue;
+		if (!pending_ok) {
+			it->log_err = VT_EIO; /* left queued, tried again later */
+			continue;
+		}
 		pthread_mutex_lock(&w->mu);
 		w->waiting++;
 		pthread_mutex_unlock(&w->mu);
 		for (;;) {
-			int err = vt_log_submit(s->log, it->entry.ptr, it->entry.len, on_logged, it);
+			int err =
+			    vt_log_submit(s->log, it->entry.ptr, it->entry.len, on_logged, it);
 			if (err == 0)
 				break;
 			if (err != VT_EBUSY || s->stop) {
@@ -477,6 +519,8 @@ static void run_batch(worker *w)
 	while (w->waiting > 0)
 		pthread_cond_wait(&w->cv, &w->mu);
 	pthread_mutex_unlock(&w->mu);
+	if (s->fault_after_log && npend > 0)
+		_exit(9); /* the crash the pending rows are for (tests only) */
 	for (size_t i = 0; i < w->n; i++) {
 		item *it = &w->items[i];
 		vt_analysis_node *r = it->have_res ? &it->res.root : NULL;
@@ -503,9 +547,14 @@ static void run_batch(worker *w)
 		nrows++;
 	}
 	if (nrows && vt_index_analysis_put(s->idx, rows, nrows) < 0) {
-		/* One bad row must not block the rest: store one by one. */
+		/* One bad row must not block the rest: store one by one; a
+		 * logged entry whose analysis cannot be stored keeps its index
+		 * in the pending row, so the retry does not log it again. */
 		for (size_t i = 0; i < nrows; i++)
-			vt_index_analysis_put(s->idx, &rows[i], 1);
+			if (vt_index_analysis_put(s->idx, &rows[i], 1) < 0 &&
+			    rows[i].log_index >= 0)
+				vt_index_analysis_pending_resolve(s->idx, &rows[i].sample,
+								  rows[i].log_index);
 	}
 	pthread_mutex_lock(&s->mu);
 	s->analysed += nrows;
@@ -540,6 +589,91 @@ static void retro_start(vt_analysis_service *s)
 	clock_gettime(CLOCK_MONOTONIC, &s->retro_t0);
 	s->retro_total = c.stale;
 	s->have_cursor = false;
+}
+
+/* ---- reconciling pending entries with the log ---- */
+
+struct reconcile_ctx {
+	vt_index_pending *p;
+	size_t n, cap;
+	uint64_t from;
+	size_t found;
+};
+
+static int collect_pending(const vt_index_pending *p, void *payload)
+{
+	struct reconcile_ctx *x = payload;
+	if (x->n == x->cap) {
+		size_t nc = x->cap ? x->cap * 2 : 64;
+		vt_index_pending *q = realloc(x->p, nc * sizeof(*q));
+		if (!q)
+			return vt_error_set(VT_ENOMEM, "out of memory");
+		x->p = q;
+		x->cap = nc;
+	}
+	x->p[x->n++] = *p;
+	if (x->n == 1 || p->log_from < x->from)
+		x->from = p->log_from;
+	return 0;
+}
+
+static int match_entry(uint64_t index, const uint8_t *entry, size_t len, void *payload)
+{
+	struct reconcile_ctx *x = payload;
+	vt_hash h;
+	int err;
+
+	if ((err = vt_sha256(&h, entry, len)) < 0)
+		return err;
+	for (size_t i = 0; i < x->n; i++)
+		if (x->p[i].log_index < 0 && index >= x->p[i].log_from &&
+		    vt_hash_equal(&h, &x->p[i].entry)) {
+			x->p[i].log_index = (int64_t)index;
+			x->found++;
+		}
+	return 0;
+}
+
+static int fetch_storage(vt_buf *out, const char *path, void *payload)
+{
+	return vt_storage_get(payload, out, path);
+}
+
+/*
+ * A run that died between logging a batch and storing it left pending
+ * rows. The log is open, so what the dead run made durable is rolled
+ * forward into its tree: each pending entry is either in the log after
+ * its log_from or nowhere. Found ones keep their index (the analysis
+ * they are redone by takes it), the others are forgotten (logged anew).
+ */
+static int reconcile(vt_analysis_service *s)
+{
+	struct reconcile_ctx x = {0};
+	vt_storage *st = NULL;
+	vt_tlog_reader *r = NULL;
+	vt_log_stats_t ls;
+	int err;
+
+	if ((err = vt_index_analysis_pending_list(s->idx, collect_pending, &x)) != 0 || x.n == 0)
+		goto done;
+	for (size_t i = 0; i < x.n; i++)
+		x.p[i].log_index = -1; /* found again, or not, in this walk */
+	vt_log_stats(s->log, &ls);
+	if (x.from < ls.size) {
+		if ((err = vt_storage_posix_open(&st, s->dir, false)) < 0 ||
+		    (err = vt_tlog_reader_new(&r, ls.size, fetch_storage, st)) < 0 ||
+		    (err = vt_tlog_reader_walk(r, x.from, match_entry, &x)) != 0)
+			goto done;
+	}
+	for (size_t i = 0; i < x.n && err == 0; i++)
+		err = vt_index_analysis_pending_resolve(s->idx, &x.p[i].sample, x.p[i].log_index);
+	s->reconciled = x.found;
+done:
+	vt_tlog_reader_free(r);
+	if (st)
+		vt_storage_close(st);
+	free(x.p);
+	return err;
 }
 
 int vt_analysis_service_start(vt_analysis_service **out, vt_index *idx, vt_vault *vault,
@@ -578,6 +712,9 @@ int vt_analysis_service_start(vt_analysis_service **out, vt_index *idx, vt_vault
 		snprintf(s->ruleset, sizeof(s->ruleset), "%s", vt_analysis_rules_digest(rules));
 		s->nrules = vt_analysis_rules_count(rules);
 	}
+	if ((err = reconcile(s)) < 0)
+		goto done;
+	s->fault_after_log = getenv("VT_FAULT_ANALYSIS_AFTER_LOG") != NULL;
 	retro_start(s);
 	s->inflight = calloc((size_t)s->nworkers * s->batch, sizeof(*s->inflight));
 	s->busy = calloc((size_t)s->nworkers * s->batch, sizeof(*s->busy));
@@ -659,7 +796,8 @@ void vt_analysis_service_set_rules(vt_analysis_service *s, vt_analysis_rules *ru
 {
 	vt_analysis_engine_set_rules(s->eng, rules);
 	pthread_mutex_lock(&s->mu);
-	snprintf(s->ruleset, sizeof(s->ruleset), "%s", rules ? vt_analysis_rules_digest(rules) : "");
+	snprintf(s->ruleset, sizeof(s->ruleset), "%s",
+		 rules ? vt_analysis_rules_digest(rules) : "");
 	s->nrules = rules ? vt_analysis_rules_count(rules) : 0;
 	retro_start(s);
 	s->npend = s->ipend = 0;
@@ -691,7 +829,7 @@ int vt_analysis_service_status(vt_buf *out, vt_analysis_service *s)
 	vt_index_analysis_counts c;
 	char ruleset[65];
 	unsigned nrules;
-	uint64_t total, done, errors;
+	uint64_t total, done, errors, reconciled;
 	double secs, rate;
 	int err;
 
@@ -701,6 +839,7 @@ int vt_analysis_service_status(vt_buf *out, vt_analysis_service *s)
 	total = s->retro_total;
 	secs = elapsed(&s->retro_t0);
 	errors = s->errors;
+	reconciled = s->reconciled;
 	pthread_mutex_unlock(&s->mu);
 	if ((err = vt_index_analysis_count(&c, s->idx, ruleset)) < 0)
 		return err;
@@ -715,10 +854,11 @@ int vt_analysis_service_status(vt_buf *out, vt_analysis_service *s)
 				    "\"rules\": %u, \"workers\": %u, \"samples\": %" PRIu64
 				    ", \"pending\": %" PRIu64 ", \"queued\": %" PRIu64
 				    ", \"analysed\": %" PRIu64 ", \"errors\": %" PRIu64
+				    ", \"reconciled\": %" PRIu64
 				    ", \"retro_scan\": {\"done\": %" PRIu64 ", \"total\": %" PRIu64
 				    ", \"rate\": %.1f, \"eta_s\": ",
 				    nrules, s->nworkers, c.samples, c.queued + c.stale, c.queued,
-				    c.current, errors, done, total, rate);
+				    c.current, errors, reconciled, done, total, rate);
 	if (err == 0) {
 		if (c.stale == 0)
 			err = vt_buf_adds(out, "0}}\n");

@@ -126,6 +126,18 @@ static const char *const migrations[] = {
     "  VALUES (NEW.sha256, 0, NEW.first_seen); END;"
     "INSERT INTO analysis_queue (sample, priority, queued)"
     " SELECT sha256, 0, first_seen FROM samples;",
+    /* 2 -> 3: an `analysis` entry about to be logged is recorded first,
+     * so a restart can tell whether it reached the log; and the
+     * retro-scan's cursor, so a restart resumes it. */
+    "CREATE TABLE analysis_pending ("
+    " sample BLOB PRIMARY KEY REFERENCES samples(sha256),"
+    " entry BLOB NOT NULL CHECK (length(entry) = 32),"
+    " log_from INTEGER NOT NULL CHECK (log_from >= 0),"
+    " log_index INTEGER) WITHOUT ROWID;"
+    "CREATE TABLE analysis_cursor ("
+    " id INTEGER PRIMARY KEY CHECK (id = 1),"
+    " ruleset TEXT NOT NULL,"
+    " after BLOB NOT NULL CHECK (length(after) = 32));",
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(N_MIGRATIONS == VT_INDEX_SCHEMA_VERSION, "one migration per version");
@@ -167,6 +179,14 @@ enum {
 	ST_COUNT_QUEUE,
 	ST_COUNT_CURRENT,
 	ST_COUNT_ANALYSES,
+	ST_PENDING_PUT,
+	ST_PENDING_GET,
+	ST_PENDING_LIST,
+	ST_PENDING_SET,
+	ST_PENDING_DEL,
+	ST_CURSOR_GET,
+	ST_CURSOR_PUT,
+	ST_CURSOR_DEL,
 	ST_N
 };
 
@@ -230,6 +250,19 @@ static const char *const sql[ST_N] = {
     [ST_COUNT_QUEUE] = "SELECT count(*) FROM analysis_queue",
     [ST_COUNT_CURRENT] = "SELECT count(*) FROM analyses WHERE ruleset = ?1",
     [ST_COUNT_ANALYSES] = "SELECT count(*) FROM analyses",
+    [ST_PENDING_PUT] = "INSERT INTO analysis_pending (sample, entry, log_from, log_index)"
+		       " VALUES (?1, ?2, ?3, NULL) ON CONFLICT (sample) DO UPDATE SET entry = ?2,"
+		       " log_from = ?3, log_index = NULL",
+    [ST_PENDING_GET] = "SELECT sample, entry, log_from, log_index FROM analysis_pending"
+		       " WHERE sample = ?1",
+    [ST_PENDING_LIST] = "SELECT sample, entry, log_from, log_index FROM analysis_pending"
+			" ORDER BY sample",
+    [ST_PENDING_SET] = "UPDATE analysis_pending SET log_index = ?2 WHERE sample = ?1",
+    [ST_PENDING_DEL] = "DELETE FROM analysis_pending WHERE sample = ?1",
+    [ST_CURSOR_GET] = "SELECT ruleset, after FROM analysis_cursor WHERE id = 1",
+    [ST_CURSOR_PUT] = "INSERT INTO analysis_cursor (id, ruleset, after) VALUES (1, ?1, ?2)"
+		      " ON CONFLICT (id) DO UPDATE SET ruleset = ?1, after = ?2",
+    [ST_CURSOR_DEL] = "DELETE FROM analysis_cursor",
 };
 
 typedef struct conn {
@@ -1311,6 +1344,12 @@ static int put_one(conn *c, const vt_index_analysis *a)
 		err = step_done(c, s, "dequeue");
 		release(s);
 	}
+	/* The entry it was waiting for is now the stored analysis's. */
+	if (err == 0 && (err = stmt(&s, c, ST_PENDING_DEL)) == 0) {
+		sqlite3_bind_blob(s, 1, key, VT_HASH_SIZE, SQLITE_STATIC);
+		err = step_done(c, s, "clear a pending entry");
+		release(s);
+	}
 	return err;
 }
 
@@ -1540,6 +1579,163 @@ int vt_index_analysis_count(vt_index_analysis_counts *out, vt_index *idx, const 
 	sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
 done:
 	reader_put(idx, c);
+	return err;
+}
+
+/* ---- entries on their way to the log, and the retro-scan's cursor ---- */
+
+int vt_index_analysis_pending_put(vt_index *idx, const vt_index_pending *p, size_t n)
+{
+	sqlite3_stmt *s = NULL;
+	int err;
+
+	pthread_mutex_lock(&idx->wmu);
+	if ((err = exec(idx->writer, "BEGIN IMMEDIATE", "record pending entries")) < 0)
+		goto done;
+	for (size_t i = 0; i < n && err == 0; i++) {
+		if (p[i].log_from > (uint64_t)INT64_MAX) {
+			err = vt_error_set(VT_EINVAL, "a log size past 2^63");
+			break;
+		}
+		if ((err = stmt(&s, idx->writer, ST_PENDING_PUT)) < 0)
+			break;
+		sqlite3_bind_blob(s, 1, p[i].sample.b, VT_HASH_SIZE, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 2, p[i].entry.b, VT_HASH_SIZE, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 3, (int64_t)p[i].log_from);
+		err = step_done(idx->writer, s, "record a pending entry");
+		release(s);
+		s = NULL;
+	}
+	if (err == 0)
+		err = exec(idx->writer, "COMMIT", "record pending entries");
+	if (err < 0)
+		sqlite3_exec(idx->writer->db, "ROLLBACK", NULL, NULL, NULL);
+done:
+	pthread_mutex_unlock(&idx->wmu);
+	return err;
+}
+
+static void row_pending(vt_index_pending *o, sqlite3_stmt *s)
+{
+	copy_blob(o->sample.b, VT_HASH_SIZE, s, 0);
+	copy_blob(o->entry.b, VT_HASH_SIZE, s, 1);
+	o->log_from = (uint64_t)sqlite3_column_int64(s, 2);
+	o->log_index = sqlite3_column_type(s, 3) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 3);
+}
+
+int vt_index_analysis_pending_get(vt_index_pending *out, vt_index *idx, const vt_hash *sample)
+{
+	sqlite3_stmt *s = NULL;
+	conn *c;
+	int err, rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((err = reader_get(&c, idx)) < 0)
+		return err;
+	if ((err = stmt(&s, c, ST_PENDING_GET)) < 0)
+		goto done;
+	sqlite3_bind_blob(s, 1, sample->b, VT_HASH_SIZE, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		row_pending(out, s);
+	else if (rc == SQLITE_DONE)
+		err = vt_error_set(VT_ENOTFOUND, "no entry pending for this sample");
+	else
+		err = db_error(c->db, rc, "read a pending entry");
+done:
+	release(s);
+	reader_put(idx, c);
+	return err;
+}
+
+int vt_index_analysis_pending_list(vt_index *idx,
+				   int (*fn)(const vt_index_pending *p, void *payload),
+				   void *payload)
+{
+	sqlite3_stmt *s = NULL;
+	vt_index_pending p;
+	conn *c;
+	int err, rc;
+
+	if ((err = reader_get(&c, idx)) < 0)
+		return err;
+	if ((err = stmt(&s, c, ST_PENDING_LIST)) < 0)
+		goto done;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		row_pending(&p, s);
+		if ((err = fn(&p, payload)) != 0)
+			goto done;
+	}
+	if (rc != SQLITE_DONE)
+		err = db_error(c->db, rc, "list pending entries");
+done:
+	release(s);
+	reader_put(idx, c);
+	return err;
+}
+
+int vt_index_analysis_pending_resolve(vt_index *idx, const vt_hash *sample, int64_t log_index)
+{
+	sqlite3_stmt *s = NULL;
+	int err;
+
+	pthread_mutex_lock(&idx->wmu);
+	if ((err = stmt(&s, idx->writer, log_index >= 0 ? ST_PENDING_SET : ST_PENDING_DEL)) < 0)
+		goto done;
+	sqlite3_bind_blob(s, 1, sample->b, VT_HASH_SIZE, SQLITE_STATIC);
+	if (log_index >= 0)
+		sqlite3_bind_int64(s, 2, log_index);
+	if ((err = step_done(idx->writer, s, "resolve a pending entry")) == 0 &&
+	    sqlite3_changes(idx->writer->db) == 0)
+		err = vt_error_set(VT_ENOTFOUND, "no entry pending for this sample");
+done:
+	release(s);
+	pthread_mutex_unlock(&idx->wmu);
+	return err;
+}
+
+int vt_index_analysis_cursor_get(vt_hash *after, vt_index *idx, const char *ruleset)
+{
+	sqlite3_stmt *s = NULL;
+	conn *c;
+	int err, rc;
+
+	if ((err = reader_get(&c, idx)) < 0)
+		return err;
+	if ((err = stmt(&s, c, ST_CURSOR_GET)) < 0)
+		goto done;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW && sqlite3_column_bytes(s, 1) == VT_HASH_SIZE &&
+	    strcmp((const char *)sqlite3_column_text(s, 0), ruleset) == 0)
+		copy_blob(after->b, VT_HASH_SIZE, s, 1);
+	else if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		err = vt_error_set(VT_ENOTFOUND, "no retro-scan cursor for this ruleset");
+	else
+		err = db_error(c->db, rc, "read the retro-scan cursor");
+done:
+	release(s);
+	reader_put(idx, c);
+	return err;
+}
+
+int vt_index_analysis_cursor_set(vt_index *idx, const char *ruleset, const vt_hash *after)
+{
+	sqlite3_stmt *s = NULL;
+	int err;
+
+	if (after && strlen(ruleset) != 64)
+		return vt_error_set(VT_EINVAL, "a ruleset digest has 64 hex digits");
+	pthread_mutex_lock(&idx->wmu);
+	if ((err = stmt(&s, idx->writer, after ? ST_CURSOR_PUT : ST_CURSOR_DEL)) < 0)
+		goto done;
+	if (after) {
+		sqlite3_bind_text(s, 1, ruleset, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 2, after->b, VT_HASH_SIZE, SQLITE_STATIC);
+	}
+	err = step_done(idx->writer, s, "store the retro-scan cursor");
+done:
+	release(s);
+	pthread_mutex_unlock(&idx->wmu);
 	return err;
 }
 
