@@ -69,11 +69,12 @@ int vt_site_open(vt_conveyer_site **out, const char *dir);
  * names (0 when absent) to it; each conveyer entry without a record gets
  * one ("index N" and the entry: all a record holds) when the site's
  * store backs it: a build's envelope, recipe, source and artifacts are
- * stored and the recipe has its name and version; a release's build record has its index and envelope; a
- * rebuild's envelope is stored and its build recorded. Others are left
- * alone (an admin may append any text with POST /log/add). Then the size
- * is written to DIR/conveyer/recovered. *restored (may be NULL) gets the
- * number of records written. VT_ECORRUPT (checkpoint or tiles), VT_EIO.
+ * stored and the stored recipe has its name and version; a release's
+ * build record has its build index and envelope; a rebuild's envelope is
+ * stored and its build recorded. Others are left alone (an admin may
+ * append any text with POST /log/add). Then the size is written to
+ * DIR/conveyer/recovered. *restored (may be NULL) gets the number of
+ * records written. VT_ECORRUPT (checkpoint or tiles), VT_EIO.
  */
 int vt_site_recover(vt_conveyer_site *s, const char *dir, size_t *restored);
 

@@ -215,8 +215,8 @@ int cv_make_bundle(vt_buf *out, vt_client *cl, const char *name, const char *ver
 		json_int_t ri = json_integer_value(json_object_get(o, "log_index"));
 		const char *re = json_string_value(json_object_get(o, "entry"));
 		if (ri < 0 || !re || !json_is_integer(json_object_get(o, "log_index"))) {
-			err = vt_error_set(VT_EINVAL, "%s: a rebuild without its log index and entry",
-					   path);
+			err = vt_error_set(VT_EINVAL,
+					   "%s: a rebuild without its log index and entry", path);
 			goto done;
 		}
 		if ((uint64_t)ri >= c.size)
@@ -229,11 +229,13 @@ int cv_make_bundle(vt_buf *out, vt_client *cl, const char *name, const char *ver
 				       json_string_value(json_object_get(o, "envelope")))) < 0 ||
 		    (err = vt_tlog_reader_entry(&rbe[nrb - 1], r, (uint64_t)ri)) < 0)
 			goto done;
-		if (rbe[nrb - 1].len != strlen(re) || memcmp(rbe[nrb - 1].ptr, re, strlen(re)) != 0) {
-			err = vt_error_set(VT_EVERIFY,
-					   "entry %lld of the log is not the rebuild entry the site "
-					   "lists",
-					   (long long)ri);
+		if (rbe[nrb - 1].len != strlen(re) ||
+		    memcmp(rbe[nrb - 1].ptr, re, strlen(re)) != 0) {
+			err =
+			    vt_error_set(VT_EVERIFY,
+					 "entry %lld of the log is not the rebuild entry the site "
+					 "lists",
+					 (long long)ri);
 			goto done;
 		}
 		if ((err = vt_tlog_reader_prove_inclusion(proof, &n, r, (uint64_t)ri)) < 0 ||

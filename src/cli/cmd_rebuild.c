@@ -239,7 +239,8 @@ int cmd_rebuild(int argc, char **argv)
 	}
 	rs.runs_differ = !b.reproduced;
 	if (rs.runs_differ) {
-		printf("differs between its own runs (kept in %s):\n", b.work_dir ? b.work_dir : "?");
+		printf("differs between its own runs (kept in %s):\n",
+		       b.work_dir ? b.work_dir : "?");
 		fwrite(b.report.ptr, 1, b.report.len, stdout);
 		if (b.report.len && b.report.ptr[b.report.len - 1] != '\n')
 			putchar('\n');
@@ -285,7 +286,8 @@ int cmd_rebuild(int argc, char **argv)
 	}
 	if (!rs.reproduced) {
 		fprintf(stderr, "vitrine: rebuild: %s %s does not reproduce%s (statement signed)\n",
-			name, version, rs.runs_differ ? " on this machine: its own runs differ" : "");
+			name, version,
+			rs.runs_differ ? " on this machine: its own runs differ" : "");
 		goto done;
 	}
 	rc = EXIT_OK;

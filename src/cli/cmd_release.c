@@ -94,7 +94,7 @@ done:
 static int do_upload(const opts *o, int argc, char **argv)
 {
 	char path[8192], rdir[4096], tmp[4096] = "", srcpath[8192];
-	char (*arts)[8192] = NULL;
+	char(*arts)[8192] = NULL;
 	vt_client_part *parts = NULL;
 	vt_release_statement st = {0};
 	vt_recipe r = {0};
@@ -162,8 +162,8 @@ static int do_upload(const opts *o, int argc, char **argv)
 				       .len = env.len};
 	parts[np++] = (vt_client_part){
 	    .name = "recipe", .file_name = "recipe", .data = recipe.ptr, .len = recipe.len};
-	parts[np++] = (vt_client_part){
-	    .name = "source", .file_path = srcpath, .file_name = "source.tar"};
+	parts[np++] =
+	    (vt_client_part){.name = "source", .file_path = srcpath, .file_name = "source.tar"};
 	for (size_t i = 0; i < st.nsubjects; i++) {
 		snprintf(arts[i], sizeof(arts[i]), "%s/%s", o->out, st.subjects[i].name);
 		parts[np++] = (vt_client_part){

@@ -71,15 +71,15 @@ static int find_release(char *name, char *version, vt_client *cl, const char *so
 /* What every artifact of one run shares. */
 typedef struct {
 	vt_endpoint_policy pol;
-	vt_client *cl;		/* online */
-	const char *cp;		/* online: --checkpoint note, or NULL */
+	vt_client *cl;	/* online */
+	const char *cp; /* online: --checkpoint note, or NULL */
 	size_t cp_len;
-	const char *state;	/* --state DIR, or NULL */
+	const char *state; /* --state DIR, or NULL */
 	char spath[4096];
-	vt_buf sb;		/* the state's checkpoint */
+	vt_buf sb; /* the state's checkpoint */
 	bool have_state;
-	bool many;		/* more than one artifact: lines say which */
-	vt_buf bb;		/* the one bundle of all artifacts, when given once */
+	bool many; /* more than one artifact: lines say which */
+	vt_buf bb; /* the one bundle of all artifacts, when given once */
 	vt_endpoint_bundle shared;
 	bool have_shared;
 	char shared_err[1024]; /* why the one bundle did not parse */
@@ -244,8 +244,7 @@ int cmd_verify(int argc, char **argv)
 		}
 	}
 	nart = optind < argc ? (size_t)(argc - optind) : 0;
-	if (nart == 0 || !policy || !nbundles == !url ||
-	    (nbundles > 1 && nbundles != nart)) {
+	if (nart == 0 || !policy || !nbundles == !url || (nbundles > 1 && nbundles != nart)) {
 		rc = cli_usage("verify", "verify needs ARTIFACT..., --policy and one of --bundle "
 					 "(once, or once per artifact) or --url");
 		goto done;
@@ -273,7 +272,8 @@ int cmd_verify(int argc, char **argv)
 		x.cp = cpf ? (const char *)cp.ptr : NULL;
 		x.cp_len = cp.len;
 	} else if (nbundles == 1) {
-		/* One bundle for every artifact (the subjects of one release): read and parse once. */
+		/* One bundle for every artifact (the subjects of one release): read and parse once.
+		 */
 		if (cli_read_file(&x.bb, bundles[0]) < 0) {
 			rc = cli_fail(bundles[0]);
 			goto done;
@@ -295,7 +295,8 @@ int cmd_verify(int argc, char **argv)
 		}
 	}
 	if (x.many && refused)
-		fprintf(stderr, "vitrine: verify: %zu of %zu artifacts refused (worst: %s, exit %d)\n",
+		fprintf(stderr,
+			"vitrine: verify: %zu of %zu artifacts refused (worst: %s, exit %d)\n",
 			refused, nart, worst_check ? vt_check_name(worst_check) : "error", worst);
 	rc = worst;
 done:

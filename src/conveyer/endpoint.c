@@ -366,7 +366,8 @@ static bool rebuild_logged(const vt_endpoint_policy *p, const vt_endpoint_bundle
 	    vt_dsse_keyid(keyid, vt_note_verifier_pub(key)) < 0)
 		return false;
 	if (!vt_hash_equal(&re.envelope, &h) || strcmp(re.key, keyid) != 0 ||
-	    re.reproduced != st->reproduced || !vt_hash_equal(&re.build_envelope, &st->build_envelope) ||
+	    re.reproduced != st->reproduced ||
+	    !vt_hash_equal(&re.build_envelope, &st->build_envelope) ||
 	    strcmp(re.name, st->name) != 0 || strcmp(re.version, st->version) != 0)
 		return false;
 	if (vt_tlog_proof_parse(&proof, b->rebuild_proofs[i], b->rebuild_proof_lens[i]) < 0 ||

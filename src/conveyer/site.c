@@ -761,8 +761,8 @@ static int recover_entry(uint64_t index, const uint8_t *entry, size_t len, void 
 		if (vt_release_entry_parse(&re, e, len) < 0 ||
 		    vt_site_record_get(&rec, &bidx, x->s, VT_SITE_BUILDS, re.name, re.version,
 				       NULL) < 0 ||
-		    bidx != re.build_index || vt_build_entry_parse(&rbe, (const char *)rec.ptr,
-								    rec.len) < 0 ||
+		    bidx != re.build_index ||
+		    vt_build_entry_parse(&rbe, (const char *)rec.ptr, rec.len) < 0 ||
 		    !vt_hash_equal(&rbe.envelope, &re.envelope))
 			goto done;
 		err = restore(x, VT_SITE_RELEASES, re.name, re.version, NULL, index, e, len);
@@ -812,9 +812,9 @@ int vt_site_recover(vt_conveyer_site *s, const char *dir, size_t *restored)
 	}
 	/* The size already scanned, so a restart reads only what is new. */
 	err = vt_fs_read(&cur, AT_FDCWD, cursor);
-	if (err == 0 && (cur.len < 6 || memcmp(cur.ptr, "size ", 5) != 0 ||
-			 cur.ptr[cur.len - 1] != '\n' ||
-			 vt_parse_u64(&start, (const char *)cur.ptr + 5, cur.len - 6) < 0))
+	if (err == 0 &&
+	    (cur.len < 6 || memcmp(cur.ptr, "size ", 5) != 0 || cur.ptr[cur.len - 1] != '\n' ||
+	     vt_parse_u64(&start, (const char *)cur.ptr + 5, cur.len - 6) < 0))
 		start = 0; /* unreadable: scan everything again (records are idempotent) */
 	else if (err < 0 && err != VT_ENOTFOUND)
 		goto done;

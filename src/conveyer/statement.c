@@ -258,8 +258,9 @@ int vt_rebuild_statement_open(vt_rebuild_statement *out, const char *env, size_t
 	out->runs_differ = strcmp(own, "differ") == 0;
 	if (out->reproduced &&
 	    (json_array_size(json_object_get(pr, "differences")) != 0 || out->runs_differ)) {
-		vt_error_set(err, "rebuild statement: reproduced, yet differences listed or its own "
-				  "runs differ");
+		vt_error_set(err,
+			     "rebuild statement: reproduced, yet differences listed or its own "
+			     "runs differ");
 		goto done;
 	}
 	err = 0;

@@ -655,8 +655,7 @@ enum MHD_Result vt_api_conveyer_handle(request *rq, bool first, const char *data
 	case VT_ROUTE_REBUILDS:
 		if (c->fail)
 			return vt_http_api_error(rq->conn, 413, "too_large",
-						 "a rebuild envelope is at most 1 MiB", NULL,
-						 NULL);
+						 "a rebuild envelope is at most 1 MiB", NULL, NULL);
 		return post_rebuild(rq);
 	default: return MHD_NO;
 	}

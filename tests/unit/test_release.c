@@ -2,6 +2,7 @@
 /* The conveyer's entries (build, release, rebuild), the endpoint policy and the bundle parser. */
 #include "../test.h"
 #include "vitrine/encoding.h"
+#include "vitrine/dsse.h"
 #include "vitrine/endpoint.h"
 #include "vitrine/error.h"
 #include "vitrine/note.h"
@@ -14,10 +15,10 @@
 #define H1 "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
 #define H2 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
-static const char build_entry[] = "vitrine/1 build\nname hello\nversion 1.0\n"
-				  "envelope sha256:" H1 "\nrecipe sha256:" H2 "\nsource sha256:" H1
-				  "\nsubject sha256:" H2 " hello\nsubject sha256:" H1
-				  " share/greeting.txt\n";
+static const char build_entry[] =
+    "vitrine/1 build\nname hello\nversion 1.0\n"
+    "envelope sha256:" H1 "\nrecipe sha256:" H2 "\nsource sha256:" H1 "\nsubject sha256:" H2
+    " hello\nsubject sha256:" H1 " share/greeting.txt\n";
 
 static int parse_build(const char *s)
 {
@@ -75,8 +76,9 @@ static void test_release_rebuild_entries(void)
 {
 	static const char rel[] = "vitrine/1 release\nname hello\nversion 1.0\nbuild 17\n"
 				  "envelope sha256:" H1 "\n";
-	static const char reb[] = "vitrine/1 rebuild\nname hello\nversion 1.0\nbuild sha256:" H1
-				  "\nenvelope sha256:" H2 "\nkey sha256:" H1 "\nresult reproduced\n";
+	static const char reb[] =
+	    "vitrine/1 rebuild\nname hello\nversion 1.0\nbuild sha256:" H1 "\nenvelope sha256:" H2
+	    "\nkey sha256:" H1 "\nresult reproduced\n";
 	vt_release_entry re;
 	vt_rebuild_entry rb;
 	vt_buf b;
@@ -86,8 +88,9 @@ static void test_release_rebuild_entries(void)
 	CHECK(re.build_index == 17);
 	CHECK_OK(vt_release_entry_format(&b, &re));
 	CHECK(b.len == strlen(rel) && memcmp(b.ptr, rel, b.len) == 0);
-	CHECK_CODE(vt_release_entry_parse(&re, subst(rel, "build 17", "build 017"), strlen(rel) + 1),
-		   VT_EINVAL);
+	CHECK_CODE(
+	    vt_release_entry_parse(&re, subst(rel, "build 17", "build 017"), strlen(rel) + 1),
+	    VT_EINVAL);
 	CHECK_CODE(vt_release_entry_parse(&re, subst(rel, "build 17", "build -1"), strlen(rel) + 1),
 		   VT_EINVAL);
 	CHECK_OK(vt_rebuild_entry_parse(&rb, reb, strlen(reb)));
@@ -156,14 +159,17 @@ static void test_policy(void)
 	      strcmp(p.builder_id, "https://b.example/ci") == 0);
 	vt_endpoint_policy_dispose(&p);
 	/* refusals, one rule each */
-	CHECK_CODE(parse_policy(subst(text, "witness-threshold 2", "witness-threshold 3")), VT_EINVAL);
-	CHECK_CODE(parse_policy(subst(text, "rebuild-threshold 1", "rebuild-threshold 2")), VT_EINVAL);
+	CHECK_CODE(parse_policy(subst(text, "witness-threshold 2", "witness-threshold 3")),
+		   VT_EINVAL);
+	CHECK_CODE(parse_policy(subst(text, "rebuild-threshold 1", "rebuild-threshold 2")),
+		   VT_EINVAL);
 	CHECK_CODE(parse_policy(subst(text, "source hello\n", "")), VT_EINVAL);
 	CHECK_CODE(parse_policy(subst(text, "source hello", "source Hello")), VT_EINVAL);
 	CHECK_CODE(parse_policy(subst(text, "source hello\n", "source hello")), VT_EINVAL);
 	CHECK_CODE(parse_policy(subst(text, "builder-id https", "builder-id  https")), VT_EINVAL);
 	CHECK_CODE(parse_policy(subst(text, "builder-id", "builder-name")), VT_EINVAL);
-	CHECK_CODE(parse_policy(subst(text, "witness-threshold 2", "witness-threshold 02")), VT_EINVAL);
+	CHECK_CODE(parse_policy(subst(text, "witness-threshold 2", "witness-threshold 02")),
+		   VT_EINVAL);
 	CHECK_CODE(parse_policy(subst(text, "source hello\n", "source hello\nsource hello\n")),
 		   VT_EINVAL);
 	/* a witness key must be a cosignature key, a builder key not */
@@ -204,7 +210,7 @@ static void test_bundle(void)
 	CHECK_OK(vt_endpoint_bundle_format(&out, &b));
 	CHECK(out.len == strlen(good) && memcmp(out.ptr, good, out.len) == 0);
 	/* refusals */
-	CHECK_CODE(parse_bundle(good, strlen(good) - 1), VT_EINVAL);	/* truncated */
+	CHECK_CODE(parse_bundle(good, strlen(good) - 1), VT_EINVAL);	 /* truncated */
 	CHECK_CODE(parse_bundle(good + 1, strlen(good) - 1), VT_EINVAL); /* header */
 	const char *s = subst(good, "envelope 3", "envelope 03");
 	CHECK_CODE(parse_bundle(s, strlen(s)), VT_EINVAL);
@@ -234,6 +240,91 @@ static void test_bundle(void)
 	vt_buf_dispose(&out);
 }
 
+/* A rebuild statement's result agrees with the digests and with its own runs (ownRuns). */
+static void test_rebuild_statement_own_runs(void)
+{
+	vt_note_signer *ns;
+	vt_note_verifier *nv;
+	vt_dsse_signer ds;
+	vt_rebuild_statement s = {0}, got;
+	vt_release_subject subj = {.name = "hello"};
+	vt_buf sk, stmt, env;
+
+	vt_buf_init(&sk, 4096);
+	vt_buf_init(&stmt, 1 << 20);
+	vt_buf_init(&env, 1 << 20);
+	CHECK_OK(vt_note_signer_generate(&ns, "rb.example", VT_NOTE_ED25519));
+	CHECK_OK(vt_note_signer_skey(&sk, ns));
+	CHECK_OK(vt_note_signer_verifier(&nv, ns));
+	CHECK_OK(vt_dsse_signer_from_note(&ds, (const char *)sk.ptr, sk.len));
+	vt_hex_decode(subj.digest.b, VT_HASH_SIZE, H1, 64);
+	snprintf(s.name, sizeof(s.name), "hello");
+	snprintf(s.version, sizeof(s.version), "1.0");
+	snprintf(s.rebuilder_id, sizeof(s.rebuilder_id), "rb");
+	snprintf(s.finished, sizeof(s.finished), "2026-01-01T00:00:00Z");
+	s.subjects = &subj;
+	s.nsubjects = 1;
+	/* same digest, own runs agree: reproduced */
+	s.reproduced = true;
+	CHECK_OK(vt_rebuild_statement_format(&stmt, &s, &subj, 1));
+	CHECK(strstr(vt_buf_cstr(&stmt), "\"ownRuns\":\"reproduced\"") != NULL);
+	/* own runs differ: reproduced is refused, differs is right (with no differences) */
+	s.runs_differ = true;
+	vt_buf_reset(&stmt);
+	CHECK_CODE(vt_rebuild_statement_format(&stmt, &s, &subj, 1), VT_EINVAL);
+	s.reproduced = false;
+	vt_buf_reset(&stmt);
+	CHECK_OK(vt_rebuild_statement_format(&stmt, &s, &subj, 1));
+	CHECK(strstr(vt_buf_cstr(&stmt), "\"ownRuns\":\"differ\"") != NULL &&
+	      strstr(vt_buf_cstr(&stmt), "\"differences\":[]") != NULL);
+	CHECK_OK(vt_dsse_sign(&env, &ds, VT_DSSE_INTOTO_TYPE, stmt.ptr, stmt.len));
+	CHECK_OK(vt_rebuild_statement_open(&got, (const char *)env.ptr, env.len,
+					   vt_note_verifier_pub(nv)));
+	CHECK(!got.reproduced && got.runs_differ);
+	vt_rebuild_statement_dispose(&got);
+	/* a signed statement saying reproduced while its own runs differ is refused */
+	{
+		char *t = strdup(vt_buf_cstr(&stmt)), *p = strstr(t, "\"result\":\"differs\"");
+		CHECK(p != NULL);
+		if (p) {
+			vt_buf fake;
+			vt_buf_init(&fake, 1 << 20);
+			vt_buf_add(&fake, t, (size_t)(p - t));
+			vt_buf_adds(&fake, "\"result\":\"reproduced\"");
+			vt_buf_adds(&fake, p + strlen("\"result\":\"differs\""));
+			vt_buf_reset(&env);
+			CHECK_OK(vt_dsse_sign(&env, &ds, VT_DSSE_INTOTO_TYPE, fake.ptr, fake.len));
+			CHECK_CODE(vt_rebuild_statement_open(&got, (const char *)env.ptr, env.len,
+							     vt_note_verifier_pub(nv)),
+				   VT_EINVAL);
+			/* and one without ownRuns */
+			vt_buf_reset(&fake);
+			vt_buf_adds(&fake, vt_buf_cstr(&stmt));
+			p = strstr((char *)fake.ptr, ",\"ownRuns\":\"differ\"");
+			CHECK(p != NULL);
+			if (p) {
+				memmove(p, p + 19, strlen(p + 19) + 1);
+				fake.len -= 19;
+				vt_buf_reset(&env);
+				CHECK_OK(vt_dsse_sign(&env, &ds, VT_DSSE_INTOTO_TYPE, fake.ptr,
+						      fake.len));
+				CHECK_CODE(vt_rebuild_statement_open(&got, (const char *)env.ptr,
+								     env.len,
+								     vt_note_verifier_pub(nv)),
+					   VT_EINVAL);
+			}
+			vt_buf_dispose(&fake);
+		}
+		free(t);
+	}
+	vt_dsse_signer_wipe(&ds);
+	vt_note_verifier_free(nv);
+	vt_note_signer_free(ns);
+	vt_buf_dispose(&sk);
+	vt_buf_dispose(&stmt);
+	vt_buf_dispose(&env);
+}
+
 static void test_check_names(void)
 {
 	CHECK(strcmp(vt_check_name(VT_CHECK_ENVELOPE), "envelope") == 0);
@@ -247,6 +338,7 @@ int main(void)
 	RUN(test_release_rebuild_entries);
 	RUN(test_policy);
 	RUN(test_bundle);
+	RUN(test_rebuild_statement_own_runs);
 	RUN(test_check_names);
 	return TEST_DONE();
 }
