@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Tests of the metadata index (schema, samples, sightings, tags, lookups) and of tokens. */
+/* Tests of the metadata index (schema, samples, sightings, tags, lookups, analyses, search) and of
+ * tokens. */
 #include "test.h"
 
 #include "vitrine/encoding.h"
@@ -823,6 +824,503 @@ static void test_legacy_import(void)
 	rm_rf(d);
 }
 
+/* ---- analyses (schema versions 2 and 3) ---- */
+
+static int add_rule(const char *rule, void *payload)
+{
+	vt_buf *b = payload;
+	vt_buf_printf(b, "%s;", rule);
+	return 0;
+}
+
+static int add_child(const vt_index_child *c, void *payload)
+{
+	vt_buf *b = payload;
+	char hex[65];
+	vt_hex_encode(hex, c->child.b, VT_HASH_SIZE);
+	hex[8] = 0;
+	vt_buf_printf(b, "%s=%s;", c->path, hex);
+	return 0;
+}
+
+#define RS_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define RS_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+static vt_index_analysis analysis_of(const vt_hash *h, const char *ruleset, const char *verdict)
+{
+	return (vt_index_analysis){
+	    .sample = *h, .ruleset = ruleset, .verdict = verdict, .report = "{}", .log_index = -1};
+}
+
+/* Four samples, first seen a second apart, so the queue's order is known. */
+static vt_index *analysis_site(char *d, vt_index_sample *smp)
+{
+	vt_index *idx = NULL;
+	bool is_new;
+	if (!tmpdir(d) || vt_index_open(&idx, d) < 0)
+		return NULL;
+	for (unsigned i = 0; i < 4; i++) {
+		vt_index_sample s = sample_n(i);
+		s.first_seen = 1700000000 + i;
+		if (vt_index_sample_put(&smp[i], &is_new, idx, &s) < 0) {
+			vt_index_close(idx);
+			return NULL;
+		}
+	}
+	return idx;
+}
+
+static void test_analysis_put_get(void)
+{
+	char d[64];
+	vt_index_sample smp[4];
+	vt_index *idx = analysis_site(d, smp);
+	vt_index_analysis a, two[2];
+	vt_index_analysis_row row;
+	vt_index_child ch[2];
+	vt_hash unknown;
+	vt_buf b;
+	const char *rules[] = {"a.yar:r1", "dir/b.yar:r2"};
+	const char *bad_rule[] = {"norule"};
+
+	CHECK(idx != NULL);
+	if (!idx)
+		return;
+	vt_buf_init(&b, 1 << 16);
+	CHECK_CODE(vt_index_analysis_get(&row, idx, &smp[0].sha256), VT_ENOTFOUND);
+
+	memset(&ch, 0, sizeof(ch));
+	ch[0].child = smp[1].sha256;
+	strcpy(ch[0].path, "x.zip!a");
+	ch[1].child = smp[2].sha256;
+	strcpy(ch[1].path, "b");
+	a = analysis_of(&smp[0].sha256, RS_A, "malicious");
+	a.type = "Zip archive data";
+	a.mime = "application/zip";
+	a.ssdeep = "3:abc:def";
+	a.entropy = 7.5;
+	a.report = "{\"verdict\": \"malicious\"}";
+	a.analysed = 1700000100;
+	a.log_index = 7;
+	a.rules = rules;
+	a.nrules = 2;
+	a.children = ch;
+	a.nchildren = 2;
+	CHECK_OK(vt_index_analysis_put(idx, &a, 1));
+	CHECK_OK(vt_index_analysis_get(&row, idx, &smp[0].sha256));
+	CHECK(strcmp(row.ruleset, RS_A) == 0 && strcmp(row.verdict, "malicious") == 0);
+	CHECK(strcmp(row.type, "Zip archive data") == 0 &&
+	      strcmp(row.mime, "application/zip") == 0);
+	CHECK(strcmp(row.ssdeep, "3:abc:def") == 0 && row.tlsh[0] == 0 && row.entropy == 7.5);
+	CHECK(row.analysed == 1700000100 && row.log_index == 7);
+	CHECK(row.report && strcmp(row.report, "{\"verdict\": \"malicious\"}") == 0);
+	vt_index_analysis_row_dispose(&row);
+	CHECK_OK(vt_index_analysis_list(idx, &smp[0].sha256, add_rule, add_child, &b));
+	CHECK(strcmp(vt_buf_cstr(&b), "a.yar:r1;dir/b.yar:r2;b=") == 0 ||
+	      strncmp(vt_buf_cstr(&b), "a.yar:r1;dir/b.yar:r2;b=", 24) == 0);
+	CHECK(strstr(vt_buf_cstr(&b), ";x.zip!a=") != NULL);
+
+	/* Again without a log index: the stored one stays; rules and children
+	 * are replaced, not added to. */
+	a.log_index = -1;
+	a.verdict = "clean";
+	a.nrules = 1;
+	a.nchildren = 0;
+	CHECK_OK(vt_index_analysis_put(idx, &a, 1));
+	CHECK_OK(vt_index_analysis_get(&row, idx, &smp[0].sha256));
+	CHECK(row.log_index == 7 && strcmp(row.verdict, "clean") == 0);
+	vt_index_analysis_row_dispose(&row);
+	vt_buf_reset(&b);
+	CHECK_OK(vt_index_analysis_list(idx, &smp[0].sha256, add_rule, add_child, &b));
+	CHECK(strcmp(vt_buf_cstr(&b), "a.yar:r1;") == 0);
+
+	/* Refusals: nothing of a refused batch is stored. */
+	a = analysis_of(&smp[1].sha256, RS_A, "evil");
+	CHECK_CODE(vt_index_analysis_put(idx, &a, 1), VT_EINVAL);
+	a = analysis_of(&smp[1].sha256, "abc", "clean");
+	CHECK_CODE(vt_index_analysis_put(idx, &a, 1), VT_EINVAL);
+	a = analysis_of(&smp[1].sha256, RS_A, "clean");
+	a.rules = bad_rule;
+	a.nrules = 1;
+	CHECK_CODE(vt_index_analysis_put(idx, &a, 1), VT_EINVAL);
+	a = analysis_of(&smp[1].sha256, RS_A, "clean");
+	strcpy(ch[0].path, "bad\npath");
+	a.children = ch;
+	a.nchildren = 1;
+	CHECK_CODE(vt_index_analysis_put(idx, &a, 1), VT_EINVAL);
+	memset(unknown.b, 0x42, VT_HASH_SIZE);
+	two[0] = analysis_of(&smp[1].sha256, RS_A, "clean");
+	two[1] = analysis_of(&unknown, RS_A, "clean");
+	CHECK_CODE(vt_index_analysis_put(idx, two, 2), VT_ENOTFOUND);
+	CHECK_CODE(vt_index_analysis_get(&row, idx, &smp[1].sha256), VT_ENOTFOUND);
+	CHECK_CODE(vt_index_analysis_get(&row, idx, &unknown), VT_ENOTFOUND);
+	/* "" is the ruleset of a site without rules. */
+	a = analysis_of(&smp[1].sha256, "", "unknown");
+	CHECK_OK(vt_index_analysis_put(idx, &a, 1));
+
+	vt_buf_dispose(&b);
+	vt_index_close(idx);
+	rm_rf(d);
+}
+
+static int hash_index(const vt_hash *h, const vt_index_sample *smp)
+{
+	for (int i = 0; i < 4; i++)
+		if (memcmp(h->b, smp[i].sha256.b, VT_HASH_SIZE) == 0)
+			return i;
+	return -1;
+}
+
+static int cmp_hash(const void *a, const void *b)
+{
+	return memcmp(a, b, VT_HASH_SIZE);
+}
+
+static void test_analysis_queue(void)
+{
+	char d[64];
+	vt_index_sample smp[4];
+	vt_index *idx = analysis_site(d, smp);
+	vt_hash got[8], sorted[4], unknown;
+	vt_index_analysis a;
+	vt_index_analysis_counts c;
+	size_t n = 99;
+
+	CHECK(idx != NULL);
+	if (!idx)
+		return;
+	/* Every recorded sample is queued, by arrival. */
+	CHECK_OK(vt_index_analysis_queue(got, &n, idx, 8));
+	CHECK(n == 4);
+	for (size_t i = 0; i < n && i < 4; i++)
+		CHECK(hash_index(&got[i], smp) == (int)i);
+	CHECK_OK(vt_index_analysis_queue(got, &n, idx, 2));
+	CHECK(n == 2 && hash_index(&got[1], smp) == 1);
+	CHECK_OK(vt_index_analysis_count(&c, idx, RS_A));
+	CHECK(c.samples == 4 && c.queued == 4 && c.current == 0 && c.stale == 0);
+
+	/* An analysis takes its sample off the queue. */
+	a = analysis_of(&smp[0].sha256, RS_A, "clean");
+	CHECK_OK(vt_index_analysis_put(idx, &a, 1));
+	a = analysis_of(&smp[1].sha256, RS_A, "clean");
+	CHECK_OK(vt_index_analysis_put(idx, &a, 1));
+	a = analysis_of(&smp[2].sha256, RS_B, "clean");
+	CHECK_OK(vt_index_analysis_put(idx, &a, 1));
+	CHECK_OK(vt_index_analysis_queue(got, &n, idx, 8));
+	CHECK(n == 1 && hash_index(&got[0], smp) == 3);
+
+	/* Asked for again: to the front, before older arrivals. */
+	CHECK_OK(vt_index_analysis_requeue(idx, &smp[1].sha256));
+	CHECK_OK(vt_index_analysis_queue(got, &n, idx, 8));
+	CHECK(n == 2 && hash_index(&got[0], smp) == 1 && hash_index(&got[1], smp) == 3);
+	memset(unknown.b, 0x42, VT_HASH_SIZE);
+	CHECK_CODE(vt_index_analysis_requeue(idx, &unknown), VT_ENOTFOUND);
+
+	CHECK_OK(vt_index_analysis_count(&c, idx, RS_B));
+	CHECK(c.samples == 4 && c.queued == 2 && c.current == 1 && c.stale == 2);
+	CHECK_OK(vt_index_analysis_count(&c, idx, RS_A));
+	CHECK(c.current == 2 && c.stale == 1);
+
+	/* The retro-scan for B: samples 0 and 1 (made with A), in SHA-256
+	 * order, from a cursor, at most max. */
+	sorted[0] = smp[0].sha256;
+	sorted[1] = smp[1].sha256;
+	qsort(sorted, 2, sizeof(vt_hash), cmp_hash);
+	CHECK_OK(vt_index_analysis_stale(got, &n, idx, RS_B, NULL, 8));
+	CHECK(n == 2 && memcmp(got[0].b, sorted[0].b, 32) == 0 &&
+	      memcmp(got[1].b, sorted[1].b, 32) == 0);
+	CHECK_OK(vt_index_analysis_stale(got, &n, idx, RS_B, NULL, 1));
+	CHECK(n == 1 && memcmp(got[0].b, sorted[0].b, 32) == 0);
+	CHECK_OK(vt_index_analysis_stale(got, &n, idx, RS_B, &sorted[0], 8));
+	CHECK(n == 1 && memcmp(got[0].b, sorted[1].b, 32) == 0);
+	CHECK_OK(vt_index_analysis_stale(got, &n, idx, RS_B, &sorted[1], 8));
+	CHECK(n == 0);
+	CHECK_OK(vt_index_analysis_stale(got, &n, idx, RS_A, NULL, 8));
+	CHECK(n == 1 && hash_index(&got[0], smp) == 2);
+
+	vt_index_close(idx);
+	rm_rf(d);
+}
+
+static int count_pending(const vt_index_pending *p, void *payload)
+{
+	(void)p;
+	(*(int *)payload)++;
+	return 0;
+}
+
+static void test_analysis_pending(void)
+{
+	char d[64];
+	vt_index_sample smp[4];
+	vt_index *idx = analysis_site(d, smp);
+	vt_index_pending p[2], got;
+	vt_index_analysis a;
+	vt_hash unknown, cur;
+	int n = 0;
+
+	CHECK(idx != NULL);
+	if (!idx)
+		return;
+	memset(unknown.b, 0x42, VT_HASH_SIZE);
+	memset(p, 0, sizeof(p));
+	p[0].sample = smp[0].sha256;
+	memset(p[0].entry.b, 1, VT_HASH_SIZE);
+	p[0].log_from = 10;
+	p[0].log_index = 99; /* ignored */
+	p[1].sample = unknown;
+	CHECK_CODE(vt_index_analysis_pending_put(idx, p, 2), VT_ENOTFOUND);
+	CHECK_OK(vt_index_analysis_pending_list(idx, count_pending, &n));
+	CHECK(n == 0);
+	p[1].sample = smp[1].sha256;
+	memset(p[1].entry.b, 2, VT_HASH_SIZE);
+	p[1].log_from = 11;
+	CHECK_OK(vt_index_analysis_pending_put(idx, p, 2));
+	CHECK_OK(vt_index_analysis_pending_list(idx, count_pending, &n));
+	CHECK(n == 2);
+	CHECK_OK(vt_index_analysis_pending_get(&got, idx, &smp[0].sha256));
+	CHECK(got.log_from == 10 && got.log_index == -1 && got.entry.b[0] == 1);
+	CHECK_CODE(vt_index_analysis_pending_get(&got, idx, &smp[2].sha256), VT_ENOTFOUND);
+
+	/* Found in the log, forgotten, unknown. */
+	CHECK_OK(vt_index_analysis_pending_resolve(idx, &smp[0].sha256, 12));
+	CHECK_OK(vt_index_analysis_pending_get(&got, idx, &smp[0].sha256));
+	CHECK(got.log_index == 12);
+	CHECK_OK(vt_index_analysis_pending_resolve(idx, &smp[1].sha256, -1));
+	CHECK_CODE(vt_index_analysis_pending_get(&got, idx, &smp[1].sha256), VT_ENOTFOUND);
+	CHECK_CODE(vt_index_analysis_pending_resolve(idx, &smp[1].sha256, 5), VT_ENOTFOUND);
+	CHECK_CODE(vt_index_analysis_pending_resolve(idx, &unknown, -1), VT_ENOTFOUND);
+
+	/* A new pending entry replaces the found one. */
+	p[0].log_from = 20;
+	CHECK_OK(vt_index_analysis_pending_put(idx, p, 1));
+	CHECK_OK(vt_index_analysis_pending_get(&got, idx, &smp[0].sha256));
+	CHECK(got.log_from == 20 && got.log_index == -1);
+	/* Storing the analysis clears it, in the same transaction. */
+	a = analysis_of(&smp[0].sha256, RS_A, "clean");
+	CHECK_OK(vt_index_analysis_put(idx, &a, 1));
+	CHECK_CODE(vt_index_analysis_pending_get(&got, idx, &smp[0].sha256), VT_ENOTFOUND);
+
+	/* The retro-scan cursor: one, for one ruleset. */
+	CHECK_CODE(vt_index_analysis_cursor_get(&cur, idx, RS_A), VT_ENOTFOUND);
+	CHECK_CODE(vt_index_analysis_cursor_set(idx, "short", &smp[1].sha256), VT_EINVAL);
+	CHECK_OK(vt_index_analysis_cursor_set(idx, RS_A, &smp[1].sha256));
+	CHECK_OK(vt_index_analysis_cursor_get(&cur, idx, RS_A));
+	CHECK(memcmp(cur.b, smp[1].sha256.b, VT_HASH_SIZE) == 0);
+	CHECK_CODE(vt_index_analysis_cursor_get(&cur, idx, RS_B), VT_ENOTFOUND);
+	CHECK_OK(vt_index_analysis_cursor_set(idx, RS_B, &smp[2].sha256));
+	CHECK_CODE(vt_index_analysis_cursor_get(&cur, idx, RS_A), VT_ENOTFOUND);
+	CHECK_OK(vt_index_analysis_cursor_get(&cur, idx, RS_B));
+	CHECK(memcmp(cur.b, smp[2].sha256.b, VT_HASH_SIZE) == 0);
+	CHECK_OK(vt_index_analysis_cursor_set(idx, RS_B, NULL));
+	CHECK_CODE(vt_index_analysis_cursor_get(&cur, idx, RS_B), VT_ENOTFOUND);
+
+	vt_index_close(idx);
+	rm_rf(d);
+
+	/* A version 2 file is brought to version 3. */
+	CHECK(tmpdir(d) != NULL);
+	CHECK_OK(vt_index_open(&idx, d));
+	vt_index_close(idx);
+	idx = NULL;
+	CHECK(raw_sql(d, "DROP TABLE analysis_pending; DROP TABLE analysis_cursor;"
+			 " PRAGMA user_version = 2") == SQLITE_OK);
+	CHECK_OK(vt_index_open(&idx, d));
+	CHECK(idx && vt_index_schema_version(idx) == 3);
+	if (idx)
+		CHECK_CODE(vt_index_analysis_cursor_get(&cur, idx, RS_A), VT_ENOTFOUND);
+	vt_index_close(idx);
+	rm_rf(d);
+}
+
+struct hits {
+	int n;
+	int idx[8];
+	const vt_index_sample *smp;
+	int similar_calls;
+};
+
+static int on_hit(const vt_index_found *f, void *payload)
+{
+	struct hits *h = payload;
+	if (h->n < 8)
+		h->idx[h->n] = hash_index(&f->sample.sha256, h->smp);
+	h->n++;
+	return 0;
+}
+
+static int similar_if_abc(const vt_query_term *t, const char *ssdeep, const char *tlsh,
+			  void *payload)
+{
+	struct hits *h = payload;
+	(void)t;
+	(void)tlsh;
+	h->similar_calls++;
+	return ssdeep && strstr(ssdeep, "abc") != NULL;
+}
+
+/* Run one query of one term; returns the hits, as a bit set of samples. */
+static unsigned search1(vt_index *idx, const vt_index_sample *smp, vt_query_term t,
+			const char *tenant)
+{
+	vt_query q = {.n = 1};
+	struct hits h = {.smp = smp};
+	vt_hash last;
+	bool more;
+	unsigned set = 0;
+	q.t[0] = t;
+	if (vt_index_search(&last, &more, idx, &q, tenant, NULL, 10, 1000, similar_if_abc, on_hit,
+			    &h) < 0)
+		return 0x100;
+	for (int i = 0; i < h.n && i < 8; i++)
+		if (h.idx[i] >= 0)
+			set |= 1u << h.idx[i];
+	return set;
+}
+
+static void test_analysis_search(void)
+{
+	char d[64];
+	vt_index_sample smp[4];
+	vt_index *idx = analysis_site(d, smp);
+	vt_index_analysis a;
+	vt_index_child ch;
+	vt_index_sighting si;
+	vt_query_term t;
+	vt_query q = {.n = 1};
+	struct hits h;
+	vt_hash last;
+	bool more;
+	const char *r0[] = {"a.yar:evil"};
+	const char *r1[] = {"b.yar:evil"};
+
+	CHECK(idx != NULL);
+	if (!idx)
+		return;
+	memset(&ch, 0, sizeof(ch));
+	ch.child = smp[1].sha256;
+	strcpy(ch.path, "inner");
+	a = analysis_of(&smp[0].sha256, RS_A, "malicious");
+	a.type = "Zip archive data, at least v2.0";
+	a.ssdeep = "3:abc:abc";
+	a.rules = r0;
+	a.nrules = 1;
+	a.children = &ch;
+	a.nchildren = 1;
+	CHECK_OK(vt_index_analysis_put(idx, &a, 1));
+	a = analysis_of(&smp[1].sha256, RS_A, "suspicious");
+	a.type = "ELF 64-bit LSB executable";
+	a.ssdeep = "6:xyz:xyz";
+	a.rules = r1;
+	a.nrules = 1;
+	CHECK_OK(vt_index_analysis_put(idx, &a, 1));
+	a = analysis_of(&smp[2].sha256, RS_A, "clean");
+	a.ssdeep = "3:xyz:xyz";
+	CHECK_OK(vt_index_analysis_put(idx, &a, 1));
+	CHECK_OK(vt_index_tag_add(idx, &smp[2].sha256, "apt"));
+	memset(&si, 0, sizeof(si));
+	si.sample = smp[3].sha256;
+	strcpy(si.tenant, "acme");
+	strcpy(si.region, "EU");
+	si.log_index = -1;
+	CHECK_OK(vt_index_sighting_add(NULL, idx, &si));
+
+	memset(&t, 0, sizeof(t));
+	t.kind = VT_QUERY_VERDICT;
+	strcpy(t.text, "malicious");
+	CHECK(search1(idx, smp, t, NULL) == 0x1);
+	strcpy(t.text, "evil");
+	CHECK(search1(idx, smp, t, NULL) == 0);
+	t.kind = VT_QUERY_RULE;
+	CHECK(search1(idx, smp, t, NULL) == 0x3);
+	strcpy(t.text, "b.yar:evil");
+	CHECK(search1(idx, smp, t, NULL) == 0x2);
+	t.kind = VT_QUERY_TYPE;
+	strcpy(t.text, "zip ARCHIVE");
+	CHECK(search1(idx, smp, t, NULL) == 0x1);
+	t.kind = VT_QUERY_TAG;
+	strcpy(t.text, "apt");
+	CHECK(search1(idx, smp, t, NULL) == 0x4);
+	t.kind = VT_QUERY_REGION;
+	strcpy(t.text, "EU");
+	CHECK(search1(idx, smp, t, NULL) == 0x8);
+	t.kind = VT_QUERY_PARENT;
+	memcpy(t.hash, smp[0].sha256.b, VT_HASH_SIZE);
+	CHECK(search1(idx, smp, t, NULL) == 0x2);
+	t.kind = VT_QUERY_SIZE;
+	t.op = VT_QUERY_GE;
+	t.num = 1002; /* sizes are 1000 + i */
+	CHECK(search1(idx, smp, t, NULL) == 0xc);
+	t.op = VT_QUERY_LT;
+	CHECK(search1(idx, smp, t, NULL) == 0x3);
+	t.kind = VT_QUERY_FIRST_SEEN;
+	t.op = VT_QUERY_EQ;
+	t.num = 1699920000; /* 2023-11-14, the day of 1700000000 */
+	CHECK(search1(idx, smp, t, NULL) == 0xf);
+	t.op = VT_QUERY_GT;
+	CHECK(search1(idx, smp, t, NULL) == 0);
+	t.kind = VT_QUERY_HASH;
+	memcpy(t.hash, smp[2].sha256.b, VT_HASH_SIZE);
+	t.nibbles = 10;
+	CHECK(search1(idx, smp, t, NULL) == 0x4);
+	t.nibbles = 32;
+	memset(t.hash, 0, sizeof(t.hash));
+	memcpy(t.hash, smp[3].md5, VT_MD5_SIZE);
+	CHECK(search1(idx, smp, t, NULL) == 0x8);
+	t.nibbles = 40;
+	memset(t.hash, 0, sizeof(t.hash));
+	memcpy(t.hash, smp[1].sha1, VT_SHA1_SIZE);
+	CHECK(search1(idx, smp, t, NULL) == 0x2);
+	/* ssdeep: SQL keeps block sizes 3, 6 and 1 for "3:...", the callback
+	 * decides: only sample 0's hash holds "abc". */
+	t.kind = VT_QUERY_SSDEEP;
+	strcpy(t.text, "3:abc:abc");
+	t.num = 50;
+	CHECK(search1(idx, smp, t, NULL) == 0x1);
+	/* A submitter sees only what its tenant sighted. */
+	t.kind = VT_QUERY_SIZE;
+	t.op = VT_QUERY_GE;
+	t.num = 0;
+	CHECK(search1(idx, smp, t, "acme") == 0x8);
+	CHECK(search1(idx, smp, t, "other") == 0);
+	/* A bad term is refused. */
+	t.kind = (vt_query_kind)99;
+	CHECK(search1(idx, smp, t, NULL) == 0x100);
+
+	/* Paging: limit 1 and the cursor walk all four, each once. */
+	memset(&t, 0, sizeof(t));
+	t.kind = VT_QUERY_SIZE;
+	t.op = VT_QUERY_GT;
+	q.t[0] = t;
+	{
+		unsigned seen = 0;
+		int pages = 0;
+		bool first = true;
+		vt_hash after;
+		do {
+			memset(&h, 0, sizeof(h));
+			h.smp = smp;
+			after = last;
+			CHECK_OK(vt_index_search(&last, &more, idx, &q, NULL, first ? NULL : &after,
+						 1, 1000, similar_if_abc, on_hit, &h));
+			first = false;
+			if (h.n == 1 && h.idx[0] >= 0)
+				seen |= 1u << h.idx[0];
+			pages++;
+		} while (more && pages < 10);
+		CHECK(seen == 0xf && pages <= 5);
+	}
+	/* max_scan bounds the rows examined: the cursor goes on from there. */
+	memset(&h, 0, sizeof(h));
+	h.smp = smp;
+	CHECK_OK(
+	    vt_index_search(&last, &more, idx, &q, NULL, NULL, 10, 2, similar_if_abc, on_hit, &h));
+	CHECK(h.n == 2 && more);
+
+	vt_index_close(idx);
+	rm_rf(d);
+}
+
 int main(void)
 {
 	RUN(test_migrations);
@@ -836,5 +1334,9 @@ int main(void)
 	RUN(test_tokens);
 	RUN(test_tokens_facade);
 	RUN(test_legacy_import);
+	RUN(test_analysis_put_get);
+	RUN(test_analysis_queue);
+	RUN(test_analysis_pending);
+	RUN(test_analysis_search);
 	return TEST_DONE();
 }
