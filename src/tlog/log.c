@@ -601,12 +601,12 @@ static void integrate_group(vt_log *log, bool after_failure)
 	} else {
 		group g = {.w = w->w, .nw = w->nw, .first = first, .count = w->count};
 		mark_failed(log);
-		pthread_mutex_unlock(&log->mu);
-		complete(&g, err);
-		pthread_mutex_lock(&log->mu);
 		log->flight -= w->count;
 		log->flight_bytes -= w->data.len;
 		log->stats.pending = log->q.count + log->flight;
+		pthread_mutex_unlock(&log->mu);
+		complete(&g, err);
+		pthread_mutex_lock(&log->mu);
 	}
 	queue_clear(w);
 }
@@ -699,14 +699,16 @@ static void *committer(void *arg)
 		} else {
 			log->stats.group_errors++;
 		}
+		/* Room for new entries before the waiters hear, so they can
+		 * submit again at once. */
+		log->flight -= g->count;
+		log->flight_bytes -= g->bytes;
+		log->stats.pending = log->q.count + log->flight;
 		pthread_mutex_unlock(&log->mu);
 		/* Acknowledged only now: the checkpoint that covers them is durable. */
 		complete(g, err);
 		pthread_mutex_lock(&log->mu);
 		log->committing = false;
-		log->flight -= g->count;
-		log->flight_bytes -= g->bytes;
-		log->stats.pending = log->q.count + log->flight;
 		pthread_cond_broadcast(&log->cv_work);
 	}
 	pthread_mutex_unlock(&log->mu);

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Tests of the POSIX log storage: staging, immutability, locking, CAS. */
+/* Tests of the POSIX log storage: staging, batches, immutability, locking, CAS. */
 #include "../test.h"
 #include "vitrine/fsutil.h"
 #include "vitrine/storage.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -150,6 +151,126 @@ static void test_missing_dir(void)
 	CHECK(strstr(vt_error_last(), "/nonexistent/vt") != NULL);
 }
 
+/* One commit per sealed batch, run by another thread while the next batch
+ * is staged: a commit publishes its batches and never a later one. */
+typedef struct {
+	vt_storage *st;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	uint64_t sealed, committed;
+	bool stop;
+	int errors, leaked;
+} committer_state;
+
+static void *commit_thread(void *arg)
+{
+	committer_state *c = arg;
+	pthread_mutex_lock(&c->mu);
+	for (;;) {
+		uint64_t b;
+		char path[64];
+		while (c->committed == c->sealed && !c->stop)
+			pthread_cond_wait(&c->cv, &c->mu);
+		if (c->committed == c->sealed)
+			break;
+		b = c->committed + 1;
+		pthread_mutex_unlock(&c->mu);
+		if (vt_storage_commit_batch(c->st, b, NULL, 0, NULL, 0) < 0)
+			c->errors++;
+		/* The next batch's first object may be staged already: not visible. */
+		snprintf(path, sizeof(path), "tile/0/x%03llu/000", (unsigned long long)b + 1);
+		if (get_str(c->st, path, "0"))
+			c->leaked++;
+		pthread_mutex_lock(&c->mu);
+		c->committed = b;
+		pthread_cond_broadcast(&c->cv);
+	}
+	pthread_mutex_unlock(&c->mu);
+	return NULL;
+}
+
+static void test_batches(void)
+{
+	vt_storage *st = NULL, *ro = NULL;
+	uint64_t b1, b2, b3;
+	vt_buf buf;
+	pthread_t t;
+	committer_state c = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+	fresh_dir();
+	CHECK_OK(vt_storage_posix_open(&st, dir, true));
+	if (!st)
+		return;
+	/* A commit covers the sealed batches up to its own, not the open one. */
+	CHECK_OK(vt_storage_put(st, "tile/0/000.p/1", "a", 1));
+	CHECK_OK(vt_storage_seal(st, &b1));
+	CHECK_OK(vt_storage_put(st, "tile/0/000.p/2", "ab", 2));
+	CHECK_OK(vt_storage_commit_batch(st, b1, NULL, 0, "one", 3));
+	CHECK(get_str(st, "tile/0/000.p/1", "a"));
+	CHECK(!get_str(st, "tile/0/000.p/2", "ab"));
+	/* Two sealed batches, the first committed with the second: both. */
+	CHECK_OK(vt_storage_seal(st, &b2));
+	CHECK_OK(vt_storage_put(st, "tile/0/000.p/3", "abc", 3));
+	CHECK_OK(vt_storage_seal(st, &b3));
+	CHECK(b1 < b2 && b2 < b3);
+	CHECK_OK(vt_storage_commit_batch(st, b3, "one", 3, "two", 3));
+	CHECK(get_str(st, "tile/0/000.p/2", "ab"));
+	CHECK(get_str(st, "tile/0/000.p/3", "abc"));
+	/* abort() forgets sealed batches too. */
+	CHECK_OK(vt_storage_put(st, "tile/0/000.p/4", "abcd", 4));
+	CHECK_OK(vt_storage_seal(st, &b1));
+	vt_storage_abort(st);
+	CHECK_OK(vt_storage_commit_batch(st, b1, "two", 3, "three", 5));
+	CHECK(!get_str(st, "tile/0/000.p/4", "abcd"));
+	vt_buf_init(&buf, 1024);
+	CHECK_OK(vt_storage_get_checkpoint(st, &buf));
+	CHECK(buf.len == 5 && memcmp(buf.ptr, "three", 5) == 0);
+	vt_buf_dispose(&buf);
+	/* Read-only storage cannot seal. */
+	CHECK_OK(vt_storage_posix_open(&ro, dir, false));
+	if (ro)
+		CHECK_CODE(vt_storage_seal(ro, &b1), VT_EDENIED);
+	vt_storage_close(ro);
+	vt_storage_close(st);
+
+	/* 200 batches of 20 objects, each committed on another thread while
+	 * the next is staged. */
+	fresh_dir();
+	CHECK_OK(vt_storage_posix_open(&st, dir, true));
+	if (!st)
+		return;
+	c.st = st;
+	pthread_create(&t, NULL, commit_thread, &c);
+	for (uint64_t k = 1; k <= 200; k++) {
+		uint64_t b;
+		for (int i = 0; i < 20; i++) {
+			char path[64], data[16];
+			snprintf(path, sizeof(path), "tile/0/x%03llu/%03d", (unsigned long long)k, i);
+			snprintf(data, sizeof(data), "%d", i);
+			CHECK_OK(vt_storage_put(st, path, data, strlen(data)));
+		}
+		CHECK_OK(vt_storage_seal(st, &b));
+		pthread_mutex_lock(&c.mu);
+		c.sealed = b;
+		pthread_cond_broadcast(&c.cv);
+		/* Stay at most one batch ahead, as the log does. */
+		while (c.committed + 1 < c.sealed)
+			pthread_cond_wait(&c.cv, &c.mu);
+		pthread_mutex_unlock(&c.mu);
+	}
+	pthread_mutex_lock(&c.mu);
+	c.stop = true;
+	pthread_cond_broadcast(&c.cv);
+	pthread_mutex_unlock(&c.mu);
+	pthread_join(t, NULL);
+	CHECK(c.errors == 0);
+	CHECK(c.leaked == 0);
+	CHECK(c.committed == 200);
+	CHECK(get_str(st, "tile/0/x001/000", "0"));
+	CHECK(get_str(st, "tile/0/x200/019", "19"));
+	vt_storage_close(st);
+}
+
 int main(void)
 {
 	RUN(test_put_commit_get);
@@ -157,6 +278,7 @@ int main(void)
 	RUN(test_checkpoint_cas);
 	RUN(test_staging_cleared);
 	RUN(test_missing_dir);
+	RUN(test_batches);
 	if (dir[0]) {
 		char cmd[128];
 		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
