@@ -276,11 +276,39 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer 
 [ "$code" = 403 ] || fail "a submitter may not re-analyse"
 ok "POST analyse: 202 for an analyst, 403 for a submitter"
 
+# a pathological rule: the per-file YARA timeout (VT_ANALYSIS_TIMEOUT, 1 s
+# here) stops it and the verdict says so. The rule is slow only on files of
+# 77,777 bytes (quadratic loop), so the retro-scan of the rest stays fast.
+stop_server
+mkdir -p "$T/rules3"
+cp "$T/rules2/"*.yar "$T/rules3/"
+printf '%s\n' 'rule slow_loop { meta: verdict = "malicious" condition: filesize == 77777 and for all i in (0..filesize) : (for all j in (0..filesize) : (uint8(i) != 0xff or uint8(j) != 0xfe)) }' \
+	>"$T/rules3/slow.yar"
+VT_ANALYSIS_TIMEOUT=1
+export VT_ANALYSIS_TIMEOUT
+start_server site "$D" --analysis-workers 2
+unset VT_ANALYSIS_TIMEOUT
+expect_ok "install a ruleset with a pathological rule" $V rules install "$T/rules3" --dir "$D" \
+	--url "$URL" --token "$ADM"
+R3=$(readlink "$D/rules/current")
+wait_analysed 64
+head -c 77777 /dev/zero >"$T/slow.bin"
+S=$(sha "$T/slow.bin")
+[ "$(upload "$T/slow.bin" "$EU")" = 201 ] || fail "upload slow.bin"
+wait_analysed 65
+report "$S" >"$T/s.json"
+[ "$(jq -r '.verdict' "$T/s.json")" = unknown ] &&
+	[ "$(jq -r '.analysis.report.timed_out' "$T/s.json")" = true ] &&
+	jq -e '.analysis.report.reason | test("timed out after 1 s")' "$T/s.json" >/dev/null ||
+	{ cat "$T/s.json" >&2; fail "timeout verdict"; }
+entry_of "$S" | grep -qx "verdict unknown" || fail "the entry of the timed-out sample"
+ok "a pathological rule times out after 1 s: verdict unknown, timed_out and the reason in the report"
+
 # bad ruleset through the server: refused with the compiler's message
 printf 'rule bad { condition: nosuch }' >"$T/bad.yar"
 expect_error "a broken rule is refused" "bad.yar" $V rules install "$T/bad.yar" --dir "$D" \
 	--url "$URL" --token "$ADM"
-[ "$(readlink "$D/rules/current")" = "$R2" ] || fail "a refused set changed current"
+[ "$(readlink "$D/rules/current")" = "$R3" ] || fail "a refused set changed current"
 ok "a broken ruleset changes nothing"
 
 stop_server
