@@ -142,11 +142,18 @@ const char *vt_analysis_service_dir(vt_analysis_service *s);
  */
 int vt_analysis_service_status(vt_buf *out, vt_analysis_service *s);
 
+/* What one page of a search may cost: rows examined, milliseconds. */
+#define VT_SEARCH_SCAN_MAX 200000
+#define VT_SEARCH_MS_MAX   5000
+
 /*
  * Run query q (vt_query_parse) for a token's view (tenant NULL: all) and
  * append {"results": [...], "cursor": "<opaque>"|null} to out. cursor is
- * the previous answer's (NULL: the first page). limit 1..1000.
- * VT_EINVAL for a bad cursor, VT_EIO.
+ * the previous answer's (NULL: the first page). limit 1..1000. A page
+ * examines at most VT_SEARCH_SCAN_MAX rows for at most VT_SEARCH_MS_MAX
+ * ms and may then hold fewer than limit results, with a cursor. Blocks:
+ * call it off the event loop. VT_EINVAL for a bad cursor, VT_EBUSY when
+ * the time ran out before any row was found, VT_EIO.
  */
 int vt_analysis_service_search(vt_buf *out, vt_analysis_service *s, const vt_query *q,
 			       const char *tenant, const char *cursor, size_t limit);

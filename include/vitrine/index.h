@@ -212,11 +212,11 @@ int vt_index_token_revoke(vt_token *out, vt_index *idx, const char *id_or_name);
 
 /* ---- analyses (schema version 2; docs/index.md, docs/analysis.md) ---- */
 
-#define VT_INDEX_RULE_MAX     256 /* bytes of "namespace:identifier" */
-#define VT_INDEX_PATH_MAX     1024 /* bytes of a member path ("a.zip!b/c") */
-#define VT_INDEX_REPORT_MAX   ((size_t)8 << 20)
-#define VT_INDEX_QUERY_TERMS  16
-#define VT_INDEX_QUERY_TEXT   160
+#define VT_INDEX_RULE_MAX    256  /* bytes of "namespace:identifier" */
+#define VT_INDEX_PATH_MAX    1024 /* bytes of a member path ("a.zip!b/c") */
+#define VT_INDEX_REPORT_MAX  ((size_t)8 << 20)
+#define VT_INDEX_QUERY_TERMS 16
+#define VT_INDEX_QUERY_TEXT  160
 
 /* A member found inside a container sample. Plain value. */
 typedef struct {
@@ -415,12 +415,15 @@ typedef struct {
  * and VT_QUERY_TLSH terms on the candidates SQL found (the index knows
  * neither algorithm; ssdeep candidates already have the same or an
  * adjacent block size); it returns 1 for a match. fn is called for up to
- * limit hits. At most max_scan rows are examined: *last gets the last
- * SHA-256 examined and *more whether the search may go on from there
- * (use it as the next page's after). VT_EINVAL for a bad term, VT_EIO.
+ * limit hits. At most max_scan rows are examined, and for at most max_ms
+ * milliseconds (0: no time limit): *last gets the last SHA-256 examined
+ * and *more whether the search may go on from there (use it as the next
+ * page's after; last must not point at after). A page cut short by time
+ * holds fewer than limit hits. VT_EINVAL for a bad term, VT_EBUSY when
+ * max_ms passed before any row was found, VT_EIO.
  */
 int vt_index_search(vt_hash *last, bool *more, vt_index *idx, const vt_query *q, const char *tenant,
-		    const vt_hash *after, size_t limit, size_t max_scan,
+		    const vt_hash *after, size_t limit, size_t max_scan, unsigned max_ms,
 		    int (*similar)(const vt_query_term *t, const char *ssdeep, const char *tlsh,
 				   void *payload),
 		    int (*fn)(const vt_index_found *f, void *payload), void *payload);

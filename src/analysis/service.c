@@ -947,10 +947,12 @@ int vt_analysis_service_search(vt_buf *out, vt_analysis_service *s, const vt_que
 	}
 	if ((err = vt_buf_adds(out, "{\"results\": [")) < 0)
 		return err;
-	/* Fuzzy terms are decided in C on SQL's candidates: bound the rows
-	 * one page examines, and let the cursor carry on. */
+	/* Fuzzy terms are decided in C on SQL's candidates, and filters can
+	 * make SQLite pass over many rows for one: bound the rows and the
+	 * time one page takes, and let the cursor carry on. */
 	if ((err = vt_index_search(&last, &more, s->idx, q, tenant, cursor ? &after : NULL, limit,
-				   200000, similar, add_found, &x)) < 0)
+				   VT_SEARCH_SCAN_MAX, VT_SEARCH_MS_MAX, similar, add_found, &x)) <
+	    0)
 		return err;
 	vt_hex_encode(hex, last.b, VT_HASH_SIZE);
 	hex[64] = 0;

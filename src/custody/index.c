@@ -1763,17 +1763,15 @@ static int term_sql(vt_buf *q, const vt_query_term *t, int *param)
 				     " AND EXISTS (SELECT 1 FROM tags g WHERE g.sample = s.sha256"
 				     " AND g.tag = ?%d)",
 				     p);
-	case VT_QUERY_TYPE:
-		return vt_buf_printf(q, " AND instr(lower(a.type), lower(?%d)) > 0", p);
+	case VT_QUERY_TYPE: return vt_buf_printf(q, " AND instr(lower(a.type), lower(?%d)) > 0", p);
 	case VT_QUERY_VERDICT: return vt_buf_printf(q, " AND a.verdict = ?%d", p);
 	case VT_QUERY_SIZE: return vt_buf_printf(q, " AND s.size %s ?%d", ops[t->op], p);
 	case VT_QUERY_FIRST_SEEN:
 		/* num is a day: "=" is that day, "<=" up to its end, ">" after it. */
 		switch (t->op) {
 		case VT_QUERY_EQ:
-			return vt_buf_printf(q,
-					     " AND s.first_seen >= ?%d AND s.first_seen < ?%d + 86400",
-					     p, p);
+			return vt_buf_printf(
+			    q, " AND s.first_seen >= ?%d AND s.first_seen < ?%d + 86400", p, p);
 		case VT_QUERY_LT: return vt_buf_printf(q, " AND s.first_seen < ?%d", p);
 		case VT_QUERY_LE: return vt_buf_printf(q, " AND s.first_seen < ?%d + 86400", p);
 		case VT_QUERY_GT: return vt_buf_printf(q, " AND s.first_seen >= ?%d + 86400", p);
@@ -1795,14 +1793,14 @@ static int term_sql(vt_buf *q, const vt_query_term *t, int *param)
 			return vt_buf_printf(q, " AND s.md5 = ?%d", p);
 		if (t->nibbles == 40)
 			return vt_buf_printf(q, " AND s.sha1 = ?%d", p);
-		return vt_buf_printf(q, " AND s.sha256 >= ?%d AND s.sha256 <= ?%d", p,
-				     (*param)++);
+		return vt_buf_printf(q, " AND s.sha256 >= ?%d AND s.sha256 <= ?%d", p, (*param)++);
 	case VT_QUERY_SSDEEP: {
 		/* Only the same or an adjacent block size can compare above 0. */
-		return vt_buf_printf(q,
-				     " AND a.ssdeep IS NOT NULL AND CAST(substr(a.ssdeep, 1,"
-				     " instr(a.ssdeep, ':') - 1) AS INTEGER) IN (?%d, ?%d * 2, ?%d / 2)",
-				     p, p, p);
+		return vt_buf_printf(
+		    q,
+		    " AND a.ssdeep IS NOT NULL AND CAST(substr(a.ssdeep, 1,"
+		    " instr(a.ssdeep, ':') - 1) AS INTEGER) IN (?%d, ?%d * 2, ?%d / 2)",
+		    p, p, p);
 	}
 	case VT_QUERY_TLSH: return vt_buf_adds(q, " AND a.tlsh IS NOT NULL");
 	}
@@ -1853,14 +1851,25 @@ static void bind_term(sqlite3_stmt *s, const vt_query_term *t, int *param, uint8
 	}
 }
 
+/* SQLite's progress callback: interrupt a search past its deadline. */
+static int past_deadline(void *payload)
+{
+	const struct timespec *until = payload;
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec > until->tv_sec ||
+	       (t.tv_sec == until->tv_sec && t.tv_nsec > until->tv_nsec);
+}
+
 int vt_index_search(vt_hash *last, bool *more, vt_index *idx, const vt_query *q, const char *tenant,
-		    const vt_hash *after, size_t limit, size_t max_scan,
+		    const vt_hash *after, size_t limit, size_t max_scan, unsigned max_ms,
 		    int (*similar)(const vt_query_term *t, const char *ssdeep, const char *tlsh,
 				   void *payload),
 		    int (*fn)(const vt_index_found *f, void *payload), void *payload)
 {
 	static const uint8_t zero[1] = {0};
 	uint8_t lohi[VT_INDEX_QUERY_TERMS][2][32];
+	struct timespec until;
 	sqlite3_stmt *s = NULL;
 	vt_index_found f;
 	size_t hits = 0, scanned = 0;
@@ -1901,6 +1910,18 @@ int vt_index_search(vt_hash *last, bool *more, vt_index *idx, const vt_query *q,
 	param = 3;
 	for (size_t i = 0; i < q->n; i++)
 		bind_term(s, &q->t[i], &param, lohi[i]);
+	if (max_ms) {
+		/* Filters can make SQLite scan many rows for one it returns:
+		 * bound the time, checked every 1000 VM steps. */
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += max_ms / 1000;
+		until.tv_nsec += (long)(max_ms % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		sqlite3_progress_handler(c->db, 1000, past_deadline, &until);
+	}
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		bool ok = true;
 		if (hits == limit || scanned == max_scan) {
@@ -1923,12 +1944,19 @@ int vt_index_search(vt_hash *last, bool *more, vt_index *idx, const vt_query *q,
 		if ((err = fn(&f, payload)) != 0)
 			goto done;
 	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (rc == SQLITE_INTERRUPT && scanned > 0)
+		*more = true; /* a short page: the cursor goes on from the last row */
+	else if (rc == SQLITE_INTERRUPT)
+		err = vt_error_set(VT_EBUSY, "the search found no row within %u ms: narrow it",
+				   max_ms);
+	else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		err = db_error(c->db, rc, "search");
 done:
 	sqlite3_finalize(s);
-	if (c)
+	if (c) {
+		sqlite3_progress_handler(c->db, 0, NULL, NULL);
 		reader_put(idx, c);
+	}
 	vt_buf_dispose(&sqlq);
 	return err;
 }

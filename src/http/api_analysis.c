@@ -6,7 +6,10 @@
  * POST /api/v1/rulesets stages and compiles the set on a pool thread,
  * logs the `ruleset` entry and, once it is published, installs the set
  * and swaps it into the running service: a ruleset is never in force
- * without its entry. The other routes answer from the index at once.
+ * without its entry. A search is checked on the event loop and run on a
+ * pool thread (vt_http_defer), its cost bounded per page
+ * (VT_SEARCH_SCAN_MAX rows, VT_SEARCH_MS_MAX ms). The other routes answer
+ * from the index at once.
  */
 #include "server_int.h"
 #include "vitrine/analysis_query.h"
@@ -23,6 +26,13 @@ typedef struct {
 	vt_buf body;
 	vt_ruleset_stage *stage;
 	bool too_big;
+	/* GET /api/v1/search, run on a pool thread */
+	vt_query query;
+	const char *tenant; /* borrowed from rq->tok */
+	char cursor[72];
+	bool have_cursor;
+	size_t limit;
+	vt_buf out;
 } an_req;
 
 static void an_free(void *p)
@@ -31,6 +41,7 @@ static void an_free(void *p)
 	if (!a)
 		return;
 	vt_buf_dispose(&a->body);
+	vt_buf_dispose(&a->out);
 	vt_ruleset_stage_free(a->stage);
 	free(a);
 }
@@ -46,28 +57,35 @@ static bool role_in(const vt_token *t, const char *const *roles)
 static enum MHD_Result fail(request *rq, int err)
 {
 	unsigned st = err == VT_EEXISTS ? 409 : vt_http_status_of(err);
-	return vt_http_api_error(rq->conn, st, err == VT_EEXISTS ? "conflict" : vt_http_api_code(st),
+	return vt_http_api_error(rq->conn, st,
+				 err == VT_EEXISTS ? "conflict" : vt_http_api_code(st),
 				 vt_error_last(), NULL, NULL);
 }
 
-/* GET /api/v1/search?q=...&cursor=...&limit=... */
+/* On a pool thread: the search itself. */
+static void run_search(request *rq)
+{
+	an_req *a = rq->mod;
+	int err = vt_analysis_service_search(&a->out, rq->srv->analysis, &a->query, a->tenant,
+					     a->have_cursor ? a->cursor : NULL, a->limit);
+	vt_http_defer_finish(rq, err);
+}
+
+/* GET /api/v1/search?q=...&cursor=...&limit=...: checked here, run deferred. */
 static enum MHD_Result search(request *rq)
 {
 	const char *q = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "q");
 	const char *cursor = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "cursor");
 	const char *lim = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "limit");
-	const char *tenant;
+	an_req *a = rq->mod;
 	unsigned long limit = 50;
-	enum MHD_Result ret;
-	vt_query query;
-	vt_buf b;
 	int err;
 
-	if (vt_report_scope(&tenant, &rq->tok) < 0)
+	if (vt_report_scope(&a->tenant, &rq->tok) < 0)
 		return vt_http_api_error(rq->conn, 403, "forbidden", vt_error_last(), NULL, NULL);
 	if (!q)
-		return vt_http_api_error(rq->conn, 400, "bad_query", "give the query as ?q=...", NULL,
-					 NULL);
+		return vt_http_api_error(rq->conn, 400, "bad_query", "give the query as ?q=...",
+					 NULL, NULL);
 	if (lim) {
 		char *end;
 		limit = strtoul(lim, &end, 10);
@@ -75,19 +93,37 @@ static enum MHD_Result search(request *rq)
 			return vt_http_api_error(rq->conn, 400, "bad_request",
 						 "limit is a number from 1 to 1000", NULL, NULL);
 	}
-	if ((err = vt_query_parse(&query, NULL, q, strlen(q))) < 0)
+	if (cursor && strlen(cursor) >= sizeof(a->cursor))
+		return vt_http_api_error(rq->conn, 400, "bad_cursor", "not a cursor of this search",
+					 NULL, NULL);
+	if ((err = vt_query_parse(&a->query, NULL, q, strlen(q))) < 0)
 		return vt_http_api_error(rq->conn, err == VT_ETOOBIG ? 413 : 400, "bad_query",
 					 vt_error_last(), NULL, NULL);
-	vt_buf_init(&b, (size_t)16 << 20);
-	err = vt_analysis_service_search(&b, rq->srv->analysis, &query, tenant, cursor, limit);
-	if (err == VT_EINVAL)
-		ret = vt_http_api_error(rq->conn, 400, "bad_cursor", vt_error_last(), NULL, NULL);
-	else if (err < 0)
-		ret = fail(rq, err);
-	else
-		ret = vt_http_send_json(rq->conn, 200, &b);
-	vt_buf_dispose(&b);
-	return ret;
+	if (cursor) {
+		snprintf(a->cursor, sizeof(a->cursor), "%s", cursor);
+		a->have_cursor = true;
+	}
+	a->limit = limit;
+	vt_buf_init(&a->out, (size_t)16 << 20);
+	if (vt_http_defer(rq, run_search) < 0)
+		return vt_http_api_error(rq->conn, 503, "unavailable", vt_error_last(),
+					 "Retry-After", "1");
+	return MHD_YES;
+}
+
+static enum MHD_Result search_done(request *rq)
+{
+	an_req *a = rq->mod;
+	if (rq->err == VT_EINVAL)
+		return vt_http_api_error(rq->conn, 400, "bad_cursor", rq->why, NULL, NULL);
+	if (rq->err == VT_EBUSY)
+		return vt_http_api_error(rq->conn, 503, "search_timeout", rq->why, "Retry-After",
+					 "1");
+	if (rq->err < 0)
+		return vt_http_api_error(rq->conn, vt_http_status_of(rq->err),
+					 vt_http_api_code(vt_http_status_of(rq->err)), rq->why,
+					 NULL, NULL);
+	return vt_http_send_json(rq->conn, 200, &a->out);
 }
 
 /* POST /api/v1/files/{sha256}/analyse: to the front of the queue. */
@@ -101,7 +137,8 @@ static enum MHD_Result analyse(request *rq)
 
 	if (rq->route.arg_len != 64 || vt_hex_decode(h.b, VT_HASH_SIZE, rq->route.arg, 64) < 0)
 		return vt_http_api_error(rq->conn, 400, "bad_hash",
-					 "want the SHA-256 as 64 lower-case hex digits", NULL, NULL);
+					 "want the SHA-256 as 64 lower-case hex digits", NULL,
+					 NULL);
 	err = vt_index_analysis_requeue(vt_analysis_service_index(rq->srv->analysis), &h);
 	if (err == VT_ENOTFOUND)
 		return vt_http_api_error(rq->conn, 404, "not_found", "no such file", NULL, NULL);
@@ -160,7 +197,7 @@ static enum MHD_Result ruleset_done(request *rq)
 	if (rq->err < 0) {
 		unsigned st = a->stage ? 503 : vt_http_status_of(rq->err);
 		return vt_http_api_error(rq->conn, st,
-					 a->stage ? "unavailable"
+					 a->stage		? "unavailable"
 					 : rq->err == VT_EINVAL ? "bad_ruleset"
 								: vt_http_api_code(st),
 					 rq->why, NULL, NULL);
@@ -190,8 +227,8 @@ enum MHD_Result vt_api_analysis_handle(request *rq, bool first, const char *data
 	if (first) {
 		if (!rq->srv->analysis)
 			return vt_http_api_error(rq->conn, 503, "unavailable",
-						 "this site does not run the analysis service", NULL,
-						 NULL);
+						 "this site does not run the analysis service",
+						 NULL, NULL);
 		if (!vt_http_api_token(rq, &ret))
 			return ret;
 		if ((rq->route.id == VT_ROUTE_FILE_ANALYSE && !role_in(&rq->tok, analysts)) ||
@@ -217,7 +254,7 @@ enum MHD_Result vt_api_analysis_handle(request *rq, bool first, const char *data
 		return MHD_YES;
 	}
 	if (rq->done)
-		return ruleset_done(rq);
+		return rq->route.id == VT_ROUTE_SEARCH ? search_done(rq) : ruleset_done(rq);
 	switch (rq->route.id) {
 	case VT_ROUTE_SEARCH: return search(rq);
 	case VT_ROUTE_ANALYSIS: return status(rq);

@@ -1169,8 +1169,8 @@ static unsigned search1(vt_index *idx, const vt_index_sample *smp, vt_query_term
 	bool more;
 	unsigned set = 0;
 	q.t[0] = t;
-	if (vt_index_search(&last, &more, idx, &q, tenant, NULL, 10, 1000, similar_if_abc, on_hit,
-			    &h) < 0)
+	if (vt_index_search(&last, &more, idx, &q, tenant, NULL, 10, 1000, 0, similar_if_abc,
+			    on_hit, &h) < 0)
 		return 0x100;
 	for (int i = 0; i < h.n && i < 8; i++)
 		if (h.idx[i] >= 0)
@@ -1302,7 +1302,7 @@ static void test_analysis_search(void)
 			h.smp = smp;
 			after = last;
 			CHECK_OK(vt_index_search(&last, &more, idx, &q, NULL, first ? NULL : &after,
-						 1, 1000, similar_if_abc, on_hit, &h));
+						 1, 1000, 0, similar_if_abc, on_hit, &h));
 			first = false;
 			if (h.n == 1 && h.idx[0] >= 0)
 				seen |= 1u << h.idx[0];
@@ -1313,9 +1313,27 @@ static void test_analysis_search(void)
 	/* max_scan bounds the rows examined: the cursor goes on from there. */
 	memset(&h, 0, sizeof(h));
 	h.smp = smp;
-	CHECK_OK(
-	    vt_index_search(&last, &more, idx, &q, NULL, NULL, 10, 2, similar_if_abc, on_hit, &h));
+	CHECK_OK(vt_index_search(&last, &more, idx, &q, NULL, NULL, 10, 2, 0, similar_if_abc,
+				 on_hit, &h));
 	CHECK(h.n == 2 && more);
+
+	/* max_ms bounds the time: a rule nobody matched, over 50,000 rows,
+	 * finds nothing within 1 ms (VT_EBUSY) and everything without it. */
+	CHECK(raw_sql(d, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n"
+			 " WHERE i < 50000) INSERT INTO samples (sha256, sha1, md5, size,"
+			 " first_seen, jurisdiction) SELECT randomblob(32), randomblob(20),"
+			 " randomblob(16), i, 1700000000, 'CH-ZRH' FROM n") == SQLITE_OK);
+	memset(&t, 0, sizeof(t));
+	t.kind = VT_QUERY_RULE;
+	strcpy(t.text, "nosuch");
+	q.t[0] = t;
+	memset(&h, 0, sizeof(h));
+	CHECK_CODE(
+	    vt_index_search(&last, &more, idx, &q, NULL, NULL, 10, 1000000, 1, NULL, on_hit, &h),
+	    VT_EBUSY);
+	CHECK_OK(
+	    vt_index_search(&last, &more, idx, &q, NULL, NULL, 10, 1000000, 0, NULL, on_hit, &h));
+	CHECK(h.n == 0 && !more);
 
 	vt_index_close(idx);
 	rm_rf(d);
