@@ -43,10 +43,11 @@ static int check_path(const char *p)
 		char ch = p[i];
 		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
 		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-' || ch == '/'))
-			return vt_error_set(VT_EINVAL,
-					    "rule file \"%s\": a path holds only [A-Za-z0-9._/-] (it "
-					    "becomes the rules' namespace in log entries)",
-					    p);
+			return vt_error_set(
+			    VT_EINVAL,
+			    "rule file \"%s\": a path holds only [A-Za-z0-9._/-] (it "
+			    "becomes the rules' namespace in log entries)",
+			    p);
 	}
 	for (const char *q = p;; q++) {
 		if (*q == '/' || *q == 0) {
@@ -61,9 +62,12 @@ static int check_path(const char *p)
 			seg = q + 1;
 		}
 	}
-	ext = n >= 5 && strcmp(p + n - 5, ".yara") == 0 ? 5 : n >= 4 && strcmp(p + n - 4, ".yar") == 0 ? 4 : 0;
+	ext = n >= 5 && strcmp(p + n - 5, ".yara") == 0	 ? 5
+	      : n >= 4 && strcmp(p + n - 4, ".yar") == 0 ? 4
+							 : 0;
 	if (ext == 0)
-		return vt_error_set(VT_EINVAL, "rule file \"%s\": the name ends in .yar or .yara", p);
+		return vt_error_set(VT_EINVAL, "rule file \"%s\": the name ends in .yar or .yara",
+				    p);
 	return 0;
 }
 
@@ -130,10 +134,25 @@ int vt_ruleset_stage_new(vt_ruleset_stage **out, const char *site_dir, const vt_
 		if ((err = vt_fs_mkparents(AT_FDCWD, path, 0755)) == 0)
 			err = vt_fs_write_atomic(AT_FDCWD, path, files[i].data, files[i].len, 0644);
 	}
-	if (err < 0 || (err = vt_analysis_rules_compile(&s->rules, s->stage, true)) < 0 ||
-	    (err = vt_ruleset_entry(&s->entry, vt_analysis_rules_digest(s->rules),
-				    vt_analysis_rules_count(s->rules), n)) < 0)
+	if (err < 0 || (err = vt_analysis_rules_compile(&s->rules, s->stage, true)) < 0)
 		goto done;
+	/* The set in force again would log a second `ruleset` entry and
+	 * retro-scan for nothing: refuse it. */
+	snprintf(path, sizeof(path), "%s/current", s->dir);
+	{
+		char cur[128];
+		ssize_t len = readlink(path, cur, sizeof(cur) - 1);
+		if (len == 64) {
+			cur[len] = 0;
+			if (strcmp(cur, vt_analysis_rules_digest(s->rules)) == 0) {
+				err = vt_error_set(VT_EEXISTS,
+						   "ruleset sha256:%s is already in force", cur);
+				goto done;
+			}
+		}
+	}
+	err = vt_ruleset_entry(&s->entry, vt_analysis_rules_digest(s->rules),
+			       vt_analysis_rules_count(s->rules), n);
 done:
 	if (err < 0) {
 		vt_ruleset_stage_free(s);
@@ -251,6 +270,6 @@ int vt_ruleset_load_current(vt_analysis_rules **out, const char *site_dir)
 
 int vt_ruleset_entry(vt_buf *out, const char *digest, unsigned rules, size_t files)
 {
-	return vt_buf_printf(out, "vitrine/1 ruleset\ndigest sha256:%s\nrules %u\nfiles %zu\n", digest,
-			     rules, files);
+	return vt_buf_printf(out, "vitrine/1 ruleset\ndigest sha256:%s\nrules %u\nfiles %zu\n",
+			     digest, rules, files);
 }

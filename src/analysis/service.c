@@ -408,12 +408,18 @@ static void refill(vt_analysis_service *s)
 		if (vt_index_analysis_stale(got, &n, s->idx, s->ruleset,
 					    s->have_cursor ? &s->cursor : NULL, max) < 0)
 			n = 0;
+		/* The index keeps where this fetch started: a restart resumes
+		 * there (what was fetched but not stored is fetched again). */
+		if (n > 0 || s->have_cursor)
+			vt_index_analysis_cursor_set(s->idx, s->ruleset,
+						     s->have_cursor && n > 0 ? &s->cursor : NULL);
 		if (n > 0) {
 			s->cursor = got[n - 1];
 			s->have_cursor = true;
 		} else {
 			s->have_cursor = false; /* round done; the next pass finds stragglers */
 		}
+		vt_error_clear();
 	}
 	for (size_t i = 0; i < n; i++)
 		if (!in_flight(s, &got[i]))
@@ -588,7 +594,10 @@ static void retro_start(vt_analysis_service *s)
 		c.stale = 0;
 	clock_gettime(CLOCK_MONOTONIC, &s->retro_t0);
 	s->retro_total = c.stale;
-	s->have_cursor = false;
+	/* Resume a retro-scan of this ruleset that a restart cut short. */
+	s->have_cursor =
+	    s->ruleset[0] && vt_index_analysis_cursor_get(&s->cursor, s->idx, s->ruleset) == 0;
+	vt_error_clear();
 }
 
 /* ---- reconciling pending entries with the log ---- */

@@ -194,6 +194,8 @@ static enum MHD_Result ruleset_done(request *rq)
 	vt_buf b;
 	int err;
 
+	if (rq->err == VT_EEXISTS && !a->stage)
+		return vt_http_api_error(rq->conn, 409, "conflict", rq->why, NULL, NULL);
 	if (rq->err < 0) {
 		unsigned st = a->stage ? 503 : vt_http_status_of(rq->err);
 		return vt_http_api_error(rq->conn, st,

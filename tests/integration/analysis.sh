@@ -311,5 +311,37 @@ expect_error "a broken rule is refused" "bad.yar" $V rules install "$T/bad.yar" 
 [ "$(readlink "$D/rules/current")" = "$R3" ] || fail "a refused set changed current"
 ok "a broken ruleset changes nothing"
 
+# the ruleset in force, again: refused (409 through the server, and with
+# --dir), nothing logged
+SZ0=$($V log checkpoint --url "$URL" | sed -n 2p)
+expect_error "reinstalling the ruleset in force is refused" "HTTP 409 conflict: ruleset sha256:$R3 is already in force" \
+	$V rules install "$T/rules3" --dir "$D" --url "$URL" --token "$ADM"
+[ "$($V log checkpoint --url "$URL" | sed -n 2p)" = "$SZ0" ] || fail "a refused reinstall was logged"
+stop_server
+expect_error "reinstalling with --dir is refused" "already in force" \
+	$V rules install "$T/rules3" --dir "$D"
+
+# the retro-scan resumes from the cursor the index keeps: two samples made
+# stale (and with another verdict, so that both are logged), the cursor
+# between them; one worker takes the one after the cursor first, then
+# wraps around to the other
+P=$(printf '%s\n%s\n' "$C" "$F" | sort | head -n 1)
+Q=$(printf '%s\n%s\n' "$C" "$F" | sort | tail -n 1)
+ZERO=0000000000000000000000000000000000000000000000000000000000000000
+sqlite3 "$D/index.sqlite" "UPDATE analyses SET ruleset = '$ZERO', verdict = 'unknown'
+	WHERE sample IN (x'$P', x'$Q'); DELETE FROM analysis_cursor;
+	INSERT INTO analysis_cursor (id, ruleset, after) VALUES (1, '$R3', x'$P');" ||
+	fail "sqlite3"
+SZ0=$($V log checkpoint --dir "$D" | sed -n 2p)
+start_server site "$D" --analysis-workers 1
+wait_analysed 65
+$V log get --url "$URL" --vkey "$D/log.vkey" --index "$SZ0" | grep -qx "sha256 $Q" ||
+	fail "the retro-scan did not resume after the cursor"
+$V log get --url "$URL" --vkey "$D/log.vkey" --index $((SZ0 + 1)) | grep -qx "sha256 $P" ||
+	fail "the retro-scan did not wrap around"
+[ "$(sqlite3 "$D/index.sqlite" 'select count(*) from analysis_cursor')" = 0 ] ||
+	fail "the cursor of a finished retro-scan is kept"
+ok "the retro-scan resumes from the stored cursor, wraps around, and clears it when done"
+
 stop_server
 finish
