@@ -87,7 +87,7 @@ static int report(cross *x, vt_vault_problem_kind kind, const vt_hash *id, const
 static int on_object(const vt_hash *id, const char *jurisdiction, void *payload)
 {
 	cross *x = payload;
-	vt_hash *hit = bsearch(id, x->ids, x->n, sizeof(*id), cmp_hash);
+	vt_hash *hit = x->n ? bsearch(id, x->ids, x->n, sizeof(*id), cmp_hash) : NULL;
 
 	(void)jurisdiction;
 	if (hit) {
@@ -117,7 +117,8 @@ int vt_fsck_custody(vt_vault_fsck_stats *vst, vt_fsck_log_stats *lst, vt_vault *
 	if ((err = vt_tlog_reader_walk(r, 0, on_entry, &x)) != 0)
 		goto done;
 	/* A file stored, shredded and submitted again has two sample entries. */
-	qsort(x.ids, x.n, sizeof(*x.ids), cmp_hash);
+	if (x.n > 1)
+		qsort(x.ids, x.n, sizeof(*x.ids), cmp_hash);
 	for (size_t i = 0; i < x.n; i++)
 		if (kept == 0 || memcmp(&x.ids[kept - 1], &x.ids[i], VT_HASH_SIZE) != 0)
 			x.ids[kept++] = x.ids[i];
