@@ -184,4 +184,8 @@ say "sh bench/scan.sh $B 300"
 sh "$(dirname "$0")/scan.sh" "$B" 300 || rc=1
 say "sh bench/sandbox.sh $B 5"
 sh "$(dirname "$0")/sandbox.sh" "$B" 5 || rc=1
+# The retro-scan at a site holding many samples, and lookups with verdicts
+# (VT_BENCH_RETRO_N samples, default 100,000: about 15 minutes on 2 CPUs).
+say "sh bench/retroscan.sh $B ${VT_BENCH_RETRO_N:-100000} $PARENT"
+sh "$(dirname "$0")/retroscan.sh" "$B" "${VT_BENCH_RETRO_N:-100000}" "$PARENT" || rc=1
 exit $rc

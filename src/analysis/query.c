@@ -282,8 +282,9 @@ static int parse_term(ctx *c, vt_query_term *t, const char *key, size_t klen, co
 		char k[24];
 		snprintf(k, sizeof(k), "%.*s", (int)(klen > 20 ? 20 : klen), key);
 		c->pos -= klen + 1;
-		return refuse(c, c->pos, "unknown term \"%s\" (rule, tag, type, verdict, size, "
-				  "first_seen, region, parent, ssdeep, tlsh, or a hash prefix)",
+		return refuse(c, c->pos,
+			      "unknown term \"%s\" (rule, tag, type, verdict, size, "
+			      "first_seen, region, parent, ssdeep, tlsh, or a hash prefix)",
 			      k);
 	}
 #undef KEY
@@ -326,7 +327,8 @@ int vt_query_parse(vt_query *out, size_t *errpos, const char *q, size_t len)
 				colon = q + end;
 		if (end < len && q[end] == '"') {
 			if (!colon || (size_t)(colon - q) + 1 != end) {
-				err = refuse(&c, end, "%s", "a quote may only open a value (key:\"...\")");
+				err = refuse(&c, end, "%s",
+					     "a quote may only open a value (key:\"...\")");
 				goto done;
 			}
 			vstart = end + 1;
@@ -349,7 +351,8 @@ int vt_query_parse(vt_query *out, size_t *errpos, const char *q, size_t len)
 		if (!colon) {
 			size_t n = end - start;
 			t->kind = VT_QUERY_HASH;
-			if (n < 8 || n > 64 || !all_of(q + start, n, "0123456789abcdefABCDEF", false))
+			if (n < 8 || n > 64 ||
+			    !all_of(q + start, n, "0123456789abcdefABCDEF", false))
 				err = refuse(&c, start, "%s",
 					     "a bare term is a hash prefix of 8 to 64 hex digits "
 					     "(else key:value)");

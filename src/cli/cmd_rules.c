@@ -50,9 +50,12 @@ typedef struct {
 static int parse_opts(opts *o, int argc, char **argv)
 {
 	static const struct option lo[] = {
-	    {"dir", required_argument, 0, 'd'},	  {"url", required_argument, 0, 'u'},
-	    {"token", required_argument, 0, 't'}, {"token-file", required_argument, 0, 'T'},
-	    {"json", no_argument, 0, 'j'},	  {"help", no_argument, 0, 'h'},
+	    {"dir", required_argument, 0, 'd'},
+	    {"url", required_argument, 0, 'u'},
+	    {"token", required_argument, 0, 't'},
+	    {"token-file", required_argument, 0, 'T'},
+	    {"json", no_argument, 0, 'j'},
+	    {"help", no_argument, 0, 'h'},
 	    {0, 0, 0, 0},
 	};
 	static char token[256];
@@ -304,8 +307,8 @@ static void print_status(json_t *j)
 	printf("retro-scan %lld/%lld done, %.1f samples/s, ETA %s%s\n",
 	       (long long)json_integer_value(json_object_get(r, "done")),
 	       (long long)json_integer_value(json_object_get(r, "total")),
-	       json_number_value(json_object_get(r, "rate")),
-	       json_is_number(eta) ? "" : "unknown", "");
+	       json_number_value(json_object_get(r, "rate")), json_is_number(eta) ? "" : "unknown",
+	       "");
 	if (json_is_number(eta))
 		printf("eta_s     %.0f\n", json_number_value(eta));
 }
@@ -340,15 +343,16 @@ static int do_status(const opts *o)
 			rc = cli_fail(o->dir);
 			goto done;
 		}
-		vt_buf_printf(&out,
-			      "{\"ruleset\": %s%s%s, \"rules\": 0, \"workers\": 0, \"samples\": %llu, "
-			      "\"analysed\": %llu, \"pending\": %llu, \"queued\": %llu, "
-			      "\"retro_scan\": {\"done\": 0, \"total\": %llu, \"rate\": 0, "
-			      "\"eta_s\": null}}\n",
-			      link[0] ? "\"" : "", link[0] ? link : "null", link[0] ? "\"" : "",
-			      (unsigned long long)c.samples, (unsigned long long)c.current,
-			      (unsigned long long)(c.queued + c.stale), (unsigned long long)c.queued,
-			      (unsigned long long)c.stale);
+		vt_buf_printf(
+		    &out,
+		    "{\"ruleset\": %s%s%s, \"rules\": 0, \"workers\": 0, \"samples\": %llu, "
+		    "\"analysed\": %llu, \"pending\": %llu, \"queued\": %llu, "
+		    "\"retro_scan\": {\"done\": 0, \"total\": %llu, \"rate\": 0, "
+		    "\"eta_s\": null}}\n",
+		    link[0] ? "\"" : "", link[0] ? link : "null", link[0] ? "\"" : "",
+		    (unsigned long long)c.samples, (unsigned long long)c.current,
+		    (unsigned long long)(c.queued + c.stale), (unsigned long long)c.queued,
+		    (unsigned long long)c.stale);
 	} else {
 		rc = cli_usage("rules", "status needs --url URL --token T, or --dir SITE");
 		goto done;

@@ -327,8 +327,9 @@ int vt_report_file(vt_buf *out, vt_index *idx, const vt_index_key *key, const vt
 	    (err = json_cstr(&b, s.jurisdiction)) < 0 ||
 	    (err = vt_buf_adds(&b, ", \"tags\": [")) < 0 ||
 	    (err = vt_buf_add(&b, tb.ptr, tb.len)) < 0 ||
-	    (err = (verdict[0] ? vt_buf_printf(&b, "], \"verdict\": \"%s\", \"analysis\": ", verdict)
-			       : vt_buf_adds(&b, "], \"verdict\": null, \"analysis\": "))) < 0 ||
+	    (err =
+		 (verdict[0] ? vt_buf_printf(&b, "], \"verdict\": \"%s\", \"analysis\": ", verdict)
+			     : vt_buf_adds(&b, "], \"verdict\": null, \"analysis\": "))) < 0 ||
 	    (err = vt_buf_add(&b, ab.ptr, ab.len)) < 0 ||
 	    (err = vt_buf_printf(&b,
 				 ", \"sightings_total\": %" PRIu64

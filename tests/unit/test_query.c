@@ -43,7 +43,8 @@ static void test_terms(void)
 	CHECK_OK(parse(&q, NULL, "region:EU region:CH-ZRH"));
 	CHECK(q.t[0].kind == VT_QUERY_REGION && strcmp(q.t[1].text, "CH-ZRH") == 0);
 
-	CHECK_OK(parse(&q, NULL, "parent:ABCDEF0000000000000000000000000000000000000000000000000000000001"));
+	CHECK_OK(parse(&q, NULL,
+		       "parent:ABCDEF0000000000000000000000000000000000000000000000000000000001"));
 	CHECK(q.t[0].kind == VT_QUERY_PARENT && q.t[0].hash[0] == 0xab && q.t[0].hash[31] == 0x01);
 
 	/* Bare hex: a SHA-256 prefix (odd lengths too), or a whole MD5/SHA-1. */
@@ -59,9 +60,10 @@ static void test_terms(void)
 	CHECK(q.t[0].kind == VT_QUERY_SSDEEP && q.t[0].num == 55 &&
 	      strcmp(q.t[0].text, "3:AXGBicFlgVNhBGcL6wCrFQEv:AXGHsNhxLsr2C") == 0);
 
-	CHECK_OK(parse(&q, NULL,
-		       "tlsh:t1a0b1c2d3e4f5a0b1c2d3e4f5a0b1c2d3e4f5a0b1c2d3e4f5a0b1c2d3e4f5a0b1c2d3e4:"
-		       "100"));
+	CHECK_OK(
+	    parse(&q, NULL,
+		  "tlsh:t1a0b1c2d3e4f5a0b1c2d3e4f5a0b1c2d3e4f5a0b1c2d3e4f5a0b1c2d3e4f5a0b1c2d3e4:"
+		  "100"));
 	CHECK(q.t[0].kind == VT_QUERY_TLSH && q.t[0].num == 100 &&
 	      strncmp(q.t[0].text, "T1A0B1", 6) == 0 && strlen(q.t[0].text) == 72);
 }
