@@ -173,6 +173,55 @@ static const char *field(json_t *o, const char *key)
 	return s ? s : "-";
 }
 
+/* The analysis object of a report (docs/api.md), for people. */
+static void print_analysis(json_t *a)
+{
+	json_t *matches = json_object_get(a, "matches"), *children = json_object_get(a, "children");
+	json_t *v;
+	size_t i;
+
+	if (!json_is_object(a))
+		return;
+	put_str("type", json_object_get(a, "type"));
+	put_str("mime", json_object_get(a, "mime"));
+	if (json_is_number(json_object_get(a, "entropy")))
+		printf("%-14s%.4f bits a byte\n", "entropy",
+		       json_number_value(json_object_get(a, "entropy")));
+	put_str("ssdeep", json_object_get(a, "ssdeep"));
+	put_str("tlsh", json_object_get(a, "tlsh"));
+	put_str("ruleset", json_object_get(a, "ruleset"));
+	put_str("analysed", json_object_get(a, "analysed"));
+	put_json("analysis at", json_object_get(a, "log_index"));
+	printf("%-14s%s\n", "matches", json_array_size(matches) ? "" : "-");
+	json_array_foreach(matches, i, v)
+	{
+		/* "namespace:identifier"; an object {rule, namespace} reads too. */
+		json_t *rule = json_is_object(v) ? json_object_get(v, "rule") : v;
+		json_t *ns = json_is_object(v) ? json_object_get(v, "namespace") : NULL;
+		char *r = json_is_string(rule) ? strdup(json_string_value(rule)) : NULL;
+		char *n = json_is_string(ns) ? strdup(json_string_value(ns)) : NULL;
+		if (r)
+			one_line(r);
+		if (n)
+			one_line(n);
+		printf("  %s%s%s\n", n ? n : "", n ? ":" : "", r ? r : "?");
+		free(r);
+		free(n);
+	}
+	if (json_array_size(children) > 0)
+		printf("%-14s%zu\n", "children", json_array_size(children));
+	json_array_foreach(children, i, v)
+	{
+		char *path = json_is_string(json_object_get(v, "path"))
+				     ? strdup(json_string_value(json_object_get(v, "path")))
+				     : NULL;
+		if (path)
+			one_line(path);
+		printf("  %s  %s\n", field(v, "sha256"), path ? path : "-");
+		free(path);
+	}
+}
+
 static void print_report(json_t *root)
 {
 	static const char *const shown[] = {
@@ -184,6 +233,7 @@ static void print_report(json_t *root)
 	    "jurisdiction",
 	    "tags",
 	    "verdict",
+	    "analysis",
 	    "sightings",
 	    "sightings_total",
 	    "sightings_truncated",
@@ -212,7 +262,8 @@ static void print_report(json_t *root)
 		free(s);
 	}
 	printf("\n");
-	put_json("verdict", json_object_get(root, "verdict"));
+	put_str("verdict", json_object_get(root, "verdict"));
+	print_analysis(json_object_get(root, "analysis"));
 	/* Fields that later versions add still show, as JSON. */
 	json_object_foreach(root, key, v)
 	{
