@@ -715,13 +715,6 @@ int vt_analysis_service_start(vt_analysis_service **out, vt_index *idx, vt_vault
 	vt_analysis_limits_default(&lim);
 	if (opt && opt->limits.max_depth)
 		lim = opt->limits;
-	/* The operator's knob for the YARA time per file until `serve` has
-	 * an option for it (docs/analysis.md). */
-	if (getenv("VT_ANALYSIS_TIMEOUT")) {
-		long t = strtol(getenv("VT_ANALYSIS_TIMEOUT"), NULL, 10);
-		if (t >= 1 && t <= 3600)
-			lim.timeout_s = (int)t;
-	}
 	if ((err = vt_analysis_engine_new(&s->eng, rules, &lim, 0)) < 0)
 		goto done;
 	if (rules) {

@@ -38,6 +38,7 @@ static const char help[] =
 	"                       --timeout has passed, with 408 (default 4096)\n"
 	"  --analysis-workers N threads analysing stored samples (default: the CPUs)\n"
 	"  --no-analysis        do not analyse stored samples (no `analysis` entries)\n"
+	"  --analysis-timeout S YARA time per file or archive member (default 60)\n"
 	"\n"
 	"A site made with --jurisdiction takes files into its vault under the residency\n"
 	"policy in force (DIR/policy); without one it serves the log only.\n";
@@ -90,6 +91,7 @@ int cmd_serve(int argc, char **argv)
 		{"min-rate", required_argument, 0, 'r'},
 		{"analysis-workers", required_argument, 0, 'W'},
 		{"no-analysis", no_argument, 0, 'N'},
+		{"analysis-timeout", required_argument, 0, 'Y'},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
@@ -130,6 +132,12 @@ int cmd_serve(int argc, char **argv)
 		case 'r': so.min_rate = number(optarg, "--min-rate", &bad); break;
 		case 'W': ao.workers = (unsigned)number(optarg, "--analysis-workers", &bad); break;
 		case 'N': no_analysis = true; break;
+		case 'Y':
+			vt_analysis_limits_default(&ao.limits);
+			ao.limits.timeout_s = (int)number(optarg, "--analysis-timeout", &bad);
+			if (ao.limits.timeout_s < 1 || ao.limits.timeout_s > 3600)
+				return cli_usage("serve", "--analysis-timeout is 1 to 3600 seconds");
+			break;
 		case 'h': fputs(help, stdout); return EXIT_OK;
 		default: return cli_usage("serve", "bad option");
 		}

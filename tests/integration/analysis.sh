@@ -276,7 +276,7 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer 
 [ "$code" = 403 ] || fail "a submitter may not re-analyse"
 ok "POST analyse: 202 for an analyst, 403 for a submitter"
 
-# a pathological rule: the per-file YARA timeout (VT_ANALYSIS_TIMEOUT, 1 s
+# a pathological rule: the per-file YARA timeout (--analysis-timeout 1
 # here) stops it and the verdict says so. The rule is slow only on files of
 # 77,777 bytes (quadratic loop), so the retro-scan of the rest stays fast.
 stop_server
@@ -284,10 +284,7 @@ mkdir -p "$T/rules3"
 cp "$T/rules2/"*.yar "$T/rules3/"
 printf '%s\n' 'rule slow_loop { meta: verdict = "malicious" condition: filesize == 77777 and for all i in (0..filesize) : (for all j in (0..filesize) : (uint8(i) != 0xff or uint8(j) != 0xfe)) }' \
 	>"$T/rules3/slow.yar"
-VT_ANALYSIS_TIMEOUT=1
-export VT_ANALYSIS_TIMEOUT
-start_server site "$D" --analysis-workers 2
-unset VT_ANALYSIS_TIMEOUT
+start_server site "$D" --analysis-workers 2 --analysis-timeout 1
 expect_ok "install a ruleset with a pathological rule" $V rules install "$T/rules3" --dir "$D" \
 	--url "$URL" --token "$ADM"
 R3=$(readlink "$D/rules/current")
