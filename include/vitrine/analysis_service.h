@@ -41,10 +41,36 @@
 int vt_analysis_entry(vt_buf *out, const vt_hash *sample, const char *ruleset, vt_verdict v,
 		      const char *const *rules, size_t nrules);
 
-/* Append the `ruleset` entry: digest in hex, rule count, source file count. */
-int vt_ruleset_entry(vt_buf *out, const char *digest, unsigned rules, size_t files);
+/*
+ * Append the `ruleset` entry (docs/entries.md): digest in hex, rule count,
+ * source file count and, for rules installed from a release, the line
+ * "release NAME@VERSION" (release NULL: none). VT_EINVAL for a malformed
+ * release, VT_ETOOBIG.
+ */
+int vt_ruleset_entry(vt_buf *out, const char *digest, unsigned rules, size_t files,
+		     const char *release);
+
+/* A `ruleset` entry, parsed. */
+typedef struct {
+	char digest[65];  /* lower-case hex */
+	unsigned rules;
+	size_t files;
+	char release[130]; /* "NAME@VERSION", or "" when not from a release */
+} vt_ruleset_info;
+
+/*
+ * Parse a `ruleset` entry strictly: the header, digest, rules, files in
+ * that order, an optional release line last, canonical decimals, final
+ * newline, nothing else. VT_EINVAL (out zeroed). Thread-safe.
+ */
+int vt_ruleset_entry_parse(vt_ruleset_info *out, const char *text, size_t len);
 
 /* ---- rulesets ---- */
+
+/* The name of a release's compiled rules file in DIR/rules/<digest>/. */
+#define VT_RULESET_COMPILED_NAME "rules.yarc"
+/* The largest compiled rules file a site installs. */
+#define VT_RULESET_COMPILED_MAX ((size_t)256 << 20)
 
 /* One source file of a ruleset: a relative path and its bytes (borrowed). */
 typedef struct {
@@ -68,16 +94,33 @@ int vt_ruleset_stage_new(vt_ruleset_stage **out, const char *site_dir, const vt_
 			 size_t n);
 
 /*
- * As vt_ruleset_stage_new from the JSON body of POST /api/v1/rulesets:
- * {"files": {"<path>": "<source>", ...}}. VT_EINVAL for other JSON.
+ * Stage from the JSON body of POST /api/v1/rulesets: {"files":
+ * {"<path>": "<source>", ...}} as vt_ruleset_stage_new, or {"release":
+ * "NAME@VERSION", "compiled": "<standard base64>"} as
+ * vt_ruleset_stage_compiled. VT_EINVAL for other JSON.
  */
 int vt_ruleset_stage_json(vt_ruleset_stage **out, const char *site_dir, const char *json,
 			  size_t len);
+
+/*
+ * Stage rules compiled by `yarac` (a rules release's artifact) for
+ * installation: written to a new staging directory as
+ * VT_RULESET_COMPILED_NAME and loaded from there
+ * (vt_analysis_rules_load: the digest is the SHA-256 of the file). The
+ * entry carries "release NAME@VERSION" and files 1. The caller must have
+ * verified the release (docs/analysis.md, "Rules releases"). VT_EINVAL
+ * (bad release name, not a loadable rules file), VT_EEXISTS (the rules in
+ * force), VT_ETOOBIG, VT_EIO, VT_ENOMEM.
+ */
+int vt_ruleset_stage_compiled(vt_ruleset_stage **out, const char *site_dir, const void *data,
+			      size_t len, const char *release);
 
 /* The compiled rules (borrowed) and the `ruleset` entry to log (borrowed). */
 vt_analysis_rules *vt_ruleset_stage_rules(const vt_ruleset_stage *s);
 const vt_buf *vt_ruleset_stage_entry(const vt_ruleset_stage *s);
 size_t vt_ruleset_stage_files(const vt_ruleset_stage *s);
+/* "NAME@VERSION" of a staged release's rules, "" for a source set (borrowed). */
+const char *vt_ruleset_stage_release(const vt_ruleset_stage *s);
 
 /*
  * Install after the entry is logged: move the staging directory to
@@ -90,8 +133,10 @@ int vt_ruleset_stage_commit(vt_ruleset_stage *s);
 void vt_ruleset_stage_free(vt_ruleset_stage *s);
 
 /*
- * Compile the ruleset in force (DIR/rules/current). VT_ENOTFOUND when the
- * site has none; errors of vt_analysis_rules_compile.
+ * Load the ruleset in force (DIR/rules/current): the compiled file of a
+ * release when the directory holds VT_RULESET_COMPILED_NAME, else its
+ * sources compiled. VT_ENOTFOUND when the site has none; errors of
+ * vt_analysis_rules_compile and vt_analysis_rules_load.
  */
 int vt_ruleset_load_current(vt_analysis_rules **out, const char *site_dir);
 

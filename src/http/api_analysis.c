@@ -3,7 +3,8 @@
  * The analysis routes of /api/v1 (see include/vitrine/router.h); the logic
  * is in src/analysis (service.c, ruleset.c, query.c).
  *
- * POST /api/v1/rulesets stages and compiles the set on a pool thread,
+ * POST /api/v1/rulesets stages and compiles the set (or loads a verified
+ * release's compiled rules) on a pool thread,
  * logs the `ruleset` entry and, once it is published, installs the set
  * and swaps it into the running service: a ruleset is never in force
  * without its entry. A search is checked on the event loop and run on a
@@ -210,10 +211,16 @@ static enum MHD_Result ruleset_done(request *rq)
 	r = vt_ruleset_stage_rules(a->stage);
 	vt_analysis_service_set_rules(rq->srv->analysis, r);
 	vt_buf_init(&b, 4096);
+	/* The release name passed vt_ruleset_stage_compiled's check: no JSON escaping needed. */
 	vt_buf_printf(&b,
-		      "{\"ruleset\": \"%s\", \"rules\": %u, \"files\": %zu, \"log_index\": %llu}\n",
+		      "{\"ruleset\": \"%s\", \"rules\": %u, \"files\": %zu, \"log_index\": %llu, "
+		      "\"release\": %s%s%s}\n",
 		      vt_analysis_rules_digest(r), vt_analysis_rules_count(r),
-		      vt_ruleset_stage_files(a->stage), (unsigned long long)rq->index);
+		      vt_ruleset_stage_files(a->stage), (unsigned long long)rq->index,
+		      vt_ruleset_stage_release(a->stage)[0] ? "\"" : "",
+		      vt_ruleset_stage_release(a->stage)[0] ? vt_ruleset_stage_release(a->stage)
+							    : "null",
+		      vt_ruleset_stage_release(a->stage)[0] ? "\"" : "");
 	ret = vt_http_send_json(rq->conn, 201, &b);
 	vt_buf_dispose(&b);
 	return ret;
