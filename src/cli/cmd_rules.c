@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* vitrine rules: install a YARA ruleset at a site, and show the analysis status. */
 #include "cli.h"
+#include "conveyer_cli.h"
 #include "vitrine/analysis_service.h"
 #include "vitrine/client.h"
+#include "vitrine/encoding.h"
+#include "vitrine/endpoint.h"
 #include "vitrine/error.h"
 #include "vitrine/fsutil.h"
 #include "vitrine/index.h"
@@ -31,6 +34,14 @@ static const char help[] =
     "              then install them in SITE/rules/<digest> and SITE/rules/current;\n"
     "              with --url, through the running server, which re-scans every\n"
     "              stored sample\n"
+    "  install --release NAME@VERSION (--bundle FILE --artifact FILE | --from URL)\n"
+    "          --policy POLICY --dir SITE [--checkpoint FILE] [--url URL --token-file F]\n"
+    "              install a rules release: verify its compiled rules file exactly as\n"
+    "              'vitrine verify' does (state in SITE/rules/endpoint-state), refuse\n"
+    "              with the check's name and exit code (11-20) if any check fails,\n"
+    "              then log a 'ruleset' entry naming the release and install it;\n"
+    "              --from fetches the bundle and the artifact from the build site\n"
+    "              (--checkpoint: a cosigned checkpoint of its log to prove under)\n"
     "  status --url URL --token T | --dir SITE\n"
     "              the ruleset in force, the queue, retro-scan progress and ETA\n"
     "\n"
@@ -42,6 +53,7 @@ static const char help[] =
 
 typedef struct {
 	const char *dir, *url, *token;
+	const char *release, *bundle, *artifact, *from, *policy, *checkpoint;
 	bool json;
 	int argc;
 	char **argv;
@@ -55,6 +67,12 @@ static int parse_opts(opts *o, int argc, char **argv)
 	    {"token", required_argument, 0, 't'},
 	    {"token-file", required_argument, 0, 'T'},
 	    {"json", no_argument, 0, 'j'},
+	    {"release", required_argument, 0, 'r'},
+	    {"bundle", required_argument, 0, 'b'},
+	    {"artifact", required_argument, 0, 'a'},
+	    {"from", required_argument, 0, 'f'},
+	    {"policy", required_argument, 0, 'p'},
+	    {"checkpoint", required_argument, 0, 'c'},
 	    {"help", no_argument, 0, 'h'},
 	    {0, 0, 0, 0},
 	};
@@ -69,6 +87,12 @@ static int parse_opts(opts *o, int argc, char **argv)
 		case 'u': o->url = optarg; break;
 		case 't': o->token = optarg; break;
 		case 'j': o->json = true; break;
+		case 'r': o->release = optarg; break;
+		case 'b': o->bundle = optarg; break;
+		case 'a': o->artifact = optarg; break;
+		case 'f': o->from = optarg; break;
+		case 'p': o->policy = optarg; break;
+		case 'c': o->checkpoint = optarg; break;
 		case 'T': {
 			FILE *f = fopen(optarg, "r");
 			if (!f || !fgets(token, sizeof(token), f)) {
@@ -169,18 +193,54 @@ static void free_set(source_set *s)
 
 /* ---- install ---- */
 
-static int install_remote(const opts *o, source_set *set)
+/* POST a ruleset body to the server and print its answer. */
+static int post_ruleset(const opts *o, const char *body, size_t len)
 {
-	json_t *root = json_object(), *files = json_object();
 	vt_client_response resp;
 	vt_client *cl = NULL;
 	vt_buf out;
-	char *body = NULL, msg[512];
+	char msg[512];
 	json_t *ans = NULL;
-	int err = 0;
+	const char *rel;
+	int err;
 
 	vt_buf_init(&out, 1 << 20);
 	vt_client_response_init(&resp);
+	if ((err = vt_client_new(&cl, o->url, o->token)) < 0)
+		goto done;
+	err = vt_client_post_as(cl, &resp, &out, "api/v1/rulesets", "application/json", body, len);
+	if (err < 0) {
+		cli_server_error(msg, sizeof(msg), &resp);
+		err = vt_error_set(err, "%s", msg);
+		goto done;
+	}
+	if (!(ans = json_loadb((const char *)out.ptr, out.len, 0, NULL))) {
+		err = vt_error_set(VT_EIO, "the server's answer is not JSON");
+		goto done;
+	}
+	rel = json_string_value(json_object_get(ans, "release"));
+	printf("ruleset sha256:%s installed: %lld rules from %lld files%s%s, logged at index "
+	       "%lld\n",
+	       json_string_value(json_object_get(ans, "ruleset")),
+	       (long long)json_integer_value(json_object_get(ans, "rules")),
+	       (long long)json_integer_value(json_object_get(ans, "files")),
+	       rel ? " of release " : "", rel ? rel : "",
+	       (long long)json_integer_value(json_object_get(ans, "log_index")));
+	printf("the server re-scans every stored sample: see 'vitrine rules status'\n");
+done:
+	json_decref(ans);
+	vt_client_free(cl);
+	vt_client_response_dispose(&resp);
+	vt_buf_dispose(&out);
+	return err;
+}
+
+static int install_remote(const opts *o, source_set *set)
+{
+	json_t *root = json_object(), *files = json_object();
+	char *body = NULL;
+	int err = 0;
+
 	json_object_set_new(root, "files", files);
 	for (size_t i = 0; i < set->n; i++)
 		if (json_object_set_new(files, set->f[i].path,
@@ -192,42 +252,21 @@ static int install_remote(const opts *o, source_set *set)
 		err = vt_error_set(VT_ENOMEM, "out of memory");
 		goto done;
 	}
-	if ((err = vt_client_new(&cl, o->url, o->token)) < 0)
-		goto done;
-	err = vt_client_post_as(cl, &resp, &out, "api/v1/rulesets", "application/json", body,
-				strlen(body));
-	if (err < 0) {
-		cli_server_error(msg, sizeof(msg), &resp);
-		err = vt_error_set(err, "%s", msg);
-		goto done;
-	}
-	if (!(ans = json_loadb((const char *)out.ptr, out.len, 0, NULL))) {
-		err = vt_error_set(VT_EIO, "the server's answer is not JSON");
-		goto done;
-	}
-	printf("ruleset sha256:%s installed: %lld rules from %lld files, logged at index %lld\n",
-	       json_string_value(json_object_get(ans, "ruleset")),
-	       (long long)json_integer_value(json_object_get(ans, "rules")),
-	       (long long)json_integer_value(json_object_get(ans, "files")),
-	       (long long)json_integer_value(json_object_get(ans, "log_index")));
-	printf("the server re-scans every stored sample: see 'vitrine rules status'\n");
+	err = post_ruleset(o, body, strlen(body));
 done:
-	json_decref(ans);
 	json_decref(root);
 	free(body);
-	vt_client_free(cl);
-	vt_client_response_dispose(&resp);
-	vt_buf_dispose(&out);
 	return err;
 }
 
-static int install_local(const opts *o, source_set *set)
+/* Log a staged set's entry in SITE's log (no server holding it), then install it. */
+static int log_and_commit(const opts *o, vt_ruleset_stage *stage)
 {
-	vt_ruleset_stage *stage = NULL;
 	vt_note_signer *signer = NULL;
 	vt_storage *st = NULL;
 	vt_log *log = NULL;
 	vt_log_options lo;
+	vt_analysis_rules *r = vt_ruleset_stage_rules(stage);
 	const vt_buf *e;
 	const void *ep;
 	size_t elen;
@@ -235,8 +274,6 @@ static int install_local(const opts *o, source_set *set)
 	int err;
 
 	vt_log_options_default(&lo);
-	if ((err = vt_ruleset_stage_new(&stage, o->dir, set->f, set->n)) < 0)
-		goto done;
 	if ((err = cli_load_signer(&signer, o->dir)) < 0)
 		goto done;
 	if ((err = vt_storage_posix_open(&st, o->dir, true)) < 0) {
@@ -256,16 +293,216 @@ static int install_local(const opts *o, source_set *set)
 	/* Logged: only now is the set put in force. */
 	if ((err = vt_ruleset_stage_commit(stage)) < 0)
 		goto done;
-	printf("ruleset sha256:%s installed: %u rules from %zu files, logged at index %llu\n",
-	       vt_analysis_rules_digest(vt_ruleset_stage_rules(stage)),
-	       vt_analysis_rules_count(vt_ruleset_stage_rules(stage)), set->n,
-	       (unsigned long long)index);
+	printf("ruleset sha256:%s installed: %u rules from %zu files%s%s, logged at index %llu\n",
+	       vt_analysis_rules_digest(r), vt_analysis_rules_count(r),
+	       vt_ruleset_stage_files(stage), vt_ruleset_stage_release(stage)[0] ? " of release " : "",
+	       vt_ruleset_stage_release(stage), (unsigned long long)index);
 done:
 	vt_log_close(log);
 	vt_storage_close(st);
 	vt_note_signer_free(signer);
+	return err;
+}
+
+static int install_local(const opts *o, source_set *set)
+{
+	vt_ruleset_stage *stage = NULL;
+	int err;
+
+	if ((err = vt_ruleset_stage_new(&stage, o->dir, set->f, set->n)) == 0)
+		err = log_and_commit(o, stage);
 	vt_ruleset_stage_free(stage);
 	return err;
+}
+
+/* ---- install a rules release ---- */
+
+/* The SHA-256 (hex) of the one subject of a release whose name ends in ".yarc". */
+static int release_rules_subject(char *hex, vt_client *cl, const char *name, const char *version)
+{
+	char path[256];
+	json_t *rel = NULL, *arts;
+	size_t found = 0;
+	int err;
+
+	snprintf(path, sizeof(path), "/api/v1/releases/%s/%s", name, version);
+	if ((err = cv_get_json(&rel, cl, path)) < 0)
+		goto done;
+	arts = json_object_get(rel, "artifacts");
+	for (size_t i = 0; i < json_array_size(arts); i++) {
+		const char *n = json_string_value(json_object_get(json_array_get(arts, i), "name"));
+		const char *h =
+		    json_string_value(json_object_get(json_array_get(arts, i), "sha256"));
+		size_t l = n ? strlen(n) : 0;
+		if (l >= 5 && strcmp(n + l - 5, ".yarc") == 0 && h && strlen(h) == 64) {
+			memcpy(hex, h, 65);
+			found++;
+		}
+	}
+	if (found != 1)
+		err = vt_error_set(VT_EINVAL,
+				   "release %s %s has %zu artifacts named *.yarc: want exactly one "
+				   "compiled rules file",
+				   name, version, found);
+done:
+	json_decref(rel);
+	return err;
+}
+
+/* A refusal: one line naming the check, its exit code (as vitrine verify's). */
+static int refuse(vt_check k, const char *why)
+{
+	fprintf(stderr, "vitrine: rules release refused, nothing installed: %s\n", why);
+	return vt_check_exit(k);
+}
+
+static int do_install_release(const opts *o)
+{
+	char name[VT_RELEASE_NAME_MAX + 1], version[VT_RELEASE_NAME_MAX + 1];
+	char hex[65], spath[4300], sdir[4200], msg[1400];
+	vt_endpoint_policy pol = {0};
+	vt_endpoint_bundle b;
+	vt_endpoint_result r = {0};
+	vt_ruleset_stage *stage = NULL;
+	vt_client *cl = NULL;
+	vt_buf pb, bb, art, state, cp, b64;
+	json_t *body = NULL;
+	char *text = NULL;
+	vt_hash h;
+	bool have_state;
+	int err, rc = EXIT_FAIL;
+
+	vt_buf_init(&pb, VT_ENDPOINT_POLICY_MAX + 1);
+	vt_buf_init(&bb, VT_ENDPOINT_BUNDLE_MAX);
+	vt_buf_init(&art, VT_RULESET_COMPILED_MAX);
+	vt_buf_init(&state, 1 << 20);
+	vt_buf_init(&cp, 1 << 20);
+	vt_buf_init(&b64, VT_RULESET_COMPILED_MAX / 3 * 4 + 8);
+	if (o->argc != 0 || !o->dir || !o->policy || !o->bundle == !o->from ||
+	    (o->bundle && !o->artifact) || (o->checkpoint && !o->from)) {
+		rc = cli_usage("rules", "install --release needs --dir, --policy and one of "
+					"--bundle FILE --artifact FILE or --from URL");
+		goto done;
+	}
+	if (o->url && !o->token) {
+		rc = cli_usage("rules", "installing through --url needs --token or --token-file");
+		goto done;
+	}
+	if (cv_split_nv(name, version, o->release) < 0) {
+		rc = cli_fail("rules");
+		goto done;
+	}
+	if (cli_read_file(&pb, o->policy) < 0 ||
+	    vt_endpoint_policy_parse(&pol, (const char *)pb.ptr, pb.len) < 0) {
+		rc = cli_fail(o->policy);
+		goto done;
+	}
+	/* The endpoint state of this site, as vitrine verify --state keeps it. */
+	snprintf(sdir, sizeof(sdir), "%s/rules/endpoint-state", o->dir);
+	snprintf(spath, sizeof(spath), "%s/checkpoint", sdir);
+	err = vt_fs_read(&state, AT_FDCWD, spath);
+	if (err < 0 && err != VT_ENOTFOUND) {
+		rc = cli_fail("state");
+		goto done;
+	}
+	have_state = err == 0;
+	if (o->from) {
+		if ((o->checkpoint && cli_read_file(&cp, o->checkpoint) < 0) ||
+		    vt_client_new(&cl, o->from, NULL) < 0) {
+			rc = cli_fail("rules");
+			goto done;
+		}
+		err = cv_make_bundle(&bb, cl, name, version,
+				     o->checkpoint ? (const char *)cp.ptr : NULL, cp.len,
+				     have_state ? (const char *)state.ptr : NULL, state.len);
+		if (err == 0 && (err = release_rules_subject(hex, cl, name, version)) == 0)
+			err = cv_get_blob(&art, cl, "artifacts", hex);
+		if (err < 0) {
+			vt_check k = err == VT_EIO || err == VT_EBUSY ? VT_CHECK_UNREACHABLE
+								      : VT_CHECK_BUNDLE;
+			snprintf(msg, sizeof(msg), "%s: %s: %s", vt_check_name(k),
+				 k == VT_CHECK_UNREACHABLE ? "the site or its log cannot be reached"
+							   : "no evidence from the site",
+				 vt_error_last());
+			rc = refuse(k, msg);
+			goto done;
+		}
+	} else if (cli_read_file(&bb, o->bundle) < 0 || cli_read_file(&art, o->artifact) < 0) {
+		rc = cli_fail("rules");
+		goto done;
+	}
+	if (vt_endpoint_bundle_parse(&b, (const char *)bb.ptr, bb.len) < 0) {
+		snprintf(msg, sizeof(msg), "%s: %s", vt_check_name(VT_CHECK_BUNDLE),
+			 vt_error_last());
+		rc = refuse(VT_CHECK_BUNDLE, msg);
+		goto done;
+	}
+	if ((err = vt_sha256(&h, art.ptr, art.len)) < 0) {
+		rc = cli_fail("rules");
+		goto done;
+	}
+	err = vt_endpoint_verify(&r, &pol, &b, &h, have_state ? (const char *)state.ptr : NULL,
+				 state.len);
+	if (err == VT_EVERIFY) {
+		rc = refuse(r.failed, vt_error_last());
+		goto done;
+	}
+	if (err < 0) {
+		rc = cli_fail("verify");
+		goto done;
+	}
+	if (strcmp(r.name, name) != 0 || strcmp(r.version, version) != 0) {
+		snprintf(msg, sizeof(msg), "%s: the bundle proves %s %s, not %s %s",
+			 vt_check_name(VT_CHECK_BUNDLE), r.name, r.version, name, version);
+		rc = refuse(VT_CHECK_BUNDLE, msg);
+		goto done;
+	}
+	/* Verified: log and install, here or through the server. */
+	if (o->url) {
+		if ((err = vt_base64_append(&b64, art.ptr, art.len)) < 0 ||
+		    !(body = json_pack("{s:s, s:s%}", "release", o->release, "compiled",
+				       (const char *)b64.ptr, b64.len)) ||
+		    !(text = json_dumps(body, JSON_COMPACT))) {
+			if (err == 0)
+				vt_error_set(VT_ENOMEM, "out of memory");
+			rc = cli_fail("rules");
+			goto done;
+		}
+		err = post_ruleset(o, text, strlen(text));
+	} else if ((err = vt_ruleset_stage_compiled(&stage, o->dir, art.ptr, art.len,
+						    o->release)) == 0) {
+		err = log_and_commit(o, stage);
+	}
+	if (err < 0) {
+		rc = cli_fail("rules release refused, nothing installed");
+		goto done;
+	}
+	/* Installed: the state advances (never rolled back; verify refused an older one). */
+	if ((mkdir(sdir, 0755) < 0 && errno != EEXIST) ||
+	    vt_fs_write_atomic(AT_FDCWD, spath, r.checkpoint, r.checkpoint_len, 0644) < 0) {
+		if (!vt_error_last()[0])
+			vt_error_sys(VT_EIO, errno, "%s", sdir);
+		rc = cli_fail("state");
+		goto done;
+	}
+	printf("release %s %s verified: entry %llu in checkpoint %llu, %zu witness cosignatures, "
+	       "%zu reproducing rebuilders\n",
+	       name, version, (unsigned long long)r.index, (unsigned long long)r.size, r.witnesses,
+	       r.rebuilders);
+	rc = EXIT_OK;
+done:
+	free(text);
+	json_decref(body);
+	vt_ruleset_stage_free(stage);
+	vt_client_free(cl);
+	vt_endpoint_policy_dispose(&pol);
+	vt_buf_dispose(&pb);
+	vt_buf_dispose(&bb);
+	vt_buf_dispose(&art);
+	vt_buf_dispose(&state);
+	vt_buf_dispose(&cp);
+	vt_buf_dispose(&b64);
+	return rc;
 }
 
 static int do_install(const opts *o)
@@ -273,6 +510,8 @@ static int do_install(const opts *o)
 	source_set *set;
 	int err, rc = EXIT_OK;
 
+	if (o->release)
+		return do_install_release(o);
 	if (o->argc != 1 || !o->dir)
 		return cli_usage("rules", "install needs DIR|FILE and --dir SITE");
 	if (o->url && !o->token)
