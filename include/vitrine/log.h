@@ -35,8 +35,9 @@ typedef struct vt_log vt_log;
 typedef struct {
 	size_t batch_max;         /* entries that close a group (default 4096) */
 	unsigned batch_age_ms;    /* age that closes a group while another commits (default 20 ms) */
-	size_t queue_max;         /* pending entries before VT_EBUSY (default 65536) */
-	size_t queue_max_bytes;   /* pending bytes before VT_EBUSY (default 64 MiB) */
+	size_t queue_max;         /* entries accepted, not yet acknowledged, before VT_EBUSY
+				     (default 65536) */
+	size_t queue_max_bytes;   /* their bytes before VT_EBUSY (default 64 MiB) */
 } vt_log_options;
 
 /* Counters for /metrics; read with vt_log_stats(). */
@@ -46,7 +47,7 @@ typedef struct {
 	uint64_t groups;          /* groups committed since open */
 	uint64_t group_errors;    /* groups that failed */
 	uint64_t rejected_busy;   /* appends refused because the queue was full */
-	uint64_t pending;         /* entries waiting now */
+	uint64_t pending;         /* entries accepted and not yet acknowledged */
 	double batch_sum;         /* sum of group sizes (entries) */
 	double commit_seconds;    /* total time in storage commits (objects, checkpoint, syncs) */
 	double integrate_seconds; /* total time hashing and staging tiles */
