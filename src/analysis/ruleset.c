@@ -443,7 +443,7 @@ static bool entry_num(uint64_t *out, const char *v, size_t n, uint64_t max)
 	return true;
 }
 
-int vt_ruleset_entry_parse(vt_ruleset_info *out, const char *text, size_t len)
+static int parse_entry(vt_ruleset_info *out, const char *text, size_t len)
 {
 	static const char head[] = "vitrine/1 ruleset\n";
 	const char *p = text, *end = text + len, *v;
@@ -471,14 +471,18 @@ int vt_ruleset_entry_parse(vt_ruleset_info *out, const char *text, size_t len)
 			return vt_error_set(VT_EINVAL, "ruleset entry: after files only "
 						       "\"release NAME@VERSION\"");
 		memcpy(out->release, v, n);
-		if (!release_ok(out->release)) {
-			memset(out, 0, sizeof(*out));
+		if (!release_ok(out->release))
 			return vt_error_set(VT_EINVAL, "ruleset entry: a release is NAME@VERSION");
-		}
 	}
-	if (p != end) {
-		memset(out, 0, sizeof(*out));
+	if (p != end)
 		return vt_error_set(VT_EINVAL, "ruleset entry: nothing after the last key");
-	}
 	return 0;
+}
+
+int vt_ruleset_entry_parse(vt_ruleset_info *out, const char *text, size_t len)
+{
+	int err = parse_entry(out, text, len);
+	if (err < 0)
+		memset(out, 0, sizeof(*out));
+	return err;
 }
