@@ -52,7 +52,7 @@ int vt_ruleset_entry(vt_buf *out, const char *digest, unsigned rules, size_t fil
 
 /* A `ruleset` entry, parsed. */
 typedef struct {
-	char digest[65];  /* lower-case hex */
+	char digest[65]; /* lower-case hex */
 	unsigned rules;
 	size_t files;
 	char release[130]; /* "NAME@VERSION", or "" when not from a release */

@@ -353,7 +353,8 @@ static bool release_ok(const char *r)
 	}
 	for (size_t i = 0; i < v; i++) {
 		char c = at[1 + i];
-		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+		bool alnum =
+		    (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 		if (!alnum && (i == 0 || !strchr(".+~_-", c)))
 			return false;
 	}
@@ -458,7 +459,8 @@ static int parse_entry(vt_ruleset_info *out, const char *text, size_t len)
 		return vt_error_set(VT_EINVAL, "ruleset entry: want \"digest sha256:<64 hex>\"");
 	for (size_t i = 7; i < n; i++)
 		if (!((v[i] >= '0' && v[i] <= '9') || (v[i] >= 'a' && v[i] <= 'f')))
-			return vt_error_set(VT_EINVAL, "ruleset entry: the digest is lower-case hex");
+			return vt_error_set(VT_EINVAL,
+					    "ruleset entry: the digest is lower-case hex");
 	memcpy(out->digest, v + 7, 64);
 	if (!entry_line(&v, &n, &p, end, "rules") || !entry_num(&x, v, n, UINT32_MAX))
 		return vt_error_set(VT_EINVAL, "ruleset entry: want \"rules N\"");

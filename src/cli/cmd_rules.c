@@ -295,7 +295,8 @@ static int log_and_commit(const opts *o, vt_ruleset_stage *stage)
 		goto done;
 	printf("ruleset sha256:%s installed: %u rules from %zu files%s%s, logged at index %llu\n",
 	       vt_analysis_rules_digest(r), vt_analysis_rules_count(r),
-	       vt_ruleset_stage_files(stage), vt_ruleset_stage_release(stage)[0] ? " of release " : "",
+	       vt_ruleset_stage_files(stage),
+	       vt_ruleset_stage_release(stage)[0] ? " of release " : "",
 	       vt_ruleset_stage_release(stage), (unsigned long long)index);
 done:
 	vt_log_close(log);

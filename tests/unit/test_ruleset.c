@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Tests of rulesets at a site: the `ruleset` entry (writer and parser) and compiled releases staged and installed. */
+/* Tests of rulesets at a site: the `ruleset` entry (writer and parser) and compiled releases staged
+ * and installed. */
 #include "test.h"
 #include "vitrine/analysis_service.h"
 #include "vitrine/encoding.h"
@@ -19,8 +20,8 @@ static void test_entry_known_answer(void)
 	vt_buf b;
 	vt_buf_init(&b, 4096);
 	CHECK_OK(vt_ruleset_entry(&b, D64, 2, 2, NULL));
-	CHECK(strcmp(vt_buf_cstr(&b), "vitrine/1 ruleset\ndigest sha256:" D64 "\nrules 2\nfiles 2\n") ==
-	      0);
+	CHECK(strcmp(vt_buf_cstr(&b),
+		     "vitrine/1 ruleset\ndigest sha256:" D64 "\nrules 2\nfiles 2\n") == 0);
 	vt_buf_reset(&b);
 	CHECK_OK(vt_ruleset_entry(&b, D64, 3, 1, "test-rules@2024.1"));
 	CHECK(strcmp(vt_buf_cstr(&b), "vitrine/1 ruleset\ndigest sha256:" D64
@@ -39,17 +40,20 @@ static void test_entry_parse(void)
 	static const char *const bad[] = {
 	    "",
 	    "vitrine/1 analysis\ndigest sha256:" D64 "\nrules 2\nfiles 2\n",
-	    "vitrine/1 ruleset\ndigest sha256:" D64 "\nrules 2\nfiles 2",	     /* no final newline */
-	    "vitrine/1 ruleset\ndigest sha256:" D64 "\nfiles 2\nrules 2\n",	     /* order */
-	    "vitrine/1 ruleset\ndigest " D64 "\nrules 2\nfiles 2\n",		     /* no sha256: */
-	    "vitrine/1 ruleset\ndigest sha256:ED6D49137C17985F35CF50F6EE0B80C94303A7AC46231CC9653251580CEF45A6\nrules 2\nfiles 2\n",
-	    "vitrine/1 ruleset\ndigest sha256:" D64 "\nrules 02\nfiles 2\n",	     /* not canonical */
+	    "vitrine/1 ruleset\ndigest sha256:" D64 "\nrules 2\nfiles 2",   /* no final newline */
+	    "vitrine/1 ruleset\ndigest sha256:" D64 "\nfiles 2\nrules 2\n", /* order */
+	    "vitrine/1 ruleset\ndigest " D64 "\nrules 2\nfiles 2\n",	    /* no sha256: */
+	    "vitrine/1 ruleset\ndigest "
+	    "sha256:ED6D49137C17985F35CF50F6EE0B80C94303A7AC46231CC9653251580CEF45A6\nrules "
+	    "2\nfiles 2\n",
+	    "vitrine/1 ruleset\ndigest sha256:" D64 "\nrules 02\nfiles 2\n", /* not canonical */
 	    "vitrine/1 ruleset\ndigest sha256:" D64 "\nrules -2\nfiles 2\n",
 	    "vitrine/1 ruleset\ndigest sha256:" D64 "\nrules 4294967296\nfiles 2\n", /* too big */
-	    "vitrine/1 ruleset\ndigest sha256:" D64 "\nrules 2\nfiles 2 \n",	     /* trailing space */
+	    "vitrine/1 ruleset\ndigest sha256:" D64 "\nrules 2\nfiles 2 \n", /* trailing space */
 	    "vitrine/1 ruleset\ndigest sha256:" D64 "\nrules 2\nfiles 2\nrelease \n",
 	    "vitrine/1 ruleset\ndigest sha256:" D64 "\nrules 2\nfiles 2\nrelease x\n",
-	    "vitrine/1 ruleset\ndigest sha256:" D64 "\nrules 2\nfiles 2\nrelease a@1\nrelease a@1\n",
+	    "vitrine/1 ruleset\ndigest sha256:" D64
+	    "\nrules 2\nfiles 2\nrelease a@1\nrelease a@1\n",
 	    "vitrine/1 ruleset\ndigest sha256:" D64 "\nrules 2\nfiles 2\nsource x\n",
 	    "vitrine/1 ruleset\ndigest sha256:" D64 "\nrules 2\nfiles 2\n\n",
 	};
@@ -95,8 +99,9 @@ static void test_stage_compiled(void)
 	vt_buf_init(&yarc, 1 << 20);
 	vt_buf_init(&js, 1 << 21);
 	CHECK(mkdtemp(tmp) != NULL);
-	CHECK(sh(tmp, "printf 'rule a { condition: true }\\nrule b { condition: false }\\n' > a.yar "
-		      "&& yarac a.yar a.yarc") == 0);
+	CHECK(sh(tmp,
+		 "printf 'rule a { condition: true }\\nrule b { condition: false }\\n' > a.yar "
+		 "&& yarac a.yar a.yarc") == 0);
 	snprintf(path, sizeof(path), "%s/a.yarc", tmp);
 	CHECK_OK(vt_fs_read(&yarc, AT_FDCWD, path));
 	CHECK_OK(vt_sha256(&h, yarc.ptr, yarc.len));
@@ -138,8 +143,9 @@ static void test_stage_compiled(void)
 	CHECK_OK(vt_base64_append(&js, yarc.ptr, yarc.len));
 	vt_buf_adds(&js, "\"}");
 	CHECK_CODE(vt_ruleset_stage_json(&s, tmp, (const char *)js.ptr, js.len), VT_EEXISTS);
-	CHECK_CODE(vt_ruleset_stage_json(&s, tmp, "{\"release\": \"r@2\", \"compiled\": \"!!\"}", 36),
-		   VT_EINVAL);
+	CHECK_CODE(
+	    vt_ruleset_stage_json(&s, tmp, "{\"release\": \"r@2\", \"compiled\": \"!!\"}", 36),
+	    VT_EINVAL);
 	CHECK_CODE(vt_ruleset_stage_json(&s, tmp, "{\"release\": \"r@2\"}", 18), VT_EINVAL);
 	/* A source set then replaces it; loading current compiles sources again. */
 	{
