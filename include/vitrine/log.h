@@ -3,9 +3,8 @@
  * The log: a sequencer that turns appended entries into durable entry
  * bundles, hash tiles and signed checkpoints (c2sp.org/tlog-tiles).
  *
- * Appends queue up and are integrated in groups, closed by count, by age,
- * or at once when no other group is committing: one group costs one
- * storage commit of its objects and checkpoint (three filesystem syncs in
+ * Appends queue up and are integrated in groups, closed by count or by
+ * age: one group costs one storage commit of its objects and checkpoint (three filesystem syncs in
  * the POSIX back end) and one checkpoint signature, whatever its size. The
  * next group is hashed and staged while the last one commits. An append
  * completes only after the checkpoint that includes it is published, so an
@@ -34,7 +33,7 @@ typedef struct vt_log vt_log;
 
 typedef struct {
 	size_t batch_max;         /* entries that close a group (default 4096) */
-	unsigned batch_age_ms;    /* age that closes a group while another commits (default 20 ms) */
+	unsigned batch_age_ms;    /* age that closes a group (default 20 ms) */
 	size_t queue_max;         /* entries accepted, not yet acknowledged, before VT_EBUSY
 				     (default 65536) */
 	size_t queue_max_bytes;   /* their bytes before VT_EBUSY (default 64 MiB) */
