@@ -4,9 +4,10 @@
  * bundles, hash tiles and signed checkpoints (c2sp.org/tlog-tiles).
  *
  * Appends queue up and are integrated in groups, closed by count or by
- * age: one group costs one storage commit of its objects and checkpoint (three filesystem syncs in
- * the POSIX back end) and one checkpoint signature, whatever its size. The
- * next group is hashed and staged while the last one commits. An append
+ * age: one group costs one storage commit of its objects and checkpoint
+ * (three filesystem syncs in the POSIX back end) and one checkpoint
+ * signature, whatever its size. The next group is hashed and staged while
+ * the last one commits. An append
  * completes only after the checkpoint that includes it is published, so an
  * acknowledged entry is durable and provable. The sequencer keeps the
  * tree's right edge and the partial tiles at the edge in memory: memory is
