@@ -264,7 +264,8 @@ static int compile_sources(vt_analysis_rules **out, source_list *l, bool facts)
 	vt_buf_init(&log.warnings, 64 * 1024);
 	if ((err = vt_analysis__yara_init()) < 0)
 		goto done;
-	qsort(l->v, l->n, sizeof(*l->v), source_cmp);
+	if (l->n > 1)
+		qsort(l->v, l->n, sizeof(*l->v), source_cmp);
 	if ((err = rules_alloc(&r)) < 0)
 		goto done;
 	if ((err = digest_sources(r->digest, l)) < 0)

@@ -241,7 +241,8 @@ static int collect(item *it, const vt_analysis_node *n, const char *prefix, size
 static void dedup(item *it)
 {
 	size_t k = 0;
-	qsort(it->rules, it->nrules, sizeof(*it->rules), cmp_str);
+	if (it->nrules > 1) /* rules is NULL when there are none */
+		qsort(it->rules, it->nrules, sizeof(*it->rules), cmp_str);
 	for (size_t i = 0; i < it->nrules; i++) {
 		if (k > 0 && strcmp(it->rules[k - 1], it->rules[i]) == 0) {
 			free(it->rules[i]);

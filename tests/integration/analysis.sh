@@ -58,7 +58,7 @@ wait_analysed() {
 	i=0
 	while [ "$(api "$ANA" analysis | jq -r '.analysed')" != "$1" ]; do
 		i=$((i + 1))
-		[ $i -lt 300 ] || { api "$ANA" analysis >&2; fail "not analysed in 30 s"; }
+		[ $i -lt 1200 ] || { api "$ANA" analysis >&2; fail "not analysed in 120 s"; }
 		sleep 0.1
 	done
 }

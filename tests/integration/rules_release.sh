@@ -194,7 +194,7 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $EU" -F 
 i=0
 while [ "$(api "files/$E" | jq -r '.analysis.verdict // empty')" != malicious ]; do
 	i=$((i + 1))
-	[ $i -lt 300 ] || { api "files/$E" >&2; fail "EICAR not found malicious in 30 s"; }
+	[ $i -lt 1200 ] || { api "files/$E" >&2; fail "EICAR not found malicious in 120 s"; }
 	sleep 0.1
 done
 [ "$(api "files/$E" | jq -r .analysis.ruleset)" = "$DIGEST" ] || fail "EICAR's ruleset"
