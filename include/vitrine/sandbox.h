@@ -13,6 +13,9 @@
 #define VT_SANDBOX_UID 1000
 #define VT_SANDBOX_SRC "/src" /* where the source appears inside */
 #define VT_SANDBOX_OUT "/out" /* the only writable host directory inside */
+/* Where libfaketime appears inside run 2, and the offset it applies (1 day 7 hours). */
+#define VT_SANDBOX_FAKETIME_LIB "/run/vitrine/libfaketime.so.1"
+#define VT_SANDBOX_FAKETIME	"+111600"
 
 /* What one sandboxed run does. */
 typedef struct {
@@ -35,6 +38,8 @@ typedef struct {
 	int signal;	 /* the signal that ended the sandbox, else 0 */
 	bool timed_out;	 /* killed at the timeout */
 	double seconds;	 /* wall-clock duration */
+	int cpus;	 /* CPUs in the affinity the run started with (0: unknown) */
+	bool faketime;	 /* ran under libfaketime (run 2 when it is installed) */
 } vt_sandbox_result;
 
 /*
@@ -46,7 +51,13 @@ typedef struct {
  * killed with its parent, the environment cleared and set to PATH, HOME,
  * LANG, LC_ALL, TZ, SOURCE_DATE_EPOCH, VT_SRC, VT_OUT, VT_WORK, VT_JOBS,
  * VT_ORDER and the recipe's variables, the umask, hostname, locale, time
- * zone and work directory chosen by variant. bwrap is spawned with
+ * zone and work directory chosen by variant. Variant 1 also runs on one
+ * CPU (the calling thread's lowest; affinity is inherited by the whole
+ * tree, so nproc says 1) when the thread may use more than one, and
+ * under libfaketime with FAKETIME=VT_SANDBOX_FAKETIME when
+ * libfaketime.so.1 is installed (the file named by VITRINE_LIBFAKETIME
+ * instead when that is set; empty: none); without it the clock is the
+ * real one and out->faketime is false. bwrap is spawned with
  * posix_spawnp in its own process group, killed with SIGKILL at the
  * timeout. A non-zero exit of the steps is not an error of this
  * function: read *out. VT_EIO when bwrap cannot be started or waited for,
@@ -67,8 +78,12 @@ int vt_sandbox_check(vt_buf *version);
 
 /*
  * A one-line description of a variant's settings, such as
- * "umask=0022 LC_ALL=C.UTF-8 TZ=UTC hostname=... work=... VT_JOBS=1".
- * Static string; never NULL.
+ * "umask=0022 LC_ALL=C.UTF-8 TZ=UTC hostname=... work=... VT_JOBS=1
+ * cpus=2 clock=real", including the CPU count the calling thread would
+ * give the run and whether run 2's clock is shifted ("clock=real
+ * (libfaketime not installed: not applied)" when it cannot be). Never
+ * NULL; a thread-local string, valid until the next call for the same
+ * variant in the same thread.
  */
 const char *vt_sandbox_variant(int variant);
 

@@ -329,7 +329,12 @@ static int run_once(const vt_build *b, const vt_build_opts *o, const char *src, 
 		return vt_error_set(VT_EIO, "run %d failed (%s %d; log %s): %s", variant + 1,
 				    res.signal ? "signal" : "exit",
 				    res.signal ? res.signal : res.exit_status, log, tail);
-	progress(o, "run %d done in %.2f s", variant + 1, res.seconds);
+	progress(o, "run %d done in %.2f s on %d CPU%s%s", variant + 1, res.seconds, res.cpus,
+		 res.cpus == 1 ? "" : "s",
+		 res.faketime ? ", clock shifted by " VT_SANDBOX_FAKETIME " s (libfaketime)" : "");
+	if (variant == 1 && !res.faketime)
+		progress(o, "run 2: libfaketime is not installed, the clock was not varied "
+			    "(install the faketime package)");
 	return 0;
 }
 

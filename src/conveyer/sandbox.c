@@ -10,12 +10,23 @@
  * /bin/sh -e on the steps. bwrap is the only process we start, in its own
  * process group: killing that group kills bwrap, and with it (PID
  * namespace, --die-with-parent) everything inside.
+ *
+ * Two variations act below the shell: the CPU count and the clock. Run 2
+ * is spawned from a thread pinned to one CPU (posix_spawn's child
+ * inherits the calling thread's affinity, and so does everything bwrap
+ * starts), so nproc and sched_getaffinity() report one CPU; the thread's
+ * own mask is restored right after. Run 2 also runs with libfaketime
+ * preloaded (when installed) so that the clock reads a day and seven
+ * hours later. Both are best effort by nature: a build may widen its own
+ * affinity again, and statically linked tools or direct system calls
+ * read the real clock.
  */
 #include "vitrine/sandbox.h"
 #include "vitrine/error.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <signal.h>
@@ -58,9 +69,90 @@ static const variant_t variants[2] = {
      "work=/tmp/w/second-build-dir VT_JOBS=4 VT_ORDER=reverse"},
 };
 
+/* Where Debian's libfaketime lives for this architecture. */
+#if defined(__x86_64__)
+#define VT__TRIPLET "x86_64-linux-gnu"
+#elif defined(__aarch64__)
+#define VT__TRIPLET "aarch64-linux-gnu"
+#elif defined(__i386__)
+#define VT__TRIPLET "i386-linux-gnu"
+#elif defined(__arm__)
+#define VT__TRIPLET "arm-linux-gnueabihf"
+#elif defined(__riscv) && __riscv_xlen == 64
+#define VT__TRIPLET "riscv64-linux-gnu"
+#elif defined(__powerpc64__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define VT__TRIPLET "powerpc64le-linux-gnu"
+#elif defined(__s390x__)
+#define VT__TRIPLET "s390x-linux-gnu"
+#endif
+
+static const char *faketime_lib(void)
+{
+	static const char *const paths[] = {
+#ifdef VT__TRIPLET
+	    "/usr/lib/" VT__TRIPLET "/faketime/libfaketime.so.1",
+#endif
+	    "/usr/lib/faketime/libfaketime.so.1",
+	};
+	const char *env = getenv("VITRINE_LIBFAKETIME");
+
+	/* The override lets tests (and odd installs) name another file or none. */
+	if (env)
+		return env[0] && access(env, R_OK) == 0 ? env : NULL;
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+		if (access(paths[i], R_OK) == 0)
+			return paths[i];
+	return NULL;
+}
+
+/*
+ * The CPUs a variant's process tree gets: the calling thread's own for
+ * run 1, its lowest CPU alone for run 2. Returns the count; 0 when the
+ * mask cannot be read (the run then keeps whatever it inherits).
+ */
+static int plan_cpus(cpu_set_t *set, int variant)
+{
+	int n;
+
+	CPU_ZERO(set);
+	if (sched_getaffinity(0, sizeof(*set), set) < 0)
+		return 0;
+	n = CPU_COUNT(set);
+	if (variant && n > 1) {
+		for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
+			if (CPU_ISSET(cpu, set)) {
+				CPU_ZERO(set);
+				CPU_SET(cpu, set);
+				break;
+			}
+		n = 1;
+	}
+	return n;
+}
+
 const char *vt_sandbox_variant(int variant)
 {
-	return variants[variant ? 1 : 0].text;
+	static __thread char text[2][400];
+	const char *lib = faketime_lib();
+	cpu_set_t set;
+	int v = variant ? 1 : 0, n = plan_cpus(&set, v);
+	char cpus[48], clock[120];
+
+	if (n == 0)
+		snprintf(cpus, sizeof(cpus), "cpus=unknown");
+	else if (v && plan_cpus(&set, 0) == 1)
+		snprintf(cpus, sizeof(cpus), "cpus=1 (one CPU here: not varied)");
+	else
+		snprintf(cpus, sizeof(cpus), "cpus=%d", n);
+	if (!v)
+		snprintf(clock, sizeof(clock), "clock=real");
+	else if (lib)
+		snprintf(clock, sizeof(clock), "clock=%s (libfaketime)", VT_SANDBOX_FAKETIME);
+	else
+		snprintf(clock, sizeof(clock),
+			 "clock=real (libfaketime not installed: not applied)");
+	snprintf(text[v], sizeof(text[v]), "%s %s %s", variants[v].text, cpus, clock);
+	return text[v];
 }
 
 typedef struct {
@@ -148,7 +240,8 @@ static const char wrapper[] =
     "umask \"$VT_UMASK\" && unset VT_UMASK && mkdir -p \"$VT_WORK\" && cd \"$VT_WORK\" && "
     "exec /bin/sh -e -c \"$1\" vitrine-build";
 
-static void build_args(argv_t *a, const vt_sandbox_opts *o, const variant_t *v)
+static void build_args(argv_t *a, const vt_sandbox_opts *o, const variant_t *v,
+		       const char *faketime)
 {
 	arg(a, "bwrap");
 	arg(a, "--unshare-all");
@@ -179,6 +272,12 @@ static void build_args(argv_t *a, const vt_sandbox_opts *o, const variant_t *v)
 	arg(a, "--bind");
 	arg(a, o->out_dir);
 	arg(a, VT_SANDBOX_OUT);
+	if (faketime) {
+		/* Bound at a fixed path: the library may live outside /usr. */
+		arg(a, "--ro-bind");
+		arg(a, faketime);
+		arg(a, VT_SANDBOX_FAKETIME_LIB);
+	}
 	arg(a, "--remount-ro");
 	arg(a, "/");
 	arg(a, "--chdir");
@@ -198,6 +297,12 @@ static void build_args(argv_t *a, const vt_sandbox_opts *o, const variant_t *v)
 	setenv_arg(a, "VT_JOBS", v->jobs);
 	setenv_arg(a, "VT_ORDER", o->order_any ? v->order : "forward");
 	setenv_arg(a, "VT_UMASK", v->umask);
+	if (faketime) {
+		setenv_arg(a, "LD_PRELOAD", VT_SANDBOX_FAKETIME_LIB);
+		setenv_arg(a, "FAKETIME", VT_SANDBOX_FAKETIME);
+		/* Timeouts and sleeps inside keep real durations. */
+		setenv_arg(a, "FAKETIME_DONT_FAKE_MONOTONIC", "1");
+	}
 	for (size_t i = 0; i < o->nenv; i++) {
 		const char *eq = strchr(o->env[i], '=');
 		if (!eq) {
@@ -263,7 +368,10 @@ int vt_sandbox_run(vt_sandbox_result *out, const vt_sandbox_opts *o)
 	static char *const bwrap_env[] = {"PATH=/usr/local/bin:/usr/bin:/bin", NULL};
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
+	cpu_set_t own, run;
 	argv_t a = {0};
+	const char *faketime = o->variant ? faketime_lib() : NULL;
+	bool pinned = false;
 	double start;
 	pid_t pid;
 	int status = 0, r, err = 0;
@@ -272,7 +380,7 @@ int vt_sandbox_run(vt_sandbox_result *out, const vt_sandbox_opts *o)
 	if (!o->out_dir || !o->script || !o->log_path || o->tmp_size == 0 || o->timeout == 0)
 		return vt_error_set(
 		    VT_EINVAL, "sandbox: out_dir, script, log, timeout and tmp size are needed");
-	build_args(&a, o, &variants[o->variant ? 1 : 0]);
+	build_args(&a, o, &variants[o->variant ? 1 : 0], faketime);
 	if (a.overflow) {
 		args_free(&a);
 		return vt_error_set(VT_EINVAL, "sandbox: too many arguments or a bad variable");
@@ -284,8 +392,27 @@ int vt_sandbox_run(vt_sandbox_result *out, const vt_sandbox_opts *o)
 	posix_spawn_file_actions_adddup2(&fa, 1, 2);
 	posix_spawnattr_setpgroup(&attr, 0);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+	out->cpus = plan_cpus(&run, o->variant);
+	out->faketime = faketime != NULL;
+	/* Only this thread is pinned, and only while it spawns bwrap. */
+	if (o->variant && out->cpus > 0 && sched_getaffinity(0, sizeof(own), &own) == 0 &&
+	    CPU_COUNT(&own) > out->cpus) {
+		if (sched_setaffinity(0, sizeof(run), &run) < 0) {
+			err = vt_error_sys(VT_EIO, errno, "cannot restrict the CPUs of run 2");
+			goto done;
+		}
+		pinned = true;
+	}
 	start = now_s();
 	r = posix_spawnp(&pid, "bwrap", &fa, &attr, a.v, bwrap_env);
+	if (pinned && sched_setaffinity(0, sizeof(own), &own) < 0 && r == 0) {
+		/* The child runs on: reap it before reporting. */
+		kill(-pid, SIGKILL);
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		err = vt_error_sys(VT_EIO, errno, "cannot restore this thread's CPUs");
+		goto done;
+	}
 	if (r != 0) {
 		err = vt_error_sys(r == ENOENT ? VT_ENOTFOUND : VT_EIO, r, "cannot start bwrap");
 		goto done;

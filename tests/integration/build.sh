@@ -157,6 +157,63 @@ if grep -q -e VT_LEAK -e host-secret -e '^USER=' -e '^TERM=' "$F1"; then
 fi
 ok "cleared environment: nothing of the host's"
 
+say "run 2 sees fewer CPUs"
+NCPU=$(nproc)
+mk nproc 'nproc > "$VT_OUT/out.txt"'
+if [ "$NCPU" -ge 2 ]; then
+	expect_error "a recipe writing nproc is refused" "nproc 1 does not reproduce" \
+		$V build "$RECIPE" --out "$T/o-nproc"
+	W=$(ls -d "$T"/o-nproc/.vitrine-build.*)
+	[ "$(cat "$W/out-1/out.txt")" = "$NCPU" ] && [ "$(cat "$W/out-2/out.txt")" = 1 ] ||
+		fail "nproc: run 1 $(cat "$W/out-1/out.txt"), run 2 $(cat "$W/out-2/out.txt"), host $NCPU"
+	ok "nproc is $NCPU in run 1 and 1 in run 2"
+	jq -e --arg n "$NCPU" '.predicate.buildDefinition.internalParameters.variants as $v |
+		($v[0] | test(" cpus=" + $n + " ")) and ($v[1] | test(" cpus=1 "))' "$S" >/dev/null ||
+		fail "CPU counts not in the provenance: $(jq -c .predicate.buildDefinition.internalParameters.variants "$S")"
+	ok "the provenance records each run's CPU count"
+	mk nprocj '{ nproc --all; nproc; } > "$VT_OUT/out.txt"'
+	expect_error "nproc --all still sees every CPU, nproc only the run's" "nprocj 1 does not reproduce" \
+		$V build "$RECIPE" --out "$T/o-nprocj"
+	W=$(ls -d "$T"/o-nprocj/.vitrine-build.*)
+	[ "$(tr '\n' ' ' <"$W/out-2/out.txt")" = "$NCPU 1 " ] || fail "run 2: $(cat "$W/out-2/out.txt")"
+	ok "run 2: nproc --all $NCPU, nproc 1 (affinity, not the kernel's count)"
+else
+	skip_part "one CPU here: the CPU count cannot vary"
+fi
+
+say "run 2 sees another time of day"
+FT=$(ls /usr/lib/*/faketime/libfaketime.so.1 /usr/lib/faketime/libfaketime.so.1 2>/dev/null | head -n 1)
+mk tod 'date +%s > "$VT_OUT/out.txt"'
+if [ -n "$FT" ]; then
+	expect_error "a recipe writing the date is refused" "tod 1 does not reproduce" \
+		$V build "$RECIPE" --out "$T/o-tod"
+	W=$(ls -d "$T"/o-tod/.vitrine-build.*)
+	D=$(($(cat "$W/out-2/out.txt") - $(cat "$W/out-1/out.txt")))
+	# 1 day 7 hours, plus the real time between the two runs.
+	[ "$D" -ge 111600 ] && [ "$D" -le 111660 ] || fail "date +%s differs by $D s, want ~111600"
+	ok "date +%s in run 2 is $D s after run 1 (offset 111600)"
+	jq -e '.predicate.buildDefinition.internalParameters.variants as $v |
+		($v[0] | test("clock=real$")) and ($v[1] | test("clock=\\+111600 \\(libfaketime\\)$"))' \
+		"$S" >/dev/null ||
+		fail "clock not in the provenance: $(jq -c .predicate.buildDefinition.internalParameters.variants "$S")"
+	ok "the provenance records run 2's shifted clock"
+else
+	skip_part "libfaketime is not installed (apt-get install faketime): the clock is not shifted"
+fi
+# Without libfaketime the build goes on and says the variation was not applied.
+mk noft 'cp "$VT_SRC/input.txt" "$VT_OUT/out.txt"'
+VITRINE_LIBFAKETIME= expect_ok "no libfaketime: the build still works" \
+	$V build -v "$RECIPE" --out "$T/o-noft" --key "$T/builder.key"
+grep_ok "the log says the clock was not varied" "run 2: libfaketime is not installed" "$T/last.err"
+grep_ok "and still reproduced" "^reproduced yes$" "$T/last.out"
+VITRINE_LIBFAKETIME= expect_error "no libfaketime: the date still caught (later second)" \
+	"tod 1 does not reproduce" $V build "$T/r-tod/recipe" --out "$T/o-tod2"
+jq -r .payload "$T/o-noft/noft-1.intoto.jsonl" | base64 -d |
+	jq -e '.predicate.buildDefinition.internalParameters.variants[1] |
+		test("clock=real \\(libfaketime not installed: not applied\\)$")' >/dev/null ||
+	fail "provenance does not say the clock was not varied"
+ok "the provenance records the clock variation as not applied"
+
 say "the sandbox's walls"
 PORT=$((20000 + $(rand 20000)))
 python3 -m http.server "$PORT" --bind 127.0.0.1 --directory "$T" >"$T/http.log" 2>&1 &
