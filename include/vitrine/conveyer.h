@@ -69,7 +69,9 @@ typedef struct {
  * against the recipe (a tarball is extracted with libarchive first),
  * hash the toolchain, check the sandbox, run the steps in the sandbox
  * twice with the two variants of vt_sandbox_variant() (the second run
- * starts in a later wall-clock second), hash and compare the outputs.
+ * starts in a later wall-clock second, on one CPU and under libfaketime
+ * when installed; its progress says when the clock could not be
+ * varied), hash and compare the outputs.
  * When they agree (or with once) the outputs of the first run are moved
  * to out_dir/<output> and the log to out_dir/<name>-<version>.log, and
  * the work directory is removed; when they differ, b->reproduced is
