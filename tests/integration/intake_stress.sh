@@ -415,10 +415,12 @@ upload during "$EU" "$T/during.bin"
 [ "$CODE" = 201 ] || fail "an upload while a slow client trickles: $CODE"
 wait "$SLOW"
 [ "$(cat "$T/slow.code")" = 000 ] || fail "the slow client got an answer: $(cat "$T/slow.code")"
-# The server drops the upload when it sees the connection closed: give it
-# time (a sanitizer build on a busy machine is slow), then nothing is left.
+# The server drops an upload when it sees its connection closed, or at the
+# latest when the connection has been idle for --timeout (30 s): give it
+# that long (a sanitizer build on a busy machine is slow), then nothing of
+# the slow client (or of the abandoned uploads above) is left.
 i=0
-while [ "$(find "$D/vault/tmp" -type f | wc -l)" != 0 ] && [ $i -lt 150 ]; do
+while [ "$(find "$D/vault/tmp" -type f | wc -l)" != 0 ] && [ $i -lt 400 ]; do
 	sleep 0.1
 	i=$((i + 1))
 done
