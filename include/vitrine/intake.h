@@ -45,6 +45,9 @@ void vt_intake_close(vt_intake *in);
 /* The site's jurisdiction (borrowed). */
 const char *vt_intake_jurisdiction(const vt_intake *in);
 
+/* The site's vault the intake writes to (borrowed; valid until vt_intake_close). */
+struct vt_vault *vt_intake_vault(vt_intake *in);
+
 /*
  * Read DIR/site.secret, creating it first when absent (atomically: two
  * processes agree on one secret). Errors as vt_intake_open().

@@ -170,11 +170,9 @@ int cmd_serve(int argc, char **argv)
 	/* After the lock: a second server on the directory touches nothing. */
 	if (vt_intake_open(&intake, dir, vt_tokens_index(tokens)) == 0) {
 		so.intake = intake;
-		/* Downloads read the same vault, as held for this site. */
-		if (vt_vault_open(&vault, dir) < 0) {
-			rc = cli_fail("cannot open the vault");
-			goto done;
-		}
+		/* Downloads and analysis read the intake's vault (handles are
+		 * shared by threads), as held for this site. */
+		vault = vt_intake_vault(intake);
 		so.vault = vault;
 		so.jurisdiction = vt_intake_jurisdiction(intake);
 	} else {
@@ -248,7 +246,6 @@ done:
 	vt_analysis_rules_unref(rules);
 	vt_log_close(log);
 	vt_intake_close(intake);
-	vt_vault_close(vault);
 	vt_storage_close(st);
 	vt_tokens_free(tokens);
 	vt_note_signer_free(signer);

@@ -176,6 +176,11 @@ void vt_intake_close(vt_intake *in)
 	free(in);
 }
 
+vt_vault *vt_intake_vault(vt_intake *in)
+{
+	return in->vault;
+}
+
 const char *vt_intake_jurisdiction(const vt_intake *in)
 {
 	return in->jurisdiction;
@@ -292,7 +297,11 @@ int vt_intake_residency(vt_intake_decision *out, vt_intake *in, const char *regi
 
 /* ---- hashes ----------------------------------------------------------- */
 
-int vt_intake_hasher_new(vt_intake_hasher **out)
+/*
+ * With sha256 false the hasher makes SHA-1 and MD5 only: an upload gets
+ * its SHA-256 from the vault writer, which computes it anyway.
+ */
+static int hasher_new(vt_intake_hasher **out, bool sha256)
 {
 	vt_intake_hasher *h;
 	int err = 0;
@@ -300,14 +309,14 @@ int vt_intake_hasher_new(vt_intake_hasher **out)
 	*out = NULL;
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		return vt_error_set(VT_ENOMEM, "out of memory");
-	h->sha256 = EVP_MD_CTX_new();
+	h->sha256 = sha256 ? EVP_MD_CTX_new() : NULL;
 	h->sha1 = EVP_MD_CTX_new();
 	h->md5 = EVP_MD_CTX_new();
-	if (!h->sha256 || !h->sha1 || !h->md5) {
+	if ((sha256 && !h->sha256) || !h->sha1 || !h->md5) {
 		err = vt_error_set(VT_ENOMEM, "out of memory");
 		goto done;
 	}
-	if (EVP_DigestInit_ex(h->sha256, EVP_sha256(), NULL) != 1 ||
+	if ((sha256 && EVP_DigestInit_ex(h->sha256, EVP_sha256(), NULL) != 1) ||
 	    EVP_DigestInit_ex(h->sha1, EVP_sha1(), NULL) != 1 ||
 	    EVP_DigestInit_ex(h->md5, EVP_md5(), NULL) != 1) {
 		err = vt_error_set(VT_EIO, "OpenSSL refused a digest (SHA-256, SHA-1 or MD5)");
@@ -320,11 +329,16 @@ done:
 	return err;
 }
 
+int vt_intake_hasher_new(vt_intake_hasher **out)
+{
+	return hasher_new(out, true);
+}
+
 int vt_intake_hasher_update(vt_intake_hasher *h, const void *data, size_t len)
 {
 	if (len == 0)
 		return 0;
-	if (EVP_DigestUpdate(h->sha256, data, len) != 1 ||
+	if ((h->sha256 && EVP_DigestUpdate(h->sha256, data, len) != 1) ||
 	    EVP_DigestUpdate(h->sha1, data, len) != 1 || EVP_DigestUpdate(h->md5, data, len) != 1)
 		return vt_error_set(VT_EIO, "digest update failed");
 	return 0;
@@ -334,8 +348,11 @@ int vt_intake_hasher_final(vt_intake_digests *out, vt_intake_hasher *h)
 {
 	unsigned n1 = 0, n2 = 0, n3 = 0;
 
-	if (EVP_DigestFinal_ex(h->sha256, out->sha256.b, &n1) != 1 ||
-	    EVP_DigestFinal_ex(h->sha1, out->sha1, &n2) != 1 ||
+	if (!h->sha256)
+		n1 = VT_HASH_SIZE; /* the caller fills it in */
+	else if (EVP_DigestFinal_ex(h->sha256, out->sha256.b, &n1) != 1)
+		n1 = 0;
+	if (EVP_DigestFinal_ex(h->sha1, out->sha1, &n2) != 1 ||
 	    EVP_DigestFinal_ex(h->md5, out->md5, &n3) != 1 || n1 != VT_HASH_SIZE ||
 	    n2 != VT_SHA1_SIZE || n3 != VT_MD5_SIZE)
 		return vt_error_set(VT_EIO, "digest final failed");
@@ -406,7 +423,7 @@ int vt_intake_upload_new(vt_intake_upload **out, vt_intake *in, uint64_t max_siz
 		return vt_error_set(VT_ENOMEM, "out of memory");
 	u->in = in;
 	u->max = max_size ? max_size : VT_INTAKE_DEFAULT_MAX_UPLOAD;
-	if ((err = vt_intake_hasher_new(&u->h)) < 0 ||
+	if ((err = hasher_new(&u->h, false)) < 0 ||
 	    (err = vt_vault_writer_new(&u->w, in->vault, in->jurisdiction)) < 0)
 		goto done;
 	*out = u;
@@ -538,10 +555,7 @@ int vt_intake_upload_finish(vt_intake_result *res, vt_intake_upload *u, const ch
 	u->w = NULL;
 	if (err < 0)
 		goto done;
-	if (!vt_hash_equal(&id, &res->d.sha256)) {
-		err = vt_error_set(VT_EIO, "the vault and the intake disagree on the SHA-256");
-		goto done;
-	}
+	res->d.sha256 = id;
 	memset(&s, 0, sizeof(s));
 	s.sha256 = res->d.sha256;
 	memcpy(s.sha1, res->d.sha1, VT_SHA1_SIZE);
