@@ -136,7 +136,11 @@ static int sources_walk(source_list *l, const char *root, const char *rel, int d
 		err = vt_error_set(VT_EINVAL, "%s: directories nested too deep", root);
 		goto done;
 	}
-	snprintf(path, sizeof(path), "%s%s%s", root, rel[0] ? "/" : "", rel);
+	if (snprintf(path, sizeof(path), "%s%s%s", root, rel[0] ? "/" : "", rel) >=
+	    (int)sizeof(path)) {
+		err = vt_error_set(VT_EINVAL, "%s/%s: path too long", root, rel);
+		goto done;
+	}
 	if ((d = opendir(path)) == NULL) {
 		err = vt_error_sys(VT_EIO, errno, "%s", path);
 		goto done;
