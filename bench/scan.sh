@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # Scanning throughput on one corpus and one rule set, in one run:
 # `yara -p 2 -r`, `vitrine scan -j 2 --yara-only` and the full analysis
-# (`vitrine scan -j 2`: hashes, ssdeep, TLSH, type, YARA, archive members).
+# (`vitrine scan -j 2`: hashes, ssdeep, TLSH, type, YARA, archive members),
+# then bench_analysis: each part of the analysis alone on one core.
 #
 # usage: bench/scan.sh BUILD_DIR [CORPUS_MB]
 # The corpus is a copy of the regular ELF files of /usr/bin and
@@ -67,3 +68,12 @@ vf=$best
 echo "yara-only vs yara: $(echo "$y / $vy * 100" | bc -l | cut -d. -f1)% of yara's throughput" \
 	"(goal >= 100%)"
 echo "full analysis vs yara: $(echo "$y / $vf * 100" | bc -l | cut -d. -f1)% (goal >= 70%)"
+
+# Where the full analysis's time goes: each part alone on one core over
+# (up to 150 MB of) the same corpus, and the bound the slowest library
+# puts on the goal.
+if [ -x "$build/bench/bench_analysis" ]; then
+	echo
+	echo "\$ $build/bench/bench_analysis --rules $R --mb 150 CORPUS"
+	"$build/bench/bench_analysis" --rules "$R" --mb 150 "$T/c"
+fi
