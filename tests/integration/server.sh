@@ -189,6 +189,13 @@ head_req "$URL/log/tile/0/001.p/3x"
 [ "$S" = "400 0" ] || fail "HEAD of a malformed tile: $S"
 ok "HEAD of a malformed tile: 400"
 
+say "request headers over the 16 KiB a connection gets: libmicrohttpd's 431 (docs/api.md)"
+http req -H "X-Big: $(head -c 20000 /dev/zero | tr '\000' x)" "$URL/healthz"
+[ "$S" = 431 ] || fail "20,000-byte header: HTTP $S, want 431"
+http req "$URL/healthz"
+[ "$S" = 200 ] || fail "after an oversized header: /healthz HTTP $S"
+ok "a 20,000-byte header gets 431, the server goes on"
+
 say "/healthz and /metrics"
 expect_status "GET /healthz" 200 "$URL/healthz"
 grep -q '"status": "ok"' "$T/req.b" || fail "healthz body $(cat "$T/req.b")"
