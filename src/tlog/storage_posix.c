@@ -3,22 +3,35 @@
  * Log storage in a POSIX directory.
  *
  * Layout: DIR/log/ mirrors the tlog-tiles URL space; DIR/staging/ holds
- * objects of the commit in progress; DIR/lock is the writer lock (flock,
+ * the next checkpoint while it is committed, and staged objects when they
+ * cannot be anonymous files (below); DIR/lock is the writer lock (flock,
  * holding the writer's pid and command for the error message).
  *
- * Staged files are written by a thread of their own, so that the caller
+ * Staged objects are written by a thread of their own, so that the caller
  * goes on hashing while the kernel creates files; commit() first waits for
- * the files of its batches (memory is bounded: put() waits when 16 MiB
+ * the objects of its batches (memory is bounded: put() waits when 16 MiB
  * are queued). Staged objects carry their batch number; a commit takes the
  * prefix of the staged list up to its batch, so put() and seal() of the
- * next group go on (under mu) while it syncs and renames.
+ * next group go on (under mu) while it syncs and links.
  *
- * Durability: staged files are written without fsync; commit() calls
- * syncfs() once (all staged data durable), renames each into place with
- * RENAME_NOREPLACE (an existing object is compared instead: tiles never
- * change), then syncfs() again so the names are durable. A published
- * object therefore always has complete, durable contents. A new checkpoint
- * is staged with the objects (so the first sync covers it) and renamed
+ * Each object is staged as an anonymous file (O_TMPFILE) in its final
+ * directory, made at stage time, and its descriptor kept until the commit
+ * links it into place with linkat(): no directory entry exists until then,
+ * linkat() refuses to replace (tiles never change: an existing object is
+ * compared instead), a same-directory link is cheaper than the old
+ * cross-directory rename (no rename lock, no second directory), and after
+ * a crash the kernel frees unlinked inodes, so nothing is left that a web
+ * server could serve. Where O_TMPFILE or linking a descriptor is not
+ * available, or descriptors run short (at most fd_max are held; the soft
+ * RLIMIT_NOFILE is raised to the hard one), an object is written to a
+ * numbered file in DIR/staging/ and renamed into place instead, as before.
+ *
+ * Durability: staged data is written without fsync; commit() calls
+ * syncfs(), which writes back every dirty inode of the filesystem, linked
+ * or not, so all staged data is durable; it then links (or renames) each
+ * object into place, and calls syncfs() again so the names are durable. A
+ * published object therefore always has complete, durable contents. A new
+ * checkpoint is staged in DIR/staging/ before the first sync and renamed
  * over DIR/log/checkpoint only after the second, then DIR/log is synced.
  */
 #include "vitrine/storage.h"
@@ -26,39 +39,56 @@
 #include "vitrine/fsutil.h"
 
 #include <dirent.h>
-#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define OBJECT_MAX (256 * (2 + 65535))
 #define CHECKPOINT_TMP "checkpoint" /* in DIR/staging; staged objects are numbered */
+#define STAGE_QUEUE_MAX (16u << 20) /* bytes waiting for the stager */
+#define FD_MAX_CAP 8192             /* staged descriptors held at most */
+#define FD_RESERVE 256              /* descriptors left for everything else */
 
-typedef struct {
+/* How a staged anonymous file gets its name. */
+enum link_mode {
+	LINK_NONE,      /* no O_TMPFILE here: named files in DIR/staging */
+	LINK_EMPTY,     /* linkat(fd, "", ..., AT_EMPTY_PATH) */
+	LINK_PROC,      /* linkat of /proc/self/fd/N, AT_SYMLINK_FOLLOW */
+};
+
+/* One staged object, from put() until its commit or abort. */
+typedef struct obj {
+	struct obj *next;     /* the staged list, in put order */
+	struct obj *next_job; /* the stager's queue */
 	char *path;
-	char tmp[32];
 	uint64_t batch;
 	unsigned long seq; /* its job's number: written once p->written > seq */
-	bool placed;       /* renamed into the log or removed: nothing to clean */
-} staged;
+	int fd;            /* the anonymous file, or -1 */
+	bool named;        /* written to DIR/staging/<seq> instead */
+	uint8_t *data;     /* until the stager wrote it */
+	size_t len;
+} obj;
 
 typedef struct {
 	vt_storage base;
-	int dirfd;     /* DIR */
-	int logfd;     /* DIR/log */
-	int stagefd;   /* DIR/staging, writers only */
+	int dirfd;   /* DIR */
+	int logfd;   /* DIR/log */
+	int stagefd; /* DIR/staging, writers only */
 	int lockfd;
 	bool writer;
-	staged *st;        /* under mu: put() appends, commit() takes a prefix */
-	size_t nst, capst;
+	enum link_mode link;
+	obj *head, *tail;  /* staged list, under mu: put() appends, commit() takes a prefix */
 	unsigned long seq; /* next job number (put's thread only) */
 	uint64_t batch;    /* the open batch (put's thread only) */
+	size_t nfds, fd_max; /* staged descriptors held, under mu */
+	char parent[PATH_MAX]; /* last directory the stager made (stager only) */
 
 	/* The stager thread writes staged files while the caller goes on
 	 * (creating a file costs far more than hashing a tile's entries). */
@@ -66,22 +96,12 @@ typedef struct {
 	bool stager_running, stager_stop;
 	pthread_mutex_t mu;
 	pthread_cond_t cv_job, cv_idle;
-	struct job *head, *tail;
+	obj *jhead, *jtail;
 	size_t queued_bytes, pending;
 	unsigned long written; /* jobs the stager finished, in order */
-	int stage_err; /* first failure since the last abort */
+	int stage_err;         /* first failure since the last abort */
 	char stage_why[256];
 } posix_storage;
-
-/* One file for the stager to write: DIR/staging/<tmp> with data. */
-struct job {
-	struct job *next;
-	char tmp[32];
-	size_t len;
-	uint8_t data[];
-};
-
-#define STAGE_QUEUE_MAX (16u << 20) /* bytes waiting for the stager */
 
 static int p_get(vt_storage *s, vt_buf *out, const char *path)
 {
@@ -91,27 +111,93 @@ static int p_get(vt_storage *s, vt_buf *out, const char *path)
 	return vt_fs_read(out, p->logfd, path);
 }
 
-/* Remove the staged files not placed and free the records. */
-static void drop_staged(posix_storage *p, staged *st, size_t n)
+static void tmp_name(char *out, size_t cap, const obj *o)
 {
-	for (size_t i = 0; i < n; i++) {
-		if (!st[i].placed && p->stagefd >= 0)
-			unlinkat(p->stagefd, st[i].tmp, 0);
-		free(st[i].path);
+	snprintf(out, cap, "%lu", o->seq);
+}
+
+/* Free a staged object: close its file, remove its staging name. */
+static void obj_free(posix_storage *p, obj *o)
+{
+	char tmp[32];
+	if (o->fd >= 0) {
+		close(o->fd);
+		pthread_mutex_lock(&p->mu);
+		p->nfds--;
+		pthread_mutex_unlock(&p->mu);
+	}
+	if (o->named && p->stagefd >= 0) {
+		tmp_name(tmp, sizeof(tmp), o);
+		unlinkat(p->stagefd, tmp, 0);
+	}
+	free(o->data);
+	free(o->path);
+	free(o);
+}
+
+static void free_list(posix_storage *p, obj *o)
+{
+	while (o) {
+		obj *next = o->next;
+		obj_free(p, o);
+		o = next;
 	}
 }
 
-static int write_staged(posix_storage *p, const char *tmp, const void *data, size_t len)
+/* Make the directories above path in DIR/log, skipping the last one made. */
+static int make_parents(posix_storage *p, const char *path)
 {
+	const char *slash = strrchr(path, '/');
+	size_t n = slash ? (size_t)(slash - path) : 0;
+	int err;
+
+	if (n >= sizeof(p->parent))
+		return vt_error_set(VT_EINVAL, "object path too long: %s", path);
+	if (strlen(p->parent) == n && memcmp(p->parent, path, n) == 0)
+		return 0;
+	if ((err = vt_fs_mkparents(p->logfd, path, 0755)) < 0)
+		return err;
+	memcpy(p->parent, path, n);
+	p->parent[n] = '\0';
+	return 0;
+}
+
+/*
+ * Write o's data to an anonymous file in its final directory (use_fd) or
+ * to DIR/staging/<seq>. Returns 1 when the anonymous file could not be
+ * made for lack of descriptors, so the caller retries with a name.
+ */
+static int write_object(posix_storage *p, obj *o, bool use_fd)
+{
+	char tmp[32];
 	int fd, err;
-	fd = openat(p->stagefd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return vt_error_sys(VT_EIO, errno, "cannot create a staged file");
-	err = vt_fs_write_all(fd, data, len);
+
+	if (use_fd) {
+		if ((err = make_parents(p, o->path)) < 0)
+			return err;
+		fd = openat(p->logfd, p->parent[0] ? p->parent : ".",
+			    O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
+		if (fd < 0 && (errno == EMFILE || errno == ENFILE))
+			return 1;
+		if (fd < 0)
+			return vt_error_sys(VT_EIO, errno, "cannot create a staged file for %s",
+					    o->path);
+	} else {
+		tmp_name(tmp, sizeof(tmp), o);
+		fd = openat(p->stagefd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd < 0)
+			return vt_error_sys(VT_EIO, errno, "cannot create a staged file");
+		o->named = true;
+	}
+	err = vt_fs_write_all(fd, o->data, o->len);
 	/* Start writing back now, so the disk works while the caller hashes
 	 * and the commit's sync finds little left to do. A hint only. */
 	if (err == 0)
 		sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	if (use_fd && err == 0) {
+		o->fd = fd;
+		return 0;
+	}
 	if (close(fd) < 0 && err == 0)
 		err = vt_error_sys(VT_EIO, errno, "cannot close a staged file");
 	return err;
@@ -122,27 +208,37 @@ static void *stager(void *arg)
 	posix_storage *p = arg;
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
-		struct job *j;
+		obj *o;
+		bool use_fd;
 		int err;
-		while (!p->head && !p->stager_stop)
+		while (!p->jhead && !p->stager_stop)
 			pthread_cond_wait(&p->cv_job, &p->mu);
-		if (!p->head)
+		if (!p->jhead)
 			break;
-		j = p->head;
-		p->head = j->next;
-		if (!p->head)
-			p->tail = NULL;
+		o = p->jhead;
+		p->jhead = o->next_job;
+		if (!p->jhead)
+			p->jtail = NULL;
+		/* Reserve a descriptor now; given back below if not kept. */
+		use_fd = p->link != LINK_NONE && p->nfds < p->fd_max;
+		if (use_fd)
+			p->nfds++;
 		pthread_mutex_unlock(&p->mu);
-		err = write_staged(p, j->tmp, j->data, j->len);
+		err = write_object(p, o, use_fd);
+		if (err == 1)
+			err = write_object(p, o, false);
 		pthread_mutex_lock(&p->mu);
+		if (use_fd && o->fd < 0)
+			p->nfds--;
 		if (err < 0 && p->stage_err == 0) {
 			p->stage_err = err;
 			snprintf(p->stage_why, sizeof(p->stage_why), "%s", vt_error_last());
 		}
-		p->queued_bytes -= j->len;
+		p->queued_bytes -= o->len;
+		free(o->data);
+		o->data = NULL;
 		p->pending--;
 		p->written++;
-		free(j);
 		pthread_cond_broadcast(&p->cv_idle);
 	}
 	pthread_mutex_unlock(&p->mu);
@@ -162,52 +258,50 @@ static void stager_drain(posix_storage *p)
 static int p_put(vt_storage *s, const char *path, const void *data, size_t len)
 {
 	posix_storage *p = (posix_storage *)s;
-	struct job *j;
-	staged *e;
-	char *copy;
+	obj *o;
+	int err = 0;
 
 	if (!p->writer)
 		return vt_error_set(VT_EDENIED, "storage is open read-only");
-	if ((j = malloc(sizeof(*j) + len)) == NULL)
-		return vt_error_set(VT_ENOMEM, "out of memory");
-	if ((copy = strdup(path)) == NULL) {
-		free(j);
-		return vt_error_set(VT_ENOMEM, "out of memory");
+	if (strstr(path, "..") || path[0] == '/' || path[0] == '\0')
+		return vt_error_set(VT_EINVAL, "invalid object path %s", path);
+	if ((o = calloc(1, sizeof(*o))) == NULL || (o->path = strdup(path)) == NULL ||
+	    (len && (o->data = malloc(len)) == NULL)) {
+		err = vt_error_set(VT_ENOMEM, "out of memory");
+		goto done;
 	}
-	j->len = len;
-	j->next = NULL;
+	o->fd = -1;
+	o->len = len;
 	if (len)
-		memcpy(j->data, data, len);
+		memcpy(o->data, data, len);
 	pthread_mutex_lock(&p->mu);
-	if (p->nst == p->capst) {
-		size_t cap = p->capst ? p->capst * 2 : 64;
-		staged *n = realloc(p->st, cap * sizeof(*n));
-		if (!n) {
-			pthread_mutex_unlock(&p->mu);
-			free(j);
-			free(copy);
-			return vt_error_set(VT_ENOMEM, "out of memory");
-		}
-		p->st = n;
-		p->capst = cap;
-	}
-	e = &p->st[p->nst++];
-	*e = (staged){.path = copy, .batch = p->batch, .seq = p->seq++};
-	snprintf(e->tmp, sizeof(e->tmp), "%lu", e->seq);
-	memcpy(j->tmp, e->tmp, sizeof(j->tmp));
+	o->batch = p->batch;
+	o->seq = p->seq++;
 	/* Bounded memory: wait while the stager is far behind. */
 	while (p->queued_bytes > 0 && p->queued_bytes + len > STAGE_QUEUE_MAX)
 		pthread_cond_wait(&p->cv_idle, &p->mu);
 	if (p->tail)
-		p->tail->next = j;
+		p->tail->next = o;
 	else
-		p->head = j;
-	p->tail = j;
+		p->head = o;
+	p->tail = o;
+	if (p->jtail)
+		p->jtail->next_job = o;
+	else
+		p->jhead = o;
+	p->jtail = o;
 	p->queued_bytes += len;
 	p->pending++;
 	pthread_cond_signal(&p->cv_job);
 	pthread_mutex_unlock(&p->mu);
-	return 0;
+	o = NULL;
+done:
+	if (o) {
+		free(o->path);
+		free(o->data);
+		free(o);
+	}
+	return err;
 }
 
 static int p_seal(vt_storage *s, uint64_t *batch)
@@ -222,36 +316,32 @@ static int p_seal(vt_storage *s, uint64_t *batch)
 }
 
 /*
- * Wait until the stager wrote every file of the batches up to batch, then
- * move their records out of the staged list into *out (*n of them).
+ * Wait until the stager wrote every object of the batches up to batch,
+ * then move them out of the staged list into *out, in put order.
  */
-static int take_batches(posix_storage *p, uint64_t batch, staged **out, size_t *n)
+static int take_batches(posix_storage *p, uint64_t batch, obj **out)
 {
-	size_t k = 0;
+	obj *last = NULL;
 	int err = 0;
 
 	*out = NULL;
-	*n = 0;
 	pthread_mutex_lock(&p->mu);
-	while (k < p->nst && p->st[k].batch <= batch)
-		k++;
-	while (k > 0 && p->written <= p->st[k - 1].seq && p->stage_err == 0)
+	for (obj *o = p->head; o && o->batch <= batch; o = o->next)
+		last = o;
+	while (last && p->written <= last->seq && p->stage_err == 0)
 		pthread_cond_wait(&p->cv_idle, &p->mu);
-	/* A failed file of any batch fails this commit too: the caller aborts. */
+	/* A failed object of any batch fails this commit too: the caller aborts. */
 	if (p->stage_err < 0) {
 		err = vt_error_set(p->stage_err, "%s", p->stage_why);
 		goto done;
 	}
-	if (k == 0)
+	if (!last)
 		goto done;
-	if ((*out = malloc(k * sizeof(**out))) == NULL) {
-		err = vt_error_set(VT_ENOMEM, "out of memory");
-		goto done;
-	}
-	memcpy(*out, p->st, k * sizeof(**out));
-	memmove(p->st, p->st + k, (p->nst - k) * sizeof(*p->st));
-	p->nst -= k;
-	*n = k;
+	*out = p->head;
+	p->head = last->next;
+	if (!p->head)
+		p->tail = NULL;
+	last->next = NULL;
 done:
 	pthread_mutex_unlock(&p->mu);
 	return err;
@@ -264,24 +354,76 @@ static int sync_all(posix_storage *p)
 	return 0;
 }
 
-/* An object exists at path already: it must hold the staged bytes. */
-static int same_as_existing(posix_storage *p, const staged *e)
+/* Whether the files open as a and b hold the same bytes. VT_EIO. */
+static int same_bytes(bool *same, int a, int b)
 {
-	vt_buf a, b;
-	int err;
-	vt_buf_init(&a, OBJECT_MAX);
-	vt_buf_init(&b, OBJECT_MAX);
-	if ((err = vt_fs_read(&a, p->logfd, e->path)) < 0 ||
-	    (err = vt_fs_read(&b, p->stagefd, e->tmp)) < 0)
+	uint8_t x[16384], y[sizeof(x)];
+	struct stat sa, sb;
+	off_t off = 0;
+
+	*same = false;
+	if (fstat(a, &sa) < 0 || fstat(b, &sb) < 0)
+		return vt_error_sys(VT_EIO, errno, "cannot stat an object");
+	if (sa.st_size != sb.st_size)
+		return 0;
+	while (off < sa.st_size) {
+		size_t n = (size_t)(sa.st_size - off) < sizeof(x) ? (size_t)(sa.st_size - off)
+								   : sizeof(x);
+		if (pread(a, x, n, off) != (ssize_t)n || pread(b, y, n, off) != (ssize_t)n)
+			return vt_error_sys(VT_EIO, errno, "cannot read an object back");
+		if (memcmp(x, y, n) != 0)
+			return 0;
+		off += (off_t)n;
+	}
+	*same = true;
+	return 0;
+}
+
+/* An object exists at o->path already: it must hold the staged bytes. */
+static int same_as_existing(posix_storage *p, const obj *o)
+{
+	char tmp[32];
+	int a = -1, b = o->fd, err = 0;
+	bool same;
+
+	if ((a = openat(p->logfd, o->path, O_RDONLY | O_CLOEXEC)) < 0) {
+		err = vt_error_sys(VT_EIO, errno, "cannot open %s", o->path);
 		goto done;
-	if (a.len != b.len || memcmp(a.ptr, b.ptr, a.len) != 0)
+	}
+	if (o->named) {
+		tmp_name(tmp, sizeof(tmp), o);
+		if ((b = openat(p->stagefd, tmp, O_RDONLY | O_CLOEXEC)) < 0) {
+			err = vt_error_sys(VT_EIO, errno, "cannot open a staged file");
+			goto done;
+		}
+	}
+	if ((err = same_bytes(&same, a, b)) < 0)
+		goto done;
+	if (!same)
 		err = vt_error_set(VT_ECORRUPT,
 				   "refusing to change immutable object %s (stored copy differs)",
-				   e->path);
+				   o->path);
 done:
-	vt_buf_dispose(&a);
-	vt_buf_dispose(&b);
+	if (a >= 0)
+		close(a);
+	if (o->named && b >= 0)
+		close(b);
 	return err;
+}
+
+/* Give o its name in DIR/log, never replacing; -1 with errno on failure. */
+static int place(posix_storage *p, const obj *o)
+{
+	char tmp[32];
+
+	if (o->named) {
+		tmp_name(tmp, sizeof(tmp), o);
+		return renameat2(p->stagefd, tmp, p->logfd, o->path, RENAME_NOREPLACE);
+	}
+	if (p->link == LINK_EMPTY)
+		return linkat(o->fd, "", p->logfd, o->path, AT_EMPTY_PATH);
+	snprintf(tmp, sizeof(tmp), "/proc/self/fd/%d", o->fd);
+	return linkat(AT_FDCWD, tmp, p->logfd, o->path, AT_SYMLINK_FOLLOW);
 }
 
 /* Replace DIR/log/checkpoint by the staged one if it still holds old. */
@@ -312,17 +454,16 @@ static int p_commit(vt_storage *s, uint64_t batch, const void *old, size_t oldle
 		    const void *cp, size_t cplen)
 {
 	posix_storage *p = (posix_storage *)s;
-	staged *st = NULL;
-	size_t nst = 0;
+	obj *list = NULL;
 	int fd, err = 0;
 
 	if (!p->writer)
 		return vt_error_set(VT_EDENIED, "storage is open read-only");
-	if ((err = take_batches(p, batch, &st, &nst)) < 0) {
+	if ((err = take_batches(p, batch, &list)) < 0) {
 		err = vt_error_wrap(err, "staging");
 		goto done;
 	}
-	if (nst == 0 && !cp)
+	if (!list && !cp)
 		goto done;
 	if (cp) {
 		fd = openat(p->stagefd, CHECKPOINT_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
@@ -333,58 +474,57 @@ static int p_commit(vt_storage *s, uint64_t batch, const void *old, size_t oldle
 		}
 		err = vt_fs_write_all(fd, cp, cplen);
 		/* Alone, the checkpoint needs only its own sync. */
-		if (err == 0 && nst == 0 && fsync(fd) < 0)
+		if (err == 0 && !list && fsync(fd) < 0)
 			err = vt_error_sys(VT_EIO, errno, "cannot sync the checkpoint");
 		if (close(fd) < 0 && err == 0)
 			err = vt_error_sys(VT_EIO, errno, "cannot close the staged checkpoint");
 		if (err < 0)
 			goto done;
 	}
-	if (nst > 0 && (err = sync_all(p)) < 0)
+	if (list && (err = sync_all(p)) < 0)
 		goto done;
-	for (size_t i = 0; i < nst; i++) {
-		staged *e = &st[i];
-		int r = renameat2(p->stagefd, e->tmp, p->logfd, e->path, RENAME_NOREPLACE);
-		if (r < 0 && errno == ENOENT) {
-			if ((err = vt_fs_mkparents(p->logfd, e->path, 0755)) < 0)
+	for (obj *o = list; o; o = o->next) {
+		int r = place(p, o);
+		if (r < 0 && errno == ENOENT && o->named) {
+			/* Parents are made only for anonymous files. */
+			if ((err = vt_fs_mkparents(p->logfd, o->path, 0755)) < 0)
 				goto done;
-			r = renameat2(p->stagefd, e->tmp, p->logfd, e->path, RENAME_NOREPLACE);
+			r = place(p, o);
 		}
 		if (r < 0 && errno == EEXIST) {
-			if ((err = same_as_existing(p, e)) < 0)
+			if ((err = same_as_existing(p, o)) < 0)
 				goto done;
-			unlinkat(p->stagefd, e->tmp, 0);
-			e->placed = true;
 			continue;
 		}
 		if (r < 0) {
-			err = vt_error_sys(VT_EIO, errno, "cannot publish %s", e->path);
+			err = vt_error_sys(VT_EIO, errno, "cannot publish %s", o->path);
 			goto done;
 		}
-		e->placed = true;
+		o->named = false; /* its staging name is gone */
 	}
 	/* The objects' names are durable before a checkpoint can name them. */
-	if (nst > 0 && (err = sync_all(p)) < 0)
+	if (list && (err = sync_all(p)) < 0)
 		goto done;
 	if (cp)
 		err = swap_checkpoint(p, old, oldlen);
 done:
 	if (cp && err < 0)
 		unlinkat(p->stagefd, CHECKPOINT_TMP, 0);
-	drop_staged(p, st, nst);
-	free(st);
+	free_list(p, list);
 	return err;
 }
 
 static void p_abort(vt_storage *s)
 {
 	posix_storage *p = (posix_storage *)s;
+	obj *list;
 	if (p->writer)
 		stager_drain(p);
 	pthread_mutex_lock(&p->mu);
-	drop_staged(p, p->st, p->nst);
-	p->nst = 0;
+	list = p->head;
+	p->head = p->tail = NULL;
 	pthread_mutex_unlock(&p->mu);
+	free_list(p, list);
 }
 
 static int p_get_checkpoint(vt_storage *s, vt_buf *out)
@@ -406,11 +546,10 @@ static void p_close(vt_storage *s)
 		pthread_mutex_unlock(&p->mu);
 		pthread_join(p->stager, NULL);
 	}
+	free_list(p, p->head);
 	pthread_mutex_destroy(&p->mu);
 	pthread_cond_destroy(&p->cv_job);
 	pthread_cond_destroy(&p->cv_idle);
-	drop_staged(p, p->st, p->nst);
-	free(p->st);
 	if (p->stagefd >= 0)
 		close(p->stagefd);
 	if (p->logfd >= 0)
@@ -478,6 +617,55 @@ static int clear_staging_dir(posix_storage *p)
 	return 0;
 }
 
+/*
+ * Find how this filesystem and kernel let an anonymous file be linked:
+ * try both ways on a probe in DIR/staging. Anything failing means named
+ * staging files, which work everywhere.
+ */
+static void probe_link(posix_storage *p)
+{
+	char proc[32];
+	int fd = openat(p->stagefd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
+
+	p->link = LINK_NONE;
+	if (fd < 0)
+		return;
+	if (linkat(fd, "", p->stagefd, "probe", AT_EMPTY_PATH) == 0) {
+		p->link = LINK_EMPTY;
+	} else {
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+		if (linkat(AT_FDCWD, proc, p->stagefd, "probe", AT_SYMLINK_FOLLOW) == 0)
+			p->link = LINK_PROC;
+	}
+	unlinkat(p->stagefd, "probe", 0);
+	close(fd);
+}
+
+/*
+ * Raise the soft descriptor limit to the hard one and take a share of it
+ * for staged files: two groups in flight hold about 520 each.
+ */
+static void set_fd_max(posix_storage *p)
+{
+	struct rlimit rl;
+	rlim_t cur;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		p->fd_max = 0;
+		return;
+	}
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t want = rl.rlim_max;
+		struct rlimit nl = {.rlim_cur = want, .rlim_max = rl.rlim_max};
+		if (setrlimit(RLIMIT_NOFILE, &nl) == 0)
+			rl.rlim_cur = want;
+	}
+	cur = rl.rlim_cur == RLIM_INFINITY ? FD_MAX_CAP * 2 : rl.rlim_cur;
+	p->fd_max = cur / 2 > FD_MAX_CAP ? FD_MAX_CAP : (size_t)(cur / 2);
+	if (p->fd_max > FD_RESERVE && cur - p->fd_max < FD_RESERVE)
+		p->fd_max = (size_t)cur - FD_RESERVE;
+}
+
 int vt_storage_posix_open(vt_storage **out, const char *dir, bool writer)
 {
 	posix_storage *p;
@@ -519,6 +707,8 @@ int vt_storage_posix_open(vt_storage **out, const char *dir, bool writer)
 		}
 		if ((err = clear_staging_dir(p)) < 0)
 			goto done;
+		probe_link(p);
+		set_fd_max(p);
 		if ((err = pthread_create(&p->stager, NULL, stager, p)) != 0) {
 			err = vt_error_sys(VT_ENOMEM, err, "cannot start the staging thread");
 			goto done;
