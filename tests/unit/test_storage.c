@@ -4,10 +4,16 @@
 #include "vitrine/fsutil.h"
 #include "vitrine/storage.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static char dir[64];
@@ -144,6 +150,203 @@ static void test_staging_cleared(void)
 	vt_storage_close(st);
 }
 
+/* Descriptors open in this process. */
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int n = 0;
+	if (!d)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n - 1; /* the listing's own */
+}
+
+static int nregular;
+static int count_regular(const char *path, const struct stat *sb, int type, struct FTW *f)
+{
+	(void)path;
+	(void)f;
+	if (type == FTW_F && S_ISREG(sb->st_mode))
+		nregular++;
+	return 0;
+}
+
+/* Regular files under dir/sub. */
+static int files_under(const char *sub)
+{
+	char path[160];
+	snprintf(path, sizeof(path), "%s/%s", dir, sub);
+	nregular = 0;
+	if (nftw(path, count_regular, 16, FTW_PHYS) != 0)
+		return -1;
+	return nregular;
+}
+
+/* Put n objects tile/<level>/x<k>/<i> for k in batches, data "k.i". */
+static void put_objects(vt_storage *st, int level, int batches, int per, const char *salt)
+{
+	for (int k = 0; k < batches; k++) {
+		uint64_t b;
+		for (int i = 0; i < per; i++) {
+			char path[64], data[64];
+			snprintf(path, sizeof(path), "tile/%d/x%03d/%03d", level, k, i);
+			snprintf(data, sizeof(data), "%s%d.%d", salt, k, i);
+			CHECK_OK(vt_storage_put(st, path, data, strlen(data)));
+		}
+		CHECK_OK(vt_storage_seal(st, &b));
+	}
+}
+
+/*
+ * kill -9 while objects are staged (written, not committed): nothing
+ * appears under log/ (a web server would find no tile), staging/ is empty
+ * after reopening, and the same objects commit then.
+ */
+static void test_crash_with_staged(void)
+{
+	vt_storage *st = NULL;
+	pid_t pid;
+	int status = 0;
+
+	fresh_dir();
+	CHECK_OK(vt_storage_posix_open(&st, dir, true));
+	put_objects(st, 0, 1, 5, "");
+	CHECK_OK(vt_storage_commit_checkpoint(st, NULL, 0, "one", 3));
+	vt_storage_close(st);
+	CHECK(files_under("log") == 6);
+
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		vt_storage *c = NULL;
+		int base;
+		if (vt_storage_posix_open(&c, dir, true) < 0)
+			_exit(2);
+		base = count_fds();
+		put_objects(c, 1, 3, 50, "");
+		/* Wait (2 s at most) for the stager to hold every file. */
+		for (int i = 0; i < 200 && count_fds() < base + 150; i++)
+			nanosleep(&(struct timespec){0, 10000000}, NULL);
+		raise(SIGKILL);
+		_exit(3);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	/* The first commit's five objects and checkpoint only. */
+	CHECK(files_under("log") == 6);
+	CHECK_OK(vt_storage_posix_open(&st, dir, true));
+	CHECK(files_under("staging") == 0);
+	CHECK(files_under("log") == 6);
+	put_objects(st, 1, 3, 50, "");
+	CHECK_OK(vt_storage_commit_checkpoint(st, "one", 3, "two", 3));
+	CHECK(files_under("log") == 156);
+	CHECK(files_under("staging") == 0);
+	CHECK(get_str(st, "tile/1/x002/049", "2.49"));
+	vt_storage_close(st);
+}
+
+/* Large objects differing only at the end, or only in length. */
+static void test_immutable_compare(void)
+{
+	vt_storage *st = NULL;
+	size_t n = 100000;
+	char *a = malloc(n), *b = malloc(n);
+
+	CHECK(a && b);
+	if (!a || !b)
+		goto done;
+	memset(a, 'x', n);
+	memcpy(b, a, n);
+	b[n - 1] = 'y';
+	fresh_dir();
+	CHECK_OK(vt_storage_posix_open(&st, dir, true));
+	CHECK_OK(vt_storage_put(st, "tile/entries/000", a, n));
+	CHECK_OK(vt_storage_commit(st));
+	CHECK_OK(vt_storage_put(st, "tile/entries/000", a, n));
+	CHECK_OK(vt_storage_commit(st));
+	CHECK_OK(vt_storage_put(st, "tile/entries/000", b, n));
+	CHECK_CODE(vt_storage_commit(st), VT_ECORRUPT);
+	vt_storage_abort(st);
+	CHECK_OK(vt_storage_put(st, "tile/entries/000", a, n - 1));
+	CHECK_CODE(vt_storage_commit(st), VT_ECORRUPT);
+	vt_storage_abort(st);
+	CHECK_OK(vt_storage_put(st, "tile/entries/000", "", 0));
+	CHECK_CODE(vt_storage_commit(st), VT_ECORRUPT);
+	vt_storage_abort(st);
+	/* Refused objects leave nothing behind. */
+	CHECK(files_under("log") == 1);
+	CHECK(files_under("staging") == 0);
+	CHECK_CODE(vt_storage_put(st, "tile/../x", "a", 1), VT_EINVAL);
+	CHECK_CODE(vt_storage_put(st, "/x", "a", 1), VT_EINVAL);
+	vt_storage_close(st);
+done:
+	free(a);
+	free(b);
+}
+
+/*
+ * Under a low descriptor limit, with many sealed batches in flight, the
+ * storage never runs out of descriptors: past its share it stages named
+ * files, and everything commits (a conflicting object too is refused in
+ * either form). Runs in a child, as the hard limit cannot be raised again.
+ */
+static void test_fd_limit(void)
+{
+	pid_t pid;
+	int status = 0;
+
+	fresh_dir();
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		struct rlimit rl = {.rlim_cur = 200, .rlim_max = 300};
+		vt_storage *st = NULL;
+		int most = 0;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			_exit(2);
+		CHECK_OK(vt_storage_posix_open(&st, dir, true));
+		if (!st)
+			_exit(3);
+		/* The soft limit was raised to the hard one. */
+		CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur == 300);
+		for (int k = 0; k < 10; k++) {
+			put_objects(st, k, 1, 100, "");
+			int n = count_fds();
+			most = n > most ? n : most;
+		}
+		/* Let the stager finish the last ones before counting again. */
+		for (int i = 0; i < 100; i++) {
+			int n = count_fds();
+			most = n > most ? n : most;
+			nanosleep(&(struct timespec){0, 10000000}, NULL);
+		}
+		CHECK(most <= 300 - 100);
+		CHECK_OK(vt_storage_commit_checkpoint(st, NULL, 0, "one", 3));
+		CHECK(files_under("log") == 1001);
+		CHECK(files_under("staging") == 0);
+		CHECK(get_str(st, "tile/0/x000/000", "0.0"));
+		CHECK(get_str(st, "tile/9/x000/099", "0.99"));
+		/* Same again: accepted; level 9 differs and is
+		 * staged late, in named files: refused. */
+		put_objects(st, 0, 1, 100, "");
+		for (int k = 1; k < 9; k++)
+			put_objects(st, k, 1, 100, "");
+		put_objects(st, 9, 1, 100, "9");
+		CHECK_CODE(vt_storage_commit_checkpoint(st, "one", 3, "two", 3), VT_ECORRUPT);
+		vt_storage_abort(st);
+		CHECK(files_under("staging") == 0);
+		CHECK(get_str(st, "tile/9/x000/099", "0.99"));
+		CHECK(count_fds() < 20);
+		vt_storage_close(st);
+		_exit(vt_test_failures ? 1 : 0);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 static void test_missing_dir(void)
 {
 	vt_storage *st = NULL;
@@ -278,6 +481,9 @@ int main(void)
 	RUN(test_checkpoint_cas);
 	RUN(test_staging_cleared);
 	RUN(test_missing_dir);
+	RUN(test_crash_with_staged);
+	RUN(test_immutable_compare);
+	RUN(test_fd_limit);
 	RUN(test_batches);
 	if (dir[0]) {
 		char cmd[128];
