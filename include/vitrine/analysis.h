@@ -213,7 +213,107 @@ int vt_analysis_scan_fd(vt_analysis_result *out, vt_analysis_worker *w, int fd);
  */
 int vt_analysis_result_json(vt_buf *b, const vt_analysis_result *r, const char *path);
 
+/* Bounds of a report that vt_analysis_result_parse accepts. */
+#define VT_ANALYSIS_RESULT_JSON_MAX    ((size_t)32 << 20) /* bytes of the text */
+#define VT_ANALYSIS_RESULT_NODES_MAX   100000		  /* nodes in the tree */
+#define VT_ANALYSIS_RESULT_DEPTH_MAX   64		  /* nesting of members */
+#define VT_ANALYSIS_RESULT_MATCHES_MAX 1000000		  /* matches in the tree */
+
+/*
+ * Read a JSON report written by vt_analysis_result_json back into *out
+ * (dispose it), strictly: every field's type and range is checked and
+ * unknown keys are refused, within the bounds above ("path" and
+ * "magic_version" are checked and dropped). What it accepts it writes
+ * back byte for byte the same. Meant for untrusted input (the answer of
+ * a confined analysis child). VT_EINVAL (with what is wrong), VT_ETOOBIG,
+ * VT_ENOMEM; *out is empty on failure. Thread-safe.
+ */
+int vt_analysis_result_parse(vt_analysis_result *out, const char *json, size_t len);
+
 /* Shannon entropy of len bytes in bits per byte (0 for len 0). Pure. */
 double vt_analysis_entropy(const void *data, size_t len);
+
+/* ---- the confined analyser (a child process) ---- */
+
+typedef struct vt_analysis_sandbox vt_analysis_sandbox;
+
+typedef struct {
+	const char *exe;	   /* the vitrine binary; NULL: /proc/self/exe */
+	vt_analysis_limits limits; /* max_depth 0: the defaults */
+	unsigned flags;		   /* VT_ANALYSIS_* */
+	uint64_t memory_max;	   /* RLIMIT_AS of the child; 0: vt_analysis_sandbox_memory_default */
+	int deadline_s;		   /* wall time for one sample; 0: see docs/analysis.md */
+	const char *test;	   /* tests only: NULL, or "open", "socket", "execve", "hang",
+				      "garbage", "exit" (what the child does with its next sample) */
+} vt_analysis_sandbox_options;
+
+/* Options with the default limits and nothing else set. */
+void vt_analysis_sandbox_options_default(vt_analysis_sandbox_options *out);
+
+/* The default RLIMIT_AS of a child: 2 GiB + total + twice the member limit. */
+uint64_t vt_analysis_sandbox_memory_default(const vt_analysis_limits *l);
+
+/*
+ * Start a confined analysis child (`vitrine analysis-child`, spawned, not
+ * forked) with rules (may be NULL; the handle keeps a reference, the rules
+ * are saved once and passed as a sealed memfd) and wait until it is
+ * loaded and confined. opt NULL: the defaults. VT_EIO with "analyser
+ * could not start: ..." (exited, crashed, timed out or refused), VT_ENOMEM.
+ * A handle is used by one thread at a time; the child dies with the
+ * thread that started it.
+ */
+int vt_analysis_sandbox_new(vt_analysis_sandbox **out, vt_analysis_rules *rules,
+			    const vt_analysis_sandbox_options *opt);
+
+/* Kill (SIGKILL) and reap the child, free the handle. NULL is fine. */
+void vt_analysis_sandbox_free(vt_analysis_sandbox *sb);
+
+/*
+ * Analyse the file open at fd (a memfd or regular file; passed to the
+ * child, which may only read it) in the child: *out as from
+ * vt_analysis_scan_fd (dispose it). When the child crashes, exits, times
+ * out or answers anything but a valid report, it is killed and reaped,
+ * the handle is dead (vt_analysis_sandbox_alive false) and the call fails
+ * with VT_EIO and "analyser crashed: signal 11 (SIGSEGV)", "analyser timed
+ * out after N s", "analyser exited (exit status N)" or "analyser sent a
+ * malformed answer: ...". An error of the analysis itself is returned
+ * with "analysis failed: ..." and its code, and the child goes on.
+ */
+int vt_analysis_sandbox_scan_fd(vt_analysis_result *out, vt_analysis_sandbox *sb, int fd);
+
+/* Whether the child is running and answered well so far. */
+bool vt_analysis_sandbox_alive(const vt_analysis_sandbox *sb);
+
+/* The rules the child was started with (borrowed; NULL for none). */
+const vt_analysis_rules *vt_analysis_sandbox_rules(const vt_analysis_sandbox *sb);
+
+/* The child's process id, 0 when it is not running. */
+long vt_analysis_sandbox_pid(const vt_analysis_sandbox *sb);
+
+/* What `vitrine analysis-child` was told on its command line. */
+typedef struct {
+	int sock;		   /* the socket to the parent (fd 3) */
+	int rules_fd;		   /* saved rules (fd 4), -1 for none */
+	char digest[65];	   /* their digest */
+	long ppid;		   /* the parent's process id */
+	vt_analysis_limits limits;
+	unsigned flags;
+	uint64_t memory_max; /* RLIMIT_AS */
+	char test[16];	     /* tests only */
+} vt_analysis_child_options;
+
+/*
+ * Read the arguments that vt_analysis_sandbox_new gives the child (argv[0]
+ * is the subcommand). VT_EINVAL.
+ */
+int vt_analysis_child_args(vt_analysis_child_options *out, int argc, char **argv);
+
+/*
+ * The child's life: load rules and engine, confine the process (closes
+ * every other fd, stdio too; rlimits; no new privileges; seccomp), say
+ * ready, then answer requests until the parent closes the socket (0).
+ * Call it only in a process of its own; exit with _exit() after it.
+ */
+int vt_analysis_child_run(const vt_analysis_child_options *o);
 
 #endif

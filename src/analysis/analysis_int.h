@@ -16,6 +16,8 @@ struct vt_analysis_rules {
 	char digest[65];
 	unsigned count;
 	char *warnings;
+	pthread_mutex_t save_lock; /* guards saved_fd; yr_rules_save_stream too */
+	int saved_fd;		   /* sealed memfd of the saved rules, or -1 */
 };
 
 struct vt_analysis_engine {
@@ -28,6 +30,21 @@ struct vt_analysis_engine {
 
 /* Initialise libyara once per process. 0 or VT_ENOMEM. */
 int vt_analysis__yara_init(void);
+
+/*
+ * The rules saved (yr_rules_save_stream) into a sealed memfd, made on the
+ * first call and kept with the rules: *out is borrowed, valid while r
+ * lives. Read it with pread only (children share its offset). Thread-safe.
+ * VT_EIO, VT_ENOMEM.
+ */
+int vt_analysis__rules_fd(int *out, vt_analysis_rules *r);
+
+/*
+ * Load rules saved by vt_analysis__rules_fd from fd (read with pread from
+ * offset 0; fd stays open), with digest (64 hex) as theirs. VT_EINVAL
+ * when fd does not hold saved rules.
+ */
+int vt_analysis__rules_load_fd(vt_analysis_rules **out, int fd, const char *digest);
 
 /* The verdict a matched rule gives, from its metadata. */
 vt_verdict vt_analysis__rule_verdict(const YR_RULE *rule);

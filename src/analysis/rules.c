@@ -17,7 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "analysis_int.h"
 #include "vitrine/encoding.h"
@@ -253,6 +256,8 @@ static int rules_alloc(vt_analysis_rules **out)
 	if (r == NULL)
 		return vt_error_set(VT_ENOMEM, "out of memory");
 	atomic_init(&r->refs, 1);
+	pthread_mutex_init(&r->save_lock, NULL);
+	r->saved_fd = -1;
 	*out = r;
 	return 0;
 }
@@ -411,6 +416,129 @@ done:
 	return err;
 }
 
+/* ---- rules through a file descriptor, for the analysis child ---- */
+
+typedef struct {
+	int fd;
+	off_t off;
+	bool failed;
+} fd_stream;
+
+static size_t stream_write(const void *ptr, size_t size, size_t count, void *user_data)
+{
+	fd_stream *s = user_data;
+	const uint8_t *p = ptr;
+	size_t left = size * count;
+
+	while (left > 0 && !s->failed) {
+		ssize_t n = pwrite(s->fd, p, left, s->off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			s->failed = true;
+			break;
+		}
+		p += n;
+		left -= (size_t)n;
+		s->off += n;
+	}
+	return s->failed ? 0 : count;
+}
+
+static size_t stream_read(void *ptr, size_t size, size_t count, void *user_data)
+{
+	fd_stream *s = user_data;
+	uint8_t *p = ptr;
+	size_t left = size * count;
+
+	while (left > 0) {
+		ssize_t n = pread(s->fd, p, left, s->off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return 0;
+		p += n;
+		left -= (size_t)n;
+		s->off += n;
+	}
+	return count;
+}
+
+int vt_analysis__rules_fd(int *out, vt_analysis_rules *r)
+{
+	YR_STREAM ys;
+	fd_stream s = {-1, 0, false};
+	int err = 0, yerr;
+
+	pthread_mutex_lock(&r->save_lock);
+	if (r->saved_fd >= 0)
+		goto done;
+	/* Sealed once written: a child that keeps it cannot change it. */
+	if ((s.fd = memfd_create("vitrine-rules", MFD_CLOEXEC | MFD_ALLOW_SEALING)) < 0) {
+		err = vt_error_sys(VT_EIO, errno, "memfd_create");
+		goto done;
+	}
+	ys.user_data = &s;
+	ys.read = NULL;
+	ys.write = stream_write;
+	/* Saving rewrites the rules' pointers in place and back: one at a time. */
+	yerr = yr_rules_save_stream(r->yr, &ys);
+	if (yerr != ERROR_SUCCESS || s.failed) {
+		err = vt_error_set(VT_EIO, "libyara: cannot save the rules (%d)", yerr);
+		goto done;
+	}
+	if (fcntl(s.fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) <
+	    0) {
+		err = vt_error_sys(VT_EIO, errno, "sealing the saved rules");
+		goto done;
+	}
+	r->saved_fd = s.fd;
+	s.fd = -1;
+done:
+	if (s.fd >= 0)
+		close(s.fd);
+	if (err == 0)
+		*out = r->saved_fd;
+	pthread_mutex_unlock(&r->save_lock);
+	return err;
+}
+
+int vt_analysis__rules_load_fd(vt_analysis_rules **out, int fd, const char *digest)
+{
+	vt_analysis_rules *r = NULL;
+	YR_STREAM ys;
+	fd_stream s = {fd, 0, false};
+	int err, yerr;
+
+	*out = NULL;
+	if ((err = vt_analysis__yara_init()) < 0)
+		goto done;
+	if (strlen(digest) != 64) {
+		err = vt_error_set(VT_EINVAL, "not a ruleset digest: \"%s\"", digest);
+		goto done;
+	}
+	if ((err = rules_alloc(&r)) < 0)
+		goto done;
+	memcpy(r->digest, digest, 65);
+	ys.user_data = &s;
+	ys.read = stream_read;
+	ys.write = NULL;
+	if ((yerr = yr_rules_load_stream(&ys, &r->yr)) != ERROR_SUCCESS) {
+		err = vt_error_set(VT_EINVAL, "not saved YARA rules (error %d)", yerr);
+		goto done;
+	}
+	r->count = count_rules(r->yr);
+	if ((r->warnings = strdup("")) == NULL) {
+		err = vt_error_set(VT_ENOMEM, "out of memory");
+		goto done;
+	}
+	*out = r;
+	r = NULL;
+done:
+	vt_analysis_rules_unref(r);
+	return err;
+}
+
 vt_analysis_rules *vt_analysis_rules_ref(vt_analysis_rules *r)
 {
 	if (r != NULL)
@@ -424,6 +552,9 @@ void vt_analysis_rules_unref(vt_analysis_rules *r)
 		return;
 	if (r->yr != NULL)
 		yr_rules_destroy(r->yr);
+	if (r->saved_fd >= 0)
+		close(r->saved_fd);
+	pthread_mutex_destroy(&r->save_lock);
 	free(r->warnings);
 	free(r);
 }

@@ -187,6 +187,9 @@ bool cli_tty(void)
 	return isatty(2);
 }
 
+/* Hidden: the confined analyser spawned by the server (src/analysis/child.c). */
+int cmd_analysis_child(int argc, char **argv);
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -209,6 +212,7 @@ int main(int argc, char **argv)
 		{"rebuild", cmd_rebuild},
 		{"verify", cmd_verify},
 		{"bundle", cmd_bundle},
+		{"analysis-child", cmd_analysis_child}, /* internal: not in usage */
 	};
 
 	if (argc < 2) {
