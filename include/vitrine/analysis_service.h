@@ -149,6 +149,9 @@ typedef struct {
 	unsigned batch;		   /* samples a worker takes at once (0: 16) */
 	unsigned poll_ms;	   /* idle poll of the queue (0: 100) */
 	vt_analysis_limits limits; /* zero: the defaults */
+	/* Each worker analyses in a confined child (docs/analysis.md). */
+	const char *analyser_exe;     /* the vitrine binary; NULL: /proc/self/exe */
+	uint64_t analyser_memory_max; /* a child's RLIMIT_AS; 0: the default */
 } vt_analysis_service_options;
 
 /*
@@ -183,7 +186,11 @@ const char *vt_analysis_service_dir(vt_analysis_service *s);
 /*
  * Append the status JSON of GET /api/v1/analysis: {"ruleset", "rules",
  * "workers", "pending", "queued", "analysed", "samples", "errors",
- * "retro_scan": {"done", "total", "rate", "eta_s"}}. VT_EIO, VT_ETOOBIG.
+ * "reconciled", "analysers": {"running", "started", "restarts",
+ * "failures", "start_failures"}, "retro_scan": {"done", "total", "rate",
+ * "eta_s"}}. restarts counts children started to replace one that failed
+ * (crashed, timed out, answered garbage or died at start). VT_EIO,
+ * VT_ETOOBIG.
  */
 int vt_analysis_service_status(vt_buf *out, vt_analysis_service *s);
 

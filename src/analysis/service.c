@@ -18,6 +18,14 @@
  * the log's tail, and an analysis that would log an entry already found
  * there takes that entry's index instead (docs/analysis.md). Memory: one
  * memfd and one batch per worker.
+ *
+ * Samples are never parsed in this process: each worker owns one
+ * confined analysis child (vt_analysis_sandbox, child.c) and hands it the
+ * memfd read-only. A child started with other rules than the batch's is
+ * replaced before the batch's first sample. A child that crashes, times
+ * out or answers garbage costs the sample an `unknown` verdict that says
+ * so, and the worker starts another; one that dies at start leaves the
+ * sample queued and the worker backs off (100 ms doubling to 10 s).
  */
 #include "vitrine/analysis_service.h"
 #include "vitrine/encoding.h"
@@ -28,6 +36,7 @@
 #include "analysis_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <fuzzy.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -41,6 +50,8 @@
 #define MAX_WORKERS 256
 #define MAX_BATCH   64
 #define CHUNK	    (256 * 1024)
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 10000
 
 typedef struct worker worker;
 
@@ -70,6 +81,10 @@ struct vt_analysis_service {
 	struct timespec retro_t0;
 	uint64_t retro_total;
 	uint64_t analysed, logged, errors;
+	vt_analysis_sandbox_options sb_opt;
+	/* analysis children: started, started to replace a failed one, failed
+	 * on a sample (crash, timeout, garbage), failed to start */
+	uint64_t started, restarts, failures, start_failures;
 	uint64_t reconciled;  /* pending entries found in the log at start */
 	bool fault_after_log; /* VT_FAULT_ANALYSIS_AFTER_LOG: tests only */
 };
@@ -88,6 +103,7 @@ typedef struct {
 	vt_buf entry;
 	vt_hash entry_hash;
 	bool log_it, logged;
+	bool retry; /* not analysed (no analyser): leave it queued */
 	int log_err;
 	uint64_t log_index;
 	char err_msg[256];
@@ -98,7 +114,11 @@ struct worker {
 	vt_analysis_service *s;
 	unsigned no;
 	int memfd;
-	vt_analysis_worker *aw;
+	int memfd_ro; /* the same memfd opened read-only: what the child gets */
+	vt_analysis_sandbox *sb;
+	bool sb_failed;	       /* the last child died: the next one is a restart */
+	unsigned start_fails;  /* children that died at start in a row */
+	struct timespec retry_at; /* no new child before this (back-off) */
 	uint8_t *chunk;
 	item items[MAX_BATCH];
 	size_t n;
@@ -316,8 +336,109 @@ static bool unchanged(vt_analysis_service *s, const item *it)
 	return x.same && x.i == it->nrules;
 }
 
-static void analyse(worker *w, item *it, const char *ruleset)
+static int64_t ms_until(const struct timespec *t)
 {
+	struct timespec n;
+	clock_gettime(CLOCK_MONOTONIC, &n);
+	return (int64_t)(t->tv_sec - n.tv_sec) * 1000 + (t->tv_nsec - n.tv_nsec) / 1000000;
+}
+
+/* A child with the batch's rules, started (after the back-off) if needed. */
+static int child_ready(worker *w, vt_analysis_rules *rules)
+{
+	vt_analysis_service *s = w->s;
+	int64_t wait;
+	int err = 0;
+
+	if (w->sb != NULL &&
+	    (!vt_analysis_sandbox_alive(w->sb) || vt_analysis_sandbox_rules(w->sb) != rules)) {
+		vt_analysis_sandbox_free(w->sb);
+		w->sb = NULL;
+	}
+	if (w->sb != NULL)
+		goto done;
+	while ((wait = ms_until(&w->retry_at)) > 0 && !s->stop)
+		usleep((useconds_t)(wait < 100 ? wait : 100) * 1000);
+	if (s->stop) {
+		err = vt_error_set(VT_EBUSY, "stopping");
+		goto done;
+	}
+	err = vt_analysis_sandbox_new(&w->sb, rules, &s->sb_opt);
+	pthread_mutex_lock(&s->mu);
+	if (err < 0) {
+		s->start_failures++;
+	} else {
+		s->started++;
+		s->restarts += w->sb_failed;
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (err < 0) {
+		unsigned shift = w->start_fails < 7 ? w->start_fails : 7;
+		int64_t ms = (int64_t)BACKOFF_MIN_MS << shift;
+		if (ms > BACKOFF_MAX_MS)
+			ms = BACKOFF_MAX_MS;
+		w->start_fails++;
+		clock_gettime(CLOCK_MONOTONIC, &w->retry_at);
+		w->retry_at.tv_sec += ms / 1000;
+		w->retry_at.tv_nsec += (ms % 1000) * 1000000L;
+		if (w->retry_at.tv_nsec >= 1000000000L) {
+			w->retry_at.tv_sec++;
+			w->retry_at.tv_nsec -= 1000000000L;
+		}
+		w->sb_failed = true;
+		goto done;
+	}
+	w->start_fails = 0;
+	w->sb_failed = false;
+done:
+	return err;
+}
+
+/*
+ * The child's failure on this sample as its result: unknown, with what
+ * happened as the reason (the child is dead; the next sample gets another).
+ */
+static int failed_result(vt_analysis_result *r, uint64_t size, const char *ruleset,
+			 const char *why)
+{
+	memset(r, 0, sizeof(*r));
+	r->root.size = size;
+	r->root.verdict = VT_VERDICT_UNKNOWN;
+	snprintf(r->rules_digest, sizeof(r->rules_digest), "%s", ruleset);
+	if ((r->root.reason = strdup(why)) == NULL)
+		return vt_error_set(VT_ENOMEM, "out of memory");
+	return 0;
+}
+
+/* Analyse the sample in the worker's memfd in its child. */
+static int child_scan(worker *w, item *it, vt_analysis_rules *rules, uint64_t size)
+{
+	vt_analysis_service *s = w->s;
+	char why[256];
+	int err;
+
+	if ((err = child_ready(w, rules)) < 0) {
+		it->retry = true;
+		goto done;
+	}
+	err = vt_analysis_sandbox_scan_fd(&it->res, w->sb, w->memfd_ro);
+	if (err < 0 && !vt_analysis_sandbox_alive(w->sb)) {
+		snprintf(why, sizeof(why), "%s", vt_error_last());
+		pthread_mutex_lock(&s->mu);
+		s->failures++;
+		s->errors++;
+		pthread_mutex_unlock(&s->mu);
+		w->sb_failed = true;
+		err = failed_result(&it->res, size, rules ? vt_analysis_rules_digest(rules) : "",
+				    why);
+	}
+done:
+	return err;
+}
+
+static void analyse(worker *w, item *it, vt_analysis_rules *rules)
+{
+	const char *ruleset = rules ? vt_analysis_rules_digest(rules) : "";
 	vt_analysis_service *s = w->s;
 	vt_index_sample smp;
 	vt_index_key key;
@@ -331,7 +452,13 @@ static void analyse(worker *w, item *it, const char *ruleset)
 	key.len = VT_HASH_SIZE;
 	if ((err = vt_index_sample_get_by_hash(&smp, s->idx, &key)) < 0 ||
 	    (err = load(w, &it->id, smp.size)) < 0 ||
-	    (err = vt_analysis_scan_fd(&it->res, w->aw, w->memfd)) < 0) {
+	    (err = child_scan(w, it, rules, smp.size)) < 0) {
+		if (it->retry) {
+			pthread_mutex_lock(&s->mu);
+			s->errors++;
+			pthread_mutex_unlock(&s->mu);
+			return; /* no analyser: stays queued, tried again */
+		}
 		/* Unreadable: an `unknown` verdict that says why, not a retry
 		 * forever. */
 		snprintf(it->err_msg, sizeof(it->err_msg), "%s", vt_error_last());
@@ -484,7 +611,7 @@ static void run_batch(worker *w)
 
 	for (size_t i = 0; i < w->n; i++) {
 		item *it = &w->items[i];
-		analyse(w, it, ruleset);
+		analyse(w, it, rules);
 		it->w = w;
 	}
 	/* Record what is about to be logged before logging it: the log's
@@ -531,8 +658,8 @@ static void run_batch(worker *w)
 	for (size_t i = 0; i < w->n; i++) {
 		item *it = &w->items[i];
 		vt_analysis_node *r = it->have_res ? &it->res.root : NULL;
-		/* Not logged as it had to be: leave it queued for a retry. */
-		if (it->log_it && !it->logged)
+		/* Not logged as it had to be, or not analysed: leave it queued. */
+		if ((it->log_it && !it->logged) || it->retry)
 			continue;
 		rows[nrows] = (vt_index_analysis){
 		    .sample = it->id,
@@ -575,14 +702,13 @@ static void run_batch(worker *w)
 static void *worker_main(void *arg)
 {
 	worker *w = arg;
-	if (vt_analysis_worker_new(&w->aw, w->s->eng) < 0)
-		return NULL;
 	while (claim(w)) {
 		run_batch(w);
 		release_all(w);
 	}
-	vt_analysis_worker_free(w->aw);
-	w->aw = NULL;
+	/* The child dies with this thread anyway (PR_SET_PDEATHSIG). */
+	vt_analysis_sandbox_free(w->sb);
+	w->sb = NULL;
 	return NULL;
 }
 
@@ -692,6 +818,7 @@ int vt_analysis_service_start(vt_analysis_service **out, vt_index *idx, vt_vault
 {
 	vt_analysis_service *s;
 	vt_analysis_limits lim;
+	char path[64];
 	int err = 0;
 
 	*out = NULL;
@@ -718,6 +845,10 @@ int vt_analysis_service_start(vt_analysis_service **out, vt_index *idx, vt_vault
 		lim = opt->limits;
 	if ((err = vt_analysis_engine_new(&s->eng, rules, &lim, 0)) < 0)
 		goto done;
+	vt_analysis_sandbox_options_default(&s->sb_opt);
+	s->sb_opt.limits = lim;
+	s->sb_opt.exe = opt ? opt->analyser_exe : NULL;
+	s->sb_opt.memory_max = opt ? opt->analyser_memory_max : 0;
 	if (rules) {
 		snprintf(s->ruleset, sizeof(s->ruleset), "%s", vt_analysis_rules_digest(rules));
 		s->nrules = vt_analysis_rules_count(rules);
@@ -740,8 +871,15 @@ int vt_analysis_service_start(vt_analysis_service **out, vt_index *idx, vt_vault
 		w->no = i;
 		pthread_mutex_init(&w->mu, NULL);
 		pthread_cond_init(&w->cv, NULL);
+		w->memfd_ro = -1;
 		if ((w->memfd = memfd_create("vitrine-sample", MFD_CLOEXEC)) < 0) {
 			err = vt_error_sys(VT_EIO, errno, "memfd_create");
+			goto done;
+		}
+		/* A second, read-only open file: the child may not write the sample. */
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", w->memfd);
+		if ((w->memfd_ro = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+			err = vt_error_sys(VT_EIO, errno, "%s", path);
 			goto done;
 		}
 		if ((w->chunk = malloc(CHUNK)) == NULL) {
@@ -788,6 +926,8 @@ void vt_analysis_service_free(vt_analysis_service *s)
 	for (unsigned i = 0; s->workers && i < s->nworkers; i++) {
 		if (s->workers[i].memfd > 0)
 			close(s->workers[i].memfd);
+		if (s->workers[i].memfd_ro > 0)
+			close(s->workers[i].memfd_ro);
 		free(s->workers[i].chunk);
 		pthread_mutex_destroy(&s->workers[i].mu);
 		pthread_cond_destroy(&s->workers[i].cv);
@@ -839,7 +979,8 @@ int vt_analysis_service_status(vt_buf *out, vt_analysis_service *s)
 	vt_index_analysis_counts c;
 	char ruleset[65];
 	unsigned nrules;
-	uint64_t total, done, errors, reconciled;
+	uint64_t total, done, errors, reconciled, started, restarts, failures, start_failures;
+	unsigned running = 0;
 	double secs, rate;
 	int err;
 
@@ -850,7 +991,14 @@ int vt_analysis_service_status(vt_buf *out, vt_analysis_service *s)
 	secs = elapsed(&s->retro_t0);
 	errors = s->errors;
 	reconciled = s->reconciled;
+	started = s->started;
+	restarts = s->restarts;
+	failures = s->failures;
+	start_failures = s->start_failures;
 	pthread_mutex_unlock(&s->mu);
+	/* A racy glance (workers own their handles); good enough for a status. */
+	for (unsigned i = 0; s->workers && i < s->nworkers; i++)
+		running += s->workers[i].sb != NULL;
 	if ((err = vt_index_analysis_count(&c, s->idx, ruleset)) < 0)
 		return err;
 	done = total > c.stale ? total - c.stale : 0;
@@ -865,10 +1013,14 @@ int vt_analysis_service_status(vt_buf *out, vt_analysis_service *s)
 				    ", \"pending\": %" PRIu64 ", \"queued\": %" PRIu64
 				    ", \"analysed\": %" PRIu64 ", \"errors\": %" PRIu64
 				    ", \"reconciled\": %" PRIu64
+				    ", \"analysers\": {\"running\": %u, \"started\": %" PRIu64
+				    ", \"restarts\": %" PRIu64 ", \"failures\": %" PRIu64
+				    ", \"start_failures\": %" PRIu64 "}"
 				    ", \"retro_scan\": {\"done\": %" PRIu64 ", \"total\": %" PRIu64
 				    ", \"rate\": %.1f, \"eta_s\": ",
 				    nrules, s->nworkers, c.samples, c.queued + c.stale, c.queued,
-				    c.current, errors, reconciled, done, total, rate);
+				    c.current, errors, reconciled, running, started, restarts, failures,
+				    start_failures, done, total, rate);
 	if (err == 0) {
 		if (c.stale == 0)
 			err = vt_buf_adds(out, "0}}\n");
