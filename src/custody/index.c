@@ -712,6 +712,79 @@ static int check_text(const char *what, const char *t, size_t max, bool required
 	return 0;
 }
 
+/* A caller's callback of a list function, and its payload. */
+typedef struct {
+	union {
+		int (*sighting)(const vt_index_sighting *s, void *payload);
+		int (*text)(const char *text, void *payload);
+		int (*token)(const vt_token *t, void *payload);
+		int (*child)(const vt_index_child *c, void *payload);
+		int (*pending)(const vt_index_pending *p, void *payload);
+	} fn;
+	void *payload;
+} row_cb;
+
+/* Reads one row into a value and hands it to the caller's callback. */
+typedef int (*row_fn)(sqlite3_stmt *s, const row_cb *cb);
+
+/*
+ * Step statement id of c with key (may be NULL) bound as ?1 and text (may
+ * be NULL) as ?2, handing each row to row() until it returns nonzero, which
+ * is then the result. what names the list in an error.
+ */
+static int each_row(conn *c, int id, const vt_hash *key, const char *text, row_fn row,
+		    const row_cb *cb, const char *what)
+{
+	sqlite3_stmt *s = NULL;
+	int err, rc;
+
+	if ((err = stmt(&s, c, id)) < 0)
+		goto done;
+	if (key)
+		sqlite3_bind_blob(s, 1, key->b, VT_HASH_SIZE, SQLITE_STATIC);
+	if (text)
+		sqlite3_bind_text(s, 2, text, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		if ((err = row(s, cb)) != 0)
+			goto done;
+	if (rc != SQLITE_DONE)
+		err = db_error(c->db, rc, what);
+done:
+	release(s);
+	return err;
+}
+
+/* each_row() on a reader of idx. */
+static int list_rows(vt_index *idx, int id, const vt_hash *key, const char *text, row_fn row,
+		     const row_cb *cb, const char *what)
+{
+	conn *c;
+	int err;
+
+	if ((err = reader_get(&c, idx)) < 0)
+		return err;
+	err = each_row(c, id, key, text, row, cb, what);
+	reader_put(idx, c);
+	return err;
+}
+
+/*
+ * The row of statement id for key on a reader, read by row() into
+ * cb->payload; row() returns 1 (or a negative code). VT_ENOTFOUND with the
+ * message notfound when there is no row.
+ */
+static int get_row(vt_index *idx, int id, const vt_hash *key, row_fn row, void *out,
+		   const char *notfound, const char *what)
+{
+	row_cb cb = {.payload = out};
+	int err = list_rows(idx, id, key, NULL, row, &cb, what);
+	if (err == 0)
+		err = vt_error_set(VT_ENOTFOUND, "%s", notfound);
+	else if (err == 1)
+		err = 0;
+	return err;
+}
+
 /* ---- samples ---- */
 
 static int sample_select(vt_index_sample *out, conn *c, const uint8_t *key, size_t len)
@@ -901,32 +974,19 @@ done:
 	return err;
 }
 
+static int sighting_row(sqlite3_stmt *s, const row_cb *cb)
+{
+	vt_index_sighting v;
+	row_sighting(&v, s);
+	return cb->fn.sighting(&v, cb->payload);
+}
+
 int vt_index_sightings_list(vt_index *idx, const vt_hash *sample, const char *tenant,
 			    int (*fn)(const vt_index_sighting *s, void *payload), void *payload)
 {
-	vt_index_sighting v;
-	sqlite3_stmt *s = NULL;
-	conn *c;
-	int err, rc;
-
-	if ((err = reader_get(&c, idx)) < 0)
-		return err;
-	if ((err = stmt(&s, c, tenant ? ST_SIGHTING_LIST_TENANT : ST_SIGHTING_LIST)) < 0)
-		goto done;
-	sqlite3_bind_blob(s, 1, sample->b, VT_HASH_SIZE, SQLITE_STATIC);
-	if (tenant)
-		sqlite3_bind_text(s, 2, tenant, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		row_sighting(&v, s);
-		if ((err = fn(&v, payload)) != 0)
-			goto done;
-	}
-	if (rc != SQLITE_DONE)
-		err = db_error(c->db, rc, "list sightings");
-done:
-	release(s);
-	reader_put(idx, c);
-	return err;
+	row_cb cb = {.fn.sighting = fn, .payload = payload};
+	return list_rows(idx, tenant ? ST_SIGHTING_LIST_TENANT : ST_SIGHTING_LIST, sample, tenant,
+			 sighting_row, &cb, "list sightings");
 }
 
 static int check_tag(const char *tag)
@@ -967,27 +1027,16 @@ done:
 	return err;
 }
 
+static int tag_row(sqlite3_stmt *s, const row_cb *cb)
+{
+	return cb->fn.text((const char *)sqlite3_column_text(s, 0), cb->payload);
+}
+
 int vt_index_tags_list(vt_index *idx, const vt_hash *sample,
 		       int (*fn)(const char *tag, void *payload), void *payload)
 {
-	sqlite3_stmt *s = NULL;
-	conn *c;
-	int err, rc;
-
-	if ((err = reader_get(&c, idx)) < 0)
-		return err;
-	if ((err = stmt(&s, c, ST_TAG_LIST)) < 0)
-		goto done;
-	sqlite3_bind_blob(s, 1, sample->b, VT_HASH_SIZE, SQLITE_STATIC);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-		if ((err = fn((const char *)sqlite3_column_text(s, 0), payload)) != 0)
-			goto done;
-	if (rc != SQLITE_DONE)
-		err = db_error(c->db, rc, "list tags");
-done:
-	release(s);
-	reader_put(idx, c);
-	return err;
+	row_cb cb = {.fn.text = fn, .payload = payload};
+	return list_rows(idx, ST_TAG_LIST, sample, NULL, tag_row, &cb, "list tags");
 }
 
 int vt_index_access_add(int64_t *out_id, vt_index *idx, const vt_index_access *a)
@@ -1177,28 +1226,17 @@ int vt_index_token_get(vt_token *out, vt_index *idx, const char *id_or_name)
 	return err;
 }
 
+static int token_row(sqlite3_stmt *s, const row_cb *cb)
+{
+	vt_token t;
+	row_token(&t, s);
+	return cb->fn.token(&t, cb->payload);
+}
+
 int vt_index_token_list(vt_index *idx, int (*fn)(const vt_token *t, void *payload), void *payload)
 {
-	sqlite3_stmt *s = NULL;
-	vt_token t;
-	conn *c;
-	int err, rc;
-
-	if ((err = reader_get(&c, idx)) < 0)
-		return err;
-	if ((err = stmt(&s, c, ST_TOKEN_LIST)) < 0)
-		goto done;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		row_token(&t, s);
-		if ((err = fn(&t, payload)) != 0)
-			goto done;
-	}
-	if (rc != SQLITE_DONE)
-		err = db_error(c->db, rc, "list tokens");
-done:
-	release(s);
-	reader_put(idx, c);
-	return err;
+	row_cb cb = {.fn.token = fn, .payload = payload};
+	return list_rows(idx, ST_TOKEN_LIST, NULL, NULL, token_row, &cb, "list tokens");
 }
 
 int vt_index_token_revoke(vt_token *out, vt_index *idx, const char *id_or_name)
@@ -1377,27 +1415,9 @@ static char *dup_col(sqlite3_stmt *s, int col)
 	return strdup(t ? (const char *)t : "");
 }
 
-int vt_index_analysis_get(vt_index_analysis_row *out, vt_index *idx, const vt_hash *sample)
+static int analysis_out(sqlite3_stmt *s, const row_cb *cb)
 {
-	sqlite3_stmt *s = NULL;
-	conn *c;
-	int err, rc;
-
-	memset(out, 0, sizeof(*out));
-	if ((err = reader_get(&c, idx)) < 0)
-		return err;
-	if ((err = stmt(&s, c, ST_ANALYSIS_GET)) < 0)
-		goto done;
-	sqlite3_bind_blob(s, 1, sample->b, VT_HASH_SIZE, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE) {
-		err = vt_error_set(VT_ENOTFOUND, "not analysed yet");
-		goto done;
-	}
-	if (rc != SQLITE_ROW) {
-		err = db_error(c->db, rc, "read an analysis");
-		goto done;
-	}
+	vt_index_analysis_row *out = cb->payload;
 	copy_text(out->ruleset, sizeof(out->ruleset), s, 0);
 	copy_text(out->verdict, sizeof(out->verdict), s, 1);
 	copy_text(out->type, sizeof(out->type), s, 2);
@@ -1408,11 +1428,15 @@ int vt_index_analysis_get(vt_index_analysis_row *out, vt_index *idx, const vt_ha
 	out->analysed = sqlite3_column_int64(s, 8);
 	out->log_index = sqlite3_column_type(s, 9) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 9);
 	if ((out->report = dup_col(s, 7)) == NULL)
-		err = vt_error_set(VT_ENOMEM, "out of memory");
-done:
-	release(s);
-	reader_put(idx, c);
-	return err;
+		return vt_error_set(VT_ENOMEM, "out of memory");
+	return 1;
+}
+
+int vt_index_analysis_get(vt_index_analysis_row *out, vt_index *idx, const vt_hash *sample)
+{
+	memset(out, 0, sizeof(*out));
+	return get_row(idx, ST_ANALYSIS_GET, sample, analysis_out, out, "not analysed yet",
+		       "read an analysis");
 }
 
 void vt_index_analysis_row_dispose(vt_index_analysis_row *r)
@@ -1423,50 +1447,36 @@ void vt_index_analysis_row_dispose(vt_index_analysis_row *r)
 	}
 }
 
+static int match_row(sqlite3_stmt *s, const row_cb *cb)
+{
+	char name[2 * VT_INDEX_RULE_MAX + 2];
+	snprintf(name, sizeof(name), "%s:%s", sqlite3_column_text(s, 0), sqlite3_column_text(s, 1));
+	return cb->fn.text(name, cb->payload);
+}
+
+static int child_row(sqlite3_stmt *s, const row_cb *cb)
+{
+	vt_index_child ch;
+	copy_text(ch.path, sizeof(ch.path), s, 0);
+	copy_blob(ch.child.b, VT_HASH_SIZE, s, 1);
+	return cb->fn.child(&ch, cb->payload);
+}
+
 int vt_index_analysis_list(vt_index *idx, const vt_hash *sample,
 			   int (*rule)(const char *rule, void *payload),
 			   int (*child)(const vt_index_child *c, void *payload), void *payload)
 {
-	sqlite3_stmt *s = NULL;
-	char name[2 * VT_INDEX_RULE_MAX + 2];
-	vt_index_child ch;
+	row_cb rcb = {.fn.text = rule, .payload = payload};
+	row_cb ccb = {.fn.child = child, .payload = payload};
 	conn *c;
-	int err, rc = SQLITE_DONE;
+	int err;
 
 	if ((err = reader_get(&c, idx)) < 0)
 		return err;
-	if (rule) {
-		if ((err = stmt(&s, c, ST_MATCH_LIST)) < 0)
-			goto done;
-		sqlite3_bind_blob(s, 1, sample->b, VT_HASH_SIZE, SQLITE_STATIC);
-		while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-			snprintf(name, sizeof(name), "%s:%s", sqlite3_column_text(s, 0),
-				 sqlite3_column_text(s, 1));
-			if ((err = rule(name, payload)) != 0)
-				goto done;
-		}
-		if (rc != SQLITE_DONE) {
-			err = db_error(c->db, rc, "list matches");
-			goto done;
-		}
-		release(s);
-		s = NULL;
-	}
-	if (child) {
-		if ((err = stmt(&s, c, ST_CHILD_LIST)) < 0)
-			goto done;
-		sqlite3_bind_blob(s, 1, sample->b, VT_HASH_SIZE, SQLITE_STATIC);
-		while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-			copy_text(ch.path, sizeof(ch.path), s, 0);
-			copy_blob(ch.child.b, VT_HASH_SIZE, s, 1);
-			if ((err = child(&ch, payload)) != 0)
-				goto done;
-		}
-		if (rc != SQLITE_DONE)
-			err = db_error(c->db, rc, "list children");
-	}
-done:
-	release(s);
+	if (rule)
+		err = each_row(c, ST_MATCH_LIST, sample, NULL, match_row, &rcb, "list matches");
+	if (err == 0 && child)
+		err = each_row(c, ST_CHILD_LIST, sample, NULL, child_row, &ccb, "list children");
 	reader_put(idx, c);
 	return err;
 }
@@ -1623,55 +1633,33 @@ static void row_pending(vt_index_pending *o, sqlite3_stmt *s)
 	o->log_index = sqlite3_column_type(s, 3) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 3);
 }
 
+static int pending_out(sqlite3_stmt *s, const row_cb *cb)
+{
+	row_pending(cb->payload, s);
+	return 1;
+}
+
 int vt_index_analysis_pending_get(vt_index_pending *out, vt_index *idx, const vt_hash *sample)
 {
-	sqlite3_stmt *s = NULL;
-	conn *c;
-	int err, rc;
-
 	memset(out, 0, sizeof(*out));
-	if ((err = reader_get(&c, idx)) < 0)
-		return err;
-	if ((err = stmt(&s, c, ST_PENDING_GET)) < 0)
-		goto done;
-	sqlite3_bind_blob(s, 1, sample->b, VT_HASH_SIZE, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		row_pending(out, s);
-	else if (rc == SQLITE_DONE)
-		err = vt_error_set(VT_ENOTFOUND, "no entry pending for this sample");
-	else
-		err = db_error(c->db, rc, "read a pending entry");
-done:
-	release(s);
-	reader_put(idx, c);
-	return err;
+	return get_row(idx, ST_PENDING_GET, sample, pending_out, out,
+		       "no entry pending for this sample", "read a pending entry");
+}
+
+static int pending_row(sqlite3_stmt *s, const row_cb *cb)
+{
+	vt_index_pending p;
+	row_pending(&p, s);
+	return cb->fn.pending(&p, cb->payload);
 }
 
 int vt_index_analysis_pending_list(vt_index *idx,
 				   int (*fn)(const vt_index_pending *p, void *payload),
 				   void *payload)
 {
-	sqlite3_stmt *s = NULL;
-	vt_index_pending p;
-	conn *c;
-	int err, rc;
-
-	if ((err = reader_get(&c, idx)) < 0)
-		return err;
-	if ((err = stmt(&s, c, ST_PENDING_LIST)) < 0)
-		goto done;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		row_pending(&p, s);
-		if ((err = fn(&p, payload)) != 0)
-			goto done;
-	}
-	if (rc != SQLITE_DONE)
-		err = db_error(c->db, rc, "list pending entries");
-done:
-	release(s);
-	reader_put(idx, c);
-	return err;
+	row_cb cb = {.fn.pending = fn, .payload = payload};
+	return list_rows(idx, ST_PENDING_LIST, NULL, NULL, pending_row, &cb,
+			 "list pending entries");
 }
 
 int vt_index_analysis_pending_resolve(vt_index *idx, const vt_hash *sample, int64_t log_index)
