@@ -48,8 +48,8 @@ int cli_load_vkey(vt_note_verifier **out, const char *path);
 
 /* Where a log is read from: a data directory or a server. */
 typedef struct {
-	vt_storage *st;  /* --dir */
-	vt_client *cl;   /* --url */
+	vt_storage *st; /* --dir */
+	vt_client *cl;	/* --url */
 } cli_source;
 
 int cli_source_open(cli_source *s, const char *dir, const char *url, const char *token);
@@ -82,5 +82,28 @@ void cli_server_error(char *out, size_t cap, const vt_client_response *r);
 
 /* True when stderr is a terminal (progress lines go there). */
 bool cli_tty(void);
+
+/*
+ * --token-file FILE: point *out at the token on FILE's first line (kept in
+ * a static buffer). On failure print "vitrine: cannot read token file FILE"
+ * and return EXIT_USAGE; 0 otherwise (defined in cmd_token.c).
+ */
+int cli_token_file(const char **out, const char *path);
+
+/*
+ * Append one entry to the log of the site in dir, opened for this call;
+ * *index gets its index. VT_EBUSY when a server holds dir, with a hint to
+ * VERB through it with --url (defined in cmd_log.c, as is the next).
+ */
+int cli_log_append_local(uint64_t *index, const char *dir, const void *entry, size_t len,
+			 const char *verb);
+
+/*
+ * POST one entry to the server's log/add (its answer into resp) and, when
+ * v is set, verify the proof against v's log, wrapping a failure as "the
+ * server's proof WHAT"; *index gets its index.
+ */
+int cli_log_post(uint64_t *index, vt_client *cl, vt_buf *resp, vt_note_verifier *v,
+		 const void *entry, size_t len, const char *what);
 
 #endif

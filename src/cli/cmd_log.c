@@ -63,7 +63,6 @@ static int parse_opts(opts *o, int argc, char **argv)
 	    {"entry", required_argument, 0, 'e'}, {"index", required_argument, 0, 'i'},
 	    {"help", no_argument, 0, 'h'},	  {0, 0, 0, 0},
 	};
-	static char token[128];
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -73,19 +72,10 @@ static int parse_opts(opts *o, int argc, char **argv)
 		case 'd': o->dir = optarg; break;
 		case 'u': o->url = optarg; break;
 		case 't': o->token = optarg; break;
-		case 'T': {
-			FILE *f = fopen(optarg, "r");
-			if (!f || !fgets(token, sizeof(token), f)) {
-				fprintf(stderr, "vitrine: cannot read token file %s\n", optarg);
-				if (f)
-					fclose(f);
+		case 'T':
+			if (cli_token_file(&o->token, optarg) != 0)
 				return EXIT_USAGE;
-			}
-			fclose(f);
-			token[strcspn(token, "\r\n")] = '\0';
-			o->token = token;
 			break;
-		}
 		case 'k': o->vkey = optarg; break;
 		case 'o': o->old = optarg; break;
 		case 'e': o->entry = optarg; break;
@@ -118,6 +108,57 @@ static int load_verifier(vt_note_verifier **out, const opts *o)
 }
 
 /* ---- append ----------------------------------------------------------- */
+
+int cli_log_append_local(uint64_t *index, const char *dir, const void *entry, size_t len,
+			 const char *verb)
+{
+	vt_note_signer *s = NULL;
+	vt_storage *st = NULL;
+	vt_log *log = NULL;
+	vt_log_options lo;
+	int err;
+
+	vt_log_options_default(&lo);
+	if ((err = cli_load_signer(&s, dir)) < 0)
+		goto done;
+	if ((err = vt_storage_posix_open(&st, dir, true)) < 0) {
+		if (err == VT_EBUSY)
+			err = vt_error_wrap(err,
+					    "a server holds %s: %s through it with --url URL "
+					    "--token-file FILE",
+					    dir, verb);
+		goto done;
+	}
+	if ((err = vt_log_open(&log, st, s, &lo)) < 0 ||
+	    (err = vt_log_append(log, index, &entry, &len, 1)) < 0)
+		goto done;
+done:
+	vt_log_close(log);
+	vt_storage_close(st);
+	vt_note_signer_free(s);
+	return err;
+}
+
+int cli_log_post(uint64_t *index, vt_client *cl, vt_buf *resp, vt_note_verifier *v,
+		 const void *entry, size_t len, const char *what)
+{
+	vt_tlog_proof p;
+	vt_checkpoint c;
+	int err;
+
+	if ((err = vt_client_post(cl, resp, "log/add", entry, len)) < 0 ||
+	    (err = vt_tlog_proof_parse(&p, (const char *)resp->ptr, resp->len)) < 0)
+		goto done;
+	/* The server must be this site's log, and the entry in it. */
+	if (v && (err = vt_tlog_proof_verify_origin(&c, NULL, &p, vt_note_verifier_name(v), entry,
+						    len, &v, 1)) < 0) {
+		err = vt_error_wrap(err, "the server's proof %s", what);
+		goto done;
+	}
+	*index = p.index;
+done:
+	return err;
+}
 
 typedef struct {
 	const uint8_t **p;
@@ -166,7 +207,8 @@ static void *remote_worker(void *arg)
 	if ((err = vt_client_new(&cl, j->o->url, j->o->token)) < 0)
 		goto fail;
 	for (;;) {
-		vt_tlog_proof p;
+		char what[64];
+		uint64_t index = 0;
 		size_t i;
 		pthread_mutex_lock(&j->mu);
 		i = j->err < 0 ? j->l->n : j->next++;
@@ -174,23 +216,15 @@ static void *remote_worker(void *arg)
 		if (i >= j->l->n)
 			break;
 		vt_buf_reset(&resp);
-		if ((err = vt_client_post(cl, &resp, "log/add", j->l->p[i], j->l->len[i])) < 0 ||
-		    (err = vt_tlog_proof_parse(&p, (const char *)resp.ptr, resp.len)) < 0)
+		snprintf(what, sizeof(what), "for entry %zu", i);
+		if ((err = cli_log_post(&index, cl, &resp, j->v, j->l->p[i], j->l->len[i], what)) <
+		    0)
 			goto fail;
-		if (j->v) {
-			vt_checkpoint c;
-			if ((err = vt_tlog_proof_verify_origin(
-				 &c, NULL, &p, vt_note_verifier_name(j->v), j->l->p[i],
-				 j->l->len[i], &j->v, 1)) < 0) {
-				err = vt_error_wrap(err, "the server's proof for entry %zu", i);
-				goto fail;
-			}
-		}
 		pthread_mutex_lock(&j->mu);
-		if (j->done++ == 0 || p.index < j->first)
-			j->first = p.index;
-		if (p.index > j->last)
-			j->last = p.index;
+		if (j->done++ == 0 || index < j->first)
+			j->first = index;
+		if (index > j->last)
+			j->last = index;
 		pthread_mutex_unlock(&j->mu);
 	}
 	vt_client_free(cl);

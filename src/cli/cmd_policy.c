@@ -7,7 +7,6 @@
 #include "vitrine/hash.h"
 #include "vitrine/log.h"
 #include "vitrine/policy.h"
-#include "vitrine/proof.h"
 #include "vitrine/tile.h"
 
 #include <errno.h>
@@ -65,7 +64,6 @@ static int parse_opts(opts *o, int argc, char **argv)
 	    {"help", no_argument, 0, 'h'},
 	    {0, 0, 0, 0},
 	};
-	static char token[256];
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -78,19 +76,10 @@ static int parse_opts(opts *o, int argc, char **argv)
 		case 'd': o->dir = optarg; break;
 		case 'u': o->url = optarg; break;
 		case 't': o->token = optarg; break;
-		case 'T': {
-			FILE *f = fopen(optarg, "r");
-			if (!f || !fgets(token, sizeof(token), f)) {
-				fprintf(stderr, "vitrine: cannot read token file %s\n", optarg);
-				if (f)
-					fclose(f);
+		case 'T':
+			if (cli_token_file(&o->token, optarg) != 0)
 				return EXIT_USAGE;
-			}
-			fclose(f);
-			token[strcspn(token, "\r\n")] = '\0';
-			o->token = token;
 			break;
-		}
 		case 'h': fputs(help, stdout); return -1;
 		default: return cli_usage("policy", "bad option");
 		}
@@ -283,63 +272,20 @@ static int site_jurisdiction(char *out, const char *dir)
 	return err;
 }
 
-/* Append the entry to the local log; *index its index. */
-static int append_local(uint64_t *index, const opts *o, const vt_buf *entry)
-{
-	vt_note_signer *s = NULL;
-	vt_storage *st = NULL;
-	vt_log *log = NULL;
-	vt_log_options lo;
-	const void *e = entry->ptr;
-	size_t len = entry->len;
-	int err;
-
-	vt_log_options_default(&lo);
-	if ((err = cli_load_signer(&s, o->dir)) < 0)
-		goto done;
-	if ((err = vt_storage_posix_open(&st, o->dir, true)) < 0) {
-		if (err == VT_EBUSY)
-			err = vt_error_wrap(err,
-					    "a server holds %s: adopt through it with --url "
-					    "URL --token-file FILE",
-					    o->dir);
-		goto done;
-	}
-	if ((err = vt_log_open(&log, st, s, &lo)) < 0 ||
-	    (err = vt_log_append(log, index, &e, &len, 1)) < 0)
-		goto done;
-done:
-	vt_log_close(log);
-	vt_storage_close(st);
-	vt_note_signer_free(s);
-	return err;
-}
-
 /* Append the entry through the server's POST /log/add; check its proof. */
 static int append_remote(uint64_t *index, const opts *o, const vt_buf *entry)
 {
 	vt_note_verifier *v = NULL;
 	vt_client *cl = NULL;
-	vt_tlog_proof p;
-	vt_checkpoint c;
 	char path[4096];
 	vt_buf resp;
 	int err;
 
 	vt_buf_init(&resp, 1 << 20);
 	snprintf(path, sizeof(path), "%s/log.vkey", o->dir);
-	if ((err = cli_load_vkey(&v, path)) < 0 ||
-	    (err = vt_client_new(&cl, o->url, o->token)) < 0 ||
-	    (err = vt_client_post(cl, &resp, "log/add", entry->ptr, entry->len)) < 0 ||
-	    (err = vt_tlog_proof_parse(&p, (const char *)resp.ptr, resp.len)) < 0)
+	if ((err = cli_load_vkey(&v, path)) < 0 || (err = vt_client_new(&cl, o->url, o->token)) < 0)
 		goto done;
-	/* The server must be this site's log, and the entry in it. */
-	if ((err = vt_tlog_proof_verify_origin(&c, NULL, &p, vt_note_verifier_name(v), entry->ptr,
-					       entry->len, &v, 1)) < 0) {
-		err = vt_error_wrap(err, "the server's proof of the policy entry");
-		goto done;
-	}
-	*index = p.index;
+	err = cli_log_post(index, cl, &resp, v, entry->ptr, entry->len, "of the policy entry");
 done:
 	vt_client_free(cl);
 	vt_note_verifier_free(v);
@@ -428,7 +374,8 @@ static int do_adopt(const opts *o)
 	}
 	/* The entry is durable in the log before the policy takes effect. */
 	if (vt_policy_entry(&entry, &next, note.ptr, note.len) < 0 ||
-	    (o->url ? append_remote(&index, o, &entry) : append_local(&index, o, &entry)) < 0) {
+	    (o->url ? append_remote(&index, o, &entry)
+		    : cli_log_append_local(&index, o->dir, entry.ptr, entry.len, "adopt")) < 0) {
 		rc = cli_fail("cannot log the policy entry; the policy was not adopted");
 		goto done;
 	}

@@ -76,7 +76,6 @@ static int parse_opts(opts *o, int argc, char **argv)
 	    {"help", no_argument, 0, 'h'},
 	    {0, 0, 0, 0},
 	};
-	static char token[256];
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -93,19 +92,10 @@ static int parse_opts(opts *o, int argc, char **argv)
 		case 'f': o->from = optarg; break;
 		case 'p': o->policy = optarg; break;
 		case 'c': o->checkpoint = optarg; break;
-		case 'T': {
-			FILE *f = fopen(optarg, "r");
-			if (!f || !fgets(token, sizeof(token), f)) {
-				fprintf(stderr, "vitrine: cannot read token file %s\n", optarg);
-				if (f)
-					fclose(f);
+		case 'T':
+			if (cli_token_file(&o->token, optarg) != 0)
 				return EXIT_USAGE;
-			}
-			fclose(f);
-			token[strcspn(token, "\r\n")] = 0;
-			o->token = token;
 			break;
-		}
 		case 'h': fputs(help, stdout); return EXIT_OK;
 		default: return cli_usage("rules", "bad option");
 		}
@@ -262,33 +252,12 @@ done:
 /* Log a staged set's entry in SITE's log (no server holding it), then install it. */
 static int log_and_commit(const opts *o, vt_ruleset_stage *stage)
 {
-	vt_note_signer *signer = NULL;
-	vt_storage *st = NULL;
-	vt_log *log = NULL;
-	vt_log_options lo;
 	vt_analysis_rules *r = vt_ruleset_stage_rules(stage);
-	const vt_buf *e;
-	const void *ep;
-	size_t elen;
+	const vt_buf *e = vt_ruleset_stage_entry(stage);
 	uint64_t index = 0;
 	int err;
 
-	vt_log_options_default(&lo);
-	if ((err = cli_load_signer(&signer, o->dir)) < 0)
-		goto done;
-	if ((err = vt_storage_posix_open(&st, o->dir, true)) < 0) {
-		if (err == VT_EBUSY)
-			err = vt_error_wrap(err,
-					    "a server holds %s: install through it with --url URL "
-					    "--token-file FILE",
-					    o->dir);
-		goto done;
-	}
-	e = vt_ruleset_stage_entry(stage);
-	ep = e->ptr;
-	elen = e->len;
-	if ((err = vt_log_open(&log, st, signer, &lo)) < 0 ||
-	    (err = vt_log_append(log, &index, &ep, &elen, 1)) < 0)
+	if ((err = cli_log_append_local(&index, o->dir, e->ptr, e->len, "install")) < 0)
 		goto done;
 	/* Logged: only now is the set put in force. */
 	if ((err = vt_ruleset_stage_commit(stage)) < 0)
@@ -299,9 +268,6 @@ static int log_and_commit(const opts *o, vt_ruleset_stage *stage)
 	       vt_ruleset_stage_release(stage)[0] ? " of release " : "",
 	       vt_ruleset_stage_release(stage), (unsigned long long)index);
 done:
-	vt_log_close(log);
-	vt_storage_close(st);
-	vt_note_signer_free(signer);
 	return err;
 }
 

@@ -33,6 +33,27 @@ static const char help[] =
     "  revoke --dir DIR ID|NAME\n"
     "        refuse the token from now on\n";
 
+int cli_token_file(const char **out, const char *path)
+{
+	/* Room for a longer line than a token, so a wrong file is refused by
+	 * the server rather than cut to something that looks like one. */
+	static char token[256];
+	FILE *f = fopen(path, "r");
+	int rc = 0;
+
+	if (!f || !fgets(token, sizeof(token), f)) {
+		fprintf(stderr, "vitrine: cannot read token file %s\n", path);
+		rc = EXIT_USAGE;
+		goto done;
+	}
+	token[strcspn(token, "\r\n")] = '\0';
+	*out = token;
+done:
+	if (f)
+		fclose(f);
+	return rc;
+}
+
 static void format_time(char *out, size_t cap, int64_t t)
 {
 	time_t tt = (time_t)t;
