@@ -334,44 +334,21 @@ done:
 int vt_client_upload(vt_client *c, vt_client_response *resp, vt_buf *out, const char *path,
 		     const char *file_path, const char *file_name, const char *const *fields)
 {
-	curl_mime *mime = NULL;
-	curl_mimepart *part;
-	char url[4096];
-	const char *base;
-	xfer x;
-	FILE *probe;
+	vt_client_part *parts;
+	size_t n = 1;
 	int err;
 
-	begin(c, &x, url, sizeof(url), resp, path);
-	x.out = out;
-	/* curl reports an unreadable file only as a failed transfer: ask first. */
-	if ((probe = fopen(file_path, "rb")) == NULL) {
-		err = vt_error_sys(VT_EIO, errno, "%s", file_path);
-		goto done;
-	}
-	fclose(probe);
-	base = strrchr(file_path, '/');
-	base = base ? base + 1 : file_path;
-	if ((mime = curl_mime_init(c->h)) == NULL || (part = curl_mime_addpart(mime)) == NULL ||
-	    curl_mime_name(part, "file") != CURLE_OK ||
-	    curl_mime_filedata(part, file_path) != CURLE_OK ||
-	    curl_mime_filename(part, file_name ? file_name : base) != CURLE_OK)
-		goto nomem;
-	for (size_t i = 0; fields && fields[i] && fields[i + 1]; i += 2) {
-		if ((part = curl_mime_addpart(mime)) == NULL ||
-		    curl_mime_name(part, fields[i]) != CURLE_OK ||
-		    curl_mime_data(part, fields[i + 1], CURL_ZERO_TERMINATED) != CURLE_OK)
-			goto nomem;
-	}
-	if (c->auth)
-		curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, c->auth);
-	curl_easy_setopt(c->h, CURLOPT_MIMEPOST, mime);
-	err = run_xfer(c, &x, url);
-	goto done;
-nomem:
-	err = vt_error_set(VT_ENOMEM, "out of memory");
-done:
-	curl_mime_free(mime);
+	while (fields && fields[2 * (n - 1)] && fields[2 * (n - 1) + 1])
+		n++;
+	if ((parts = calloc(n, sizeof(*parts))) == NULL)
+		return vt_error_set(VT_ENOMEM, "out of memory");
+	parts[0] = (vt_client_part){.name = "file", .file_path = file_path, .file_name = file_name};
+	for (size_t i = 1; i < n; i++)
+		parts[i] = (vt_client_part){.name = fields[2 * (i - 1)],
+					    .data = fields[2 * (i - 1) + 1],
+					    .len = strlen(fields[2 * (i - 1) + 1])};
+	err = vt_client_upload_parts(c, resp, out, path, parts, n);
+	free(parts);
 	return err;
 }
 
