@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* vitrine build: build a recipe twice in the sandbox, compare, sign its provenance. */
 #include "cli.h"
+#include "conveyer_cli.h"
 #include "vitrine/conveyer.h"
 #include "vitrine/dsse.h"
 #include "vitrine/encoding.h"
@@ -39,23 +40,6 @@ static const char help[] =
 static void progress(const char *line, void *payload)
 {
 	fprintf(stderr, "build: %s\n", line);
-}
-
-static int load_key(vt_dsse_signer *s, const char *path)
-{
-	vt_buf b;
-	int err;
-	vt_buf_init(&b, 4096);
-	if ((err = vt_fs_read(&b, AT_FDCWD, path)) == 0) {
-		while (b.len > 0 && (b.ptr[b.len - 1] == '\n' || b.ptr[b.len - 1] == '\r'))
-			b.ptr[--b.len] = 0;
-		err = vt_dsse_signer_from_note(s, (const char *)b.ptr, b.len);
-	}
-	if (err < 0)
-		err = vt_error_wrap(err, "%s", path);
-	memset(b.ptr ? b.ptr : (uint8_t *)"", 0, b.ptr ? b.len : 0);
-	vt_buf_dispose(&b);
-	return err;
 }
 
 static void print_summary(const vt_build *b, bool once)
@@ -169,7 +153,7 @@ int cmd_build(int argc, char **argv)
 	}
 	/* A bad key should fail before minutes of building, not after. */
 	if (key_path) {
-		if (load_key(&signer, key_path) < 0) {
+		if (cv_load_signer(&signer, key_path) < 0) {
 			rc = cli_fail("key");
 			goto done;
 		}
