@@ -80,6 +80,13 @@ int cli_read_file(vt_buf *out, const char *path);
  */
 void cli_server_error(char *out, size_t cap, const vt_client_response *r);
 
+/*
+ * The site and token of "vitrine CMD": *url and *token as given, else
+ * from VITRINE_URL and VITRINE_TOKEN. EXIT_USAGE (printed) when either is
+ * missing, 0 otherwise (defined in cmd_files.c).
+ */
+int cli_site_env(const char **url, const char **token, const char *cmd);
+
 /* True when stderr is a terminal (progress lines go there). */
 bool cli_tty(void);
 

@@ -63,6 +63,19 @@ static void one_line(char *s)
 			*s = '?';
 }
 
+int cli_site_env(const char **url, const char **token, const char *cmd)
+{
+	if (!*url)
+		*url = getenv("VITRINE_URL");
+	if (!*token)
+		*token = getenv("VITRINE_TOKEN");
+	if (!*url || !**url)
+		return cli_usage(cmd, "no site: give --url URL or set VITRINE_URL");
+	if (!*token || !**token)
+		return cli_usage(cmd, "no token: give --token TOKEN or set VITRINE_TOKEN");
+	return 0;
+}
+
 void cli_server_error(char *out, size_t cap, const vt_client_response *r)
 {
 	const char *body = vt_buf_cstr(&r->error_body);
@@ -128,15 +141,7 @@ static int parse_opts(opts *o, int argc, char **argv)
 	}
 	o->argc = argc - optind;
 	o->argv = argv + optind;
-	if (!o->url)
-		o->url = getenv("VITRINE_URL");
-	if (!o->token)
-		o->token = getenv("VITRINE_TOKEN");
-	if (!o->url || !*o->url)
-		return cli_usage("files", "no site: give --url URL or set VITRINE_URL");
-	if (!o->token || !*o->token)
-		return cli_usage("files", "no token: give --token TOKEN or set VITRINE_TOKEN");
-	return 0;
+	return cli_site_env(&o->url, &o->token, "files");
 }
 
 static int to_buf(const void *data, size_t len, void *payload)

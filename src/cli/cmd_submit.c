@@ -353,22 +353,30 @@ static int by_hash(const void *a, const void *b)
 	return c ? c : (*x < *y ? -1 : *x > *y);
 }
 
+/* The pending items of r, in walk order, into *v (NULL when r has none). */
+static int pending_items(item ***v, size_t *m, run *r)
+{
+	*v = NULL;
+	*m = 0;
+	if (r->n == 0)
+		return 0;
+	if ((*v = malloc(r->n * sizeof(**v))) == NULL)
+		return vt_error_set(VT_ENOMEM, "out of memory");
+	for (size_t i = 0; i < r->n; i++)
+		if (r->items[i].state == S_PENDING)
+			(*v)[(*m)++] = &r->items[i];
+	return 0;
+}
+
 /* Mark every file whose content an earlier pending file has as a duplicate. */
 static int mark_duplicates(run *r)
 {
 	item **v = NULL;
 	size_t m = 0;
-	int err = 0;
+	int err;
 
-	if (r->n == 0)
+	if ((err = pending_items(&v, &m, r)) < 0 || m == 0)
 		goto done;
-	if ((v = malloc(r->n * sizeof(*v))) == NULL) {
-		err = vt_error_set(VT_ENOMEM, "out of memory");
-		goto done;
-	}
-	for (size_t i = 0; i < r->n; i++)
-		if (r->items[i].state == S_PENDING)
-			v[m++] = &r->items[i];
 	qsort(v, m, sizeof(*v), by_hash);
 	for (size_t i = 1; i < m; i++)
 		if (strcmp(v[i]->hex, v[i - 1]->hex) == 0)
@@ -440,17 +448,10 @@ static int lookup_all(run *r, vt_client *cl)
 {
 	item **v = NULL;
 	size_t m = 0;
-	int err = 0;
+	int err;
 
-	if (r->n == 0)
+	if ((err = pending_items(&v, &m, r)) < 0)
 		goto done;
-	if ((v = malloc(r->n * sizeof(*v))) == NULL) {
-		err = vt_error_set(VT_ENOMEM, "out of memory");
-		goto done;
-	}
-	for (size_t i = 0; i < r->n; i++)
-		if (r->items[i].state == S_PENDING)
-			v[m++] = &r->items[i];
 	for (size_t i = 0; i < m && err == 0; i += LOOKUP_BATCH)
 		err = lookup_batch(r, cl, v + i, m - i < LOOKUP_BATCH ? m - i : LOOKUP_BATCH);
 done:
@@ -660,17 +661,9 @@ static int parse_opts(opts *o, int argc, char **argv)
 	}
 	o->argc = argc - optind;
 	o->argv = argv + optind;
-	if (!o->url)
-		o->url = getenv("VITRINE_URL");
-	if (!o->token)
-		o->token = getenv("VITRINE_TOKEN");
 	if (o->argc == 0)
 		return cli_usage("submit", "name at least one FILE or DIR");
-	if (!o->url || !*o->url)
-		return cli_usage("submit", "no site: give --url URL or set VITRINE_URL");
-	if (!o->token || !*o->token)
-		return cli_usage("submit", "no token: give --token TOKEN or set VITRINE_TOKEN");
-	return 0;
+	return cli_site_env(&o->url, &o->token, "submit");
 }
 
 static const char *state_name(int s)
