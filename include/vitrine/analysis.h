@@ -56,6 +56,10 @@ void vt_analysis_limits_default(vt_analysis_limits *out);
 enum {
 	VT_ANALYSIS_YARA_ONLY = 1 << 0,	  /* YARA matches only: no hashes, type or children */
 	VT_ANALYSIS_NO_CHILDREN = 1 << 1, /* do not open containers */
+	/* A memory fault during a YARA scan kills the process instead of being
+	 * caught by libyara's SIGSEGV/SIGBUS handlers (the confined child sets
+	 * it: after a fault it must not go on, and it may not install handlers). */
+	VT_ANALYSIS_NO_TRYCATCH = 1 << 2,
 };
 
 /* ---- rules ---- */
@@ -277,7 +281,9 @@ void vt_analysis_sandbox_free(vt_analysis_sandbox *sb);
  * with VT_EIO and "analyser crashed: signal 11 (SIGSEGV)", "analyser timed
  * out after N s", "analyser exited (exit status N)" or "analyser sent a
  * malformed answer: ...". An error of the analysis itself is returned
- * with "analysis failed: ..." and its code, and the child goes on.
+ * with "analysis failed: ..." and its code, and the child goes on. A
+ * child found dead before the sample was sent (killed while idle) is
+ * VT_EBUSY, "analyser died while idle (...)": start another and retry.
  */
 int vt_analysis_sandbox_scan_fd(vt_analysis_result *out, vt_analysis_sandbox *sb, int fd);
 

@@ -442,6 +442,16 @@ int vt_analysis_sandbox_scan_fd(vt_analysis_result *out, vt_analysis_sandbox *sb
 		err = vt_error_set(VT_EIO, "analyser is not running");
 		goto done;
 	}
+	/* Died while idle (killed from outside, out of memory): not this sample's doing. */
+	{
+		struct pollfd pfd = {sb->sock, POLLIN, 0};
+		if (poll(&pfd, 1, 0) == 1) {
+			reap(sb, true, how, sizeof(how));
+			err = vt_error_set(VT_EBUSY, "analyser died while idle (%s)",
+					   how[0] ? how : "gone");
+			goto done;
+		}
+	}
 	memset(&u, 0, sizeof(u));
 	msg.msg_iov = &iov;
 	msg.msg_iovlen = 1;
@@ -644,10 +654,7 @@ static int seccomp_on(int sock)
 	struct scmp_arg_cmp fd_is_sock = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)sock);
 	struct scmp_arg_cmp no_exec = SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0);
 	struct scmp_arg_cmp empty_path = SCMP_A3(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, AT_EMPTY_PATH);
-#ifndef VT_SANITIZED
-	struct scmp_arg_cmp is_sigbus = SCMP_A0(SCMP_CMP_EQ, SIGBUS);
-	struct scmp_arg_cmp is_sigsegv = SCMP_A0(SCMP_CMP_EQ, SIGSEGV);
-#endif
+
 	int err = 0, rc;
 
 	if (f == NULL) {
@@ -667,13 +674,7 @@ static int seccomp_on(int sock)
 		err = add_rule(f, SCMP_SYS(mprotect), 1, &no_exec);
 	if (err == 0)
 		err = add_rule(f, SCMP_SYS(newfstatat), 1, &empty_path);
-#ifndef VT_SANITIZED
-	/* libyara guards each scan with SIGBUS and SIGSEGV handlers (YR_TRYCATCH). */
-	if (err == 0)
-		err = add_rule(f, SCMP_SYS(rt_sigaction), 1, &is_sigbus);
-	if (err == 0)
-		err = add_rule(f, SCMP_SYS(rt_sigaction), 1, &is_sigsegv);
-#endif
+
 	if (err < 0)
 		goto done;
 	if ((rc = seccomp_load(f)) != 0)
@@ -807,7 +808,9 @@ int vt_analysis_child_run(const vt_analysis_child_options *o)
 		if (err < 0)
 			goto done;
 	}
-	if ((err = vt_analysis_engine_new(&eng, rules, &o->limits, o->flags)) < 0 ||
+	/* A fault is a crash here: libyara must not catch it and go on. */
+	if ((err = vt_analysis_engine_new(&eng, rules, &o->limits,
+					  o->flags | VT_ANALYSIS_NO_TRYCATCH)) < 0 ||
 	    (err = vt_analysis_worker_new(&w, eng)) < 0)
 		goto done;
 	/* Load lazily initialised pieces (OpenSSL's digests, libmagic's and

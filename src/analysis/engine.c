@@ -739,6 +739,8 @@ static int worker_prepare(vt_analysis_worker *w)
 		goto done;
 	}
 	yr_scanner_set_callback(w->scanner, yara_cb, w);
+	if (w->e->flags & VT_ANALYSIS_NO_TRYCATCH)
+		yr_scanner_set_flags(w->scanner, SCAN_FLAGS_NO_TRYCATCH);
 done:
 	if (w->scanner != NULL)
 		yr_scanner_set_timeout(w->scanner, w->e->limits.timeout_s);

@@ -417,11 +417,20 @@ static int child_scan(worker *w, item *it, vt_analysis_rules *rules, uint64_t si
 	char why[256];
 	int err;
 
-	if ((err = child_ready(w, rules)) < 0) {
-		it->retry = true;
-		goto done;
+	for (int attempt = 0;; attempt++) {
+		if ((err = child_ready(w, rules)) < 0) {
+			it->retry = true;
+			goto done;
+		}
+		err = vt_analysis_sandbox_scan_fd(&it->res, w->sb, w->memfd_ro);
+		if (err != VT_EBUSY || attempt > 0)
+			break;
+		/* It died while idle: not this sample's doing; one more child. */
+		pthread_mutex_lock(&s->mu);
+		s->failures++;
+		pthread_mutex_unlock(&s->mu);
+		w->sb_failed = true;
 	}
-	err = vt_analysis_sandbox_scan_fd(&it->res, w->sb, w->memfd_ro);
 	if (err < 0 && !vt_analysis_sandbox_alive(w->sb)) {
 		snprintf(why, sizeof(why), "%s", vt_error_last());
 		pthread_mutex_lock(&s->mu);

@@ -10,6 +10,7 @@
 #include "../test.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -471,6 +472,15 @@ static void test_failures(void)
 	sb = start(NULL, "exit", 0);
 	CHECK_CODE(vt_analysis_sandbox_scan_fd(&r, sb, fd), VT_EIO);
 	CHECK(strcmp(vt_error_last(), "analyser exited (exit status 3)") == 0);
+	vt_analysis_sandbox_free(sb);
+
+	/* Killed while idle: found before the sample is sent, not blamed on it. */
+	sb = start(NULL, NULL, 0);
+	CHECK(kill((pid_t)vt_analysis_sandbox_pid(sb), SIGKILL) == 0);
+	usleep(100000);
+	CHECK_CODE(vt_analysis_sandbox_scan_fd(&r, sb, fd), VT_EBUSY);
+	CHECK(strcmp(vt_error_last(), "analyser died while idle (signal 9 (SIGKILL))") == 0);
+	CHECK(!vt_analysis_sandbox_alive(sb));
 	vt_analysis_sandbox_free(sb);
 
 	/* A binary that is no analyser does not start. */
