@@ -22,6 +22,7 @@
 #define VITRINE_LOG_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "vitrine/buf.h"
@@ -34,7 +35,13 @@ typedef struct vt_log vt_log;
 
 typedef struct {
 	size_t batch_max;         /* entries that close a group (default 4096) */
-	unsigned batch_age_ms;    /* age that closes a group (default 20 ms) */
+	unsigned batch_age_ms;    /* with hold: age that closes a group (default 20 ms) */
+	bool hold;                /* hold each group open until batch_max entries or
+				     batch_age_ms, even while the committer is idle
+				     (default false: a group closes at batch_max
+				     entries or as soon as the committer is idle, so
+				     entries never wait on an idle disk and groups
+				     grow with the load) */
 	size_t queue_max;         /* entries accepted, not yet acknowledged, before VT_EBUSY
 				     (default 65536) */
 	size_t queue_max_bytes;   /* their bytes before VT_EBUSY (default 64 MiB) */

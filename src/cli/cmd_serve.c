@@ -29,7 +29,9 @@ static const char help[] =
 	"\n"
 	"  --listen HOST:PORT   address to listen on (default 127.0.0.1:8080)\n"
 	"  --batch-max N        entries that close a group (default 4096)\n"
-	"  --batch-age MS       age in milliseconds that closes a group (default 20)\n"
+	"  --batch-age MS       hold each group open until it is MS milliseconds old\n"
+	"                       or has --batch-max entries (default: a group closes\n"
+	"                       as soon as the disk can take it)\n"
 	"  --queue-max N        waiting entries before answering 503 (default 65536)\n"
 	"  --threads N          HTTP event-loop threads (default 2)\n"
 	"  --max-upload BYTES   largest file accepted by /api/v1/files (default 268435456)\n"
@@ -124,7 +126,10 @@ int cmd_serve(int argc, char **argv)
 		case 'd': dir = optarg; break;
 		case 'l': listen = optarg; break;
 		case 'b': lo.batch_max = number(optarg, "--batch-max", &bad); break;
-		case 'a': lo.batch_age_ms = (unsigned)number(optarg, "--batch-age", &bad); break;
+		case 'a':
+			lo.batch_age_ms = (unsigned)number(optarg, "--batch-age", &bad);
+			lo.hold = true;
+			break;
 		case 'q': lo.queue_max = number(optarg, "--queue-max", &bad); break;
 		case 't': so.threads = (unsigned)number(optarg, "--threads", &bad); break;
 		case 'm': so.max_upload = number(optarg, "--max-upload", &bad); break;

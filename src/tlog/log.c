@@ -8,7 +8,14 @@
  * group N durable, the sequencer thread integrates group N+1.
  *
  * The sequencer takes the whole queue as one group when it holds
- * batch_max entries or its oldest entry is batch_age_ms old, and:
+ * batch_max entries or the committer is idle (no group committing or
+ * waiting to), so entries never wait while the disk is idle, and groups
+ * grow with the load: under load, a group is what arrived during one
+ * commit, and the next group is integrated while that one commits only
+ * when it fills up. (Closing as soon as the slot is free instead makes
+ * tiny groups that wait a whole commit in the slot.) With opt.hold, it
+ * instead holds the queue until it has batch_max entries or its oldest
+ * entry is batch_age_ms old. Then it:
  *
  *   1. hashes each entry, appends it to the bundle at the edge and its
  *      leaf hash to the right edge; every perfect subtree of height 8L
@@ -624,7 +631,16 @@ static void *sequencer(void *arg)
 		if (log->q.count == 0)
 			break; /* closing, and nothing left */
 		while (log->q.count < log->opt.batch_max && !log->closing) {
-			double deadline = log->q.first_ns + log->opt.batch_age_ms * 1e6;
+			double deadline;
+			if (!log->opt.hold) {
+				/* The disk is idle: close now. Else gather what
+				 * arrives until the commit in progress ends. */
+				if (!log->committing && !log->slot_full)
+					break;
+				pthread_cond_wait(&log->cv_work, &log->mu);
+				continue;
+			}
+			deadline = log->q.first_ns + log->opt.batch_age_ms * 1e6;
 			struct timespec ts;
 			double rt;
 			if (now_ns() >= deadline)

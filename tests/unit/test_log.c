@@ -401,6 +401,7 @@ static void test_back_pressure(void)
 	o.batch_max = 4;
 	o.queue_max = 4;
 	o.batch_age_ms = 60000;
+	o.hold = true; /* groups wait for 4 entries: the queue fills */
 	fresh_dir();
 	open_log(&st, &log, &o);
 	if (!log)
@@ -424,6 +425,63 @@ static void test_back_pressure(void)
 	CHECK(s.errors == 0);
 	for (int i = 0; i < accepted && i < 8; i++)
 		CHECK(s.seen[i] == 1);
+}
+
+/* Calls of on_done so far, waiting up to ms for at least want. */
+static int calls_within(async_state *s, int want, int ms)
+{
+	int n;
+	for (int i = 0;; i++) {
+		pthread_mutex_lock(&s->mu);
+		n = s->calls;
+		pthread_mutex_unlock(&s->mu);
+		if (n >= want || i >= ms)
+			return n;
+		usleep(1000);
+	}
+}
+
+/*
+ * By default a group closes as soon as the committer is idle, whatever
+ * batch_age_ms says; with hold, one entry waits for the group's age.
+ */
+static void test_group_closing(void)
+{
+	vt_log_options o;
+	vt_storage *st;
+	vt_log *log;
+	async_state s = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	async_state h = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	vt_log_stats_t stats;
+
+	vt_log_options_default(&o);
+	o.batch_max = 1000;
+	o.batch_age_ms = 60000;
+	fresh_dir();
+	open_log(&st, &log, &o);
+	if (!log)
+		return;
+	CHECK_OK(vt_log_submit(log, "a", 1, on_done, &s));
+	/* Bounded only so that a failure ends; the age is a minute. */
+	CHECK(calls_within(&s, 1, 20000) == 1);
+	CHECK(s.errors == 0 && s.seen[0] == 1);
+	for (int i = 0; i < 5; i++)
+		CHECK_OK(vt_log_submit(log, "b", 1, on_done, &s));
+	CHECK(calls_within(&s, 6, 20000) == 6);
+	vt_log_stats(log, &stats);
+	CHECK(stats.groups >= 2 && stats.groups <= 6);
+	close_log(st, log);
+
+	o.hold = true;
+	fresh_dir();
+	open_log(&st, &log, &o);
+	if (!log)
+		return;
+	CHECK_OK(vt_log_submit(log, "a", 1, on_done, &h));
+	/* Held: neither full nor a minute old. */
+	CHECK(calls_within(&h, 1, 300) == 0);
+	close_log(st, log); /* closing flushes the group */
+	CHECK(h.calls == 1 && h.errors == 0 && h.seen[0] == 1);
 }
 
 typedef struct {
@@ -776,6 +834,7 @@ int main(void)
 	RUN(test_tampering_detected);
 	RUN(test_entry_limits);
 	RUN(test_back_pressure);
+	RUN(test_group_closing);
 	RUN(test_concurrent_appends);
 	RUN(test_pipelined_submits);
 	RUN(test_inflight_bound);
