@@ -27,7 +27,7 @@
 #include "vitrine/hash.h"
 #include "vitrine/token.h"
 
-#define VT_INDEX_SCHEMA_VERSION	  3 /* the newest schema this code knows */
+#define VT_INDEX_SCHEMA_VERSION	  4 /* the newest schema this code knows */
 #define VT_SHA1_SIZE		  20
 #define VT_MD5_SIZE		  16
 #define VT_INDEX_JURISDICTION_MAX 11  /* as VT_JURISDICTION_MAX in policy.h */
@@ -145,7 +145,43 @@ int vt_index_sample_get_by_hash(vt_index_sample *out, vt_index *idx, const vt_in
 int vt_index_lookup_many(vt_index_hit *out, vt_index *idx, const vt_index_key *keys, size_t n);
 
 /*
+ * A `sample` entry recorded before it is handed to the log, so that after
+ * a crash the next upload of the file can tell whether it got there
+ * (docs/index.md, "Exactly one sample entry"). Plain value.
+ */
+typedef struct {
+	vt_hash sample;
+	vt_hash entry;			/* SHA-256 of the entry's bytes */
+	uint64_t log_from;		/* the log's size before it was submitted */
+	char tenant[VT_TENANT_MAX + 1]; /* the submission it stands for */
+	char region[VT_TOKEN_REGION_MAX + 1];
+	int64_t time; /* 0: now */
+} vt_index_sample_pending;
+
+/*
+ * Record the pending `sample` entry of a recorded sample, replacing any
+ * earlier one. VT_ENOTFOUND when the sample is not recorded, VT_EINVAL,
+ * VT_EIO.
+ */
+int vt_index_sample_pending_put(vt_index *idx, const vt_index_sample_pending *p);
+
+/* The pending `sample` entry of sample. VT_ENOTFOUND when it has none. */
+int vt_index_sample_pending_get(vt_index_sample_pending *out, vt_index *idx, const vt_hash *sample);
+
+/*
+ * Settle the pending `sample` entry of sample in one transaction:
+ * log_index >= 0 says it is in the log there, and records the sighting it
+ * stands for (tenant, region and time of the row, no name or source) with
+ * that index; -1 says it never got there. Either way the row goes.
+ * VT_ENOTFOUND when the sample has none, VT_EIO.
+ */
+int vt_index_sample_pending_resolve(vt_index *idx, const vt_hash *sample, int64_t log_index);
+
+/*
  * Record a sighting of a known sample; *out_id (may be NULL) gets its id.
+ * With log_index >= 0 its entry is published, and the sample's pending
+ * `sample` entry (if any) is dropped in the same transaction: a published
+ * submission settles whether the sample is new.
  * tenant and region are required; name and source may not hold control
  * characters. VT_EINVAL, VT_ENOTFOUND when the sample is not recorded.
  */

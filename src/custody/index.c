@@ -138,6 +138,15 @@ static const char *const migrations[] = {
     " id INTEGER PRIMARY KEY CHECK (id = 1),"
     " ruleset TEXT NOT NULL,"
     " after BLOB NOT NULL CHECK (length(after) = 32));",
+    /* 3 -> 4: a `sample` entry about to be logged is recorded first, so
+     * the next upload after a crash can tell whether it got there. */
+    "CREATE TABLE IF NOT EXISTS sample_pending ("
+    " sample BLOB PRIMARY KEY REFERENCES samples(sha256),"
+    " entry BLOB NOT NULL CHECK (length(entry) = 32),"
+    " log_from INTEGER NOT NULL CHECK (log_from >= 0),"
+    " tenant TEXT NOT NULL,"
+    " region TEXT NOT NULL,"
+    " time INTEGER NOT NULL) WITHOUT ROWID;",
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(N_MIGRATIONS == VT_INDEX_SCHEMA_VERSION, "one migration per version");
@@ -187,6 +196,9 @@ enum {
 	ST_CURSOR_GET,
 	ST_CURSOR_PUT,
 	ST_CURSOR_DEL,
+	ST_SPENDING_PUT,
+	ST_SPENDING_GET,
+	ST_SPENDING_DEL,
 	ST_N
 };
 
@@ -263,6 +275,12 @@ static const char *const sql[ST_N] = {
     [ST_CURSOR_PUT] = "INSERT INTO analysis_cursor (id, ruleset, after) VALUES (1, ?1, ?2)"
 		      " ON CONFLICT (id) DO UPDATE SET ruleset = ?1, after = ?2",
     [ST_CURSOR_DEL] = "DELETE FROM analysis_cursor",
+    [ST_SPENDING_PUT] = "INSERT INTO sample_pending (sample, entry, log_from, tenant, region, time)"
+			" VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (sample) DO UPDATE SET"
+			" entry = ?2, log_from = ?3, tenant = ?4, region = ?5, time = ?6",
+    [ST_SPENDING_GET] = "SELECT sample, entry, log_from, tenant, region, time FROM sample_pending"
+			" WHERE sample = ?1",
+    [ST_SPENDING_DEL] = "DELETE FROM sample_pending WHERE sample = ?1",
 };
 
 typedef struct conn {
@@ -712,6 +730,17 @@ static int check_text(const char *what, const char *t, size_t max, bool required
 	return 0;
 }
 
+/* Step a write statement of c; a missing sample is VT_ENOTFOUND. */
+static int step_done(conn *c, sqlite3_stmt *s, const char *what)
+{
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+		return vt_error_set(VT_ENOTFOUND, "%s: no such sample", what);
+	if (rc != SQLITE_DONE)
+		return db_error(c->db, rc, what);
+	return 0;
+}
+
 /* A caller's callback of a list function, and its payload. */
 typedef struct {
 	union {
@@ -940,19 +969,14 @@ done:
 
 /* ---- sightings, tags, access requests ---- */
 
-int vt_index_sighting_add(int64_t *out_id, vt_index *idx, const vt_index_sighting *v)
+/* Insert on the writer (its mutex held), checked by the caller. */
+static int insert_sighting(int64_t *out_id, conn *c, const vt_index_sighting *v)
 {
 	sqlite3_stmt *s = NULL;
 	int err, rc;
 
-	if ((err = vt_token_check_tenant(v->tenant)) < 0 ||
-	    (err = vt_policy_check_region(v->region, strnlen(v->region, sizeof(v->region)))) < 0 ||
-	    (err = check_text("file name", v->name, VT_INDEX_NAME_MAX, false)) < 0 ||
-	    (err = check_text("source", v->source, VT_INDEX_SOURCE_MAX, false)) < 0)
+	if ((err = stmt(&s, c, ST_SIGHTING_INSERT)) < 0)
 		return err;
-	pthread_mutex_lock(&idx->wmu);
-	if ((err = stmt(&s, idx->writer, ST_SIGHTING_INSERT)) < 0)
-		goto done;
 	sqlite3_bind_blob(s, 1, v->sample.b, VT_HASH_SIZE, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, v->tenant, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 3, v->region, -1, SQLITE_STATIC);
@@ -965,11 +989,49 @@ int vt_index_sighting_add(int64_t *out_id, vt_index *idx, const vt_index_sightin
 	if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
 		err = vt_error_set(VT_ENOTFOUND, "no such sample to record a sighting of");
 	else if (rc != SQLITE_DONE)
-		err = db_error(idx->writer->db, rc, "record a sighting");
+		err = db_error(c->db, rc, "record a sighting");
 	else if (out_id)
-		*out_id = sqlite3_last_insert_rowid(idx->writer->db);
-done:
+		*out_id = sqlite3_last_insert_rowid(c->db);
 	release(s);
+	return err;
+}
+
+/* Drop the pending `sample` entry of sample on the writer; *n rows went. */
+static int drop_sample_pending(int *n, conn *c, const vt_hash *sample)
+{
+	sqlite3_stmt *s = NULL;
+	int err;
+
+	if ((err = stmt(&s, c, ST_SPENDING_DEL)) < 0)
+		return err;
+	sqlite3_bind_blob(s, 1, sample->b, VT_HASH_SIZE, SQLITE_STATIC);
+	if ((err = step_done(c, s, "settle a pending sample entry")) == 0 && n)
+		*n = sqlite3_changes(c->db);
+	release(s);
+	return err;
+}
+
+int vt_index_sighting_add(int64_t *out_id, vt_index *idx, const vt_index_sighting *v)
+{
+	bool txn = v->log_index >= 0;
+	int err;
+
+	if ((err = vt_token_check_tenant(v->tenant)) < 0 ||
+	    (err = vt_policy_check_region(v->region, strnlen(v->region, sizeof(v->region)))) < 0 ||
+	    (err = check_text("file name", v->name, VT_INDEX_NAME_MAX, false)) < 0 ||
+	    (err = check_text("source", v->source, VT_INDEX_SOURCE_MAX, false)) < 0)
+		return err;
+	pthread_mutex_lock(&idx->wmu);
+	/* A published submission and the end of the sample's pending entry
+	 * are one change: a crash keeps both or neither. */
+	if (txn && (err = exec(idx->writer, "BEGIN IMMEDIATE", "record a sighting")) < 0)
+		goto done;
+	if ((err = insert_sighting(out_id, idx->writer, v)) == 0 && txn &&
+	    (err = drop_sample_pending(NULL, idx->writer, &v->sample)) == 0)
+		err = exec(idx->writer, "COMMIT", "record a sighting");
+	if (err < 0 && txn)
+		sqlite3_exec(idx->writer->db, "ROLLBACK", NULL, NULL, NULL);
+done:
 	pthread_mutex_unlock(&idx->wmu);
 	return err;
 }
@@ -1304,16 +1366,6 @@ static int check_verdict(const char *v)
 		if (strcmp(v, ok[i]) == 0)
 			return 0;
 	return vt_error_set(VT_EINVAL, "not a verdict: \"%s\"", v ? v : "(null)");
-}
-
-static int step_done(conn *c, sqlite3_stmt *s, const char *what)
-{
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
-		return vt_error_set(VT_ENOTFOUND, "%s: no such sample", what);
-	if (rc != SQLITE_DONE)
-		return db_error(c->db, rc, what);
-	return 0;
 }
 
 static int put_one(conn *c, const vt_index_analysis *a)
@@ -1678,6 +1730,101 @@ int vt_index_analysis_pending_resolve(vt_index *idx, const vt_hash *sample, int6
 		err = vt_error_set(VT_ENOTFOUND, "no entry pending for this sample");
 done:
 	release(s);
+	pthread_mutex_unlock(&idx->wmu);
+	return err;
+}
+
+int vt_index_sample_pending_put(vt_index *idx, const vt_index_sample_pending *p)
+{
+	sqlite3_stmt *s = NULL;
+	int err;
+
+	if ((err = vt_token_check_tenant(p->tenant)) < 0 ||
+	    (err = vt_policy_check_region(p->region, strnlen(p->region, sizeof(p->region)))) < 0)
+		return err;
+	if (p->log_from > (uint64_t)INT64_MAX)
+		return vt_error_set(VT_EINVAL, "a log size past 2^63");
+	pthread_mutex_lock(&idx->wmu);
+	if ((err = stmt(&s, idx->writer, ST_SPENDING_PUT)) < 0)
+		goto done;
+	sqlite3_bind_blob(s, 1, p->sample.b, VT_HASH_SIZE, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, p->entry.b, VT_HASH_SIZE, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, (int64_t)p->log_from);
+	sqlite3_bind_text(s, 4, p->tenant, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 5, p->region, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 6, p->time ? p->time : now());
+	err = step_done(idx->writer, s, "record a pending sample entry");
+done:
+	release(s);
+	pthread_mutex_unlock(&idx->wmu);
+	return err;
+}
+
+static int sample_pending_out(sqlite3_stmt *s, const row_cb *cb)
+{
+	vt_index_sample_pending *o = cb->payload;
+	copy_blob(o->sample.b, VT_HASH_SIZE, s, 0);
+	copy_blob(o->entry.b, VT_HASH_SIZE, s, 1);
+	o->log_from = (uint64_t)sqlite3_column_int64(s, 2);
+	copy_text(o->tenant, sizeof(o->tenant), s, 3);
+	copy_text(o->region, sizeof(o->region), s, 4);
+	o->time = sqlite3_column_int64(s, 5);
+	return 1;
+}
+
+/* Under the writer's mutex, so that resolve reads what it settles. */
+static int sample_pending_select(vt_index_sample_pending *out, conn *c, const vt_hash *sample)
+{
+	row_cb cb = {.payload = out};
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	err = each_row(c, ST_SPENDING_GET, sample, NULL, sample_pending_out, &cb,
+		       "read a pending sample entry");
+	if (err == 0)
+		err = vt_error_set(VT_ENOTFOUND, "no sample entry pending for this sample");
+	else if (err == 1)
+		err = 0;
+	return err;
+}
+
+int vt_index_sample_pending_get(vt_index_sample_pending *out, vt_index *idx, const vt_hash *sample)
+{
+	memset(out, 0, sizeof(*out));
+	return get_row(idx, ST_SPENDING_GET, sample, sample_pending_out, out,
+		       "no sample entry pending for this sample", "read a pending sample entry");
+}
+
+int vt_index_sample_pending_resolve(vt_index *idx, const vt_hash *sample, int64_t log_index)
+{
+	vt_index_sample_pending p;
+	vt_index_sighting v;
+	bool began = false;
+	int err;
+
+	pthread_mutex_lock(&idx->wmu);
+	if ((err = exec(idx->writer, "BEGIN IMMEDIATE", "settle a pending sample entry")) < 0)
+		goto done;
+	began = true;
+	if ((err = sample_pending_select(&p, idx->writer, sample)) < 0)
+		goto done;
+	if (log_index >= 0) {
+		memset(&v, 0, sizeof(v));
+		v.sample = p.sample;
+		snprintf(v.tenant, sizeof(v.tenant), "%s", p.tenant);
+		snprintf(v.region, sizeof(v.region), "%s", p.region);
+		v.time = p.time;
+		v.log_index = log_index;
+		if ((err = insert_sighting(NULL, idx->writer, &v)) < 0)
+			goto done;
+	}
+	if ((err = drop_sample_pending(NULL, idx->writer, sample)) < 0 ||
+	    (err = exec(idx->writer, "COMMIT", "settle a pending sample entry")) < 0)
+		goto done;
+	began = false;
+done:
+	if (began)
+		sqlite3_exec(idx->writer->db, "ROLLBACK", NULL, NULL, NULL);
 	pthread_mutex_unlock(&idx->wmu);
 	return err;
 }

@@ -1,10 +1,29 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Sample intake: where a file may be kept, its hashes and vault object as it streams, and its log
- * entry. */
+/*
+ * Sample intake: where a file may be kept, its hashes and vault object as
+ * it streams, and its log entry.
+ *
+ * Exactly one `sample` entry per stored file, also across kill -9: the
+ * steps of a first upload are the vault object, the index record, the
+ * entry published by the caller, then its sighting indexed. A `sample`
+ * entry is recorded as pending in the index (its SHA-256 and the log's
+ * size) before the caller submits it, and the sighting that records it
+ * as published drops that row in the same transaction. A later upload of
+ * a sample with no published sighting, no upload of this process on its
+ * way and a pending row left by a dead one looks for the entry in the
+ * log from that size on: found, the lost sighting is indexed and this
+ * upload is a `sighting`; not found, the entry never got there and this
+ * upload logs `sample`. (As src/analysis/service.c does with its
+ * `analysis` entries; the log is read from DIR's tiles, where recovery
+ * at open has put everything acknowledged.)
+ */
 #include "vitrine/intake.h"
+#include "vitrine/checkpoint.h"
 #include "vitrine/encoding.h"
 #include "vitrine/error.h"
 #include "vitrine/fsutil.h"
+#include "vitrine/reader.h"
+#include "vitrine/storage.h"
 #include "vitrine/tile.h"
 #include "vitrine/token.h"
 #include "vitrine/vault.h"
@@ -39,6 +58,7 @@ struct vt_intake {
 	pthread_mutex_t pending_mu;
 	vt_hash *pending;
 	size_t npending, cappending;
+	vt_storage *log; /* DIR's log, read-only, opened on first use (pending_mu) */
 };
 
 struct vt_intake_hasher {
@@ -171,6 +191,8 @@ void vt_intake_close(vt_intake *in)
 	pthread_mutex_destroy(&in->mu);
 	pthread_mutex_destroy(&in->pending_mu);
 	free(in->pending);
+	if (in->log)
+		vt_storage_close(in->log);
 	OPENSSL_cleanse(in->secret, sizeof(in->secret));
 	free(in->dir);
 	free(in);
@@ -471,16 +493,114 @@ static bool is_pending(const vt_intake *in, const vt_hash *h)
 	return false;
 }
 
-/*
- * Record the sample in the index and decide its entry. A sample is new
- * when the index did not know it, and also when it knew it but no
- * submission of it was ever published and none is on its way: the
- * `sample` entry of its first upload never made it (the log refused it),
- * so this upload logs it. Under pending_mu, so that of concurrent first
- * uploads exactly one logs `sample`.
- */
-static int record(vt_intake_result *res, vt_intake *in, const vt_index_sample *s)
+/* The size of DIR's log now (0 when it has none yet), under pending_mu. */
+static int log_size(uint64_t *out, vt_intake *in)
 {
+	vt_checkpoint c;
+	const char *end;
+	vt_buf note;
+	int err;
+
+	*out = 0;
+	vt_buf_init(&note, VT_NOTE_MAX_SIZE);
+	if (!in->log && (err = vt_storage_posix_open(&in->log, in->dir, false)) < 0)
+		goto done;
+	if ((err = vt_storage_get_checkpoint(in->log, &note)) < 0 ||
+	    (err = vt_buf_addc(&note, '\0')) < 0)
+		goto done;
+	/* Our own file: its text is enough, the signature is the log's care. */
+	if ((end = strstr((const char *)note.ptr, "\n\n")) == NULL ||
+	    (err = vt_checkpoint_parse(&c, (const char *)note.ptr,
+				       (size_t)(end + 1 - (const char *)note.ptr))) < 0) {
+		err = vt_error_set(VT_ECORRUPT, "%s/log/checkpoint is not a checkpoint", in->dir);
+		goto done;
+	}
+	*out = c.size;
+done:
+	if (err == VT_ENOTFOUND) {
+		vt_error_clear();
+		err = 0;
+	}
+	vt_buf_dispose(&note);
+	return err;
+}
+
+static int fetch_log(vt_buf *out, const char *path, void *payload)
+{
+	return vt_storage_get(payload, out, path);
+}
+
+struct find_ctx {
+	const vt_hash *entry;
+	uint64_t index;
+};
+
+static int find_entry(uint64_t index, const uint8_t *entry, size_t len, void *payload)
+{
+	struct find_ctx *x = payload;
+	vt_hash h;
+	int err;
+
+	if ((err = vt_sha256(&h, entry, len)) < 0)
+		return err;
+	if (!vt_hash_equal(&h, x->entry))
+		return 0;
+	x->index = index;
+	return 1;
+}
+
+/*
+ * A sample with no published sighting and no upload of ours on its way:
+ * settle a pending `sample` entry a dead process left (see the top of the
+ * file). *is_new: whether this upload must log `sample`.
+ */
+static int settle_stale(bool *is_new, vt_intake *in, const vt_hash *sample)
+{
+	vt_index_sample_pending p;
+	struct find_ctx x = {.index = 0};
+	vt_tlog_reader *r = NULL;
+	uint64_t size = 0;
+	int err, found = 0;
+
+	*is_new = true;
+	if ((err = vt_index_sample_pending_get(&p, in->idx, sample)) == VT_ENOTFOUND) {
+		vt_error_clear();
+		return 0; /* none: the first upload failed before it was to be logged */
+	}
+	if (err < 0 || (err = log_size(&size, in)) < 0)
+		goto done;
+	x.entry = &p.entry;
+	if (p.log_from < size) {
+		if ((err = vt_tlog_reader_new(&r, size, fetch_log, in->log)) < 0)
+			goto done;
+		if ((found = vt_tlog_reader_walk(r, p.log_from, find_entry, &x)) < 0) {
+			err = found;
+			goto done;
+		}
+	}
+	if ((err = vt_index_sample_pending_resolve(in->idx, sample,
+						   found == 1 ? (int64_t)x.index : -1)) < 0)
+		goto done;
+	*is_new = found != 1;
+done:
+	vt_tlog_reader_free(r);
+	return err;
+}
+
+/*
+ * Record the sample in the index, decide its entry and write it into
+ * res->entry. A sample is new when the index did not know it, and also
+ * when it knew it but no submission of it was ever published and none is
+ * on its way: the `sample` entry of its first upload never made it (the
+ * log refused it, or the process died first), so this upload logs it. A
+ * `sample` entry is recorded as pending before it is returned. Under
+ * pending_mu, so that of concurrent first uploads exactly one logs
+ * `sample`.
+ */
+static int record(vt_intake_result *res, vt_intake *in, const vt_index_sample *s,
+		  const char *tenant, const char *region, const vt_hash *customer)
+{
+	vt_index_sample_pending sp;
 	size_t published = 0;
 	int err;
 
@@ -492,9 +612,23 @@ static int record(vt_intake_result *res, vt_intake *in, const vt_index_sample *s
 		if ((err = vt_index_sightings_list(in->idx, &s->sha256, NULL, count_published,
 						   &published)) < 0)
 			goto done;
-		res->is_new = published == 0;
+		if (published == 0 && (err = settle_stale(&res->is_new, in, &s->sha256)) < 0)
+			goto done;
 	}
+	if ((err = vt_intake_entry(&res->entry, res->is_new, &s->sha256, s->size, in->jurisdiction,
+				   customer, region)) < 0)
+		goto done;
 	if (res->is_new) {
+		/* Durable before the caller submits it: the log's size now is
+		 * a lower bound of the entry's index. */
+		memset(&sp, 0, sizeof(sp));
+		sp.sample = s->sha256;
+		snprintf(sp.tenant, sizeof(sp.tenant), "%s", tenant);
+		snprintf(sp.region, sizeof(sp.region), "%s", region);
+		if ((err = log_size(&sp.log_from, in)) < 0 ||
+		    (err = vt_sha256(&sp.entry, res->entry.ptr, res->entry.len)) < 0 ||
+		    (err = vt_index_sample_pending_put(in->idx, &sp)) < 0)
+			goto done;
 		if (in->npending == in->cappending) {
 			size_t cap = in->cappending ? 2 * in->cappending : 64;
 			vt_hash *p = realloc(in->pending, cap * sizeof(*p));
@@ -562,10 +696,7 @@ int vt_intake_upload_finish(vt_intake_result *res, vt_intake_upload *u, const ch
 	memcpy(s.md5, res->d.md5, VT_MD5_SIZE);
 	s.size = res->d.size;
 	snprintf(s.jurisdiction, sizeof(s.jurisdiction), "%s", u->in->jurisdiction);
-	if ((err = record(res, u->in, &s)) < 0)
-		goto done;
-	err = vt_intake_entry(&res->entry, res->is_new, &res->d.sha256, res->d.size,
-			      u->in->jurisdiction, &customer, region);
+	err = record(res, u->in, &s, tenant, region, &customer);
 done:
 	if (err < 0)
 		vt_intake_settle(u->in, res);

@@ -1118,7 +1118,7 @@ static void test_analysis_pending(void)
 	vt_index_close(idx);
 	rm_rf(d);
 
-	/* A version 2 file is brought to version 3. */
+	/* A version 2 file is brought up to date. */
 	CHECK(tmpdir(d) != NULL);
 	CHECK_OK(vt_index_open(&idx, d));
 	vt_index_close(idx);
@@ -1126,7 +1126,7 @@ static void test_analysis_pending(void)
 	CHECK(raw_sql(d, "DROP TABLE analysis_pending; DROP TABLE analysis_cursor;"
 			 " PRAGMA user_version = 2") == SQLITE_OK);
 	CHECK_OK(vt_index_open(&idx, d));
-	CHECK(idx && vt_index_schema_version(idx) == 3);
+	CHECK(idx && vt_index_schema_version(idx) == VT_INDEX_SCHEMA_VERSION);
 	if (idx)
 		CHECK_CODE(vt_index_analysis_cursor_get(&cur, idx, RS_A), VT_ENOTFOUND);
 	vt_index_close(idx);

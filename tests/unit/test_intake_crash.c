@@ -1,0 +1,342 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Exactly one `sample` entry per stored file when the process dies between
+ * the steps of a first upload (vault object and index record, entry
+ * published, sighting indexed): the intake is dropped without its
+ * sighting or settle, as kill -9 drops it, and opened again on the same
+ * index and log.
+ */
+#include "../test.h"
+#include "vitrine/error.h"
+#include "vitrine/fsutil.h"
+#include "vitrine/index.h"
+#include "vitrine/intake.h"
+#include "vitrine/log.h"
+#include "vitrine/note.h"
+#include "vitrine/storage.h"
+#include "vitrine/vault.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char dir[64];
+
+typedef struct {
+	vt_index *idx;
+	vt_intake *in;
+	vt_storage *st;
+	vt_log *log;
+	vt_note_signer *signer;
+	size_t samples[4]; /* `sample` entries logged, per file */
+	size_t sightings[4];
+} site;
+
+static const char *const files[4] = {"first file\n", "second file\n", "third file\n",
+				     "fourth file\n"};
+
+static void rm_rf(const char *d)
+{
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", d);
+}
+
+static int site_open(site *s)
+{
+	char path[128];
+	int err;
+
+	memset(s, 0, sizeof(*s));
+	snprintf(dir, sizeof(dir), "/tmp/vt-test-intake-crash.XXXXXX");
+	if (!mkdtemp(dir))
+		return vt_error_set(VT_EIO, "mkdtemp");
+	snprintf(path, sizeof(path), "%s/jurisdiction", dir);
+	if ((err = vt_fs_write_atomic(AT_FDCWD, path, "CH-ZRH\n", 7, 0644)) < 0 ||
+	    (err = vt_vault_init(dir)) < 0 || (err = vt_index_open(&s->idx, dir)) < 0 ||
+	    (err = vt_intake_open(&s->in, dir, s->idx)) < 0 ||
+	    (err = vt_note_signer_generate(&s->signer, "test.example/intake-crash",
+					   VT_NOTE_ED25519)) < 0 ||
+	    (err = vt_storage_posix_open(&s->st, dir, true)) < 0 ||
+	    (err = vt_log_open(&s->log, s->st, s->signer, NULL)) < 0)
+		return err;
+	return 0;
+}
+
+static void site_close(site *s)
+{
+	vt_intake_close(s->in);
+	vt_log_close(s->log);
+	if (s->st)
+		vt_storage_close(s->st);
+	vt_note_signer_free(s->signer);
+	vt_index_close(s->idx);
+	rm_rf(dir);
+}
+
+/* The process dies: what the intake held in memory is gone. */
+static int crash(site *s)
+{
+	vt_intake_close(s->in);
+	s->in = NULL;
+	return vt_intake_open(&s->in, dir, s->idx);
+}
+
+/* Steps 1-2 of an upload: vault object, index record, the entry to log. */
+static int upload(vt_intake_result *r, site *s, int file, const char *tenant)
+{
+	vt_intake_upload *u = NULL;
+	int err;
+
+	if ((err = vt_intake_upload_new(&u, s->in, 0)) < 0 ||
+	    (err = vt_intake_upload_write(u, files[file], strlen(files[file]))) < 0) {
+		vt_intake_upload_abort(u);
+		return err;
+	}
+	return vt_intake_upload_finish(r, u, tenant, "EU");
+}
+
+/* Step 3: the entry is published; counted by kind. */
+static int publish(uint64_t *index, site *s, int file, const vt_intake_result *r)
+{
+	const void *e = r->entry.ptr;
+	size_t len = r->entry.len;
+	int err = vt_log_append(s->log, index, &e, &len, 1);
+	if (err == 0 && r->is_new)
+		s->samples[file]++;
+	else if (err == 0)
+		s->sightings[file]++;
+	return err;
+}
+
+/* Step 4: the sighting indexed, then the upload settled. */
+static int index_sighting(site *s, vt_intake_result *r, const char *tenant, uint64_t index)
+{
+	vt_index_sighting v;
+	int err;
+
+	memset(&v, 0, sizeof(v));
+	v.sample = r->d.sha256;
+	snprintf(v.tenant, sizeof(v.tenant), "%s", tenant);
+	snprintf(v.region, sizeof(v.region), "EU");
+	snprintf(v.name, sizeof(v.name), "f.bin");
+	v.log_index = (int64_t)index;
+	err = vt_index_sighting_add(NULL, s->idx, &v);
+	vt_intake_settle(s->in, r);
+	return err;
+}
+
+static bool is_sample_entry(const vt_intake_result *r)
+{
+	return r->entry.len > 17 && memcmp(r->entry.ptr, "vitrine/1 sample\n", 17) == 0;
+}
+
+struct seen {
+	size_t n;
+	int64_t log_index;
+	char tenant[VT_TENANT_MAX + 1];
+};
+
+static int collect(const vt_index_sighting *v, void *payload)
+{
+	struct seen *x = payload;
+	if (x->n++ == 0) {
+		x->log_index = v->log_index;
+		snprintf(x->tenant, sizeof(x->tenant), "%s", v->tenant);
+	}
+	return 0;
+}
+
+/* Killed after the `sample` entry was published, before its sighting. */
+static void test_after_publish(void)
+{
+	vt_index_sample_pending p;
+	vt_intake_result r;
+	struct seen seen = {0};
+	uint64_t at = 0, again = 0;
+	site s;
+
+	CHECK_OK(site_open(&s));
+	if (!s.log)
+		goto done;
+	{
+		/* Another entry first, so that log_from says something. */
+		const void *e = "x\n";
+		size_t len = 2;
+		CHECK_OK(vt_log_append(s.log, &at, &e, &len, 1));
+	}
+	CHECK_OK(upload(&r, &s, 0, "acme-eu"));
+	CHECK(r.is_new && r.pending && is_sample_entry(&r));
+	/* Recorded before it is handed to the log, with the log's size. */
+	CHECK_OK(vt_index_sample_pending_get(&p, s.idx, &r.d.sha256));
+	CHECK(p.log_from == 1 && strcmp(p.tenant, "acme-eu") == 0 && strcmp(p.region, "EU") == 0);
+	CHECK_OK(publish(&at, &s, 0, &r));
+	vt_intake_result_dispose(&r);
+	CHECK_OK(crash(&s));
+
+	/* The next upload finds the entry in the log: a sighting. */
+	CHECK_OK(upload(&r, &s, 0, "other-eu"));
+	CHECK(!r.is_new && !is_sample_entry(&r));
+	CHECK_OK(publish(&again, &s, 0, &r));
+	CHECK_OK(index_sighting(&s, &r, "other-eu", again));
+	vt_intake_result_dispose(&r);
+	/* The lost sighting of the first upload is indexed, at its entry. */
+	CHECK_OK(vt_index_sightings_list(s.idx, &p.sample, NULL, collect, &seen));
+	CHECK(seen.n == 2 && seen.log_index == (int64_t)at && strcmp(seen.tenant, "acme-eu") == 0);
+	CHECK_CODE(vt_index_sample_pending_get(&p, s.idx, &p.sample), VT_ENOTFOUND);
+
+	/* And so it stays, across another restart. */
+	CHECK_OK(crash(&s));
+	CHECK_OK(upload(&r, &s, 0, "acme-eu"));
+	CHECK(!r.is_new);
+	CHECK_OK(publish(&again, &s, 0, &r));
+	CHECK_OK(index_sighting(&s, &r, "acme-eu", again));
+	vt_intake_result_dispose(&r);
+	CHECK(s.samples[0] == 1 && s.sightings[0] == 2);
+done:
+	site_close(&s);
+}
+
+/* Killed after the index record, before the entry reached the log. */
+static void test_before_publish(void)
+{
+	vt_index_sample_pending p;
+	vt_intake_result r;
+	uint64_t at = 0;
+	site s;
+
+	CHECK_OK(site_open(&s));
+	if (!s.log)
+		goto done;
+	CHECK_OK(upload(&r, &s, 1, "acme-eu"));
+	CHECK(r.is_new);
+	vt_intake_result_dispose(&r);
+	CHECK_OK(crash(&s));
+	/* Nothing was logged: this upload logs the `sample` entry. */
+	CHECK_OK(upload(&r, &s, 1, "other-eu"));
+	CHECK(r.is_new && is_sample_entry(&r));
+	CHECK_OK(vt_index_sample_pending_get(&p, s.idx, &r.d.sha256));
+	CHECK(strcmp(p.tenant, "other-eu") == 0);
+	CHECK_OK(publish(&at, &s, 1, &r));
+	/* Its sighting settles the pending entry. */
+	CHECK_OK(index_sighting(&s, &r, "other-eu", at));
+	CHECK_CODE(vt_index_sample_pending_get(&p, s.idx, &r.d.sha256), VT_ENOTFOUND);
+	vt_intake_result_dispose(&r);
+	CHECK_OK(upload(&r, &s, 1, "acme-eu"));
+	CHECK(!r.is_new);
+	CHECK_OK(publish(&at, &s, 1, &r));
+	CHECK_OK(index_sighting(&s, &r, "acme-eu", at));
+	vt_intake_result_dispose(&r);
+	CHECK(s.samples[1] == 1 && s.sightings[1] == 1);
+done:
+	site_close(&s);
+}
+
+/*
+ * Published, then the sighting could not be indexed (no crash): the
+ * next upload of this same process finds the entry too. And one the log
+ * refused is logged again.
+ */
+static void test_in_process(void)
+{
+	vt_intake_result r;
+	struct seen seen = {0};
+	uint64_t at = 0, first = 0;
+	site s;
+
+	CHECK_OK(site_open(&s));
+	if (!s.log)
+		goto done;
+	CHECK_OK(upload(&r, &s, 2, "acme-eu"));
+	CHECK(r.is_new);
+	CHECK_OK(publish(&first, &s, 2, &r));
+	vt_intake_settle(s.in, &r);
+	vt_intake_result_dispose(&r);
+	CHECK_OK(upload(&r, &s, 2, "acme-eu"));
+	CHECK(!r.is_new);
+	CHECK_OK(publish(&at, &s, 2, &r));
+	CHECK_OK(index_sighting(&s, &r, "acme-eu", at));
+	vt_intake_result_dispose(&r);
+	CHECK_OK(vt_index_sightings_list(s.idx, &r.d.sha256, NULL, collect, &seen));
+	CHECK(seen.n == 2 && seen.log_index == (int64_t)first);
+	CHECK(s.samples[2] == 1);
+
+	/* Refused by the log: settled without publishing, logged anew. */
+	CHECK_OK(upload(&r, &s, 3, "acme-eu"));
+	CHECK(r.is_new);
+	vt_intake_settle(s.in, &r);
+	vt_intake_result_dispose(&r);
+	CHECK_OK(upload(&r, &s, 3, "acme-eu"));
+	CHECK(r.is_new && is_sample_entry(&r));
+	vt_intake_settle(s.in, &r);
+	vt_intake_result_dispose(&r);
+done:
+	site_close(&s);
+}
+
+/* The index's pending `sample` rows refuse what they must. */
+static void test_index_rows(void)
+{
+	vt_index_sample_pending p = {0}, q;
+	vt_index_sample smp = {0}, out;
+	bool is_new;
+	site s;
+
+	CHECK_OK(site_open(&s));
+	if (!s.idx)
+		goto done;
+	memset(smp.sha256.b, 7, VT_HASH_SIZE);
+	smp.size = 1;
+	snprintf(smp.jurisdiction, sizeof(smp.jurisdiction), "CH-ZRH");
+	p.sample = smp.sha256;
+	snprintf(p.tenant, sizeof(p.tenant), "acme-eu");
+	snprintf(p.region, sizeof(p.region), "EU");
+	CHECK_CODE(vt_index_sample_pending_put(s.idx, &p), VT_ENOTFOUND);
+	CHECK_OK(vt_index_sample_put(&out, &is_new, s.idx, &smp));
+	p.tenant[0] = 0;
+	CHECK_CODE(vt_index_sample_pending_put(s.idx, &p), VT_EINVAL);
+	snprintf(p.tenant, sizeof(p.tenant), "acme-eu");
+	snprintf(p.region, sizeof(p.region), "E U");
+	CHECK_CODE(vt_index_sample_pending_put(s.idx, &p), VT_EINVAL);
+	snprintf(p.region, sizeof(p.region), "EU");
+	p.log_from = (uint64_t)1 << 63;
+	CHECK_CODE(vt_index_sample_pending_put(s.idx, &p), VT_EINVAL);
+	p.log_from = 5;
+	CHECK_CODE(vt_index_sample_pending_resolve(s.idx, &p.sample, -1), VT_ENOTFOUND);
+	CHECK_OK(vt_index_sample_pending_put(s.idx, &p));
+	p.log_from = 6;
+	CHECK_OK(vt_index_sample_pending_put(s.idx, &p)); /* replaces */
+	CHECK_OK(vt_index_sample_pending_get(&q, s.idx, &p.sample));
+	CHECK(q.log_from == 6 && q.time > 0);
+	/* Forgotten: no sighting is made up. */
+	CHECK_OK(vt_index_sample_pending_resolve(s.idx, &p.sample, -1));
+	CHECK_CODE(vt_index_sample_pending_get(&q, s.idx, &p.sample), VT_ENOTFOUND);
+	{
+		struct seen seen = {0};
+		CHECK_OK(vt_index_sightings_list(s.idx, &p.sample, NULL, collect, &seen));
+		CHECK(seen.n == 0);
+	}
+	/* A sighting without a published entry leaves the row alone. */
+	CHECK_OK(vt_index_sample_pending_put(s.idx, &p));
+	{
+		vt_index_sighting v = {.sample = p.sample, .log_index = -1};
+		snprintf(v.tenant, sizeof(v.tenant), "acme-eu");
+		snprintf(v.region, sizeof(v.region), "EU");
+		CHECK_OK(vt_index_sighting_add(NULL, s.idx, &v));
+		CHECK_OK(vt_index_sample_pending_get(&q, s.idx, &p.sample));
+	}
+done:
+	site_close(&s);
+}
+
+int main(void)
+{
+	RUN(test_after_publish);
+	RUN(test_before_publish);
+	RUN(test_in_process);
+	RUN(test_index_rows);
+	return TEST_DONE();
+}
