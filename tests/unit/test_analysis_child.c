@@ -295,6 +295,36 @@ static void test_rejections(void)
 	free(big);
 }
 
+/* The fuzz target's seeds: reports of vitrine scan --json read back, and bad ones refused. */
+static void test_corpus(void)
+{
+	static const char *const good[] = {"eicar.com.json", "t.tgz.json", "elf.json", "pe.json",
+					   "empty.json",     "yara-only.json"};
+	static const char *const bad[] = {"bad-depth.json", "bad-members.json", "dup-key.json",
+					  "truncated.json"};
+	char path[8192];
+	vt_analysis_result r;
+	vt_buf b;
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]) + sizeof(bad) / sizeof(bad[0]); i++) {
+		bool ok = i < sizeof(good) / sizeof(good[0]);
+		const char *name = ok ? good[i] : bad[i - sizeof(good) / sizeof(good[0])];
+		snprintf(path, sizeof(path), "%s/../../fuzz/corpus/analysis_result/%s",
+			 test_data_path(""), name);
+		CHECK(read_file(&b, path) == 0 && b.len > 0);
+		/* vitrine scan --json ends the line with a newline: JSON allows it. */
+		if (ok) {
+			CHECK_OK(vt_analysis_result_parse(&r, (const char *)b.ptr, b.len));
+			check_round_trip(&r, name);
+		} else {
+			CHECK_CODE(vt_analysis_result_parse(&r, (const char *)b.ptr, b.len),
+				   VT_EINVAL);
+		}
+		vt_analysis_result_dispose(&r);
+		vt_buf_dispose(&b);
+	}
+}
+
 /* A memfd holding data, as the service hands samples over. */
 static int memfd_of(const void *data, size_t len)
 {
@@ -509,6 +539,7 @@ int main(int argc, char **argv)
 	RUN(test_round_trips);
 	RUN(test_known_answer);
 	RUN(test_rejections);
+	RUN(test_corpus);
 	RUN(test_child_scans);
 	RUN(test_confinement);
 	RUN(test_seccomp_kills);
