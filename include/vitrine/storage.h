@@ -134,14 +134,18 @@ static inline void vt_storage_close(vt_storage *s)
  * writer: take the exclusive lock dir/lock (VT_EBUSY naming the holding
  * process when taken) and clear leftovers of an interrupted commit;
  * otherwise open read-only (put and commit fail with VT_EDENIED).
- * put() hands each object to a staging thread that writes it to
- * dir/staging/ at once; a commit writes the new checkpoint there too,
- * makes them durable with one syncfs(), renames the objects of its batches
- * into place without replacing (RENAME_NOREPLACE), syncs again, then
- * renames the checkpoint over dir/log/checkpoint and syncs that directory:
- * three syncs per commit whatever the number of objects. (The first
- * syncfs() may also make later batches' files durable: harmless, as they
- * are not yet named in dir/log/.)
+ * put() hands each object to a staging thread that writes it at once to
+ * an anonymous file (O_TMPFILE) in its final directory and keeps the
+ * descriptor (or, where that is not possible or descriptors run short, to
+ * a numbered file in dir/staging/); opening a writer raises the soft
+ * RLIMIT_NOFILE to the hard limit for them. A commit writes the new
+ * checkpoint to dir/staging/, makes everything durable with one syncfs(),
+ * links the objects of its batches into place without replacing (linkat,
+ * or RENAME_NOREPLACE for named files), syncs again, then renames the
+ * checkpoint over dir/log/checkpoint and syncs that directory: three
+ * syncs per commit whatever the number of objects. (The first syncfs()
+ * may also make later batches' data durable: harmless, as it has no name
+ * in dir/log/ yet; after a crash the kernel frees anonymous files.)
  */
 int vt_storage_posix_open(vt_storage **out, const char *dir, bool writer);
 
