@@ -54,11 +54,11 @@
 
 extern char **environ;
 
-#define CHILD_SOCK_FD  3
-#define CHILD_RULES_FD 4
-#define START_MS       120000 /* loading a large ruleset, under a sanitizer */
-#define ERROR_MSG_MAX  1024
-#define NOFILE_MAX     8 /* the socket, one sample, what libc may need */
+#define CHILD_SOCK_FD	    3
+#define CHILD_RULES_FD	    4
+#define START_MS	    120000 /* loading a large ruleset, under a sanitizer */
+#define ERROR_MSG_MAX	    1024
+#define NOFILE_MAX	    8 /* the socket, one sample, what libc may need */
 #define DEADLINE_MIN_MARGIN 10
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_UNDEFINED__)
@@ -369,7 +369,7 @@ int vt_analysis_sandbox_new(vt_analysis_sandbox **out, vt_analysis_rules *rules,
 		reap(sb, true, NULL, 0);
 		err = vt_error_set(VT_EIO, "analyser could not start: %s",
 				   kind == 'E' && payload.len > 1 ? (char *)payload.ptr + 1
-								   : "unexpected answer");
+								  : "unexpected answer");
 		goto done;
 	}
 	sb->alive = true;
@@ -584,7 +584,8 @@ static int send_frame(int sock, char kind, const void *p, size_t len)
 		left -= (size_t)n;
 		/* Move the iovecs past what went. */
 		while (n > 0 && msg.msg_iovlen > 0) {
-			size_t k = (size_t)n < msg.msg_iov->iov_len ? (size_t)n : msg.msg_iov->iov_len;
+			size_t k =
+			    (size_t)n < msg.msg_iov->iov_len ? (size_t)n : msg.msg_iov->iov_len;
 			msg.msg_iov->iov_base = (uint8_t *)msg.msg_iov->iov_base + k;
 			msg.msg_iov->iov_len -= k;
 			n -= (ssize_t)k;
@@ -611,15 +612,14 @@ static int send_error(int sock, int code, const char *message)
 
 /* A tiny gzip'ed tar: the warm-up opens a container too. */
 static const uint8_t warm_tgz[] = {
-    0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x03, 0xed, 0xd0, 0x31, 0x0e, 0xc2,
-    0x30, 0x10, 0x04, 0x40, 0xd7, 0xbc, 0xc2, 0x1f, 0x08, 0x72, 0x90, 0xe1, 0x3f, 0x29, 0x28,
-    0x52, 0x40, 0x90, 0xe3, 0x10, 0x9e, 0x4f, 0xa0, 0x42, 0x14, 0x50, 0x81, 0x14, 0x69, 0xa6,
-    0xd9, 0xd3, 0x6e, 0x77, 0xf3, 0xb6, 0xde, 0x6a, 0xf8, 0xad, 0xb4, 0x38, 0xe4, 0xfc, 0xcc,
-    0xc5, 0x7b, 0xa6, 0xb4, 0x7b, 0xb9, 0x1f, 0x7d, 0x9b, 0xf6, 0x6d, 0x0e, 0x31, 0x85, 0x3f,
-    0x98, 0xc6, 0xda, 0x95, 0x18, 0x43, 0x19, 0x86, 0x8f, 0x7f, 0xf8, 0xb6, 0xaf, 0xd4, 0xb5,
-    0xaf, 0xa5, 0x3f, 0x1f, 0xe3, 0xdc, 0x95, 0x53, 0x33, 0x5d, 0x36, 0x01, 0x00, 0x00, 0x00,
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x80, 0x55, 0xb8, 0x03, 0xd2, 0x01, 0x37, 0x26, 0x00, 0x28,
-    0x00, 0x00,
+    0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x03, 0xed, 0xd0, 0x31, 0x0e, 0xc2, 0x30,
+    0x10, 0x04, 0x40, 0xd7, 0xbc, 0xc2, 0x1f, 0x08, 0x72, 0x90, 0xe1, 0x3f, 0x29, 0x28, 0x52, 0x40,
+    0x90, 0xe3, 0x10, 0x9e, 0x4f, 0xa0, 0x42, 0x14, 0x50, 0x81, 0x14, 0x69, 0xa6, 0xd9, 0xd3, 0x6e,
+    0x77, 0xf3, 0xb6, 0xde, 0x6a, 0xf8, 0xad, 0xb4, 0x38, 0xe4, 0xfc, 0xcc, 0xc5, 0x7b, 0xa6, 0xb4,
+    0x7b, 0xb9, 0x1f, 0x7d, 0x9b, 0xf6, 0x6d, 0x0e, 0x31, 0x85, 0x3f, 0x98, 0xc6, 0xda, 0x95, 0x18,
+    0x43, 0x19, 0x86, 0x8f, 0x7f, 0xf8, 0xb6, 0xaf, 0xd4, 0xb5, 0xaf, 0xa5, 0x3f, 0x1f, 0xe3, 0xdc,
+    0x95, 0x53, 0x33, 0x5d, 0x36, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x80, 0x55,
+    0xb8, 0x03, 0xd2, 0x01, 0x37, 0x26, 0x00, 0x28, 0x00, 0x00,
 };
 
 static int add_rule(scmp_filter_ctx f, int nr, unsigned n, const struct scmp_arg_cmp *a)
@@ -636,13 +636,27 @@ static int add_rule(scmp_filter_ctx f, int nr, unsigned n, const struct scmp_arg
 static int seccomp_on(int sock)
 {
 	static const int plain[] = {
-	    SCMP_SYS(read),	     SCMP_SYS(pread64),	      SCMP_SYS(recvmsg),
-	    SCMP_SYS(lseek),	     SCMP_SYS(fstat),	      SCMP_SYS(close),
-	    SCMP_SYS(munmap),	     SCMP_SYS(mremap),	      SCMP_SYS(brk),
-	    SCMP_SYS(madvise),	     SCMP_SYS(futex),	      SCMP_SYS(clock_gettime),
-	    SCMP_SYS(gettimeofday),  SCMP_SYS(exit_group),    SCMP_SYS(exit),
-	    SCMP_SYS(rt_sigreturn),  SCMP_SYS(getrandom),     SCMP_SYS(rt_sigprocmask),
-	    SCMP_SYS(sched_yield),   SCMP_SYS(getpid),	      SCMP_SYS(gettid),
+	    SCMP_SYS(read),
+	    SCMP_SYS(pread64),
+	    SCMP_SYS(recvmsg),
+	    SCMP_SYS(lseek),
+	    SCMP_SYS(fstat),
+	    SCMP_SYS(close),
+	    SCMP_SYS(munmap),
+	    SCMP_SYS(mremap),
+	    SCMP_SYS(brk),
+	    SCMP_SYS(madvise),
+	    SCMP_SYS(futex),
+	    SCMP_SYS(clock_gettime),
+	    SCMP_SYS(gettimeofday),
+	    SCMP_SYS(exit_group),
+	    SCMP_SYS(exit),
+	    SCMP_SYS(rt_sigreturn),
+	    SCMP_SYS(getrandom),
+	    SCMP_SYS(rt_sigprocmask),
+	    SCMP_SYS(sched_yield),
+	    SCMP_SYS(getpid),
+	    SCMP_SYS(gettid),
 	    SCMP_SYS(restart_syscall),
 #ifdef VT_SANITIZED
 	    /* ASan unsets its alternate signal stack when a thread ends (docs/analysis.md). */
@@ -845,8 +859,9 @@ int vt_analysis_child_run(const vt_analysis_child_options *o)
 			err = vt_analysis_result_json(&out, &res, NULL);
 			vt_analysis_result_dispose(&res);
 			if (err == VT_ETOOBIG)
-				err = vt_error_set(VT_ETOOBIG, "the report is larger than %zu bytes",
-						   (size_t)VT_ANALYSIS_RESULT_JSON_MAX);
+				err =
+				    vt_error_set(VT_ETOOBIG, "the report is larger than %zu bytes",
+						 (size_t)VT_ANALYSIS_RESULT_JSON_MAX);
 		}
 		if (err == 0)
 			err = send_frame(o->sock, 'A', out.ptr, out.len);

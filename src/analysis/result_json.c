@@ -20,11 +20,11 @@
 #include "analysis_int.h"
 #include "vitrine/error.h"
 
-#define STR_MAX	    65536 /* bytes of one string field */
-#define KEY_MAX	    128	  /* bytes of a meta or facts key */
-#define TAGS_MAX    256	  /* tags of one match */
-#define META_MAX    256	  /* metadata entries of one match */
-#define SECTIONS_MAX 4096 /* sections of one PE or ELF */
+#define STR_MAX	     65536 /* bytes of one string field */
+#define KEY_MAX	     128   /* bytes of a meta or facts key */
+#define TAGS_MAX     256   /* tags of one match */
+#define META_MAX     256   /* metadata entries of one match */
+#define SECTIONS_MAX 4096  /* sections of one PE or ELF */
 
 typedef struct {
 	size_t nodes;
@@ -168,8 +168,9 @@ static int get_facts(char **out, const char *module, const json_t *v)
 				if ((err = check_flat(s, 16, false, "section")) < 0)
 					goto done;
 			}
-		} else if (!key_ok(k) || !(json_is_integer(f) || (json_is_string(f) &&
-									json_string_length(f) <= STR_MAX))) {
+		} else if (!key_ok(k) ||
+			   !(json_is_integer(f) ||
+			     (json_is_string(f) && json_string_length(f) <= STR_MAX))) {
 			err = bad(module, "a fact of the wrong type");
 			goto done;
 		}
@@ -238,8 +239,7 @@ static int get_match(vt_analysis_match *m, const json_t *j)
 	return err;
 }
 
-static int get_node(vt_analysis_node *n, const json_t *j, unsigned depth, bool top,
-		    parse_ctx *x);
+static int get_node(vt_analysis_node *n, const json_t *j, unsigned depth, bool top, parse_ctx *x);
 
 static int get_children(vt_analysis_node *n, const json_t *v, unsigned depth, parse_ctx *x)
 {
@@ -330,7 +330,8 @@ static int get_node(vt_analysis_node *n, const json_t *j, unsigned depth, bool t
 			err = get_fixed(n->tlsh, sizeof(n->tlsh), v, "tlsh");
 		} else if (strcmp(k, "entropy") == 0) {
 			hashes++;
-			if (!json_is_real(v) || !(json_real_value(v) >= 0 && json_real_value(v) <= 8))
+			if (!json_is_real(v) ||
+			    !(json_real_value(v) >= 0 && json_real_value(v) <= 8))
 				err = bad("entropy", "not a real number from 0 to 8");
 			else
 				n->entropy = json_real_value(v);

@@ -47,9 +47,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_WORKERS 256
-#define MAX_BATCH   64
-#define CHUNK	    (256 * 1024)
+#define MAX_WORKERS    256
+#define MAX_BATCH      64
+#define CHUNK	       (256 * 1024)
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 10000
 
@@ -116,8 +116,8 @@ struct worker {
 	int memfd;
 	int memfd_ro; /* the same memfd opened read-only: what the child gets */
 	vt_analysis_sandbox *sb;
-	bool sb_failed;	       /* the last child died: the next one is a restart */
-	unsigned start_fails;  /* children that died at start in a row */
+	bool sb_failed;		  /* the last child died: the next one is a restart */
+	unsigned start_fails;	  /* children that died at start in a row */
 	struct timespec retry_at; /* no new child before this (back-off) */
 	uint8_t *chunk;
 	item items[MAX_BATCH];
@@ -398,8 +398,7 @@ done:
  * The child's failure on this sample as its result: unknown, with what
  * happened as the reason (the child is dead; the next sample gets another).
  */
-static int failed_result(vt_analysis_result *r, uint64_t size, const char *ruleset,
-			 const char *why)
+static int failed_result(vt_analysis_result *r, uint64_t size, const char *ruleset, const char *why)
 {
 	memset(r, 0, sizeof(*r));
 	r->root.size = size;
@@ -1028,8 +1027,8 @@ int vt_analysis_service_status(vt_buf *out, vt_analysis_service *s)
 				    ", \"retro_scan\": {\"done\": %" PRIu64 ", \"total\": %" PRIu64
 				    ", \"rate\": %.1f, \"eta_s\": ",
 				    nrules, s->nworkers, c.samples, c.queued + c.stale, c.queued,
-				    c.current, errors, reconciled, running, started, restarts, failures,
-				    start_failures, done, total, rate);
+				    c.current, errors, reconciled, running, started, restarts,
+				    failures, start_failures, done, total, rate);
 	if (err == 0) {
 		if (c.stale == 0)
 			err = vt_buf_adds(out, "0}}\n");

@@ -9,13 +9,13 @@
 #include <unistd.h>
 
 static const char help[] =
-	"usage: vitrine analysis-child --ppid PID --rules DIGEST|none --limits D,M,MS,TS,T\n"
-	"                              --flags F --memory-max BYTES\n"
-	"\n"
-	"Internal: the confined analysis child that `vitrine serve` starts for each\n"
-	"analysis worker (docs/analysis.md, \"The confined analyser\"). It talks to its\n"
-	"parent over fd 3 and reads saved rules from fd 4; it is not meant to be run\n"
-	"by hand.\n";
+    "usage: vitrine analysis-child --ppid PID --rules DIGEST|none --limits D,M,MS,TS,T\n"
+    "                              --flags F --memory-max BYTES\n"
+    "\n"
+    "Internal: the confined analysis child that `vitrine serve` starts for each\n"
+    "analysis worker (docs/analysis.md, \"The confined analyser\"). It talks to its\n"
+    "parent over fd 3 and reads saved rules from fd 4; it is not meant to be run\n"
+    "by hand.\n";
 
 int cmd_analysis_child(int argc, char **argv);
 

@@ -18,8 +18,7 @@
 
 #include "vitrine/analysis.h"
 
-static const char eicar[] =
-    "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+static const char eicar[] = "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
 
 static const char rules_src[] =
     "rule eicar : test av { meta: verdict = \"malicious\" author = \"t\" n = 3 b = true\n"
@@ -186,8 +185,8 @@ static void test_known_answer(void)
 	CHECK(strcmp(r.root.ssdeep, "3:a:b") == 0);
 	CHECK(r.root.nmatches == 1 && r.root.matches[0].ntags == 2);
 	CHECK(strcmp(r.root.matches[0].tags[1], "") == 0);
-	CHECK(strcmp(r.root.matches[0].meta_json, "{\"verdict\":\"malicious\",\"n\":7,\"b\":true}") ==
-	      0);
+	CHECK(strcmp(r.root.matches[0].meta_json,
+		     "{\"verdict\":\"malicious\",\"n\":7,\"b\":true}") == 0);
 	CHECK(strcmp(r.root.facts_json, "{\"elf\":{\"type\":2,\"sections\":[{\"name\":\".text\","
 					"\"size\":5}]}}") == 0);
 	CHECK(r.root.nchildren == 1 && strcmp(r.root.children[0].name, "a/b") == 0);
@@ -226,41 +225,42 @@ static void test_rejections(void)
 	static const struct {
 		const char *from, *to;
 	} m[] = {
-	    {"{\"depth\":0,", "[{\"depth\":0,"},		    /* not an object / not JSON */
-	    {"\"size\":10", "\"size\":-1"},			    /* negative size */
-	    {"\"size\":10", "\"size\":\"10\""},		    /* size a string */
-	    {"\"depth\":0", "\"depth\":1"},			    /* root not at depth 0 */
-	    {"\"depth\":1", "\"depth\":2"},			    /* child skips a level */
-	    {"\"verdict\":\"clean\"", "\"verdict\":\"bad\""},	    /* unknown verdict */
-	    {"\"timed_out\":true", "\"timed_out\":false"},	    /* written only when true */
-	    {"\"md5\":\"0123", "\"md5\":\"A123"},		    /* upper-case hex */
+	    {"{\"depth\":0,", "[{\"depth\":0,"},	      /* not an object / not JSON */
+	    {"\"size\":10", "\"size\":-1"},		      /* negative size */
+	    {"\"size\":10", "\"size\":\"10\""},		      /* size a string */
+	    {"\"depth\":0", "\"depth\":1"},		      /* root not at depth 0 */
+	    {"\"depth\":1", "\"depth\":2"},		      /* child skips a level */
+	    {"\"verdict\":\"clean\"", "\"verdict\":\"bad\""}, /* unknown verdict */
+	    {"\"timed_out\":true", "\"timed_out\":false"},    /* written only when true */
+	    {"\"md5\":\"0123", "\"md5\":\"A123"},	      /* upper-case hex */
 	    {"\"sha1\":\"0123456789abcdef0123456789abcdef01234567\"", "\"sha1\":\"01\""},
-	    {"\"ssdeep\":\"3:a:b\",", ""},			    /* hashes incomplete */
-	    {"\"entropy\":2.5", "\"entropy\":2"},		    /* an integer, not a real */
-	    {"\"entropy\":2.5", "\"entropy\":8.5"},		    /* out of range */
-	    {"\"mime\":\"application/octet-stream\",", ""},	    /* type without mime */
+	    {"\"ssdeep\":\"3:a:b\",", ""},			       /* hashes incomplete */
+	    {"\"entropy\":2.5", "\"entropy\":2"},		       /* an integer, not a real */
+	    {"\"entropy\":2.5", "\"entropy\":8.5"},		       /* out of range */
+	    {"\"mime\":\"application/octet-stream\",", ""},	       /* type without mime */
 	    {"\"reason\":\"more than 1 members\"", "\"reason\":\"\""}, /* "" is written null */
-	    {"\"tags\":[\"t1\",null]", "\"tags\":\"t1\""},	    /* tags not an array */
-	    {"\"n\":7", "\"n\":{\"x\":1}"},			    /* nested meta */
-	    {"\"n\":7", "\"n\":7.5"},				    /* real meta */
-	    {",\"verdict\":\"malicious\"}]", "}]"},		    /* match without verdict */
-	    {"\"namespace\":\"n.yar\",", "\"namespace\":\"n.yar\",\"x\":1,"}, /* unknown match key */
-	    {"\"type\":2,", "\"type\":[2],"},			    /* a fact of the wrong type */
-	    {"\"elf\":{", "\"pe\":{},\"elf\":{"},		    /* two modules' facts */
-	    {"{\"name\":\"a/b\",", "{"},			    /* member without a name */
-	    {"\"depth\":0,", "\"name\":\"x\",\"depth\":0,"},	    /* root with a name */
-	    {",\"matches\":[]}", "}"},				    /* matches required */
+	    {"\"tags\":[\"t1\",null]", "\"tags\":\"t1\""},	       /* tags not an array */
+	    {"\"n\":7", "\"n\":{\"x\":1}"},			       /* nested meta */
+	    {"\"n\":7", "\"n\":7.5"},				       /* real meta */
+	    {",\"verdict\":\"malicious\"}]", "}]"},		       /* match without verdict */
+	    {"\"namespace\":\"n.yar\",",
+	     "\"namespace\":\"n.yar\",\"x\":1,"},	     /* unknown match key */
+	    {"\"type\":2,", "\"type\":[2],"},		     /* a fact of the wrong type */
+	    {"\"elf\":{", "\"pe\":{},\"elf\":{"},	     /* two modules' facts */
+	    {"{\"name\":\"a/b\",", "{"},		     /* member without a name */
+	    {"\"depth\":0,", "\"name\":\"x\",\"depth\":0,"}, /* root with a name */
+	    {",\"matches\":[]}", "}"},			     /* matches required */
 	    {"\"container\":\"ZIP 2.0 (deflation)\",\"children\":[{\"name\":\"a/b\",\"depth\":1,"
 	     "\"size\":1,\"verdict\":\"clean\",\"matches\":[]}]",
-	     "\"children\":[]"}, /* empty children without a container */
-	    {"\"ruleset\":\"aaaa", "\"ruleset\":\"zzzz"},	    /* ruleset not hex */
-	    {",\"magic_version\":\"5.44\"", ""},		    /* magic_version required */
+	     "\"children\":[]"},			    /* empty children without a container */
+	    {"\"ruleset\":\"aaaa", "\"ruleset\":\"zzzz"},   /* ruleset not hex */
+	    {",\"magic_version\":\"5.44\"", ""},	    /* magic_version required */
 	    {"\"members\":1", "\"members\":0"},		    /* members written only when > 0 */
-	    {",\"unpacked\":1", ""},				    /* members without unpacked */
-	    {"\"size\":10", "\"size\":10,\"size\":11"},		    /* duplicate key */
-	    {"\"size\":10", "\"size\":10,\"colour\":1"},	    /* unknown key */
-	    {"\"name\":\"a/b\"", "\"name\":\"a\\u0000b\""},	    /* NUL in a string */
-	    {"\"unpacked\":1}", "\"unpacked\":1} x"}, /* trailing text */
+	    {",\"unpacked\":1", ""},			    /* members without unpacked */
+	    {"\"size\":10", "\"size\":10,\"size\":11"},	    /* duplicate key */
+	    {"\"size\":10", "\"size\":10,\"colour\":1"},    /* unknown key */
+	    {"\"name\":\"a/b\"", "\"name\":\"a\\u0000b\""}, /* NUL in a string */
+	    {"\"unpacked\":1}", "\"unpacked\":1} x"},	    /* trailing text */
 	};
 	vt_analysis_result r;
 	vt_buf deep;
@@ -278,8 +278,9 @@ static void test_rejections(void)
 	/* Deeper than VT_ANALYSIS_RESULT_DEPTH_MAX members. */
 	vt_buf_init(&deep, 1 << 20);
 	for (int d = 0; d <= VT_ANALYSIS_RESULT_DEPTH_MAX + 1; d++)
-		vt_buf_printf(&deep, "{%s\"depth\":%d,\"size\":0,\"verdict\":\"clean\",\"matches\":[],"
-				     "\"container\":\"tar\",\"children\":[",
+		vt_buf_printf(&deep,
+			      "{%s\"depth\":%d,\"size\":0,\"verdict\":\"clean\",\"matches\":[],"
+			      "\"container\":\"tar\",\"children\":[",
 			      d ? "\"name\":\"m\"," : "", d);
 	vt_buf_adds(&deep, "]");
 	for (int d = VT_ANALYSIS_RESULT_DEPTH_MAX + 1; d >= 0; d--)
@@ -298,8 +299,8 @@ static void test_rejections(void)
 /* The fuzz target's seeds: reports of vitrine scan --json read back, and bad ones refused. */
 static void test_corpus(void)
 {
-	static const char *const good[] = {"eicar.com.json", "t.tgz.json", "elf.json", "pe.json",
-					   "empty.json",     "yara-only.json"};
+	static const char *const good[] = {"eicar.com.json", "t.tgz.json", "elf.json",
+					   "pe.json",	     "empty.json", "yara-only.json"};
 	static const char *const bad[] = {"bad-depth.json", "bad-members.json", "dup-key.json",
 					  "truncated.json"};
 	char path[8192];
