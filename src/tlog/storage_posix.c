@@ -89,7 +89,6 @@ typedef struct {
 	unsigned long seq; /* next job number (put's thread only) */
 	uint64_t batch;    /* the open batch (put's thread only) */
 	size_t nfds, fd_max; /* staged descriptors held, under mu */
-	char parent[PATH_MAX]; /* last directory the stager made (stager only) */
 
 	/* The stager thread writes staged files while the caller goes on
 	 * (creating a file costs far more than hashing a tile's entries). */
@@ -145,22 +144,30 @@ static void free_list(posix_storage *p, obj *o)
 	}
 }
 
-/* Make the directories above path in DIR/log, skipping the last one made. */
-static int make_parents(posix_storage *p, const char *path)
+/*
+ * Open an anonymous file in the directory that will hold path, making the
+ * directories when missing (only the first object of a directory pays).
+ */
+static int open_anonymous(posix_storage *p, const char *path)
 {
+	char parent[PATH_MAX];
 	const char *slash = strrchr(path, '/');
 	size_t n = slash ? (size_t)(slash - path) : 0;
-	int err;
+	int fd;
 
-	if (n >= sizeof(p->parent))
-		return vt_error_set(VT_EINVAL, "object path too long: %s", path);
-	if (strlen(p->parent) == n && memcmp(p->parent, path, n) == 0)
-		return 0;
-	if ((err = vt_fs_mkparents(p->logfd, path, 0755)) < 0)
-		return err;
-	memcpy(p->parent, path, n);
-	p->parent[n] = '\0';
-	return 0;
+	if (n >= sizeof(parent)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(parent, path, n);
+	parent[n] = '\0';
+	fd = openat(p->logfd, n ? parent : ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
+	if (fd < 0 && errno == ENOENT) {
+		if (vt_fs_mkparents(p->logfd, path, 0755) < 0)
+			return -1;
+		fd = openat(p->logfd, parent, O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
+	}
+	return fd;
 }
 
 /*
@@ -174,10 +181,7 @@ static int write_object(posix_storage *p, obj *o, bool use_fd)
 	int fd, err;
 
 	if (use_fd) {
-		if ((err = make_parents(p, o->path)) < 0)
-			return err;
-		fd = openat(p->logfd, p->parent[0] ? p->parent : ".",
-			    O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
+		fd = open_anonymous(p, o->path);
 		if (fd < 0 && (errno == EMFILE || errno == ENFILE))
 			return 1;
 		if (fd < 0)
