@@ -248,7 +248,8 @@ static int child_env(char ***out, char **asan)
 	while (environ[n] != NULL)
 		n++;
 	if ((env = calloc(n + 2, sizeof(*env))) == NULL ||
-	    asprintf(asan, "ASAN_OPTIONS=%s%s%s", cur ? cur : "", cur && *cur ? ":" : "", off) < 0) {
+	    asprintf(asan, "ASAN_OPTIONS=%s%s%s", cur ? cur : "", cur && *cur ? ":" : "", off) <
+		0) {
 		free(env);
 		*asan = NULL;
 		return vt_error_set(VT_ENOMEM, "out of memory");
@@ -703,9 +704,10 @@ static int seccomp_on(int sock)
 #endif
 	};
 	scmp_filter_ctx f = seccomp_init(SCMP_ACT_KILL_PROCESS);
-	struct scmp_arg_cmp fd_is_sock = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)sock);
-	struct scmp_arg_cmp no_exec = SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0);
-	struct scmp_arg_cmp empty_path = SCMP_A3(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, AT_EMPTY_PATH);
+	struct scmp_arg_cmp fd_is_sock = {0, SCMP_CMP_EQ, (scmp_datum_t)sock, 0};
+	struct scmp_arg_cmp no_exec = {2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0};
+	/* Written out: clang warns about SCMP_A*()'s missing datum_b. */
+	struct scmp_arg_cmp empty_path = {3, SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, AT_EMPTY_PATH};
 
 	int err = 0, rc;
 
