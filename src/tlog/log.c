@@ -141,6 +141,7 @@ void vt_log_options_default(vt_log_options *opt)
 {
 	opt->batch_max = 4096;
 	opt->batch_age_ms = 20;
+	opt->hold = false;
 	opt->queue_max = 65536;
 	opt->queue_max_bytes = (size_t)64 << 20;
 }
