@@ -4,7 +4,7 @@
 
 PACKAGES := gcc clang meson ninja-build pkg-config libssl-dev \
 	libmicrohttpd-dev libcurl4-openssl-dev libsqlite3-dev libclang-rt-14-dev curl strace jq sqlite3 \
-	libyara-dev yara libmagic-dev libfuzzy-dev libtlsh-dev libarchive-dev libjansson-dev \
+	libyara-dev yara libmagic-dev libfuzzy-dev libtlsh-dev libarchive-dev libjansson-dev libseccomp-dev \
 	bubblewrap clamav-testfiles unzip zip xxd python3 openssl bc ssdeep faketime
 BUILD := build
 ASAN := build-asan

@@ -41,6 +41,8 @@ static const char help[] =
 	"  --analysis-workers N threads analysing stored samples (default: the CPUs)\n"
 	"  --no-analysis        do not analyse stored samples (no `analysis` entries)\n"
 	"  --analysis-timeout S YARA time per file or archive member (default 60)\n"
+	"  --analysis-memory MB address space of each confined analyser process\n"
+	"                       (default: 2 GiB plus the unpacking limits)\n"
 	"\n"
 	"A site made with --jurisdiction takes files into its vault under the residency\n"
 	"policy in force (DIR/policy); without one it serves the log only.\n";
@@ -94,6 +96,7 @@ int cmd_serve(int argc, char **argv)
 		{"analysis-workers", required_argument, 0, 'W'},
 		{"no-analysis", no_argument, 0, 'N'},
 		{"analysis-timeout", required_argument, 0, 'Y'},
+		{"analysis-memory", required_argument, 0, 'M'},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
@@ -142,6 +145,12 @@ int cmd_serve(int argc, char **argv)
 			ao.limits.timeout_s = (int)number(optarg, "--analysis-timeout", &bad);
 			if (ao.limits.timeout_s < 1 || ao.limits.timeout_s > 3600)
 				return cli_usage("serve", "--analysis-timeout is 1 to 3600 seconds");
+			break;
+		case 'M':
+			ao.analyser_memory_max =
+			    (uint64_t)number(optarg, "--analysis-memory", &bad) << 20;
+			if (ao.analyser_memory_max < ((uint64_t)256 << 20))
+				return cli_usage("serve", "--analysis-memory is at least 256 (MB)");
 			break;
 		case 'h': fputs(help, stdout); return EXIT_OK;
 		default: return cli_usage("serve", "bad option");
