@@ -996,8 +996,8 @@ static int insert_sighting(int64_t *out_id, conn *c, const vt_index_sighting *v)
 	return err;
 }
 
-/* Drop the pending `sample` entry of sample on the writer; *n rows went. */
-static int drop_sample_pending(int *n, conn *c, const vt_hash *sample)
+/* Drop the pending `sample` entry of sample on the writer (if any). */
+static int drop_sample_pending(conn *c, const vt_hash *sample)
 {
 	sqlite3_stmt *s = NULL;
 	int err;
@@ -1005,8 +1005,7 @@ static int drop_sample_pending(int *n, conn *c, const vt_hash *sample)
 	if ((err = stmt(&s, c, ST_SPENDING_DEL)) < 0)
 		return err;
 	sqlite3_bind_blob(s, 1, sample->b, VT_HASH_SIZE, SQLITE_STATIC);
-	if ((err = step_done(c, s, "settle a pending sample entry")) == 0 && n)
-		*n = sqlite3_changes(c->db);
+	err = step_done(c, s, "settle a pending sample entry");
 	release(s);
 	return err;
 }
@@ -1027,7 +1026,7 @@ int vt_index_sighting_add(int64_t *out_id, vt_index *idx, const vt_index_sightin
 	if (txn && (err = exec(idx->writer, "BEGIN IMMEDIATE", "record a sighting")) < 0)
 		goto done;
 	if ((err = insert_sighting(out_id, idx->writer, v)) == 0 && txn &&
-	    (err = drop_sample_pending(NULL, idx->writer, &v->sample)) == 0)
+	    (err = drop_sample_pending(idx->writer, &v->sample)) == 0)
 		err = exec(idx->writer, "COMMIT", "record a sighting");
 	if (err < 0 && txn)
 		sqlite3_exec(idx->writer->db, "ROLLBACK", NULL, NULL, NULL);
@@ -1818,7 +1817,7 @@ int vt_index_sample_pending_resolve(vt_index *idx, const vt_hash *sample, int64_
 		if ((err = insert_sighting(NULL, idx->writer, &v)) < 0)
 			goto done;
 	}
-	if ((err = drop_sample_pending(NULL, idx->writer, sample)) < 0 ||
+	if ((err = drop_sample_pending(idx->writer, sample)) < 0 ||
 	    (err = exec(idx->writer, "COMMIT", "settle a pending sample entry")) < 0)
 		goto done;
 	began = false;
