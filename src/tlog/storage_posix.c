@@ -173,7 +173,8 @@ static int open_anonymous(posix_storage *p, const char *path)
 /*
  * Write o's data to an anonymous file in its final directory (use_fd) or
  * to DIR/staging/<seq>. Returns 1 when the anonymous file could not be
- * made for lack of descriptors, so the caller retries with a name.
+ * made for lack of descriptors or of support, so the caller retries with
+ * a name.
  */
 static int write_object(posix_storage *p, obj *o, bool use_fd)
 {
@@ -182,7 +183,10 @@ static int write_object(posix_storage *p, obj *o, bool use_fd)
 
 	if (use_fd) {
 		fd = open_anonymous(p, o->path);
-		if (fd < 0 && (errno == EMFILE || errno == ENFILE))
+		/* Out of descriptors, or a directory on a filesystem without
+		 * O_TMPFILE (the probe ran in DIR/staging): a named file. */
+		if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == EOPNOTSUPP ||
+			       errno == EISDIR))
 			return 1;
 		if (fd < 0)
 			return vt_error_sys(VT_EIO, errno, "cannot create a staged file for %s",
