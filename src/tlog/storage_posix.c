@@ -52,16 +52,16 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define CHECKPOINT_TMP "checkpoint" /* in DIR/staging; staged objects are numbered */
-#define STAGE_QUEUE_MAX (16u << 20) /* bytes waiting for the stager */
-#define FD_MAX_CAP 8192             /* staged descriptors held at most */
-#define FD_RESERVE 256              /* descriptors left for everything else */
+#define CHECKPOINT_TMP	"checkpoint" /* in DIR/staging; staged objects are numbered */
+#define STAGE_QUEUE_MAX (16u << 20)  /* bytes waiting for the stager */
+#define FD_MAX_CAP	8192	     /* staged descriptors held at most */
+#define FD_RESERVE	256	     /* descriptors left for everything else */
 
 /* How a staged anonymous file gets its name. */
 enum link_mode {
-	LINK_NONE,      /* no O_TMPFILE here: named files in DIR/staging */
-	LINK_EMPTY,     /* linkat(fd, "", ..., AT_EMPTY_PATH) */
-	LINK_PROC,      /* linkat of /proc/self/fd/N, AT_SYMLINK_FOLLOW */
+	LINK_NONE,  /* no O_TMPFILE here: named files in DIR/staging */
+	LINK_EMPTY, /* linkat(fd, "", ..., AT_EMPTY_PATH) */
+	LINK_PROC,  /* linkat of /proc/self/fd/N, AT_SYMLINK_FOLLOW */
 };
 
 /* One staged object, from put() until its commit or abort. */
@@ -71,9 +71,9 @@ typedef struct obj {
 	char *path;
 	uint64_t batch;
 	unsigned long seq; /* its job's number: written once p->written > seq */
-	int fd;            /* the anonymous file, or -1 */
-	bool named;        /* written to DIR/staging/<seq> instead */
-	uint8_t *data;     /* until the stager wrote it */
+	int fd;		   /* the anonymous file, or -1 */
+	bool named;	   /* written to DIR/staging/<seq> instead */
+	uint8_t *data;	   /* until the stager wrote it */
 	size_t len;
 } obj;
 
@@ -85,9 +85,9 @@ typedef struct {
 	int lockfd;
 	bool writer;
 	enum link_mode link;
-	obj *head, *tail;  /* staged list, under mu: put() appends, commit() takes a prefix */
-	unsigned long seq; /* next job number (put's thread only) */
-	uint64_t batch;    /* the open batch (put's thread only) */
+	obj *head, *tail;    /* staged list, under mu: put() appends, commit() takes a prefix */
+	unsigned long seq;   /* next job number (put's thread only) */
+	uint64_t batch;	     /* the open batch (put's thread only) */
 	size_t nfds, fd_max; /* staged descriptors held, under mu */
 
 	/* The stager thread writes staged files while the caller goes on
@@ -99,7 +99,7 @@ typedef struct {
 	obj *jhead, *jtail;
 	size_t queued_bytes, pending;
 	unsigned long written; /* jobs the stager finished, in order */
-	int stage_err;         /* first failure since the last abort */
+	int stage_err;	       /* first failure since the last abort */
 	char stage_why[256];
 } posix_storage;
 
@@ -185,8 +185,8 @@ static int write_object(posix_storage *p, obj *o, bool use_fd)
 		fd = open_anonymous(p, o->path);
 		/* Out of descriptors, or a directory on a filesystem without
 		 * O_TMPFILE (the probe ran in DIR/staging): a named file. */
-		if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == EOPNOTSUPP ||
-			       errno == EISDIR))
+		if (fd < 0 &&
+		    (errno == EMFILE || errno == ENFILE || errno == EOPNOTSUPP || errno == EISDIR))
 			return 1;
 		if (fd < 0)
 			return vt_error_sys(VT_EIO, errno, "cannot create a staged file for %s",
@@ -375,8 +375,8 @@ static int same_bytes(bool *same, int a, int b)
 	if (sa.st_size != sb.st_size)
 		return 0;
 	while (off < sa.st_size) {
-		size_t n = (size_t)(sa.st_size - off) < sizeof(x) ? (size_t)(sa.st_size - off)
-								   : sizeof(x);
+		size_t n =
+		    (size_t)(sa.st_size - off) < sizeof(x) ? (size_t)(sa.st_size - off) : sizeof(x);
 		if (pread(a, x, n, off) != (ssize_t)n || pread(b, y, n, off) != (ssize_t)n)
 			return vt_error_sys(VT_EIO, errno, "cannot read an object back");
 		if (memcmp(x, y, n) != 0)
@@ -461,8 +461,8 @@ static int swap_checkpoint(posix_storage *p, const void *old, size_t oldlen)
 	return 0;
 }
 
-static int p_commit(vt_storage *s, uint64_t batch, const void *old, size_t oldlen,
-		    const void *cp, size_t cplen)
+static int p_commit(vt_storage *s, uint64_t batch, const void *old, size_t oldlen, const void *cp,
+		    size_t cplen)
 {
 	posix_storage *p = (posix_storage *)s;
 	obj *list = NULL;
@@ -573,13 +573,13 @@ static void p_close(vt_storage *s)
 }
 
 static const struct vt_storage_ops posix_ops = {
-	.get = p_get,
-	.put = p_put,
-	.seal = p_seal,
-	.commit = p_commit,
-	.abort = p_abort,
-	.get_checkpoint = p_get_checkpoint,
-	.close = p_close,
+    .get = p_get,
+    .put = p_put,
+    .seal = p_seal,
+    .commit = p_commit,
+    .abort = p_abort,
+    .get_checkpoint = p_get_checkpoint,
+    .close = p_close,
 };
 
 /* Take DIR/lock or say who holds it. */

@@ -448,7 +448,8 @@ static void test_batches(void)
 		uint64_t b;
 		for (int i = 0; i < 20; i++) {
 			char path[64], data[16];
-			snprintf(path, sizeof(path), "tile/0/x%03llu/%03d", (unsigned long long)k, i);
+			snprintf(path, sizeof(path), "tile/0/x%03llu/%03d", (unsigned long long)k,
+				 i);
 			snprintf(data, sizeof(data), "%d", i);
 			CHECK_OK(vt_storage_put(st, path, data, strlen(data)));
 		}
