@@ -1189,7 +1189,7 @@ static void test_analysis_search(void)
 	vt_query_term t;
 	vt_query q = {.n = 1};
 	struct hits h;
-	vt_hash last;
+	vt_hash last = {0};
 	bool more;
 	const char *r0[] = {"a.yar:evil"};
 	const char *r1[] = {"b.yar:evil"};
