@@ -519,7 +519,7 @@ int vt_analysis__rules_load_fd(vt_analysis_rules **out, int fd, const char *dige
 	}
 	if ((err = rules_alloc(&r)) < 0)
 		goto done;
-	memcpy(r->digest, digest, 65);
+	snprintf(r->digest, sizeof(r->digest), "%s", digest);
 	ys.user_data = &s;
 	ys.read = stream_read;
 	ys.write = NULL;
