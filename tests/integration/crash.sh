@@ -6,8 +6,8 @@
 #      covers data that is not in place), every acknowledged entry is at
 #      its index after restart, the new checkpoint is consistent with every
 #      checkpoint seen before the kill, and restarting is idempotent;
-#  (b) I/O errors injected with strace into syncfs, fsync, write and
-#      renameat2 while appending: appends fail with 5xx instead of 200,
+#  (b) I/O errors injected with strace into syncfs, fsync, write, linkat
+#      and renameat2 while appending: appends fail with 5xx instead of 200,
 #      and after a normal restart the same checks hold;
 #  (c) two servers on one directory: the second refuses and names the
 #      holder.
@@ -113,9 +113,10 @@ else
 	# Under ASan, LeakSanitizer cannot run under ptrace.
 	SAN="ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 	# syscall:first failing call. Each group makes 2 syncfs, 2 fsync (the
-	# checkpoint file and its directory), a renameat2 per object and a few
-	# writes; the first groups succeed, then every call fails.
-	for spec in syncfs:5 fsync:5 renameat2:12 write:30; do
+	# checkpoint file and its directory), a write and a linkat per object
+	# (an anonymous file named at commit) and a renameat2 (the
+	# checkpoint); the first groups succeed, then every call fails.
+	for spec in syncfs:5 fsync:5 linkat:12 renameat2:6 write:30; do
 		sc=${spec%%:*}
 		n=${spec#*:}
 		F=$T/fault-$sc
