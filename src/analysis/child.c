@@ -559,7 +559,7 @@ static int parse_u64(uint64_t *out, const char *s)
 
 int vt_analysis_child_args(vt_analysis_child_options *out, int argc, char **argv)
 {
-	uint64_t v;
+	uint64_t v = 0;
 	int err = 0;
 
 	memset(out, 0, sizeof(*out));

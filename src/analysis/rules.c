@@ -578,7 +578,7 @@ const char *vt_analysis_rules_warnings(const vt_analysis_rules *r)
 vt_verdict vt_analysis__rule_verdict(const YR_RULE *rule)
 {
 	const YR_META *meta;
-	vt_verdict v;
+	vt_verdict v = VT_VERDICT_UNKNOWN;
 	bool have_severity = false;
 	vt_verdict sev = VT_VERDICT_SUSPICIOUS;
 

@@ -163,6 +163,10 @@ static int next(const char **v, size_t *vlen, cursor *c, const char *key)
 	size_t kl = strlen(key);
 	const char *nl;
 
+	/* Set on failure too: gcc -O3 cannot tell that the error return is
+	 * negative and warns that callers read them. */
+	*v = NULL;
+	*vlen = 0;
 	if ((size_t)(c->end - c->p) < kl + 2 || memcmp(c->p, key, kl) != 0 || c->p[kl] != ' ')
 		return vt_error_set(VT_EINVAL, "expected the line \"%s ...\"", key);
 	nl = memchr(c->p + kl + 1, '\n', (size_t)(c->end - c->p - (ptrdiff_t)kl - 1));
