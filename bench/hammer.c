@@ -259,38 +259,218 @@ static bool largest_copy(hammer *h, vt_checkpoint *c, vt_buf *note)
 	return have;
 }
 
-/* ---- writers ------------------------------------------------------------ */
+/* ---- connections -------------------------------------------------------- */
 
+/*
+ * One keep-alive connection that POSTs a body and reads the answer: what
+ * writers and uploaders share. It is the first member of both, so the
+ * pointer curl keeps for a handle (CURLINFO_PRIVATE) is either one.
+ */
 typedef struct {
 	hammer *h;
-	unsigned id;
-	uint64_t seq;
 	CURL *e;
-	vt_buf entry, resp;
+	vt_buf resp;
 	uint64_t start, not_before;
 	long retry_after;
 	bool active, resend, finished;
-} writer;
+} conn;
 
-static size_t on_body(char *p, size_t size, size_t n, void *payload)
+/* How one kind of connection starts its next request and takes an answer. */
+typedef struct {
+	bool (*start)(conn *c, CURLM *m); /* false when it has no more to send */
+	void (*finish)(conn *c, CURLcode rc);
+	bool stop_idle; /* at stop, an idle connection ends, a 503 resend too */
+} conn_kind;
+
+/* The connections one thread drives: n of them, size bytes apart. */
+typedef struct {
+	hammer *h;
+	char *first;
+	size_t size, n;
+} conn_group;
+
+static conn *group_at(const conn_group *g, size_t i)
 {
-	writer *w = payload;
-	return vt_buf_add(&w->resp, p, size * n) < 0 ? 0 : size * n;
+	return (conn *)(g->first + i * g->size);
 }
 
 static size_t on_header(char *p, size_t size, size_t n, void *payload)
 {
-	writer *w = payload;
+	conn *c = payload;
 	size_t len = size * n;
 	if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0)
-		w->retry_after = strtol(p + 12, NULL, 10);
+		c->retry_after = strtol(p + 12, NULL, 10);
 	return len;
+}
+
+static int conn_init(conn *c, hammer *h, const char *url, struct curl_slist *hdrs, size_t resp_max,
+		     curl_write_callback on_body)
+{
+	c->h = h;
+	vt_buf_init(&c->resp, resp_max);
+	if ((c->e = curl_easy_init()) == NULL)
+		return vt_error_set(VT_ENOMEM, "cannot make a curl handle");
+	curl_easy_setopt(c->e, CURLOPT_URL, url);
+	curl_easy_setopt(c->e, CURLOPT_POST, 1L);
+	curl_easy_setopt(c->e, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(c->e, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c->e, CURLOPT_WRITEDATA, c);
+	curl_easy_setopt(c->e, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c->e, CURLOPT_HEADERDATA, c);
+	curl_easy_setopt(c->e, CURLOPT_PRIVATE, (char *)c);
+	curl_easy_setopt(c->e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c->e, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(c->e, CURLOPT_TIMEOUT, h->o.timeout);
+	return 0;
+}
+
+static void conn_dispose(conn *c)
+{
+	if (c->e)
+		curl_easy_cleanup(c->e);
+	vt_buf_dispose(&c->resp);
+}
+
+/* Send body, which must stay put until the answer, as the next request. */
+static void conn_send(conn *c, CURLM *m, const vt_buf *body)
+{
+	c->resend = false;
+	c->retry_after = 0;
+	vt_buf_reset(&c->resp);
+	curl_easy_setopt(c->e, CURLOPT_POSTFIELDS, body->ptr);
+	curl_easy_setopt(c->e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
+	c->start = now_ns();
+	c->active = true;
+	curl_multi_add_handle(m, c->e);
+}
+
+/*
+ * The part of taking an answer that every kind shares: a transport error
+ * backs off, a 503 is sent again after its Retry-After. True with *status
+ * when the caller has an HTTP status to act on.
+ */
+static bool conn_settle(long *status, conn *c, CURLcode rc, uint64_t end)
+{
+	hammer *h = c->h;
+
+	*status = 0;
+	c->active = false;
+	c->not_before = end;
+	if (rc != CURLE_OK) {
+		note_error(&h->transport, "transport error: %s", curl_easy_strerror(rc));
+		c->not_before = end + 100000000u; /* the server may be down: do not spin */
+		return false;
+	}
+	curl_easy_getinfo(c->e, CURLINFO_RESPONSE_CODE, status);
+	if (*status == 503) {
+		atomic_fetch_add(&h->busy, 1);
+		c->resend = true;
+		c->not_before =
+		    end + (uint64_t)(c->retry_after > 0 ? c->retry_after : 1) * 1000000000u;
+		return false;
+	}
+	return true;
+}
+
+/* Drive a group's connections on one multi handle until each is finished. */
+static void conn_group_run(conn_group *g, const conn_kind *kind)
+{
+	hammer *h = g->h;
+	CURLM *m = curl_multi_init();
+	size_t live = g->n;
+	int running;
+
+	if (!m) {
+		failure(h, "cannot make a curl multi handle");
+		return;
+	}
+	curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, (long)g->n + 16);
+	for (size_t i = 0; i < g->n; i++)
+		kind->start(group_at(g, i), m);
+	while (live > 0) {
+		CURLMsg *msg;
+		int left, wait_ms = 100;
+		uint64_t now;
+
+		curl_multi_perform(m, &running);
+		while ((msg = curl_multi_info_read(m, &left)) != NULL) {
+			conn *c = NULL;
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&c);
+			curl_multi_remove_handle(m, msg->easy_handle);
+			kind->finish(c, msg->data.result);
+		}
+		now = now_ns();
+		live = 0;
+		for (size_t i = 0; i < g->n; i++) {
+			conn *c = group_at(g, i);
+			if (c->finished)
+				continue;
+			live++;
+			if (c->active)
+				continue;
+			if (kind->stop_idle && atomic_load(&h->stop)) {
+				c->finished = true;
+				live--;
+				continue;
+			}
+			if (c->not_before <= now) {
+				if (!kind->start(c, m))
+					live--;
+			} else if ((c->not_before - now) / 1000000u < (uint64_t)wait_ms) {
+				wait_ms = (int)((c->not_before - now) / 1000000u) + 1;
+			}
+		}
+		if (live > 0)
+			curl_multi_poll(m, NULL, 0, wait_ms, NULL);
+	}
+	curl_multi_cleanup(m);
+}
+
+/*
+ * Split n connections of size bytes from first over nt threads running fn
+ * on their group in g[]; *started counts the threads started. On failure
+ * stop is set, so the started ones wind down.
+ */
+static int conn_groups_start(pthread_t *t, conn_group *g, unsigned *started, unsigned nt, hammer *h,
+			     void *first, size_t size, size_t n, void *(*fn)(void *))
+{
+	int err = 0;
+
+	for (unsigned k = 0; k < nt; k++) {
+		size_t from = n * k / nt, to = n * (k + 1) / nt;
+		g[k] = (conn_group){
+		    .h = h, .first = (char *)first + from * size, .size = size, .n = to - from};
+		if (pthread_create(&t[k], NULL, fn, &g[k]) != 0) {
+			err = vt_error_set(VT_ENOMEM, "cannot start a thread");
+			atomic_store(&h->stop, true);
+			break;
+		}
+		(*started)++;
+	}
+	return err;
+}
+
+/* ---- writers ------------------------------------------------------------ */
+
+typedef struct {
+	conn c;
+	unsigned id;
+	uint64_t seq;
+	vt_buf entry;
+} writer;
+
+static size_t on_body(char *p, size_t size, size_t n, void *payload)
+{
+	conn *c = payload;
+	return vt_buf_add(&c->resp, p, size * n) < 0 ? 0 : size * n;
 }
 
 /* The next distinct entry: run id, writer id and sequence, padded. */
 static int make_entry(writer *w)
 {
-	hammer *h = w->h;
+	hammer *h = w->c.h;
 	int err;
 	vt_buf_reset(&w->entry);
 	if ((err = vt_buf_printf(&w->entry, "vt_hammer run %s writer %u seq %llu ", h->run, w->id,
@@ -303,29 +483,23 @@ static int make_entry(writer *w)
 }
 
 /* Start the writer's next request; false when it has no more to send. */
-static bool writer_start(writer *w, CURLM *m)
+static bool writer_start(conn *c, CURLM *m)
 {
-	hammer *h = w->h;
-	if (!w->resend) {
+	writer *w = (writer *)c;
+	hammer *h = c->h;
+	if (!c->resend) {
 		if (atomic_load(&h->stop) ||
 		    (h->o.count && atomic_fetch_add(&h->issued, 1) >= h->o.count)) {
-			w->finished = true;
+			c->finished = true;
 			return false;
 		}
 		if (make_entry(w) < 0) {
 			failure(h, "cannot make an entry: %s", vt_error_last());
-			w->finished = true;
+			c->finished = true;
 			return false;
 		}
 	}
-	w->resend = false;
-	w->retry_after = 0;
-	vt_buf_reset(&w->resp);
-	curl_easy_setopt(w->e, CURLOPT_POSTFIELDS, w->entry.ptr);
-	curl_easy_setopt(w->e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)w->entry.len);
-	w->start = now_ns();
-	w->active = true;
-	curl_multi_add_handle(m, w->e);
+	conn_send(c, m, &w->entry);
 	return true;
 }
 
@@ -384,12 +558,12 @@ static int verify_receipt(vt_checkpoint *c, hammer *h, const vt_tlog_proof *p, c
 /* A 200: verify the proof, then count, record and observe its checkpoint. */
 static void writer_acknowledged(writer *w, uint64_t end)
 {
-	hammer *h = w->h;
+	hammer *h = w->c.h;
 	vt_tlog_proof p;
 	vt_checkpoint c;
 	int err;
 
-	if ((err = vt_tlog_proof_parse(&p, (const char *)w->resp.ptr, w->resp.len)) < 0 ||
+	if ((err = vt_tlog_proof_parse(&p, (const char *)w->c.resp.ptr, w->c.resp.len)) < 0 ||
 	    (err = verify_receipt(&c, h, &p, w->entry.ptr, w->entry.len)) < 0) {
 		failure(h, "writer %u: the proof returned for its entry %llu does not verify: %s",
 			w->id, (unsigned long long)(w->seq - 1), vt_error_last());
@@ -398,7 +572,7 @@ static void writer_acknowledged(writer *w, uint64_t end)
 	atomic_fetch_add(&h->adds, 1);
 	atomic_fetch_add(&h->proofs, 1);
 	pthread_mutex_lock(&h->mu);
-	record_latency(h, (float)((double)(end - w->start) / 1e6));
+	record_latency(h, (float)((double)(end - w->c.start) / 1e6));
 	if (h->rec) {
 		char *hex = malloc(2 * w->entry.len + 1);
 		if (hex) {
@@ -412,131 +586,48 @@ static void writer_acknowledged(writer *w, uint64_t end)
 	observe(h, p.checkpoint, p.checkpoint_len, &c);
 }
 
-static void writer_finish(writer *w, CURLcode rc)
+static void writer_finish(conn *c, CURLcode rc)
 {
-	hammer *h = w->h;
 	uint64_t end = now_ns();
-	long status = 0;
+	long status;
 
-	w->active = false;
-	w->not_before = end;
-	if (rc != CURLE_OK) {
-		note_error(&h->transport, "transport error: %s", curl_easy_strerror(rc));
-		w->not_before = end + 100000000u; /* the server may be down: do not spin */
+	if (!conn_settle(&status, c, rc, end))
 		return;
-	}
-	curl_easy_getinfo(w->e, CURLINFO_RESPONSE_CODE, &status);
 	if (status == 200) {
-		writer_acknowledged(w, end);
-	} else if (status == 503) {
-		atomic_fetch_add(&h->busy, 1);
-		w->resend = true;
-		w->not_before =
-		    end + (uint64_t)(w->retry_after > 0 ? w->retry_after : 1) * 1000000000u;
+		writer_acknowledged((writer *)c, end);
 	} else {
-		atomic_uint_fast64_t *c = status >= 500 ? &h->e5xx : &h->e4xx;
-		note_error(c, "HTTP %ld from POST /log/add: %.200s", status, vt_buf_cstr(&w->resp));
-		w->not_before = end + 50000000u;
+		atomic_uint_fast64_t *n = status >= 500 ? &c->h->e5xx : &c->h->e4xx;
+		note_error(n, "HTTP %ld from POST /log/add: %.200s", status, vt_buf_cstr(&c->resp));
+		c->not_before = end + 50000000u;
 	}
 }
 
-typedef struct {
-	hammer *h;
-	writer *w;
-	size_t n;
-} writer_group;
+/* Writers give up a 503 resend at stop: --duration ends the run. */
+static const conn_kind writer_kind = {writer_start, writer_finish, true};
 
 static void *writer_thread(void *arg)
 {
-	writer_group *g = arg;
-	hammer *h = g->h;
-	CURLM *m = curl_multi_init();
-	size_t live = g->n;
-	int running;
+	conn_group *g = arg;
 
-	if (!m) {
-		failure(h, "cannot make a curl multi handle");
-		atomic_fetch_add(&h->writer_threads_done, 1);
-		return NULL;
-	}
-	curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, (long)g->n + 16);
-	for (size_t i = 0; i < g->n; i++)
-		writer_start(&g->w[i], m);
-	while (live > 0) {
-		CURLMsg *msg;
-		int left, wait_ms = 100;
-		uint64_t now;
-
-		curl_multi_perform(m, &running);
-		while ((msg = curl_multi_info_read(m, &left)) != NULL) {
-			writer *w = NULL;
-			if (msg->msg != CURLMSG_DONE)
-				continue;
-			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&w);
-			curl_multi_remove_handle(m, msg->easy_handle);
-			writer_finish(w, msg->data.result);
-		}
-		now = now_ns();
-		live = 0;
-		for (size_t i = 0; i < g->n; i++) {
-			writer *w = &g->w[i];
-			if (w->finished)
-				continue;
-			live++;
-			if (w->active)
-				continue;
-			if (atomic_load(&h->stop)) {
-				w->finished = true; /* a 503 resend is given up too */
-				live--;
-				continue;
-			}
-			if (w->not_before <= now) {
-				if (!writer_start(w, m))
-					live--;
-			} else if ((w->not_before - now) / 1000000u < (uint64_t)wait_ms) {
-				wait_ms = (int)((w->not_before - now) / 1000000u) + 1;
-			}
-		}
-		if (live > 0)
-			curl_multi_poll(m, NULL, 0, wait_ms, NULL);
-	}
-	curl_multi_cleanup(m);
+	conn_group_run(g, &writer_kind);
 	vt_buf_dispose(&tl_note);
 	tl_have = false;
-	atomic_fetch_add(&h->writer_threads_done, 1);
+	atomic_fetch_add(&g->h->writer_threads_done, 1);
 	return NULL;
 }
 
 static int writer_init(writer *w, hammer *h, unsigned id, struct curl_slist *hdrs)
 {
-	w->h = h;
 	w->id = id;
 	vt_buf_init(&w->entry, VT_ENTRY_MAX);
-	vt_buf_init(&w->resp, VT_TLOG_PROOF_MAX_SIZE);
-	if ((w->e = curl_easy_init()) == NULL)
-		return vt_error_set(VT_ENOMEM, "cannot make a curl handle");
-	curl_easy_setopt(w->e, CURLOPT_URL, h->add_url);
-	curl_easy_setopt(w->e, CURLOPT_POST, 1L);
-	curl_easy_setopt(w->e, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(w->e, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(w->e, CURLOPT_WRITEDATA, w);
-	curl_easy_setopt(w->e, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(w->e, CURLOPT_HEADERDATA, w);
-	curl_easy_setopt(w->e, CURLOPT_PRIVATE, (char *)w);
-	curl_easy_setopt(w->e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(w->e, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(w->e, CURLOPT_TIMEOUT, h->o.timeout);
-	return 0;
+	return conn_init(&w->c, h, h->add_url, hdrs, VT_TLOG_PROOF_MAX_SIZE, on_body);
 }
 
 static void writer_dispose(writer *w)
 {
-	if (w->e)
-		curl_easy_cleanup(w->e);
+	conn_dispose(&w->c);
 	vt_buf_dispose(&w->entry);
-	vt_buf_dispose(&w->resp);
 }
-
 /* ---- readers ------------------------------------------------------------ */
 
 typedef struct {
@@ -835,7 +926,7 @@ static int write_largest(hammer *h)
 static int run(hammer *h)
 {
 	pthread_t wt[2], rt[MAX_READERS], ct;
-	writer_group groups[2];
+	conn_group groups[2];
 	writer *ws = NULL;
 	reader_ctx *rs = NULL;
 	checker k = {.h = h};
@@ -875,17 +966,8 @@ static int run(hammer *h)
 		goto done;
 	}
 	checker_started = true;
-	for (unsigned t = 0; t < nwt; t++) {
-		size_t from = (size_t)h->o.writers * t / nwt,
-		       to = (size_t)h->o.writers * (t + 1) / nwt;
-		groups[t] = (writer_group){.h = h, .w = ws + from, .n = to - from};
-		if (pthread_create(&wt[t], NULL, writer_thread, &groups[t]) != 0) {
-			err = vt_error_set(VT_ENOMEM, "cannot start a thread");
-			atomic_store(&h->stop, true);
-			break;
-		}
-		started_w++;
-	}
+	err = conn_groups_start(wt, groups, &started_w, nwt, h, ws, sizeof(*ws), h->o.writers,
+				writer_thread);
 	for (; err == 0 && nr < h->o.readers; nr++)
 		if (pthread_create(&rt[nr], NULL, reader_thread, &rs[nr]) != 0) {
 			err = vt_error_set(VT_ENOMEM, "cannot start a thread");
@@ -950,36 +1032,23 @@ done:
 #define INTAKE_BOUNDARY "vt-hammer-7f3c9a1e5b2d4c60a8e1f9b3d7c5a2e4"
 
 typedef struct {
-	hammer *h;
-	CURL *e;
-	vt_buf body, resp;
-	uint64_t start, not_before;
-	long retry_after;
-	bool active, resend, finished;
+	conn c;
+	vt_buf body;
 } uploader;
 
 static size_t up_on_body(char *p, size_t size, size_t n, void *payload)
 {
-	uploader *u = payload;
+	conn *c = payload;
 	/* Answers are small JSON; a longer one is cut, which only spoils the
 	 * message printed for a first error. */
-	vt_buf_add(&u->resp, p, size * n);
+	vt_buf_add(&c->resp, p, size * n);
 	return size * n;
-}
-
-static size_t up_on_header(char *p, size_t size, size_t n, void *payload)
-{
-	uploader *u = payload;
-	size_t len = size * n;
-	if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0)
-		u->retry_after = strtol(p + 12, NULL, 10);
-	return len;
 }
 
 /* The multipart body of file number i. */
 static int make_upload(uploader *u, uint64_t i)
 {
-	hammer *h = u->h;
+	hammer *h = u->c.h;
 	char tag[64];
 	size_t n, off;
 	int err;
@@ -1000,119 +1069,54 @@ static int make_upload(uploader *u, uint64_t i)
 	return vt_buf_adds(&u->body, "\r\n--" INTAKE_BOUNDARY "--\r\n");
 }
 
-static bool upload_start(uploader *u, CURLM *m)
+static bool upload_start(conn *c, CURLM *m)
 {
-	hammer *h = u->h;
+	uploader *u = (uploader *)c;
+	hammer *h = c->h;
 	uint64_t i;
 
-	if (!u->resend) {
+	if (!c->resend) {
 		if (atomic_load(&h->stop) || (i = atomic_fetch_add(&h->issued, 1)) >= h->o.intake) {
-			u->finished = true;
+			c->finished = true;
 			return false;
 		}
 		if (make_upload(u, i) < 0) {
 			failure(h, "cannot make file %llu: %s", (unsigned long long)i,
 				vt_error_last());
-			u->finished = true;
+			c->finished = true;
 			return false;
 		}
 	}
-	u->resend = false;
-	u->retry_after = 0;
-	vt_buf_reset(&u->resp);
-	curl_easy_setopt(u->e, CURLOPT_POSTFIELDS, u->body.ptr);
-	curl_easy_setopt(u->e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)u->body.len);
-	u->start = now_ns();
-	u->active = true;
-	curl_multi_add_handle(m, u->e);
+	conn_send(c, m, &u->body);
 	return true;
 }
 
-static void upload_finish(uploader *u, CURLcode rc)
+static void upload_finish(conn *c, CURLcode rc)
 {
-	hammer *h = u->h;
+	hammer *h = c->h;
 	uint64_t end = now_ns();
-	long status = 0;
+	long status;
 
-	u->active = false;
-	u->not_before = end;
-	if (rc != CURLE_OK) {
-		note_error(&h->transport, "transport error: %s", curl_easy_strerror(rc));
-		u->not_before = end + 100000000u;
+	if (!conn_settle(&status, c, rc, end))
 		return;
-	}
-	curl_easy_getinfo(u->e, CURLINFO_RESPONSE_CODE, &status);
 	if (status == 201 || status == 200) {
 		atomic_fetch_add(status == 201 ? &h->s201 : &h->s200, 1);
 		pthread_mutex_lock(&h->mu);
-		record_latency(h, (float)((double)(end - u->start) / 1e6));
+		record_latency(h, (float)((double)(end - c->start) / 1e6));
 		pthread_mutex_unlock(&h->mu);
-	} else if (status == 503) {
-		atomic_fetch_add(&h->busy, 1);
-		u->resend = true;
-		u->not_before =
-		    end + (uint64_t)(u->retry_after > 0 ? u->retry_after : 1) * 1000000000u;
 	} else {
-		atomic_uint_fast64_t *c = status >= 500 ? &h->e5xx : &h->e4xx;
-		note_error(c, "HTTP %ld from POST /api/v1/files: %.200s", status,
-			   vt_buf_cstr(&u->resp));
+		atomic_uint_fast64_t *n = status >= 500 ? &h->e5xx : &h->e4xx;
+		note_error(n, "HTTP %ld from POST /api/v1/files: %.200s", status,
+			   vt_buf_cstr(&c->resp));
 	}
 }
 
-typedef struct {
-	hammer *h;
-	uploader *u;
-	size_t n;
-} uploader_group;
+/* Uploaders send every file they were given: a 503 is resent after stop too. */
+static const conn_kind uploader_kind = {upload_start, upload_finish, false};
 
 static void *uploader_thread(void *arg)
 {
-	uploader_group *g = arg;
-	CURLM *m = curl_multi_init();
-	size_t live = g->n;
-	int running;
-
-	if (!m) {
-		failure(g->h, "cannot make a curl multi handle");
-		return NULL;
-	}
-	curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, (long)g->n + 16);
-	for (size_t i = 0; i < g->n; i++)
-		upload_start(&g->u[i], m);
-	while (live > 0) {
-		CURLMsg *msg;
-		int left, wait_ms = 100;
-		uint64_t now;
-
-		curl_multi_perform(m, &running);
-		while ((msg = curl_multi_info_read(m, &left)) != NULL) {
-			uploader *u = NULL;
-			if (msg->msg != CURLMSG_DONE)
-				continue;
-			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&u);
-			curl_multi_remove_handle(m, msg->easy_handle);
-			upload_finish(u, msg->data.result);
-		}
-		now = now_ns();
-		live = 0;
-		for (size_t i = 0; i < g->n; i++) {
-			uploader *u = &g->u[i];
-			if (u->finished || u->active) {
-				live += !u->finished;
-				continue;
-			}
-			live++;
-			if (u->not_before <= now) {
-				if (!upload_start(u, m))
-					live--;
-			} else if ((u->not_before - now) / 1000000u < (uint64_t)wait_ms) {
-				wait_ms = (int)((u->not_before - now) / 1000000u) + 1;
-			}
-		}
-		if (live > 0)
-			curl_multi_poll(m, NULL, 0, wait_ms, NULL);
-	}
-	curl_multi_cleanup(m);
+	conn_group_run(arg, &uploader_kind);
 	return NULL;
 }
 
@@ -1154,7 +1158,7 @@ static void intake_report(hammer *h, double secs)
 static int run_intake(hammer *h)
 {
 	pthread_t t[2];
-	uploader_group g[2];
+	conn_group g[2];
 	uploader *us = NULL;
 	struct curl_slist *hdrs = NULL;
 	unsigned nt = h->o.clients >= 8 ? 2 : 1, started = 0;
@@ -1175,48 +1179,21 @@ static int run_intake(hammer *h)
 	for (size_t i = 0; i < h->o.file_size; i += 256)
 		getrandom(h->base + i, h->o.file_size - i < 256 ? h->o.file_size - i : 256, 0);
 	for (unsigned i = 0; i < h->o.clients; i++) {
-		uploader *u = &us[i];
-		u->h = h;
-		vt_buf_init(&u->body, h->o.file_size + 1024);
-		vt_buf_init(&u->resp, 64 * 1024);
-		if ((u->e = curl_easy_init()) == NULL) {
-			err = vt_error_set(VT_ENOMEM, "cannot make a curl handle");
+		vt_buf_init(&us[i].body, h->o.file_size + 1024);
+		if ((err = conn_init(&us[i].c, h, url, hdrs, 64 * 1024, up_on_body)) < 0)
 			goto done;
-		}
-		curl_easy_setopt(u->e, CURLOPT_URL, url);
-		curl_easy_setopt(u->e, CURLOPT_POST, 1L);
-		curl_easy_setopt(u->e, CURLOPT_HTTPHEADER, hdrs);
-		curl_easy_setopt(u->e, CURLOPT_WRITEFUNCTION, up_on_body);
-		curl_easy_setopt(u->e, CURLOPT_WRITEDATA, u);
-		curl_easy_setopt(u->e, CURLOPT_HEADERFUNCTION, up_on_header);
-		curl_easy_setopt(u->e, CURLOPT_HEADERDATA, u);
-		curl_easy_setopt(u->e, CURLOPT_PRIVATE, (char *)u);
-		curl_easy_setopt(u->e, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(u->e, CURLOPT_CONNECTTIMEOUT, 10L);
-		curl_easy_setopt(u->e, CURLOPT_TIMEOUT, h->o.timeout);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &h->t0);
-	for (unsigned k = 0; k < nt; k++) {
-		size_t from = (size_t)h->o.clients * k / nt,
-		       to = (size_t)h->o.clients * (k + 1) / nt;
-		g[k] = (uploader_group){.h = h, .u = us + from, .n = to - from};
-		if (pthread_create(&t[k], NULL, uploader_thread, &g[k]) != 0) {
-			err = vt_error_set(VT_ENOMEM, "cannot start a thread");
-			atomic_store(&h->stop, true);
-			break;
-		}
-		started++;
-	}
+	err = conn_groups_start(t, g, &started, nt, h, us, sizeof(*us), h->o.clients,
+				uploader_thread);
 	for (unsigned k = 0; k < started; k++)
 		pthread_join(t[k], NULL);
 	if (err == 0)
 		intake_report(h, elapsed(h));
 done:
 	for (unsigned i = 0; us && i < h->o.clients; i++) {
-		if (us[i].e)
-			curl_easy_cleanup(us[i].e);
+		conn_dispose(&us[i].c);
 		vt_buf_dispose(&us[i].body);
-		vt_buf_dispose(&us[i].resp);
 	}
 	free(us);
 	free(h->base);
