@@ -176,6 +176,29 @@ static int read_full(int fd, uint8_t *p, size_t len, int64_t deadline)
 	return 0;
 }
 
+/* A request frame and the room for the one fd it carries (SCM_RIGHTS). */
+typedef struct {
+	uint8_t req[8];
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov;
+	struct msghdr msg;
+} request;
+
+/* Point r's message at its own frame and control buffer, both zeroed. */
+static void request_init(request *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->iov.iov_base = r->req;
+	r->iov.iov_len = sizeof(r->req);
+	r->msg.msg_iov = &r->iov;
+	r->msg.msg_iovlen = 1;
+	r->msg.msg_control = r->u.buf;
+	r->msg.msg_controllen = sizeof(r->u.buf);
+}
+
 /*
  * Read one answer frame: its kind and payload (into a fresh buffer).
  * On failure the child is reaped and the message says what happened.
@@ -463,13 +486,7 @@ static int error_frame(const vt_buf *p)
 
 int vt_analysis_sandbox_scan_fd(vt_analysis_result *out, vt_analysis_sandbox *sb, int fd)
 {
-	uint8_t req[8] = {'V', 'T', 'Q', '1', 0, 0, 0, 0};
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = {req, sizeof(req)};
-	struct msghdr msg = {0};
+	request r;
 	struct cmsghdr *cm;
 	char how[96] = "", kind = 0;
 	vt_buf payload;
@@ -492,20 +509,17 @@ int vt_analysis_sandbox_scan_fd(vt_analysis_result *out, vt_analysis_sandbox *sb
 			goto done;
 		}
 	}
-	memset(&u, 0, sizeof(u));
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = u.buf;
-	msg.msg_controllen = sizeof(u.buf);
-	cm = CMSG_FIRSTHDR(&msg);
+	request_init(&r);
+	memcpy(r.req, "VTQ1", 4);
+	cm = CMSG_FIRSTHDR(&r.msg);
 	cm->cmsg_level = SOL_SOCKET;
 	cm->cmsg_type = SCM_RIGHTS;
 	cm->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
 	do
-		n = sendmsg(sb->sock, &msg, MSG_NOSIGNAL);
+		n = sendmsg(sb->sock, &r.msg, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
-	if (n != (ssize_t)sizeof(req)) {
+	if (n != (ssize_t)sizeof(r.req)) {
 		/* It died between samples. */
 		reap(sb, true, how, sizeof(how));
 		err = vt_error_set(VT_EIO, "analyser crashed: %s before the sample",
@@ -801,33 +815,24 @@ static void test_action(const char *test, int sock)
 /* Receive one request and its fd: 1 with *fd, 0 at end of file, < 0. */
 static int recv_request(int *fd, int sock)
 {
-	uint8_t req[8];
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = {req, sizeof(req)};
-	struct msghdr msg = {0};
+	request r;
 	struct cmsghdr *cm;
 	ssize_t n;
 
 	*fd = -1;
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = u.buf;
-	msg.msg_controllen = sizeof(u.buf);
+	request_init(&r);
 	do
-		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_WAITALL);
+		n = recvmsg(sock, &r.msg, MSG_CMSG_CLOEXEC | MSG_WAITALL);
 	while (n < 0 && errno == EINTR);
 	if (n == 0)
 		return 0;
-	for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm)) {
+	for (cm = CMSG_FIRSTHDR(&r.msg); cm != NULL; cm = CMSG_NXTHDR(&r.msg, cm)) {
 		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
 		    cm->cmsg_len == CMSG_LEN(sizeof(int)) && *fd < 0)
 			memcpy(fd, CMSG_DATA(cm), sizeof(int));
 	}
-	if (n != (ssize_t)sizeof(req) || memcmp(req, "VTQ1", 4) != 0 || *fd < 0 ||
-	    (msg.msg_flags & MSG_CTRUNC)) {
+	if (n != (ssize_t)sizeof(r.req) || memcmp(r.req, "VTQ1", 4) != 0 || *fd < 0 ||
+	    (r.msg.msg_flags & MSG_CTRUNC)) {
 		if (*fd >= 0)
 			close(*fd);
 		return vt_error_set(VT_EINVAL, "not a request");
