@@ -54,38 +54,12 @@ static int join(char *out, size_t size, const char *a, const char *b)
 
 static int hash_file(vt_hash *out, uint64_t *size, const char *path)
 {
-	vt_sha256_ctx *c = NULL;
-	uint8_t chunk[65536];
-	uint64_t total = 0;
-	int fd = -1, err;
+	int fd, err;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
-		err = vt_error_sys(errno == ENOENT ? VT_ENOTFOUND : VT_EIO, errno, "%s", path);
-		goto done;
-	}
-	if ((err = vt_sha256_new(&c)) < 0)
-		goto done;
-	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = vt_error_sys(VT_EIO, errno, "%s", path);
-			goto done;
-		}
-		if (n == 0)
-			break;
-		total += (uint64_t)n;
-		if ((err = vt_sha256_update(c, chunk, (size_t)n)) < 0)
-			goto done;
-	}
-	if (size)
-		*size = total;
-	err = vt_sha256_final(out, c);
-done:
-	if (fd >= 0)
-		close(fd);
-	vt_sha256_free(c);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return vt_error_sys(errno == ENOENT ? VT_ENOTFOUND : VT_EIO, errno, "%s", path);
+	err = vt_tree__hash_fd(out, size, fd, path);
+	close(fd);
 	return err;
 }
 

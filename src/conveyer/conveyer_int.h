@@ -3,6 +3,10 @@
 #ifndef VITRINE_CONVEYER_INT_H
 #define VITRINE_CONVEYER_INT_H
 
+#include <stdint.h>
+
+#include "vitrine/hash.h"
+
 /*
  * Extract a tarball into the existing directory dest, refusing absolute
  * paths, "..", links that escape and special files. VT_ECORRUPT, VT_EIO.
@@ -11,5 +15,11 @@ int vt_tree__extract(const char *tar, const char *dest);
 
 /* Remove a directory tree (no symlinks followed). VT_EIO. */
 int vt_tree__remove(const char *dir);
+
+/*
+ * SHA-256 of what is left to read from fd, and its length in *size unless
+ * size is NULL; path names the file in messages. fd is not closed. VT_EIO.
+ */
+int vt_tree__hash_fd(vt_hash *out, uint64_t *size, int fd, const char *path);
 
 #endif

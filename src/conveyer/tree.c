@@ -12,6 +12,7 @@
 #include "vitrine/recipe.h"
 #include "vitrine/encoding.h"
 #include "vitrine/error.h"
+#include "conveyer_int.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -143,7 +144,7 @@ done:
 	return err;
 }
 
-static int hash_fd(vt_hash *out, uint64_t *size, int fd, const char *path)
+int vt_tree__hash_fd(vt_hash *out, uint64_t *size, int fd, const char *path)
 {
 	static __thread uint8_t chunk[65536];
 	vt_sha256_ctx *c = NULL;
@@ -166,7 +167,8 @@ static int hash_fd(vt_hash *out, uint64_t *size, int fd, const char *path)
 		if ((err = vt_sha256_update(c, chunk, (size_t)n)) < 0)
 			goto done;
 	}
-	*size = total;
+	if (size)
+		*size = total;
 	err = vt_sha256_final(out, c);
 done:
 	vt_sha256_free(c);
@@ -212,7 +214,7 @@ static int walk_one(const char *fpath, const struct stat *st, int flag, struct F
 		}
 		e.type = 'f';
 		e.exec = (st->st_mode & S_IXUSR) != 0;
-		err = hash_fd(&e.hash, &e.size, fd, fpath);
+		err = vt_tree__hash_fd(&e.hash, &e.size, fd, fpath);
 		close(fd);
 	} else {
 		walk_err = vt_error_set(VT_EINVAL, "%s: not a file, directory or symlink", fpath);
@@ -225,6 +227,24 @@ static int walk_one(const char *fpath, const struct stat *st, int flag, struct F
 		return 1;
 	}
 	return 0;
+}
+
+/* List the tree below dir into l, finished by list_finish(). */
+static int walk_dir(tree_list *l, const char *dir)
+{
+	int err = 0;
+
+	walk_list = l;
+	walk_root_len = strlen(dir);
+	walk_err = 0;
+	if (nftw(dir, walk_one, 32, FTW_PHYS) != 0) {
+		err = walk_err ? walk_err : vt_error_sys(VT_EIO, errno, "%s: cannot walk", dir);
+		goto done;
+	}
+	err = list_finish(l);
+done:
+	walk_list = NULL;
+	return err;
 }
 
 int vt_tree_digest_dir(vt_hash *out, vt_buf *manifest, const char *dir)
@@ -241,18 +261,10 @@ int vt_tree_digest_dir(vt_hash *out, vt_buf *manifest, const char *dir)
 		err = vt_error_set(VT_EINVAL, "%s is not a directory", dir);
 		goto done;
 	}
-	walk_list = &l;
-	walk_root_len = strlen(dir);
-	walk_err = 0;
-	if (nftw(dir, walk_one, 32, FTW_PHYS) != 0) {
-		err = walk_err ? walk_err : vt_error_sys(VT_EIO, errno, "%s: cannot walk", dir);
-		goto done;
-	}
-	if ((err = list_finish(&l)) < 0)
+	if ((err = walk_dir(&l, dir)) < 0)
 		goto done;
 	err = list_digest(out, manifest, &l);
 done:
-	walk_list = NULL;
 	list_free(&l);
 	return err;
 }
@@ -576,14 +588,7 @@ static int pack(vt_buf *out, int fd, const char *dir)
 	tree_list l = {0};
 	int err;
 
-	walk_list = &l;
-	walk_root_len = strlen(dir);
-	walk_err = 0;
-	if (nftw(dir, walk_one, 32, FTW_PHYS) != 0) {
-		err = walk_err ? walk_err : vt_error_sys(VT_EIO, errno, "%s: cannot walk", dir);
-		goto done;
-	}
-	if ((err = list_finish(&l)) < 0)
+	if ((err = walk_dir(&l, dir)) < 0)
 		goto done;
 	if (!(a = archive_write_new())) {
 		err = vt_error_set(VT_ENOMEM, "out of memory");
@@ -605,7 +610,6 @@ static int pack(vt_buf *out, int fd, const char *dir)
 done:
 	if (a)
 		archive_write_free(a);
-	walk_list = NULL;
 	list_free(&l);
 	return err;
 }
