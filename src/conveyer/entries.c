@@ -210,18 +210,31 @@ static int next_digest(vt_hash *out, cursor *c, const char *key)
 	return parse_digest(out, v, n, key);
 }
 
-static int header(cursor *c, const char *text, size_t len, const char *type)
+/* The lines every entry starts with: its type, then name and version. */
+static int header(cursor *c, char name[VT_RELEASE_NAME_MAX + 1],
+		  char version[VT_RELEASE_NAME_MAX + 1], const char *text, size_t len,
+		  const char *type)
 {
 	char want[32];
 	size_t n = (size_t)snprintf(want, sizeof(want), "vitrine/1 %s\n", type);
+	int err = 0;
+
 	c->p = text;
 	c->end = text + len;
-	if (len > ENTRY_MAX)
-		return vt_error_set(VT_EINVAL, "entry above %d bytes", ENTRY_MAX);
-	if (len < n || memcmp(text, want, n) != 0)
-		return vt_error_set(VT_EINVAL, "not a %s entry", type);
+	if (len > ENTRY_MAX) {
+		err = vt_error_set(VT_EINVAL, "entry above %d bytes", ENTRY_MAX);
+		goto done;
+	}
+	if (len < n || memcmp(text, want, n) != 0) {
+		err = vt_error_set(VT_EINVAL, "not a %s entry", type);
+		goto done;
+	}
 	c->p += n;
-	return 0;
+	if ((err = next_str(name, VT_RELEASE_NAME_MAX + 1, c, "name")) < 0)
+		goto done;
+	err = next_str(version, VT_RELEASE_NAME_MAX + 1, c, "version");
+done:
+	return err;
 }
 
 /* Re-format and compare: the one-spelling rule (case of hex digits, etc.). */
@@ -246,9 +259,7 @@ int vt_build_entry_parse(vt_build_entry *out, const char *text, size_t len)
 
 	memset(out, 0, sizeof(*out));
 	vt_buf_init(&b, ENTRY_MAX + 512);
-	if ((err = header(&c, text, len, "build")) < 0 ||
-	    (err = next_str(out->name, sizeof(out->name), &c, "name")) < 0 ||
-	    (err = next_str(out->version, sizeof(out->version), &c, "version")) < 0 ||
+	if ((err = header(&c, out->name, out->version, text, len, "build")) < 0 ||
 	    (err = next_digest(&out->envelope, &c, "envelope")) < 0 ||
 	    (err = next_digest(&out->recipe, &c, "recipe")) < 0 ||
 	    (err = next_digest(&out->source, &c, "source")) < 0)
@@ -305,9 +316,7 @@ int vt_release_entry_parse(vt_release_entry *out, const char *text, size_t len)
 
 	memset(out, 0, sizeof(*out));
 	vt_buf_init(&b, 1024);
-	if ((err = header(&c, text, len, "release")) < 0 ||
-	    (err = next_str(out->name, sizeof(out->name), &c, "name")) < 0 ||
-	    (err = next_str(out->version, sizeof(out->version), &c, "version")) < 0 ||
+	if ((err = header(&c, out->name, out->version, text, len, "release")) < 0 ||
 	    (err = next(&v, &n, &c, "build")) < 0)
 		goto done;
 	if ((err = vt_parse_u64(&out->build_index, v, n)) < 0) {
@@ -335,9 +344,7 @@ int vt_rebuild_entry_parse(vt_rebuild_entry *out, const char *text, size_t len)
 
 	memset(out, 0, sizeof(*out));
 	vt_buf_init(&b, 1024);
-	if ((err = header(&c, text, len, "rebuild")) < 0 ||
-	    (err = next_str(out->name, sizeof(out->name), &c, "name")) < 0 ||
-	    (err = next_str(out->version, sizeof(out->version), &c, "version")) < 0 ||
+	if ((err = header(&c, out->name, out->version, text, len, "rebuild")) < 0 ||
 	    (err = next_digest(&out->build_envelope, &c, "build")) < 0 ||
 	    (err = next_digest(&out->envelope, &c, "envelope")) < 0 ||
 	    (err = next_digest(&key, &c, "key")) < 0 ||
