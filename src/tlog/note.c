@@ -302,16 +302,24 @@ done:
 	return err;
 }
 
-int vt_note_signer_generate(vt_note_signer **out, const char *name, int type)
+/* The name and type of a key made from parts rather than parsed. VT_EINVAL. */
+static int check_new_key(const char *name, int type)
 {
 	int err = 0;
 
-	*out = NULL;
 	if (!name_valid(name, strlen(name)))
 		err = vt_error_set(VT_EINVAL, "invalid key name");
 	else if (!type_known(type))
 		err = vt_error_set(VT_EINVAL, "unknown key type %d", type);
-	else
+	return err;
+}
+
+int vt_note_signer_generate(vt_note_signer **out, const char *name, int type)
+{
+	int err;
+
+	*out = NULL;
+	if ((err = check_new_key(name, type)) == 0)
 		err = signer_make(out, name, strlen(name), type, NULL);
 	return err;
 }
@@ -424,14 +432,10 @@ done:
 int vt_note_verifier_new(vt_note_verifier **out, const char *name, int type,
 			 const uint8_t pub[VT_ED25519_PUB_SIZE])
 {
-	int err = 0;
+	int err;
 
 	*out = NULL;
-	if (!name_valid(name, strlen(name)))
-		err = vt_error_set(VT_EINVAL, "invalid key name");
-	else if (!type_known(type))
-		err = vt_error_set(VT_EINVAL, "unknown key type %d", type);
-	else
+	if ((err = check_new_key(name, type)) == 0)
 		err = verifier_make(out, name, strlen(name), type, pub);
 	return err;
 }
