@@ -5,7 +5,11 @@
 
 #include <stdint.h>
 
+#include "vitrine/buf.h"
+#include "vitrine/ed25519.h"
 #include "vitrine/hash.h"
+
+struct json_t;
 
 /*
  * Extract a tarball into the existing directory dest, refusing absolute
@@ -21,5 +25,14 @@ int vt_tree__remove(const char *dir);
  * size is NULL; path names the file in messages. fd is not closed. VT_EIO.
  */
 int vt_tree__hash_fd(vt_hash *out, uint64_t *size, int fd, const char *path);
+
+/*
+ * Verify a DSSE envelope of an in-toto statement with pub into payload
+ * (initialised by the caller) and parse the statement's JSON into *st
+ * (the caller's to json_decref). what starts the message of a payload that
+ * is not JSON (VT_EINVAL); vt_dsse_verify's codes otherwise.
+ */
+int vt_statement__open(struct json_t **st, vt_buf *payload, const char *env, size_t len,
+		       const uint8_t pub[VT_ED25519_PUB_SIZE], const char *what);
 
 #endif

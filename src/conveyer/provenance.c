@@ -8,6 +8,7 @@
 #include "vitrine/encoding.h"
 #include "vitrine/error.h"
 #include "vitrine/sandbox.h"
+#include "conveyer_int.h"
 
 #include <jansson.h>
 #include <string.h>
@@ -122,20 +123,14 @@ static bool hex64(const char *s)
 int vt_provenance_open(vt_buf *out, const char *env, size_t len,
 		       const uint8_t pub[VT_ED25519_PUB_SIZE])
 {
-	json_error_t jerr;
 	json_t *st = NULL, *subj;
 	vt_buf payload;
 	int err;
 
 	vt_buf_init(&payload, VT_DSSE_MAX_SIZE);
-	if ((err = vt_dsse_verify(&payload, env, len, VT_DSSE_INTOTO_TYPE, pub)) < 0)
+	if ((err = vt_statement__open(&st, &payload, env, len, pub, "statement")) < 0)
 		goto done;
 	err = VT_EINVAL;
-	if (!(st = json_loadb((const char *)payload.ptr, payload.len, JSON_REJECT_DUPLICATES,
-			      &jerr))) {
-		vt_error_set(err, "statement: %s", jerr.text);
-		goto done;
-	}
 	if (!json_is_object(st) || !json_is_string(json_object_get(st, "_type")) ||
 	    strcmp(json_string_value(json_object_get(st, "_type")), VT_STATEMENT_TYPE) != 0) {
 		vt_error_set(err, "statement: _type is not %s", VT_STATEMENT_TYPE);

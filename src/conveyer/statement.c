@@ -10,6 +10,7 @@
 #include "vitrine/encoding.h"
 #include "vitrine/error.h"
 #include "vitrine/release.h"
+#include "conveyer_int.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -202,10 +203,25 @@ void vt_rebuild_statement_dispose(vt_rebuild_statement *s)
 	memset(s, 0, sizeof(*s));
 }
 
+int vt_statement__open(json_t **st, vt_buf *payload, const char *env, size_t len,
+		       const uint8_t pub[VT_ED25519_PUB_SIZE], const char *what)
+{
+	json_error_t jerr;
+	int err;
+
+	*st = NULL;
+	if ((err = vt_dsse_verify(payload, env, len, VT_DSSE_INTOTO_TYPE, pub)) < 0)
+		goto done;
+	if (!(*st = json_loadb((const char *)payload->ptr, payload->len, JSON_REJECT_DUPLICATES,
+			       &jerr)))
+		err = vt_error_set(VT_EINVAL, "%s: %s", what, jerr.text);
+done:
+	return err;
+}
+
 int vt_rebuild_statement_open(vt_rebuild_statement *out, const char *env, size_t len,
 			      const uint8_t pub[VT_ED25519_PUB_SIZE])
 {
-	json_error_t jerr;
 	json_t *st = NULL, *pr, *b;
 	const char *result, *own;
 	vt_buf payload;
@@ -213,14 +229,9 @@ int vt_rebuild_statement_open(vt_rebuild_statement *out, const char *env, size_t
 
 	memset(out, 0, sizeof(*out));
 	vt_buf_init(&payload, VT_DSSE_MAX_SIZE);
-	if ((err = vt_dsse_verify(&payload, env, len, VT_DSSE_INTOTO_TYPE, pub)) < 0)
+	if ((err = vt_statement__open(&st, &payload, env, len, pub, "rebuild statement")) < 0)
 		goto done;
 	err = VT_EINVAL;
-	if (!(st = json_loadb((const char *)payload.ptr, payload.len, JSON_REJECT_DUPLICATES,
-			      &jerr))) {
-		vt_error_set(err, "rebuild statement: %s", jerr.text);
-		goto done;
-	}
 	if (!json_is_string(json_object_get(st, "_type")) ||
 	    strcmp(json_string_value(json_object_get(st, "_type")), VT_STATEMENT_TYPE) != 0 ||
 	    !json_is_string(json_object_get(st, "predicateType")) ||
