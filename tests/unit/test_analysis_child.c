@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "vitrine/analysis.h"
+#include "vitrine/fsutil.h"
 
 static const char eicar[] = "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
 
@@ -44,17 +45,8 @@ static int scan_local(vt_analysis_result *res, vt_analysis_rules *rules, unsigne
 
 static int read_file(vt_buf *b, const char *path)
 {
-	FILE *f = fopen(path, "rb");
-	char chunk[65536];
-	size_t n;
-
 	vt_buf_init(b, 256u << 20);
-	if (f == NULL)
-		return -1;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		vt_buf_add(b, chunk, n);
-	fclose(f);
-	return 0;
+	return vt_fs_read(b, AT_FDCWD, path);
 }
 
 /* A tar.gz holding EICAR and a zip of it, made with the system's tools. */
