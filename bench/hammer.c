@@ -858,6 +858,15 @@ static void progress(hammer *h, double t, uint64_t *last_adds, uint64_t *last_re
 	*last_reads = r;
 }
 
+/* The median, 99th percentile and largest of the latencies, in ms (sorts them). */
+static void latencies(float *p50, float *p99, float *max, hammer *h)
+{
+	qsort(h->lat, h->nlat, sizeof(*h->lat), cmp_float);
+	*p50 = percentile(h->lat, h->nlat, 0.50);
+	*p99 = percentile(h->lat, h->nlat, 0.99);
+	*max = h->nlat ? h->lat[h->nlat - 1] : 0;
+}
+
 static void report(hammer *h, double secs)
 {
 	uint64_t adds = atomic_load(&h->adds), reads = atomic_load(&h->reads);
@@ -865,10 +874,7 @@ static void report(hammer *h, double secs)
 		 tr = atomic_load(&h->transport);
 	float p50, p99, max;
 
-	qsort(h->lat, h->nlat, sizeof(*h->lat), cmp_float);
-	p50 = percentile(h->lat, h->nlat, 0.50);
-	p99 = percentile(h->lat, h->nlat, 0.99);
-	max = h->nlat ? h->lat[h->nlat - 1] : 0;
+	latencies(&p50, &p99, &max, h);
 	if (secs <= 0)
 		secs = 1e-9;
 	printf("vt_hammer: %.1f s against %s, %u writers, %u readers, %zu-byte entries\n", secs,
@@ -1128,10 +1134,7 @@ static void intake_report(hammer *h, double secs)
 	double files = (double)(s201 + s200), mb;
 	float p50, p99, max;
 
-	qsort(h->lat, h->nlat, sizeof(*h->lat), cmp_float);
-	p50 = percentile(h->lat, h->nlat, 0.50);
-	p99 = percentile(h->lat, h->nlat, 0.99);
-	max = h->nlat ? h->lat[h->nlat - 1] : 0;
+	latencies(&p50, &p99, &max, h);
 	if (secs <= 0)
 		secs = 1e-9;
 	mb = files * (double)h->o.file_size / 1e6;
