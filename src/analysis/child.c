@@ -176,15 +176,19 @@ static int read_full(int fd, uint8_t *p, size_t len, int64_t deadline)
 	return 0;
 }
 
-/* A request frame and the room for the one fd it carries (SCM_RIGHTS). */
+/*
+ * A request frame and the room for the one fd it carries (SCM_RIGHTS).
+ * The control buffer comes last: clang counts CMSG_SPACE as variable
+ * sized, allowed only at the end.
+ */
 typedef struct {
 	uint8_t req[8];
+	struct iovec iov;
+	struct msghdr msg;
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} u;
-	struct iovec iov;
-	struct msghdr msg;
 } request;
 
 /* Point r's message at its own frame and control buffer, both zeroed. */
