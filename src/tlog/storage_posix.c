@@ -55,7 +55,6 @@
 #define CHECKPOINT_TMP	"checkpoint" /* in DIR/staging; staged objects are numbered */
 #define STAGE_QUEUE_MAX (16u << 20)  /* bytes waiting for the stager */
 #define FD_MAX_CAP	8192	     /* staged descriptors held at most */
-#define FD_RESERVE	256	     /* descriptors left for everything else */
 
 /* How a staged anonymous file gets its name. */
 enum link_mode {
@@ -653,8 +652,10 @@ static void probe_link(posix_storage *p)
 }
 
 /*
- * Raise the soft descriptor limit to the hard one and take a share of it
- * for staged files: two groups in flight hold about 520 each.
+ * Raise the soft descriptor limit to the hard one and take a quarter of it
+ * for staged files (two groups in flight hold about 520 each; past the
+ * share, objects are staged as named files): the server's connections,
+ * the index and the analysers need the rest.
  */
 static void set_fd_max(posix_storage *p)
 {
@@ -671,10 +672,27 @@ static void set_fd_max(posix_storage *p)
 		if (setrlimit(RLIMIT_NOFILE, &nl) == 0)
 			rl.rlim_cur = want;
 	}
-	cur = rl.rlim_cur == RLIM_INFINITY ? FD_MAX_CAP * 2 : rl.rlim_cur;
-	p->fd_max = cur / 2 > FD_MAX_CAP ? FD_MAX_CAP : (size_t)(cur / 2);
-	if (p->fd_max > FD_RESERVE && cur - p->fd_max < FD_RESERVE)
-		p->fd_max = (size_t)cur - FD_RESERVE;
+	cur = rl.rlim_cur == RLIM_INFINITY ? FD_MAX_CAP * 4 : rl.rlim_cur;
+	p->fd_max = cur / 4 > FD_MAX_CAP ? FD_MAX_CAP : (size_t)(cur / 4);
+}
+
+/*
+ * syncfs() makes durable the filesystem of DIR only: DIR/log and
+ * DIR/staging (either may be a symbolic link) must be on it.
+ */
+static int same_filesystem(posix_storage *p, const char *dir)
+{
+	struct stat d, l, s;
+
+	if (fstat(p->dirfd, &d) < 0 || fstat(p->logfd, &l) < 0 ||
+	    (p->stagefd >= 0 && fstat(p->stagefd, &s) < 0))
+		return vt_error_sys(VT_EIO, errno, "cannot stat %s", dir);
+	if (l.st_dev != d.st_dev || (p->stagefd >= 0 && s.st_dev != d.st_dev))
+		return vt_error_set(VT_EINVAL,
+				    "%s/log and %s/staging must be on the filesystem of %s "
+				    "(one syncfs makes a group durable)",
+				    dir, dir, dir);
+	return 0;
 }
 
 int vt_storage_posix_open(vt_storage **out, const char *dir, bool writer)
@@ -716,7 +734,7 @@ int vt_storage_posix_open(vt_storage **out, const char *dir, bool writer)
 			err = vt_error_sys(VT_EIO, errno, "cannot open %s/staging", dir);
 			goto done;
 		}
-		if ((err = clear_staging_dir(p)) < 0)
+		if ((err = same_filesystem(p, dir)) < 0 || (err = clear_staging_dir(p)) < 0)
 			goto done;
 		probe_link(p);
 		set_fd_max(p);

@@ -293,6 +293,29 @@ done:
  * files, and everything commits (a conflicting object too is refused in
  * either form). Runs in a child, as the hard limit cannot be raised again.
  */
+/* A log directory on another filesystem than DIR is refused to writers. */
+static void test_other_filesystem(void)
+{
+	char shm[64] = "/dev/shm/vt-storage-XXXXXX", link[128];
+	struct stat a, b;
+	vt_storage *st = NULL;
+
+	fresh_dir();
+	if (mkdtemp(shm) == NULL)
+		return; /* no /dev/shm here: nothing to test */
+	if (stat(shm, &a) == 0 && stat(dir, &b) == 0 && a.st_dev != b.st_dev) {
+		snprintf(link, sizeof(link), "%s/log", dir);
+		CHECK(symlink(shm, link) == 0);
+		CHECK_CODE(vt_storage_posix_open(&st, dir, true), VT_EINVAL);
+		CHECK(strstr(vt_error_last(), "must be on the filesystem of") != NULL);
+		CHECK(st == NULL);
+		/* Readers do not sync: they may. */
+		CHECK_OK(vt_storage_posix_open(&st, dir, false));
+		vt_storage_close(st);
+	}
+	rmdir(shm);
+}
+
 static void test_fd_limit(void)
 {
 	pid_t pid;
@@ -485,6 +508,7 @@ int main(void)
 	RUN(test_crash_with_staged);
 	RUN(test_immutable_compare);
 	RUN(test_fd_limit);
+	RUN(test_other_filesystem);
 	RUN(test_batches);
 	if (dir[0]) {
 		char cmd[128];
