@@ -248,7 +248,8 @@ typedef struct {
 	uint64_t memory_max;	   /* RLIMIT_AS of the child; 0: vt_analysis_sandbox_memory_default */
 	int deadline_s;		   /* wall time for one sample; 0: see docs/analysis.md */
 	const char *test;	   /* tests only: NULL, or "open", "socket", "execve", "hang",
-				      "garbage", "exit" (what the child does with its next sample) */
+				      "garbage", "exit", "close-spin", "ebusy", "stat", "other"
+				      (what the child does with its next sample) */
 } vt_analysis_sandbox_options;
 
 /* Options with the default limits and nothing else set. */
@@ -275,17 +276,35 @@ void vt_analysis_sandbox_free(vt_analysis_sandbox *sb);
 /*
  * Analyse the file open at fd (a memfd or regular file; passed to the
  * child, which may only read it) in the child: *out as from
- * vt_analysis_scan_fd (dispose it). When the child crashes, exits, times
- * out or answers anything but a valid report, it is killed and reaped,
- * the handle is dead (vt_analysis_sandbox_alive false) and the call fails
- * with VT_EIO and "analyser crashed: signal 11 (SIGSEGV)", "analyser timed
- * out after N s", "analyser exited (exit status N)" or "analyser sent a
- * malformed answer: ...". An error of the analysis itself is returned
- * with "analysis failed: ..." and its code, and the child goes on. A
- * child found dead before the sample was sent (killed while idle) is
- * VT_EBUSY, "analyser died while idle (...)": start another and retry.
+ * vt_analysis_scan_fd (dispose it). sha256 is the file's SHA-256 in
+ * lower-case hex, or NULL: the report must be of a file of fd's size
+ * and, unless the child was started with VT_ANALYSIS_YARA_ONLY, of that
+ * SHA-256. When the child crashes, exits, closes its socket, times out or
+ * answers anything but a valid report of this file, it is killed and
+ * reaped, the handle is dead (vt_analysis_sandbox_alive false) and the
+ * call fails with VT_EIO and "analyser crashed: signal 11 (SIGSEGV)",
+ * "analyser timed out after N s", "analyser exited (exit status N)",
+ * "analyser closed its socket without exiting" or "analyser sent a
+ * malformed answer: ..." (such as "it answered for another file"). An
+ * error of the analysis itself is returned with "analysis failed: ..."
+ * and its code (VT_EINVAL, VT_ETOOBIG, VT_ENOMEM, VT_ECORRUPT; any other
+ * code the child sends is VT_EIO), and the child goes on. A child found
+ * dead (or talking) before the sample was sent is VT_EIO, "analyser died
+ * while idle (...)", with vt_analysis_sandbox_died_idle true: not the
+ * sample's doing, start another and retry.
  */
-int vt_analysis_sandbox_scan_fd(vt_analysis_result *out, vt_analysis_sandbox *sb, int fd);
+int vt_analysis_sandbox_scan_fd(vt_analysis_result *out, vt_analysis_sandbox *sb, int fd,
+				const char *sha256);
+
+/* Whether the last vt_analysis_sandbox_scan_fd found the child dead before it sent the sample. */
+bool vt_analysis_sandbox_died_idle(const vt_analysis_sandbox *sb);
+
+/*
+ * Whether the child's view of the file system is empty (a chroot in a
+ * user namespace of its own, or as root): false where neither is
+ * possible, and then the child can stat, never open, paths.
+ */
+bool vt_analysis_sandbox_fs_confined(const vt_analysis_sandbox *sb);
 
 /* Whether the child is running and answered well so far. */
 bool vt_analysis_sandbox_alive(const vt_analysis_sandbox *sb);
@@ -316,10 +335,13 @@ int vt_analysis_child_args(vt_analysis_child_options *out, int argc, char **argv
 
 /*
  * The child's life: load rules and engine, confine the process (closes
- * every other fd, stdio too; rlimits; no new privileges; seccomp), say
- * ready, then answer requests until the parent closes the socket (0).
+ * every other fd, stdio too; rlimits; an empty file system view where
+ * possible; no new privileges; seccomp), say ready, then answer requests
+ * until the parent closes the socket (0). *confined is set true before
+ * the confinement starts: from then on nothing may be written to stderr
+ * (it is closed, and the filter kills a write to any fd but the socket).
  * Call it only in a process of its own; exit with _exit() after it.
  */
-int vt_analysis_child_run(const vt_analysis_child_options *o);
+int vt_analysis_child_run(bool *confined, const vt_analysis_child_options *o);
 
 #endif

@@ -152,6 +152,8 @@ typedef struct {
 	/* Each worker analyses in a confined child (docs/analysis.md). */
 	const char *analyser_exe;     /* the vitrine binary; NULL: /proc/self/exe */
 	uint64_t analyser_memory_max; /* a child's RLIMIT_AS; 0: the default */
+	unsigned analyser_max_samples; /* samples a child analyses before it is
+					  replaced; 0: 1000 (docs/analysis.md) */
 } vt_analysis_service_options;
 
 /*

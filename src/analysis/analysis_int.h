@@ -56,6 +56,16 @@ vt_verdict vt_analysis__rule_verdict(const YR_RULE *rule);
  */
 char *vt_analysis__module_facts(YR_OBJECT *module);
 
+/*
+ * Whether jansson may parse a report of len bytes: a pass over the text
+ * counts objects, arrays and separators outside strings and estimates the
+ * memory jansson's tree would take (an empty object costs it about 230
+ * bytes, two bytes of text). 0, or VT_ETOOBIG with a message when the
+ * estimate is over VT_ANALYSIS__REPORT_MEMORY_MAX. Pure.
+ */
+#define VT_ANALYSIS__REPORT_MEMORY_MAX ((size_t)256 << 20)
+int vt_analysis__result_budget(const char *json, size_t len);
+
 /* A JSON string of len bytes; bytes that are not UTF-8 become '?'. NULL on ENOMEM. */
 struct json_t;
 struct json_t *vt_analysis__json_str(const char *s, size_t len);

@@ -31,6 +31,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
+#include <sched.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <poll.h>
@@ -44,6 +46,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -52,14 +55,13 @@
 #include "analysis_int.h"
 #include "vitrine/error.h"
 
-extern char **environ;
-
 #define CHILD_SOCK_FD	    3
 #define CHILD_RULES_FD	    4
 #define START_MS	    120000 /* loading a large ruleset, under a sanitizer */
 #define ERROR_MSG_MAX	    1024
 #define NOFILE_MAX	    8 /* the socket, one sample, what libc may need */
 #define DEADLINE_MIN_MARGIN 10
+#define EXIT_GRACE_MS	    1000 /* from end of file on the socket to the exit status */
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_UNDEFINED__)
 #define VT_SANITIZED 1
@@ -73,6 +75,9 @@ struct vt_analysis_sandbox {
 	pid_t pid;
 	int sock;
 	bool alive;
+	bool died_idle; /* the last scan found it dead before sending (not the sample's doing) */
+	bool fs_confined; /* it said it chroot'ed into an empty view */
+	unsigned flags;	  /* VT_ANALYSIS_* it was started with */
 	int deadline_s;
 	vt_analysis_rules *rules; /* what the child was started with (a reference) */
 	char digest[65];	  /* its digest, "" without rules */
@@ -114,31 +119,59 @@ uint64_t vt_analysis_sandbox_memory_default(const vt_analysis_limits *l)
 	return ((uint64_t)2 << 30) + l->max_total_size + 2 * l->max_member_size;
 }
 
-/* Reap the child (killing it first unless it is known dead) and say how it ended. */
-static void reap(vt_analysis_sandbox *sb, bool kill_it, char *how, size_t cap)
+/* Say how a child ended, from its wait status. */
+static void describe(char *how, size_t cap, int st)
 {
-	int st = 0;
+	if (WIFSIGNALED(st)) {
+		const char *abbrev = sigabbrev_np(WTERMSIG(st));
+		snprintf(how, cap, "signal %d%s%s%s", WTERMSIG(st), abbrev ? " (SIG" : "",
+			 abbrev ? abbrev : "", abbrev ? ")" : "");
+	} else if (WIFEXITED(st)) {
+		snprintf(how, cap, "exit status %d", WEXITSTATUS(st));
+	}
+}
+
+/*
+ * Reap the child and say how it ended. It is always killed before the
+ * blocking wait: a child that closed its socket may still be running,
+ * and its pid cannot be reused before it is reaped, so the kill never
+ * hits another process. A child that is on its way out by itself (end of
+ * file on the socket) gets grace_ms to finish, so that its own status is
+ * reported rather than our SIGKILL; *killed (may be NULL) says whether
+ * the status is ours.
+ */
+static void reap(vt_analysis_sandbox *sb, int grace_ms, bool *killed, char *how, size_t cap)
+{
+	int st = 0, waited = 0;
 	pid_t r;
 
+	if (killed != NULL)
+		*killed = false;
 	if (sb->pid <= 0)
-		return;
-	if (kill_it)
-		kill(sb->pid, SIGKILL);
-	do
-		r = waitpid(sb->pid, &st, 0);
-	while (r < 0 && errno == EINTR);
-	if (how != NULL && r == sb->pid) {
-		if (WIFSIGNALED(st)) {
-			const char *abbrev = sigabbrev_np(WTERMSIG(st));
-			snprintf(how, cap, "signal %d%s%s%s", WTERMSIG(st), abbrev ? " (SIG" : "",
-				 abbrev ? abbrev : "", abbrev ? ")" : "");
-		} else if (WIFEXITED(st)) {
-			snprintf(how, cap, "exit status %d", WEXITSTATUS(st));
-		}
-	} else if (how != NULL) {
-		snprintf(how, cap, "lost (%s)", strerror(errno));
+		goto closed;
+	for (;;) {
+		r = waitpid(sb->pid, &st, WNOHANG);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r != 0 || waited >= grace_ms)
+			break;
+		usleep(1000);
+		waited++;
 	}
+	if (r == 0) {
+		kill(sb->pid, SIGKILL);
+		if (killed != NULL)
+			*killed = true;
+		do
+			r = waitpid(sb->pid, &st, 0);
+		while (r < 0 && errno == EINTR);
+	}
+	if (how != NULL && r == sb->pid)
+		describe(how, cap, st);
+	else if (how != NULL)
+		snprintf(how, cap, "lost (%s)", strerror(errno));
 	sb->pid = 0;
+closed:
 	sb->alive = false;
 	if (sb->sock >= 0)
 		close(sb->sock);
@@ -213,19 +246,20 @@ static int read_frame(char *kind, vt_buf *payload, vt_analysis_sandbox *sb, int6
 	uint8_t hdr[8];
 	char how[96] = "";
 	uint32_t len;
+	bool killed = false;
 	int r, err = 0;
 
 	r = read_full(sb->sock, hdr, sizeof(hdr), deadline);
 	if (r == 0 && (hdr[0] != 'V' || hdr[1] != 'T' || hdr[3] != '1' ||
 		       (hdr[2] != 'R' && hdr[2] != 'A' && hdr[2] != 'E'))) {
-		reap(sb, true, NULL, 0);
+		reap(sb, 0, NULL, NULL, 0);
 		err = vt_error_set(VT_EIO, "analyser sent a malformed answer: not a frame");
 		goto done;
 	}
 	if (r == 0) {
 		len = get32(hdr + 4);
 		if (len > VT_ANALYSIS_RESULT_JSON_MAX) {
-			reap(sb, true, NULL, 0);
+			reap(sb, 0, NULL, NULL, 0);
 			err = vt_error_set(VT_EIO,
 					   "analyser sent a malformed answer: %" PRIu32
 					   " bytes, more than the limit",
@@ -233,7 +267,7 @@ static int read_frame(char *kind, vt_buf *payload, vt_analysis_sandbox *sb, int6
 			goto done;
 		}
 		if ((err = vt_buf_reserve(payload, len)) < 0) {
-			reap(sb, true, NULL, 0);
+			reap(sb, 0, NULL, NULL, 0);
 			goto done;
 		}
 		r = read_full(sb->sock, payload->ptr, len, deadline);
@@ -241,14 +275,17 @@ static int read_frame(char *kind, vt_buf *payload, vt_analysis_sandbox *sb, int6
 		payload->ptr[len] = 0;
 	}
 	if (r == 2) {
-		reap(sb, true, NULL, 0);
+		reap(sb, 0, NULL, NULL, 0);
 		err = vt_error_set(VT_EIO, "analyser timed out after %d s%s", deadline_s, doing);
 		goto done;
 	}
 	if (r == 1) {
-		/* End of file: it died or left; no need to kill it. */
-		reap(sb, false, how, sizeof(how));
-		if (strncmp(how, "signal", 6) == 0)
+		/* End of file: it died, left, or closed the socket and runs on. */
+		reap(sb, EXIT_GRACE_MS, &killed, how, sizeof(how));
+		if (killed)
+			err = vt_error_set(VT_EIO, "analyser closed its socket without exiting%s",
+					   doing);
+		else if (strncmp(how, "signal", 6) == 0)
 			err = vt_error_set(VT_EIO, "analyser crashed: %s%s", how, doing);
 		else
 			err = vt_error_set(VT_EIO, "analyser exited (%s)%s", how, doing);
@@ -260,38 +297,56 @@ done:
 }
 
 /*
- * The child's environment: the server's. Under ASan, its SEGV/BUS handlers
- * are turned off in the child: their report needs system calls the filter
- * refuses, and a fault must show as the signal it is, as in a normal build.
+ * The child's environment: not the server's (which may hold secrets), only
+ * LANG=C, TZ when set, and the sanitizers' options when set. Under ASan
+ * its SEGV/BUS handlers are turned off in the child: their report needs
+ * system calls the filter refuses, and a fault must show as the signal it
+ * is, as in a normal build. out[] gets at most CHILD_ENV_MAX strings and
+ * a NULL, each malloc'd (free them with env_free).
  */
-static int child_env(char ***out, char **asan)
+#define CHILD_ENV_MAX 6
+
+static void env_free(char **env)
 {
+	for (size_t i = 0; i < CHILD_ENV_MAX && env[i] != NULL; i++)
+		free(env[i]);
+}
+
+static int child_env(char **out)
+{
+	static const char *const keep[] = {"TZ", "UBSAN_OPTIONS", "LSAN_OPTIONS"};
+	const char *asan = getenv("ASAN_OPTIONS");
 #ifdef VT_SANITIZED
 	static const char off[] = "handle_segv=0:handle_sigbus=0";
-	const char *cur = getenv("ASAN_OPTIONS");
-	size_t n = 0, k = 0;
-	char **env;
-
-	while (environ[n] != NULL)
-		n++;
-	if ((env = calloc(n + 2, sizeof(*env))) == NULL ||
-	    asprintf(asan, "ASAN_OPTIONS=%s%s%s", cur ? cur : "", cur && *cur ? ":" : "", off) <
-		0) {
-		free(env);
-		*asan = NULL;
-		return vt_error_set(VT_ENOMEM, "out of memory");
-	}
-	for (size_t i = 0; i < n; i++)
-		if (strncmp(environ[i], "ASAN_OPTIONS=", 13) != 0)
-			env[k++] = environ[i];
-	env[k++] = *asan;
-	env[k] = NULL;
-	*out = env;
 #else
-	*out = environ;
-	*asan = NULL;
+	static const char off[] = "";
 #endif
-	return 0;
+	size_t k = 0;
+	int err = 0;
+
+	memset(out, 0, (CHILD_ENV_MAX + 1) * sizeof(*out));
+	if ((out[k++] = strdup("LANG=C")) == NULL)
+		goto nomem;
+	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+		const char *v = getenv(keep[i]);
+		if (v != NULL && asprintf(&out[k++], "%s=%s", keep[i], v) < 0) {
+			out[--k] = NULL;
+			goto nomem;
+		}
+	}
+	if ((asan != NULL || off[0] != '\0') &&
+	    asprintf(&out[k++], "ASAN_OPTIONS=%s%s%s", asan ? asan : "",
+		     asan && *asan && off[0] ? ":" : "", off) < 0) {
+		out[--k] = NULL;
+		goto nomem;
+	}
+	goto done;
+nomem:
+	env_free(out);
+	memset(out, 0, (CHILD_ENV_MAX + 1) * sizeof(*out));
+	err = vt_error_set(VT_ENOMEM, "out of memory");
+done:
+	return err;
 }
 
 static int spawn(vt_analysis_sandbox *sb, const vt_analysis_sandbox_options *o,
@@ -304,7 +359,7 @@ static int spawn(vt_analysis_sandbox *sb, const vt_analysis_sandbox_options *o,
 	bool own_rules_fd = false;
 	char ppid[24], limits[128], flags[24], mem[24], deadline[24];
 	const char *exe = o->exe ? o->exe : "/proc/self/exe";
-	char *argv[20], **env = environ, *asan = NULL;
+	char *argv[20], *env[CHILD_ENV_MAX + 1] = {NULL};
 	int argc = 0;
 	bool fa_ok = false, at_ok = false;
 
@@ -365,7 +420,7 @@ static int spawn(vt_analysis_sandbox *sb, const vt_analysis_sandbox_options *o,
 	posix_spawnattr_setpgroup(&at, 0);
 	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
 					  POSIX_SPAWN_SETPGROUP);
-	if ((err = child_env(&env, &asan)) < 0)
+	if ((err = child_env(env)) < 0)
 		goto done;
 	if ((rc = posix_spawn(&sb->pid, exe, &fa, &at, argv, env)) != 0) {
 		sb->pid = 0;
@@ -375,9 +430,7 @@ static int spawn(vt_analysis_sandbox *sb, const vt_analysis_sandbox_options *o,
 	sb->sock = sv[0];
 	sv[0] = -1;
 done:
-	if (env != environ)
-		free(env);
-	free(asan);
+	env_free(env);
 	if (fa_ok)
 		posix_spawn_file_actions_destroy(&fa);
 	if (at_ok)
@@ -417,6 +470,7 @@ int vt_analysis_sandbox_new(vt_analysis_sandbox **out, vt_analysis_rules *rules,
 		goto done;
 	}
 	sb->sock = -1;
+	sb->flags = o.flags;
 	sb->rules = vt_analysis_rules_ref(rules);
 	if (rules != NULL)
 		memcpy(sb->digest, vt_analysis_rules_digest(rules), sizeof(sb->digest));
@@ -433,12 +487,13 @@ int vt_analysis_sandbox_new(vt_analysis_sandbox **out, vt_analysis_rules *rules,
 		goto done;
 	}
 	if (kind != 'R') {
-		reap(sb, true, NULL, 0);
+		reap(sb, 0, NULL, NULL, 0);
 		err = vt_error_set(VT_EIO, "analyser could not start: %s",
 				   kind == 'E' && payload.len > 1 ? (char *)payload.ptr + 1
 								  : "unexpected answer");
 		goto done;
 	}
+	sb->fs_confined = payload.len == 1 && payload.ptr[0] == '1';
 	sb->alive = true;
 	*out = sb;
 	sb = NULL;
@@ -452,7 +507,7 @@ void vt_analysis_sandbox_free(vt_analysis_sandbox *sb)
 {
 	if (sb == NULL)
 		return;
-	reap(sb, true, NULL, 0);
+	reap(sb, 0, NULL, NULL, 0);
 	vt_analysis_rules_unref(sb->rules);
 	free(sb);
 }
@@ -472,44 +527,103 @@ long vt_analysis_sandbox_pid(const vt_analysis_sandbox *sb)
 	return sb->alive ? (long)sb->pid : 0;
 }
 
-/* The message of an error frame, as one printable line. */
-static int error_frame(const vt_buf *p)
+/*
+ * The error an E frame stands for, with its message as one printable
+ * line. The child chooses the code, so only the codes an analysis fails
+ * with are taken as they are; any other (VT_EBUSY, VT_EDENIED, ...)
+ * becomes VT_EIO, so that it cannot pass for something the parent
+ * decides. *malformed when the frame is not one.
+ */
+static int error_frame(bool *malformed, const vt_buf *p)
 {
 	char msg[ERROR_MSG_MAX + 1];
 	size_t n = 0;
 	int code;
 
-	if (p->len < 1 || p->ptr[0] < 1 || p->ptr[0] > 10)
+	*malformed = p->len < 1 || p->ptr[0] < 1 || p->ptr[0] > 10;
+	if (*malformed)
 		return vt_error_set(VT_EIO, "analyser sent a malformed answer: bad error frame");
 	code = -(int)p->ptr[0];
+	if (code != VT_EINVAL && code != VT_ETOOBIG && code != VT_ENOMEM &&
+	    code != VT_ECORRUPT)
+		code = VT_EIO;
 	for (size_t i = 1; i < p->len && n < ERROR_MSG_MAX; i++)
 		msg[n++] = p->ptr[i] < 0x20 || p->ptr[i] == 0x7f ? '?' : (char)p->ptr[i];
 	msg[n] = '\0';
 	return vt_error_set(code, "analysis failed: %s", msg);
 }
 
-int vt_analysis_sandbox_scan_fd(vt_analysis_result *out, vt_analysis_sandbox *sb, int fd)
+/*
+ * Send the request before the deadline: a child that reads no requests
+ * fills the socket's buffer, and a blocking send would wait for ever.
+ * 0, 1 when the child is gone, 2 when the deadline passed.
+ */
+static int send_request(int sock, const struct msghdr *msg, size_t len, int64_t deadline)
+{
+	for (;;) {
+		struct pollfd pfd = {sock, POLLOUT, 0};
+		int64_t left = deadline - now_ms();
+		ssize_t n = sendmsg(sock, msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n == (ssize_t)len)
+			return 0;
+		if (n >= 0 || (errno != EINTR && errno != EAGAIN))
+			return 1; /* a part of 8 bytes: not a stream we can resume */
+		if (errno == EINTR)
+			continue;
+		if (left <= 0)
+			return 2;
+		if (poll(&pfd, 1, left > 1000000 ? 1000000 : (int)left) < 0 && errno != EINTR)
+			return 1;
+	}
+}
+
+/* Whether the report is of the file sent: its size and, when hashed, its SHA-256. */
+static bool same_file(const vt_analysis_result *res, const vt_analysis_sandbox *sb, int fd,
+		      const char *sha256)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && res->root.size != (uint64_t)st.st_size)
+		return false;
+	/* Without hashes (YARA only) the child was not asked for one. */
+	if (sha256 != NULL && !(sb->flags & VT_ANALYSIS_YARA_ONLY) &&
+	    (!res->root.hashed || strcmp(res->root.sha256, sha256) != 0))
+		return false;
+	return true;
+}
+
+int vt_analysis_sandbox_scan_fd(vt_analysis_result *out, vt_analysis_sandbox *sb, int fd,
+				const char *sha256)
 {
 	request r;
 	struct cmsghdr *cm;
 	char how[96] = "", kind = 0;
 	vt_buf payload;
-	ssize_t n;
-	int err = 0;
+	int64_t deadline;
+	bool killed = false, malformed = false;
+	int err = 0, sent;
 
 	memset(out, 0, sizeof(*out));
 	vt_buf_init(&payload, VT_ANALYSIS_RESULT_JSON_MAX);
+	if (sb != NULL)
+		sb->died_idle = false;
 	if (!vt_analysis_sandbox_alive(sb)) {
 		err = vt_error_set(VT_EIO, "analyser is not running");
 		goto done;
 	}
-	/* Died while idle (killed from outside, out of memory): not this sample's doing. */
+	/* Died while idle (killed from outside, out of memory): not this
+	 * sample's doing. Nor is a child that speaks unasked, but it is
+	 * killed. */
 	{
 		struct pollfd pfd = {sb->sock, POLLIN, 0};
 		if (poll(&pfd, 1, 0) == 1) {
-			reap(sb, true, how, sizeof(how));
-			err = vt_error_set(VT_EBUSY, "analyser died while idle (%s)",
-					   how[0] ? how : "gone");
+			reap(sb, EXIT_GRACE_MS, &killed, how, sizeof(how));
+			sb->died_idle = true;
+			if (killed)
+				err = vt_error_set(VT_EIO, "analyser spoke while idle (killed)");
+			else
+				err = vt_error_set(VT_EIO, "analyser died while idle (%s)",
+						   how[0] ? how : "gone");
 			goto done;
 		}
 	}
@@ -520,44 +634,63 @@ int vt_analysis_sandbox_scan_fd(vt_analysis_result *out, vt_analysis_sandbox *sb
 	cm->cmsg_type = SCM_RIGHTS;
 	cm->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	do
-		n = sendmsg(sb->sock, &r.msg, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	if (n != (ssize_t)sizeof(r.req)) {
-		/* It died between samples. */
-		reap(sb, true, how, sizeof(how));
-		err = vt_error_set(VT_EIO, "analyser crashed: %s before the sample",
-				   how[0] ? how : "gone");
+	deadline = now_ms() + (int64_t)sb->deadline_s * 1000;
+	if ((sent = send_request(sb->sock, &r.msg, sizeof(r.req), deadline)) != 0) {
+		reap(sb, sent == 1 ? EXIT_GRACE_MS : 0, &killed, how, sizeof(how));
+		if (sent == 2)
+			err = vt_error_set(VT_EIO, "analyser timed out after %d s (reads no requests)",
+					   sb->deadline_s);
+		else if (killed)
+			err = vt_error_set(VT_EIO, "analyser closed its socket without exiting");
+		else
+			err = vt_error_set(VT_EIO, "analyser crashed: %s before the sample",
+					   how[0] ? how : "gone");
 		goto done;
 	}
-	if ((err = read_frame(&kind, &payload, sb, now_ms() + (int64_t)sb->deadline_s * 1000,
-			      sb->deadline_s, "")) < 0)
+	if ((err = read_frame(&kind, &payload, sb, deadline, sb->deadline_s, "")) < 0)
 		goto done;
 	if (kind == 'E') {
-		err = error_frame(&payload);
-		if (err == VT_EIO && strncmp(vt_error_last(), "analyser sent", 13) == 0)
-			reap(sb, true, NULL, 0);
+		err = error_frame(&malformed, &payload);
+		if (malformed)
+			reap(sb, 0, NULL, NULL, 0);
 		goto done;
 	}
 	if (kind != 'A') {
-		reap(sb, true, NULL, 0);
+		reap(sb, 0, NULL, NULL, 0);
 		err = vt_error_set(VT_EIO, "analyser sent a malformed answer: unexpected frame");
 		goto done;
 	}
 	if ((err = vt_analysis_result_parse(out, (const char *)payload.ptr, payload.len)) < 0) {
-		reap(sb, true, NULL, 0);
+		reap(sb, 0, NULL, NULL, 0);
 		err = vt_error_wrap(VT_EIO, "analyser sent a malformed answer");
 		goto done;
 	}
 	if (strcmp(out->rules_digest, sb->digest) != 0) {
 		vt_analysis_result_dispose(out);
-		reap(sb, true, NULL, 0);
+		reap(sb, 0, NULL, NULL, 0);
 		err = vt_error_set(VT_EIO, "analyser sent a malformed answer: another ruleset");
+		goto done;
+	}
+	if (!same_file(out, sb, fd, sha256)) {
+		vt_analysis_result_dispose(out);
+		reap(sb, 0, NULL, NULL, 0);
+		err = vt_error_set(VT_EIO,
+				   "analyser sent a malformed answer: it answered for another file");
 		goto done;
 	}
 done:
 	vt_buf_dispose(&payload);
 	return err;
+}
+
+bool vt_analysis_sandbox_fs_confined(const vt_analysis_sandbox *sb)
+{
+	return sb != NULL && sb->fs_confined;
+}
+
+bool vt_analysis_sandbox_died_idle(const vt_analysis_sandbox *sb)
+{
+	return sb != NULL && sb->died_idle;
 }
 
 /* ---- child side ---- */
@@ -766,8 +899,37 @@ static int set_limit(int which, rlim_t v, const char *name)
 	return 0;
 }
 
+/*
+ * An empty view of the file system. seccomp cannot read a path, and
+ * newfstatat with AT_EMPTY_PATH (how glibc's fstat reaches the kernel)
+ * still looks a non-empty path up. In a user namespace of our own (or as
+ * root) chroot into /proc/self/fdinfo: it holds no file, only an entry
+ * per open fd, and nothing can be created in it. The capabilities the new
+ * namespace gives are dropped again. *fs_confined false when neither
+ * works (user namespaces off and not root): paths can then still be
+ * stat'ed, never opened (docs/analysis.md).
+ */
+static int confine_fs(bool *fs_confined)
+{
+	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3];
+	int err = 0;
+
+	*fs_confined = false;
+	memset(none, 0, sizeof(none));
+	if (unshare(CLONE_NEWUSER) != 0 && geteuid() != 0)
+		goto done;
+	if (chroot("/proc/self/fdinfo") != 0 || chdir("/") != 0)
+		goto done; /* no /proc: as without namespaces */
+	*fs_confined = true;
+	if (syscall(SYS_capset, &hdr, none) != 0)
+		err = vt_error_sys(VT_EIO, errno, "capset");
+done:
+	return err;
+}
+
 /* Everything after which a sample may be read. */
-static int confine(const vt_analysis_child_options *o)
+static int confine(bool *fs_confined, const vt_analysis_child_options *o)
 {
 	int err;
 
@@ -787,6 +949,8 @@ static int confine(const vt_analysis_child_options *o)
 	if ((err = set_limit(RLIMIT_AS, (rlim_t)o->memory_max, "RLIMIT_AS")) < 0)
 		goto done;
 #endif
+	if ((err = confine_fs(fs_confined)) < 0)
+		goto done;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
 		err = vt_error_sys(VT_EIO, errno, "PR_SET_NO_NEW_PRIVS");
 		goto done;
@@ -796,24 +960,60 @@ done:
 	return err;
 }
 
-/* Tests only: what a compromised analyser might try, after confinement. */
-static void test_action(const char *test, int sock)
+/*
+ * Tests only: what a compromised analyser might try, after confinement,
+ * when it gets a sample. True when it answered (the sample is not scanned).
+ */
+static bool test_action(const char *test, int sock, vt_analysis_worker *w)
 {
 	static const char garbage[] = "{\"depth\": \"zero\"}";
+	static const char other[] = "not the sample";
+	volatile unsigned long spin = 0;
+	vt_analysis_result res;
+	struct stat st;
+	vt_buf out;
 	uint8_t b;
 
-	if (strcmp(test, "open") == 0)
+	if (strcmp(test, "open") == 0) {
 		(void)open("/etc/passwd", O_RDONLY);
-	else if (strcmp(test, "socket") == 0)
+	} else if (strcmp(test, "socket") == 0) {
 		(void)socket(AF_INET, SOCK_STREAM, 0);
-	else if (strcmp(test, "execve") == 0)
+	} else if (strcmp(test, "execve") == 0) {
 		(void)execve("/bin/true", (char *[]){"true", NULL}, (char *[]){NULL});
-	else if (strcmp(test, "hang") == 0)
+	} else if (strcmp(test, "hang") == 0) {
 		(void)read(sock, &b, 1); /* the parent sends nothing more */
-	else if (strcmp(test, "garbage") == 0)
+	} else if (strcmp(test, "garbage") == 0) {
 		(void)send_frame(sock, 'A', garbage, sizeof(garbage) - 1);
-	else if (strcmp(test, "exit") == 0)
+		return true;
+	} else if (strcmp(test, "exit") == 0) {
 		_exit(3);
+	} else if (strcmp(test, "close-spin") == 0) {
+		close(sock);
+		for (;;)
+			spin++;
+	} else if (strcmp(test, "ebusy") == 0) {
+		(void)send_error(sock, VT_EBUSY, "pretend to be idle");
+		return true;
+	} else if (strcmp(test, "stat") == 0) {
+		/* A path through the call the filter allows for fstat. */
+		int r = fstatat(AT_FDCWD, "/etc/passwd", &st, AT_EMPTY_PATH);
+		(void)send_error(sock, VT_EINVAL,
+				 r == 0 ? "stat /etc/passwd: found"
+				 : errno == ENOENT ? "stat /etc/passwd: ENOENT"
+						   : "stat /etc/passwd: another error");
+		return true;
+	} else if (strcmp(test, "other") == 0) {
+		/* A valid report, of another file. */
+		vt_buf_init(&out, VT_ANALYSIS_RESULT_JSON_MAX);
+		if (vt_analysis_scan_mem(&res, w, other, sizeof(other) - 1) == 0) {
+			if (vt_analysis_result_json(&out, &res, NULL) == 0)
+				(void)send_frame(sock, 'A', out.ptr, out.len);
+			vt_analysis_result_dispose(&res);
+		}
+		vt_buf_dispose(&out);
+		return true;
+	}
+	return false;
 }
 
 /* Receive one request and its fd: 1 with *fd, 0 at end of file, < 0. */
@@ -844,7 +1044,7 @@ static int recv_request(int *fd, int sock)
 	return 1;
 }
 
-int vt_analysis_child_run(const vt_analysis_child_options *o)
+int vt_analysis_child_run(bool *confined, const vt_analysis_child_options *o)
 {
 	vt_analysis_rules *rules = NULL;
 	vt_analysis_engine *eng = NULL;
@@ -852,8 +1052,10 @@ int vt_analysis_child_run(const vt_analysis_child_options *o)
 	vt_analysis_result res;
 	struct stat st;
 	vt_buf out;
+	bool fs_confined = false;
 	int err, fd = -1;
 
+	*confined = false;
 	vt_buf_init(&out, VT_ANALYSIS_RESULT_JSON_MAX);
 	/* Die with the thread that spawned us, also if it is gone already. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || (long)getppid() != o->ppid) {
@@ -887,9 +1089,11 @@ int vt_analysis_child_run(const vt_analysis_child_options *o)
 	if ((err = vt_analysis_scan_mem(&res, w, warm_tgz, sizeof(warm_tgz))) < 0)
 		goto done;
 	vt_analysis_result_dispose(&res);
-	if ((err = confine(o)) < 0)
+	/* From here on stderr is closed and a write to it kills (SIGSYS). */
+	*confined = true;
+	if ((err = confine(&fs_confined, o)) < 0)
 		goto done;
-	if ((err = send_frame(o->sock, 'R', NULL, 0)) < 0)
+	if ((err = send_frame(o->sock, 'R', fs_confined ? "1" : "0", 1)) < 0)
 		goto done;
 	for (;;) {
 		int r = recv_request(&fd, o->sock);
@@ -899,8 +1103,11 @@ int vt_analysis_child_run(const vt_analysis_child_options *o)
 			err = r;
 			goto done;
 		}
-		if (o->test[0] != '\0')
-			test_action(o->test, o->sock);
+		if (o->test[0] != '\0' && test_action(o->test, o->sock, w)) {
+			close(fd);
+			fd = -1;
+			continue;
+		}
 		vt_buf_reset(&out);
 		err = vt_analysis_scan_fd(&res, w, fd);
 		close(fd);
@@ -912,6 +1119,8 @@ int vt_analysis_child_run(const vt_analysis_child_options *o)
 				err =
 				    vt_error_set(VT_ETOOBIG, "the report is larger than %zu bytes",
 						 (size_t)VT_ANALYSIS_RESULT_JSON_MAX);
+			else if (err == 0) /* what the parent would refuse, refused here */
+				err = vt_analysis__result_budget((const char *)out.ptr, out.len);
 		}
 		if (err == 0)
 			err = send_frame(o->sock, 'A', out.ptr, out.len);

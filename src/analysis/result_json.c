@@ -402,6 +402,48 @@ done:
 	return err;
 }
 
+/*
+ * What jansson's tree costs, conservatively (measured with jansson 2.14
+ * on x86-64: an object 232 bytes, an array 136, an object member 106
+ * plus its value, a number 40, a string 88 plus its text; null, true and
+ * false are shared). Strings' text is bounded by the input's length.
+ */
+#define COST_CONTAINER 256 /* { or [ */
+#define COST_VALUE     112 /* each , or : stands for one more value or member */
+
+int vt_analysis__result_budget(const char *json, size_t len)
+{
+	const size_t max = VT_ANALYSIS__REPORT_MEMORY_MAX;
+	size_t containers = 0, seps = 0;
+	bool in_str = false;
+	int err = 0;
+
+	/* The same lexing as jansson's up to its first error, where it stops. */
+	for (size_t i = 0; i < len; i++) {
+		char c = json[i];
+		if (in_str) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_str = false;
+		} else if (c == '"') {
+			in_str = true;
+		} else if (c == '{' || c == '[') {
+			containers++;
+		} else if (c == ',' || c == ':') {
+			seps++;
+		}
+	}
+	/* Each count is at most len, so neither product overflows a size_t. */
+	if (containers > max / COST_CONTAINER || seps > max / COST_VALUE ||
+	    containers * COST_CONTAINER + seps * COST_VALUE > max)
+		err = vt_error_set(VT_ETOOBIG,
+				   "analysis report: %zu objects and arrays and %zu values would "
+				   "take more than %zu MiB to read",
+				   containers, seps + 1, max >> 20);
+	return err;
+}
+
 int vt_analysis_result_parse(vt_analysis_result *out, const char *json, size_t len)
 {
 	json_t *j = NULL, *v;
@@ -416,6 +458,10 @@ int vt_analysis_result_parse(vt_analysis_result *out, const char *json, size_t l
 				   (size_t)VT_ANALYSIS_RESULT_JSON_MAX);
 		goto done;
 	}
+	/* Refused before jansson builds a tree of it: 32 MiB of "[{},{}..."
+	 * would take 2.5 GB. */
+	if ((err = vt_analysis__result_budget(json, len)) < 0)
+		goto done;
 	if ((j = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je)) == NULL) {
 		err = vt_error_set(VT_EINVAL, "analysis report: not JSON: %s (position %d)",
 				   je.text, je.position);

@@ -52,6 +52,7 @@
 #define CHUNK	       (256 * 1024)
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 10000
+#define MAX_SAMPLES    1000 /* samples one child analyses before it is replaced */
 
 typedef struct worker worker;
 
@@ -82,6 +83,7 @@ struct vt_analysis_service {
 	uint64_t retro_total;
 	uint64_t analysed, logged, errors;
 	vt_analysis_sandbox_options sb_opt;
+	unsigned sb_max_samples; /* a child is replaced after this many samples */
 	/* analysis children: started, started to replace a failed one, failed
 	 * on a sample (crash, timeout, garbage), failed to start */
 	uint64_t started, restarts, failures, start_failures;
@@ -116,6 +118,7 @@ struct worker {
 	int memfd;
 	int memfd_ro; /* the same memfd opened read-only: what the child gets */
 	vt_analysis_sandbox *sb;
+	unsigned sb_samples;	  /* samples sb was handed */
 	bool sb_failed;		  /* the last child died: the next one is a restart */
 	unsigned start_fails;	  /* children that died at start in a row */
 	struct timespec retry_at; /* no new child before this (back-off) */
@@ -350,8 +353,11 @@ static int child_ready(worker *w, vt_analysis_rules *rules)
 	int64_t wait;
 	int err = 0;
 
+	/* A compromised child that does not crash sees and judges every
+	 * later sample it is handed: it is replaced after a number of them. */
 	if (w->sb != NULL &&
-	    (!vt_analysis_sandbox_alive(w->sb) || vt_analysis_sandbox_rules(w->sb) != rules)) {
+	    (!vt_analysis_sandbox_alive(w->sb) || vt_analysis_sandbox_rules(w->sb) != rules ||
+	     w->sb_samples >= s->sb_max_samples)) {
 		vt_analysis_sandbox_free(w->sb);
 		w->sb = NULL;
 	}
@@ -390,6 +396,7 @@ static int child_ready(worker *w, vt_analysis_rules *rules)
 	}
 	w->start_fails = 0;
 	w->sb_failed = false;
+	w->sb_samples = 0;
 done:
 	return err;
 }
@@ -413,16 +420,18 @@ static int failed_result(vt_analysis_result *r, uint64_t size, const char *rules
 static int child_scan(worker *w, item *it, vt_analysis_rules *rules, uint64_t size)
 {
 	vt_analysis_service *s = w->s;
-	char why[256];
+	char why[256], hex[2 * VT_HASH_SIZE + 1];
 	int err;
 
+	vt_hex_encode(hex, it->id.b, VT_HASH_SIZE);
 	for (int attempt = 0;; attempt++) {
 		if ((err = child_ready(w, rules)) < 0) {
 			it->retry = true;
 			goto done;
 		}
-		err = vt_analysis_sandbox_scan_fd(&it->res, w->sb, w->memfd_ro);
-		if (err != VT_EBUSY || attempt > 0)
+		w->sb_samples++;
+		err = vt_analysis_sandbox_scan_fd(&it->res, w->sb, w->memfd_ro, hex);
+		if (err == 0 || !vt_analysis_sandbox_died_idle(w->sb) || attempt > 0)
 			break;
 		/* It died while idle: not this sample's doing; one more child. */
 		pthread_mutex_lock(&s->mu);
@@ -857,6 +866,8 @@ int vt_analysis_service_start(vt_analysis_service **out, vt_index *idx, vt_vault
 	s->sb_opt.limits = lim;
 	s->sb_opt.exe = opt ? opt->analyser_exe : NULL;
 	s->sb_opt.memory_max = opt ? opt->analyser_memory_max : 0;
+	s->sb_max_samples =
+	    opt && opt->analyser_max_samples ? opt->analyser_max_samples : MAX_SAMPLES;
 	if (rules) {
 		snprintf(s->ruleset, sizeof(s->ruleset), "%s", vt_analysis_rules_digest(rules));
 		s->nrules = vt_analysis_rules_count(rules);

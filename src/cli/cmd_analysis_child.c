@@ -22,6 +22,7 @@ int cmd_analysis_child(int argc, char **argv);
 int cmd_analysis_child(int argc, char **argv)
 {
 	vt_analysis_child_options o;
+	bool confined = false;
 	int rc;
 
 	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
@@ -30,9 +31,10 @@ int cmd_analysis_child(int argc, char **argv)
 	}
 	if (vt_analysis_child_args(&o, argc, argv) < 0)
 		return cli_usage("analysis-child", "%s", vt_error_last());
-	rc = vt_analysis_child_run(&o) == 0 ? EXIT_OK : EXIT_FAIL;
-	/* Until confinement stderr is the server's; after it, fd 2 is closed. */
-	if (rc != EXIT_OK)
+	rc = vt_analysis_child_run(&confined, &o) == 0 ? EXIT_OK : EXIT_FAIL;
+	/* Until confinement stderr is the server's; after it a write kills
+	 * (SIGSYS), and the parent reports the exit status. */
+	if (rc != EXIT_OK && !confined)
 		fprintf(stderr, "vitrine: analysis child: %s\n", vt_error_last());
 	/* No atexit handlers (LeakSanitizer would ptrace) under the filter. */
 	_exit(rc);

@@ -9,15 +9,21 @@
  */
 #include "../test.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "../../src/analysis/analysis_int.h"
 #include "vitrine/analysis.h"
+#include "vitrine/encoding.h"
 #include "vitrine/fsutil.h"
+#include "vitrine/hash.h"
 
 static const char eicar[] = "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
 
@@ -362,8 +368,9 @@ static void test_child_scans(void)
 		size_t n = i == 0 ? strlen(eicar) : i == 1 ? tgz.len : 0;
 		fd = memfd_of(d, n);
 		CHECK(fd >= 0);
-		CHECK_OK(vt_analysis_sandbox_scan_fd(&remote, sb, fd));
+		/* The answer is tied to the sample: its SHA-256 is checked. */
 		CHECK_OK(scan_local(&local, rules, 0, d, n));
+		CHECK_OK(vt_analysis_sandbox_scan_fd(&remote, sb, fd, local.root.sha256));
 		vt_buf_reset(&j1);
 		vt_buf_reset(&j2);
 		CHECK_OK(vt_analysis_result_json(&j1, &local, NULL));
@@ -377,13 +384,13 @@ static void test_child_scans(void)
 	}
 	/* An error of the analysis is an error, and the child goes on. */
 	CHECK(pipe(fds) == 0);
-	CHECK_CODE(vt_analysis_sandbox_scan_fd(&remote, sb, fds[0]), VT_EINVAL);
+	CHECK_CODE(vt_analysis_sandbox_scan_fd(&remote, sb, fds[0], NULL), VT_EINVAL);
 	CHECK(strstr(vt_error_last(), "analysis failed: not a regular file") != NULL);
 	CHECK(vt_analysis_sandbox_alive(sb));
 	close(fds[0]);
 	close(fds[1]);
 	fd = memfd_of(eicar, strlen(eicar));
-	CHECK_OK(vt_analysis_sandbox_scan_fd(&remote, sb, fd));
+	CHECK_OK(vt_analysis_sandbox_scan_fd(&remote, sb, fd, NULL));
 	CHECK(remote.root.verdict == VT_VERDICT_MALICIOUS);
 	vt_analysis_result_dispose(&remote);
 	close(fd);
@@ -391,7 +398,7 @@ static void test_child_scans(void)
 	/* Without rules: no digest, facts still there. */
 	sb = start(NULL, NULL, 0);
 	fd = memfd_of(eicar, strlen(eicar));
-	CHECK_OK(vt_analysis_sandbox_scan_fd(&remote, sb, fd));
+	CHECK_OK(vt_analysis_sandbox_scan_fd(&remote, sb, fd, NULL));
 	CHECK(remote.rules_digest[0] == '\0' && remote.root.verdict == VT_VERDICT_CLEAN);
 	vt_analysis_result_dispose(&remote);
 	close(fd);
@@ -461,13 +468,13 @@ static void test_seccomp_kills(void)
 	for (size_t i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
 		vt_analysis_sandbox *sb = start(NULL, tries[i], 0);
 		int fd = memfd_of(eicar, strlen(eicar));
-		CHECK_CODE(vt_analysis_sandbox_scan_fd(&r, sb, fd), VT_EIO);
+		CHECK_CODE(vt_analysis_sandbox_scan_fd(&r, sb, fd, NULL), VT_EIO);
 		if (strstr(vt_error_last(), "analyser crashed: signal 31 (SIGSYS)") == NULL)
 			fprintf(stderr, "%s: %s\n", tries[i], vt_error_last());
 		CHECK(strstr(vt_error_last(), "analyser crashed: signal 31 (SIGSYS)") != NULL);
 		CHECK(!vt_analysis_sandbox_alive(sb));
 		/* A dead handle says so. */
-		CHECK_CODE(vt_analysis_sandbox_scan_fd(&r, sb, fd), VT_EIO);
+		CHECK_CODE(vt_analysis_sandbox_scan_fd(&r, sb, fd, NULL), VT_EIO);
 		close(fd);
 		vt_analysis_sandbox_free(sb);
 	}
@@ -481,19 +488,19 @@ static void test_failures(void)
 	int fd = memfd_of(eicar, strlen(eicar));
 
 	sb = start(NULL, "hang", 1);
-	CHECK_CODE(vt_analysis_sandbox_scan_fd(&r, sb, fd), VT_EIO);
+	CHECK_CODE(vt_analysis_sandbox_scan_fd(&r, sb, fd, NULL), VT_EIO);
 	CHECK(strcmp(vt_error_last(), "analyser timed out after 1 s") == 0);
 	CHECK(!vt_analysis_sandbox_alive(sb));
 	vt_analysis_sandbox_free(sb);
 
 	sb = start(NULL, "garbage", 0);
-	CHECK_CODE(vt_analysis_sandbox_scan_fd(&r, sb, fd), VT_EIO);
+	CHECK_CODE(vt_analysis_sandbox_scan_fd(&r, sb, fd, NULL), VT_EIO);
 	CHECK(strstr(vt_error_last(), "analyser sent a malformed answer") != NULL);
 	CHECK(!vt_analysis_sandbox_alive(sb));
 	vt_analysis_sandbox_free(sb);
 
 	sb = start(NULL, "exit", 0);
-	CHECK_CODE(vt_analysis_sandbox_scan_fd(&r, sb, fd), VT_EIO);
+	CHECK_CODE(vt_analysis_sandbox_scan_fd(&r, sb, fd, NULL), VT_EIO);
 	CHECK(strcmp(vt_error_last(), "analyser exited (exit status 3)") == 0);
 	vt_analysis_sandbox_free(sb);
 
@@ -501,8 +508,9 @@ static void test_failures(void)
 	sb = start(NULL, NULL, 0);
 	CHECK(kill((pid_t)vt_analysis_sandbox_pid(sb), SIGKILL) == 0);
 	usleep(100000);
-	CHECK_CODE(vt_analysis_sandbox_scan_fd(&r, sb, fd), VT_EBUSY);
+	CHECK_CODE(vt_analysis_sandbox_scan_fd(&r, sb, fd, NULL), VT_EIO);
 	CHECK(strcmp(vt_error_last(), "analyser died while idle (signal 9 (SIGKILL))") == 0);
+	CHECK(vt_analysis_sandbox_died_idle(sb));
 	CHECK(!vt_analysis_sandbox_alive(sb));
 	vt_analysis_sandbox_free(sb);
 
@@ -518,13 +526,197 @@ static void test_failures(void)
 	close(fd);
 }
 
+/* A child that closes its socket and runs on is killed; the scan does not wait for ever. */
+static void test_close_spin(void)
+{
+	vt_analysis_sandbox *sb = start(NULL, "close-spin", 5);
+	vt_analysis_result r;
+	struct timespec t0, t1;
+	long pid = vt_analysis_sandbox_pid(sb);
+	int fd = memfd_of(eicar, strlen(eicar));
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CHECK_CODE(vt_analysis_sandbox_scan_fd(&r, sb, fd, NULL), VT_EIO);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	CHECK(strcmp(vt_error_last(), "analyser closed its socket without exiting") == 0);
+	/* Well before the 5 s deadline: end of file, a second's grace, the kill. */
+	CHECK(t1.tv_sec - t0.tv_sec < 5);
+	CHECK(!vt_analysis_sandbox_alive(sb));
+	/* Killed and reaped: the pid is gone. */
+	CHECK(kill((pid_t)pid, 0) < 0 && errno == ESRCH);
+	vt_analysis_sandbox_free(sb);
+	close(fd);
+}
+
+/* The child cannot pass its error off as the parent's idle-death code. */
+static void test_child_codes(void)
+{
+	vt_analysis_sandbox *sb = start(NULL, "ebusy", 0);
+	vt_analysis_result r;
+	int fd = memfd_of(eicar, strlen(eicar));
+
+	CHECK_CODE(vt_analysis_sandbox_scan_fd(&r, sb, fd, NULL), VT_EIO);
+	CHECK(strcmp(vt_error_last(), "analysis failed: pretend to be idle") == 0);
+	CHECK(!vt_analysis_sandbox_died_idle(sb));
+	CHECK(vt_analysis_sandbox_alive(sb));
+	vt_analysis_sandbox_free(sb);
+	close(fd);
+}
+
+/* An answer for another file than the one sent is refused. */
+static void test_other_file(void)
+{
+	static const char same[] = "not the sample", similar[] = "not the sampla";
+	vt_analysis_sandbox *sb;
+	vt_analysis_result r;
+	vt_hash h;
+	char hex[65];
+	int fd;
+
+	/* The sample's size differs from the report's. */
+	sb = start(NULL, "other", 0);
+	fd = memfd_of(eicar, strlen(eicar));
+	CHECK_CODE(vt_analysis_sandbox_scan_fd(&r, sb, fd, NULL), VT_EIO);
+	CHECK(strcmp(vt_error_last(),
+		     "analyser sent a malformed answer: it answered for another file") == 0);
+	CHECK(!vt_analysis_sandbox_alive(sb));
+	vt_analysis_sandbox_free(sb);
+	close(fd);
+	/* The same size, another SHA-256. */
+	sb = start(NULL, "other", 0);
+	fd = memfd_of(similar, strlen(similar));
+	vt_sha256(&h, similar, strlen(similar));
+	vt_hex_encode(hex, h.b, sizeof(h.b));
+	CHECK_CODE(vt_analysis_sandbox_scan_fd(&r, sb, fd, hex), VT_EIO);
+	CHECK(strstr(vt_error_last(), "it answered for another file") != NULL);
+	vt_analysis_sandbox_free(sb);
+	close(fd);
+	/* The file it answers for: accepted (the check is not what refused). */
+	sb = start(NULL, "other", 0);
+	fd = memfd_of(same, strlen(same));
+	vt_sha256(&h, same, strlen(same));
+	vt_hex_encode(hex, h.b, sizeof(h.b));
+	CHECK_OK(vt_analysis_sandbox_scan_fd(&r, sb, fd, hex));
+	CHECK(strcmp(r.root.sha256, hex) == 0);
+	vt_analysis_result_dispose(&r);
+	vt_analysis_sandbox_free(sb);
+	close(fd);
+}
+
+/* After confinement a path cannot be looked up, also through newfstatat. */
+static void test_fs_view(void)
+{
+	vt_analysis_sandbox *sb = start(NULL, "stat", 0);
+	vt_analysis_result r;
+	char path[64], root[256];
+	ssize_t n;
+	int fd = memfd_of(eicar, strlen(eicar));
+
+	if (!vt_analysis_sandbox_fs_confined(sb)) {
+		fprintf(stderr, "note: no user namespace and not root: the child can stat paths; "
+				"empty file system view not tested\n");
+		goto done;
+	}
+	snprintf(path, sizeof(path), "/proc/%ld/root", vt_analysis_sandbox_pid(sb));
+	n = readlink(path, root, sizeof(root) - 1);
+	CHECK(n > 0);
+	root[n > 0 ? n : 0] = 0;
+	CHECK(strstr(root, "/fdinfo") != NULL);
+	CHECK_CODE(vt_analysis_sandbox_scan_fd(&r, sb, fd, NULL), VT_EINVAL);
+	CHECK(strcmp(vt_error_last(), "analysis failed: stat /etc/passwd: ENOENT") == 0);
+	CHECK(vt_analysis_sandbox_alive(sb));
+done:
+	vt_analysis_sandbox_free(sb);
+	close(fd);
+}
+
+static long max_rss_kib(void)
+{
+	struct rusage u;
+	getrusage(RUSAGE_SELF, &u);
+	return u.ru_maxrss;
+}
+
+/* n bytes of "[U,U,...]" (a NUL after). */
+static char *repeat(size_t n, const char *unit)
+{
+	size_t k = 0, ul = strlen(unit);
+	char *s = malloc(n + 1);
+
+	s[k++] = '[';
+	while (k + ul + 2 <= n) {
+		if (k > 1)
+			s[k++] = ',';
+		memcpy(s + k, unit, ul);
+		k += ul;
+	}
+	s[k++] = ']';
+	memset(s + k, ' ', n - k);
+	s[n] = 0;
+	return s;
+}
+
+/* Dense JSON is refused before jansson builds its tree (2.5 GB for 32 MiB of "{},"). */
+static void test_budget(void)
+{
+	static const char *const units[] = {"{}", "[]", "1", "\"\""};
+	vt_analysis_result r;
+	vt_buf b;
+	long before;
+
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		char *s = repeat(VT_ANALYSIS_RESULT_JSON_MAX, units[i]);
+		before = max_rss_kib();
+		CHECK_CODE(vt_analysis_result_parse(&r, s, VT_ANALYSIS_RESULT_JSON_MAX),
+			   VT_ETOOBIG);
+		CHECK(strstr(vt_error_last(), "would take more than 256 MiB") != NULL);
+		if (max_rss_kib() - before > 256 * 1024)
+			fprintf(stderr, "%s: max RSS grew by %ld KiB\n", units[i],
+				max_rss_kib() - before);
+		CHECK(max_rss_kib() - before <= 256 * 1024);
+		free(s);
+	}
+	/* Separators inside strings do not count: one string of 16 MiB of "{},". */
+	{
+		char *s = malloc(16u << 20);
+		size_t n = (16u << 20) - 4;
+		s[0] = '"';
+		for (size_t k = 1; k < n; k++)
+			s[k] = "{},"[k % 3];
+		s[n] = '"';
+		s[n + 1] = 0;
+		CHECK(vt_analysis__result_budget(s, n + 1) == 0);
+		/* An escaped quote does not end the string. */
+		memcpy(s + 1, "\\\"", 2);
+		CHECK(vt_analysis__result_budget(s, n + 1) == 0);
+		free(s);
+	}
+	/* A report at the node limit is still read. */
+	vt_buf_init(&b, VT_ANALYSIS_RESULT_JSON_MAX);
+	vt_buf_adds(&b, "{\"depth\":0,\"size\":0,\"verdict\":\"clean\",\"matches\":[],"
+			"\"container\":\"tar\",\"children\":[");
+	for (int i = 1; i < VT_ANALYSIS_RESULT_NODES_MAX; i++)
+		vt_buf_adds(&b, i > 1 ? ",{\"name\":\"m\",\"depth\":1,\"size\":0,\"verdict\":"
+					"\"clean\",\"matches\":[]}"
+				      : "{\"name\":\"m\",\"depth\":1,\"size\":0,\"verdict\":"
+					"\"clean\",\"matches\":[]}");
+	vt_buf_adds(&b, "],\"ruleset\":null,\"magic_version\":\"5.44\",\"members\":1,"
+			"\"unpacked\":0}");
+	CHECK_OK(vt_analysis_result_parse(&r, (const char *)b.ptr, b.len));
+	CHECK(r.root.nchildren == VT_ANALYSIS_RESULT_NODES_MAX - 1);
+	vt_analysis_result_dispose(&r);
+	vt_buf_dispose(&b);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "analysis-child") == 0) {
 		vt_analysis_child_options o;
+		bool confined = false;
 		if (vt_analysis_child_args(&o, argc - 1, argv + 1) < 0 ||
-		    vt_analysis_child_run(&o) < 0) {
-			fprintf(stderr, "child: %s\n", vt_error_last());
+		    vt_analysis_child_run(&confined, &o) < 0) {
+			if (!confined) /* after it, a write to stderr kills */
+				fprintf(stderr, "child: %s\n", vt_error_last());
 			_exit(1);
 		}
 		_exit(0);
@@ -537,5 +729,10 @@ int main(int argc, char **argv)
 	RUN(test_confinement);
 	RUN(test_seccomp_kills);
 	RUN(test_failures);
+	RUN(test_close_spin);
+	RUN(test_child_codes);
+	RUN(test_other_file);
+	RUN(test_fs_view);
+	RUN(test_budget);
 	return TEST_DONE();
 }
