@@ -169,6 +169,12 @@ int vt_index_sample_pending_put(vt_index *idx, const vt_index_sample_pending *p)
 int vt_index_sample_pending_get(vt_index_sample_pending *out, vt_index *idx, const vt_hash *sample);
 
 /*
+ * The samples that have a pending `sample` entry, in SHA-256 order, as a
+ * malloc'd array (free it; NULL when none). VT_ENOMEM, VT_EIO.
+ */
+int vt_index_sample_pending_samples(vt_hash **out, size_t *n, vt_index *idx);
+
+/*
  * Settle the pending `sample` entry of sample in one transaction:
  * log_index >= 0 says it is in the log there, and records the sighting it
  * stands for (tenant, region and time of the row, no name or source) with

@@ -167,6 +167,16 @@ int vt_intake_upload_finish(vt_intake_result *res, vt_intake_upload *u, const ch
  */
 void vt_intake_settle(vt_intake *in, vt_intake_result *res);
 
+/*
+ * At start, before any upload: settle every pending `sample` entry that a
+ * process which died left behind, by looking for it in the log's tail.
+ * Found: the lost sighting is indexed at its entry (*found counts them);
+ * not found: the row goes (*dropped), and the next upload of that file
+ * logs `sample`. Without this, a file stays without a published sighting
+ * until it is uploaded again. VT_EIO, VT_ENOMEM.
+ */
+int vt_intake_recover(vt_intake *in, size_t *found, size_t *dropped);
+
 /* Drop an upload (NULL is fine): nothing is stored. */
 void vt_intake_upload_abort(vt_intake_upload *u);
 

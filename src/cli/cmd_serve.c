@@ -209,6 +209,18 @@ int cmd_serve(int argc, char **argv)
 		rc = cli_fail("cannot open the log");
 		goto done;
 	}
+	/* The log has rolled forward: settle the uploads a crash cut short. */
+	if (intake) {
+		size_t found, dropped;
+		if (vt_intake_recover(intake, &found, &dropped) < 0) {
+			rc = cli_fail("cannot settle the uploads a crash interrupted");
+			goto done;
+		}
+		if (found + dropped > 0)
+			printf("settled %zu interrupted uploads: %zu sightings recovered from the log, "
+			       "%zu to log again on their next upload\n",
+			       found + dropped, found, dropped);
+	}
 	/* A site with a vault analyses what it holds, with DIR/rules/current. */
 	if (vault && !no_analysis) {
 		int err = vt_ruleset_load_current(&rules, dir);

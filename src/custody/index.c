@@ -199,6 +199,7 @@ enum {
 	ST_SPENDING_PUT,
 	ST_SPENDING_GET,
 	ST_SPENDING_DEL,
+	ST_SPENDING_ALL,
 	ST_N
 };
 
@@ -281,6 +282,7 @@ static const char *const sql[ST_N] = {
     [ST_SPENDING_GET] = "SELECT sample, entry, log_from, tenant, region, time FROM sample_pending"
 			" WHERE sample = ?1",
     [ST_SPENDING_DEL] = "DELETE FROM sample_pending WHERE sample = ?1",
+    [ST_SPENDING_ALL] = "SELECT sample FROM sample_pending ORDER BY sample",
 };
 
 typedef struct conn {
@@ -1792,6 +1794,42 @@ int vt_index_sample_pending_get(vt_index_sample_pending *out, vt_index *idx, con
 	memset(out, 0, sizeof(*out));
 	return get_row(idx, ST_SPENDING_GET, sample, sample_pending_out, out,
 		       "no sample entry pending for this sample", "read a pending sample entry");
+}
+
+struct hashes {
+	vt_hash *v;
+	size_t n, cap;
+};
+
+static int sample_hash_row(sqlite3_stmt *s, const row_cb *cb)
+{
+	struct hashes *h = cb->payload;
+	if (h->n == h->cap) {
+		size_t cap = h->cap ? 2 * h->cap : 16;
+		vt_hash *v = realloc(h->v, cap * sizeof(*v));
+		if (v == NULL)
+			return vt_error_set(VT_ENOMEM, "out of memory");
+		h->v = v;
+		h->cap = cap;
+	}
+	copy_blob(h->v[h->n++].b, VT_HASH_SIZE, s, 0);
+	return 0;
+}
+
+int vt_index_sample_pending_samples(vt_hash **out, size_t *n, vt_index *idx)
+{
+	struct hashes h = {0};
+	row_cb cb = {.payload = &h};
+	int err = list_rows(idx, ST_SPENDING_ALL, NULL, NULL, sample_hash_row, &cb,
+			    "list pending sample entries");
+	if (err < 0) {
+		free(h.v);
+		h.v = NULL;
+		h.n = 0;
+	}
+	*out = h.v;
+	*n = h.n;
+	return err < 0 ? err : 0;
 }
 
 int vt_index_sample_pending_resolve(vt_index *idx, const vt_hash *sample, int64_t log_index)

@@ -587,6 +587,29 @@ done:
 	return err;
 }
 
+int vt_intake_recover(vt_intake *in, size_t *found, size_t *dropped)
+{
+	vt_hash *v = NULL;
+	size_t n = 0;
+	int err;
+
+	*found = *dropped = 0;
+	pthread_mutex_lock(&in->pending_mu);
+	if ((err = vt_index_sample_pending_samples(&v, &n, in->idx)) < 0)
+		goto done;
+	for (size_t i = 0; i < n && err == 0; i++) {
+		bool is_new;
+		if (is_pending(in, &v[i]))
+			continue; /* an upload of ours is on its way */
+		if ((err = settle_stale(&is_new, in, &v[i])) == 0)
+			++*(is_new ? dropped : found);
+	}
+done:
+	pthread_mutex_unlock(&in->pending_mu);
+	free(v);
+	return err;
+}
+
 /*
  * Record the sample in the index, decide its entry and write it into
  * res->entry. A sample is new when the index did not know it, and also

@@ -236,6 +236,57 @@ done:
 }
 
 /*
+ * At start, vt_intake_recover settles what a crash left, before any
+ * upload: the published entry's sighting is indexed, the unpublished row
+ * dropped (its file logs `sample` on its next upload).
+ */
+static void test_recover_at_start(void)
+{
+	vt_index_sample_pending p;
+	vt_intake_result r;
+	struct seen seen = {0};
+	uint64_t at = 0;
+	size_t found = 9, dropped = 9;
+	vt_hash published, lost;
+	site s;
+
+	CHECK_OK(site_open(&s));
+	if (!s.log)
+		goto done;
+	CHECK_OK(vt_intake_recover(s.in, &found, &dropped));
+	CHECK(found == 0 && dropped == 0);
+	CHECK_OK(upload(&r, &s, 2, "acme-eu"));
+	published = r.d.sha256;
+	CHECK_OK(publish(&at, &s, 2, &r));
+	vt_intake_result_dispose(&r);
+	CHECK_OK(upload(&r, &s, 3, "acme-eu"));
+	lost = r.d.sha256;
+	vt_intake_result_dispose(&r);
+	CHECK_OK(crash(&s));
+
+	CHECK_OK(vt_intake_recover(s.in, &found, &dropped));
+	CHECK(found == 1 && dropped == 1);
+	CHECK_CODE(vt_index_sample_pending_get(&p, s.idx, &published), VT_ENOTFOUND);
+	CHECK_CODE(vt_index_sample_pending_get(&p, s.idx, &lost), VT_ENOTFOUND);
+	CHECK_OK(vt_index_sightings_list(s.idx, &published, NULL, collect, &seen));
+	CHECK(seen.n == 1 && seen.log_index == (int64_t)at && strcmp(seen.tenant, "acme-eu") == 0);
+	/* Idempotent: nothing left to settle. */
+	CHECK_OK(vt_intake_recover(s.in, &found, &dropped));
+	CHECK(found == 0 && dropped == 0);
+	/* The published file is known; the other one is logged as a sample. */
+	CHECK_OK(upload(&r, &s, 2, "other-eu"));
+	CHECK(!r.is_new && !is_sample_entry(&r));
+	vt_intake_settle(s.in, &r);
+	vt_intake_result_dispose(&r);
+	CHECK_OK(upload(&r, &s, 3, "other-eu"));
+	CHECK(r.is_new && is_sample_entry(&r));
+	vt_intake_settle(s.in, &r);
+	vt_intake_result_dispose(&r);
+done:
+	site_close(&s);
+}
+
+/*
  * Published, then the sighting could not be indexed (no crash): the
  * next upload of this same process finds the entry too. And one the log
  * refused is logged again.
@@ -337,6 +388,7 @@ int main(void)
 	RUN(test_after_publish);
 	RUN(test_before_publish);
 	RUN(test_in_process);
+	RUN(test_recover_at_start);
 	RUN(test_index_rows);
 	return TEST_DONE();
 }
