@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 # The confined analyser: the server analyses samples in a child process
 # (`vitrine analysis-child`) that is confined (seccomp filter, no new
-# privileges, rlimits, only its socket open, its own process group). Killing
+# privileges, rlimits, only its socket open, its own process group, an
+# empty file system view where user namespaces allow, a minimal
+# environment). Killing
 # the child with SIGSEGV while it scans a slow sample makes that sample
 # `unknown` with "analyser crashed: signal 11", the next samples are
 # analysed normally by a new child, and /healthz answers throughout. A
@@ -66,7 +68,10 @@ field() { sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status"; }
 limit() { sed -n "s/^$2 *\([0-9a-z]*\) .*/\1/p" "/proc/$1/limits"; }
 verdict_reason() { api "files/$1" | jq -r '[.verdict, .analysis.report.reason] | join(" / ")'; }
 
+# The server's environment is not the child's (it may hold secrets).
+export VT_CANARY_SECRET=do-not-pass-on
 start_server site "$D" --analysis-workers 1 --analysis-timeout 30
+unset VT_CANARY_SECRET
 E=$(sha "$T/eicar.com")
 [ "$(upload "$T/eicar.com")" = 201 ] || fail "upload eicar"
 wait_analysed 1
@@ -81,6 +86,18 @@ C1=$(wait_child)
 [ "$(ls "/proc/$C1/fd" | wc -l)" = 1 ] || { ls -l "/proc/$C1/fd" >&2; fail "open fds"; }
 [ "$(ps -o pgid= -p "$C1" | tr -d ' ')" = "$C1" ] || fail "own process group"
 ok "child $C1: seccomp filter, no new privileges, core 0, fsize 0, 8 fds, only its socket, own group"
+tr '\0' '\n' <"/proc/$C1/environ" >"$T/environ" || fail "read the child's environment"
+grep -q VT_CANARY_SECRET "$T/environ" && fail "the child has the server's environment"
+grep -qx LANG=C "$T/environ" || { cat "$T/environ" >&2; fail "the child's LANG"; }
+grep -v -E '^(LANG|TZ|ASAN_OPTIONS|UBSAN_OPTIONS|LSAN_OPTIONS)=' "$T/environ" &&
+	fail "more than LANG, TZ and the sanitizers' options in the child's environment"
+ok "child $C1: environment LANG=C, TZ and sanitizer options only"
+ROOT=$(readlink "/proc/$C1/root")
+case $ROOT in
+*/fdinfo) ok "child $C1: an empty file system view (root $ROOT)" ;;
+/) echo "note: no user namespace and not root: the child can stat paths" >&2 ;;
+*) fail "child $C1: root $ROOT" ;;
+esac
 
 # A sample the pathological rule is slow on: the child is busy with it.
 head -c 77777 /dev/zero >"$T/slow.bin"
