@@ -248,7 +248,8 @@ typedef struct {
 	uint64_t memory_max;	   /* RLIMIT_AS of the child; 0: vt_analysis_sandbox_memory_default */
 	int deadline_s;		   /* wall time for one sample; 0: see docs/analysis.md */
 	const char *test;	   /* tests only: NULL, or "open", "socket", "execve", "hang",
-				      "garbage", "exit", "close-spin", "ebusy", "stat", "other"
+				      "garbage", "exit", "close-spin", "ebusy", "stat", "other",
+				      "noread"
 				      (what the child does with its next sample) */
 } vt_analysis_sandbox_options;
 

@@ -964,7 +964,7 @@ done:
  * Tests only: what a compromised analyser might try, after confinement,
  * when it gets a sample. True when it answered (the sample is not scanned).
  */
-static bool test_action(const char *test, int sock, vt_analysis_worker *w)
+static bool test_action(const char *test, int sock, int fd, vt_analysis_worker *w)
 {
 	static const char garbage[] = "{\"depth\": \"zero\"}";
 	static const char other[] = "not the sample";
@@ -1002,6 +1002,20 @@ static bool test_action(const char *test, int sock, vt_analysis_worker *w)
 				 : errno == ENOENT ? "stat /etc/passwd: ENOENT"
 						   : "stat /etc/passwd: another error");
 		return true;
+	} else if (strcmp(test, "noread") == 0) {
+		/* Answers to requests it never reads, one every 10 ms (after
+		 * the parent's check for unasked data), until the parent's
+		 * requests fill the socket. */
+		vt_buf_init(&out, VT_ANALYSIS_RESULT_JSON_MAX);
+		if (vt_analysis_scan_fd(&res, w, fd) == 0 &&
+		    vt_analysis_result_json(&out, &res, NULL) == 0) {
+			while (send_frame(sock, 'A', out.ptr, out.len) == 0) {
+				int64_t until = now_ms() + 10;
+				while (now_ms() < until)
+					spin++;
+			}
+		}
+		_exit(4);
 	} else if (strcmp(test, "other") == 0) {
 		/* A valid report, of another file. */
 		vt_buf_init(&out, VT_ANALYSIS_RESULT_JSON_MAX);
@@ -1103,7 +1117,7 @@ int vt_analysis_child_run(bool *confined, const vt_analysis_child_options *o)
 			err = r;
 			goto done;
 		}
-		if (o->test[0] != '\0' && test_action(o->test, o->sock, w)) {
+		if (o->test[0] != '\0' && test_action(o->test, o->sock, fd, w)) {
 			close(fd);
 			fd = -1;
 			continue;

@@ -526,6 +526,30 @@ static void test_failures(void)
 	close(fd);
 }
 
+/* A child that reads no requests cannot block the parent's send past the deadline. */
+static void test_noread(void)
+{
+	vt_analysis_sandbox *sb = start(NULL, "noread", 2);
+	vt_analysis_result r;
+	int fd = memfd_of(eicar, strlen(eicar)), err = 0, n = 0;
+
+	/* Its answers come without reading: the requests pile up until the
+	 * socket's buffer is full (a few hundred). */
+	while (n < 5000 && (err = vt_analysis_sandbox_scan_fd(&r, sb, fd, NULL)) == 0) {
+		vt_analysis_result_dispose(&r);
+		n++;
+	}
+	fprintf(stderr, "note: the request blocked after %d answered ones\n", n);
+	CHECK(n > 10 && n < 5000);
+	CHECK_CODE(err, VT_EIO);
+	if (strcmp(vt_error_last(), "analyser timed out after 2 s (reads no requests)") != 0)
+		fprintf(stderr, "after %d samples: %s\n", n, vt_error_last());
+	CHECK(strcmp(vt_error_last(), "analyser timed out after 2 s (reads no requests)") == 0);
+	CHECK(!vt_analysis_sandbox_alive(sb));
+	vt_analysis_sandbox_free(sb);
+	close(fd);
+}
+
 /* A child that closes its socket and runs on is killed; the scan does not wait for ever. */
 static void test_close_spin(void)
 {
@@ -730,6 +754,7 @@ int main(int argc, char **argv)
 	RUN(test_seccomp_kills);
 	RUN(test_failures);
 	RUN(test_close_spin);
+	RUN(test_noread);
 	RUN(test_child_codes);
 	RUN(test_other_file);
 	RUN(test_fs_view);
