@@ -247,10 +247,10 @@ typedef struct {
 	unsigned flags;		   /* VT_ANALYSIS_* */
 	uint64_t memory_max;	   /* RLIMIT_AS of the child; 0: vt_analysis_sandbox_memory_default */
 	int deadline_s;		   /* wall time for one sample; 0: see docs/analysis.md */
-	const char *test;	   /* tests only: NULL, or "open", "socket", "execve", "hang",
-				      "garbage", "exit", "close-spin", "ebusy", "stat", "other",
-				      "noread"
-				      (what the child does with its next sample) */
+	/* Tests only: NULL, or what the child does with its next sample:
+	 * "open", "socket", "execve", "hang", "garbage", "exit", "close-spin",
+	 * "ebusy", "stat", "other", "noread" (child.c, test_action). */
+	const char *test;
 } vt_analysis_sandbox_options;
 
 /* Options with the default limits and nothing else set. */

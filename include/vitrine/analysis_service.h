@@ -150,8 +150,8 @@ typedef struct {
 	unsigned poll_ms;	   /* idle poll of the queue (0: 100) */
 	vt_analysis_limits limits; /* zero: the defaults */
 	/* Each worker analyses in a confined child (docs/analysis.md). */
-	const char *analyser_exe;     /* the vitrine binary; NULL: /proc/self/exe */
-	uint64_t analyser_memory_max; /* a child's RLIMIT_AS; 0: the default */
+	const char *analyser_exe;      /* the vitrine binary; NULL: /proc/self/exe */
+	uint64_t analyser_memory_max;  /* a child's RLIMIT_AS; 0: the default */
 	unsigned analyser_max_samples; /* samples a child analyses before it is
 					  replaced; 0: 1000 (docs/analysis.md) */
 } vt_analysis_service_options;

@@ -75,7 +75,7 @@ struct vt_analysis_sandbox {
 	pid_t pid;
 	int sock;
 	bool alive;
-	bool died_idle; /* the last scan found it dead before sending (not the sample's doing) */
+	bool died_idle;	  /* the last scan found it dead before sending (not the sample's doing) */
 	bool fs_confined; /* it said it chroot'ed into an empty view */
 	unsigned flags;	  /* VT_ANALYSIS_* it was started with */
 	int deadline_s;
@@ -544,8 +544,7 @@ static int error_frame(bool *malformed, const vt_buf *p)
 	if (*malformed)
 		return vt_error_set(VT_EIO, "analyser sent a malformed answer: bad error frame");
 	code = -(int)p->ptr[0];
-	if (code != VT_EINVAL && code != VT_ETOOBIG && code != VT_ENOMEM &&
-	    code != VT_ECORRUPT)
+	if (code != VT_EINVAL && code != VT_ETOOBIG && code != VT_ENOMEM && code != VT_ECORRUPT)
 		code = VT_EIO;
 	for (size_t i = 1; i < p->len && n < ERROR_MSG_MAX; i++)
 		msg[n++] = p->ptr[i] < 0x20 || p->ptr[i] == 0x7f ? '?' : (char)p->ptr[i];
@@ -638,7 +637,8 @@ int vt_analysis_sandbox_scan_fd(vt_analysis_result *out, vt_analysis_sandbox *sb
 	if ((sent = send_request(sb->sock, &r.msg, sizeof(r.req), deadline)) != 0) {
 		reap(sb, sent == 1 ? EXIT_GRACE_MS : 0, &killed, how, sizeof(how));
 		if (sent == 2)
-			err = vt_error_set(VT_EIO, "analyser timed out after %d s (reads no requests)",
+			err = vt_error_set(VT_EIO,
+					   "analyser timed out after %d s (reads no requests)",
 					   sb->deadline_s);
 		else if (killed)
 			err = vt_error_set(VT_EIO, "analyser closed its socket without exiting");
@@ -674,8 +674,8 @@ int vt_analysis_sandbox_scan_fd(vt_analysis_result *out, vt_analysis_sandbox *sb
 	if (!same_file(out, sb, fd, sha256)) {
 		vt_analysis_result_dispose(out);
 		reap(sb, 0, NULL, NULL, 0);
-		err = vt_error_set(VT_EIO,
-				   "analyser sent a malformed answer: it answered for another file");
+		err = vt_error_set(
+		    VT_EIO, "analyser sent a malformed answer: it answered for another file");
 		goto done;
 	}
 done:
@@ -998,7 +998,7 @@ static bool test_action(const char *test, int sock, int fd, vt_analysis_worker *
 		/* A path through the call the filter allows for fstat. */
 		int r = fstatat(AT_FDCWD, "/etc/passwd", &st, AT_EMPTY_PATH);
 		(void)send_error(sock, VT_EINVAL,
-				 r == 0 ? "stat /etc/passwd: found"
+				 r == 0		   ? "stat /etc/passwd: found"
 				 : errno == ENOENT ? "stat /etc/passwd: ENOENT"
 						   : "stat /etc/passwd: another error");
 		return true;

@@ -152,6 +152,15 @@ head -c 77777 /dev/zero | tr '\0' 'a' >"$T/slow2.bin"
 S2=$(sha "$T/slow2.bin")
 [ "$(upload "$T/slow2.bin")" = 201 ] || fail "upload slow2"
 C3=$(wait_child)
+# Stopped once it is confined (and so ready), not while it loads: the
+# start has a deadline of its own (120 s), and a sanitizer build loads slowly.
+i=0
+while [ "$(field "$C3" Seccomp)" != 2 ]; do
+	i=$((i + 1))
+	[ $i -lt 600 ] || fail "child $C3 not confined in 60 s"
+	sleep 0.1
+done
+sleep 0.2
 kill -STOP "$C3"
 wait_analysed 6
 healthz || fail "healthz after the timeout"
