@@ -43,6 +43,9 @@ static const char help[] =
 	"  --analysis-timeout S YARA time per file or archive member (default 60)\n"
 	"  --analysis-memory MB address space of each confined analyser process\n"
 	"                       (default: 2 GiB plus the unpacking limits)\n"
+	"  --analysis-child-samples N\n"
+	"                       replace each analyser process after N samples\n"
+	"                       (default 1000; 1: a fresh process for every sample)\n"
 	"\n"
 	"A site made with --jurisdiction takes files into its vault under the residency\n"
 	"policy in force (DIR/policy); without one it serves the log only.\n";
@@ -97,6 +100,7 @@ int cmd_serve(int argc, char **argv)
 		{"no-analysis", no_argument, 0, 'N'},
 		{"analysis-timeout", required_argument, 0, 'Y'},
 		{"analysis-memory", required_argument, 0, 'M'},
+		{"analysis-child-samples", required_argument, 0, 'C'},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
@@ -151,6 +155,10 @@ int cmd_serve(int argc, char **argv)
 			    (uint64_t)number(optarg, "--analysis-memory", &bad) << 20;
 			if (ao.analyser_memory_max < ((uint64_t)256 << 20))
 				return cli_usage("serve", "--analysis-memory is at least 256 (MB)");
+			break;
+		case 'C':
+			ao.analyser_max_samples =
+			    (unsigned)number(optarg, "--analysis-child-samples", &bad);
 			break;
 		case 'h': fputs(help, stdout); return EXIT_OK;
 		default: return cli_usage("serve", "bad option");

@@ -171,4 +171,20 @@ ok "a stopped child is killed at the deadline: \"analyser timed out after 12 s\"
 stop_server
 [ "$RC" = 0 ] || fail "server exit status $RC"
 ok "the server stops cleanly"
+
+# --analysis-child-samples 1: a fresh analyser for every sample.
+start_server site "$D" --analysis-workers 1 --analysis-child-samples 1
+for k in 1 2 3; do
+	echo "recycled sample $k" >"$T/r$k.txt"
+	[ "$(upload "$T/r$k.txt")" = 201 ] || fail "upload r$k"
+done
+wait_analysed 9
+STARTED=$(api analysis | jq -r '.analysers.started')
+[ "$STARTED" -ge 3 ] || { api analysis >&2; fail "3 samples, 1 each: $STARTED analysers started"; }
+[ "$(api analysis | jq -r '.analysers.failures')" = 0 ] || fail "recycling counted as failures"
+for k in 1 2 3; do
+	[ "$(api "files/$(sha "$T/r$k.txt")" | jq -r .verdict)" = clean ] || fail "r$k verdict"
+done
+ok "--analysis-child-samples 1: $STARTED analysers for 3 samples, all clean, no failures"
+stop_server
 finish
