@@ -262,6 +262,15 @@ static int rules_alloc(vt_analysis_rules **out)
 	return 0;
 }
 
+/* Rules loaded already compiled: counted, and no compiler warnings. */
+static int loaded(vt_analysis_rules *r)
+{
+	r->count = count_rules(r->yr);
+	if ((r->warnings = strdup("")) == NULL)
+		return vt_error_set(VT_ENOMEM, "out of memory");
+	return 0;
+}
+
 static int compile_sources(vt_analysis_rules **out, source_list *l, bool facts)
 {
 	YR_COMPILER *c = NULL;
@@ -403,11 +412,8 @@ int vt_analysis_rules_load(vt_analysis_rules **out, const char *path)
 				   path, yerr);
 		goto done;
 	}
-	r->count = count_rules(r->yr);
-	if ((r->warnings = strdup("")) == NULL) {
-		err = vt_error_set(VT_ENOMEM, "out of memory");
+	if ((err = loaded(r)) < 0)
 		goto done;
-	}
 	*out = r;
 	r = NULL;
 done:
@@ -527,11 +533,8 @@ int vt_analysis__rules_load_fd(vt_analysis_rules **out, int fd, const char *dige
 		err = vt_error_set(VT_EINVAL, "not saved YARA rules (error %d)", yerr);
 		goto done;
 	}
-	r->count = count_rules(r->yr);
-	if ((r->warnings = strdup("")) == NULL) {
-		err = vt_error_set(VT_ENOMEM, "out of memory");
+	if ((err = loaded(r)) < 0)
 		goto done;
-	}
 	*out = r;
 	r = NULL;
 done:
