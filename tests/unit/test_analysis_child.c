@@ -539,12 +539,16 @@ static void test_noread(void)
 		vt_analysis_result_dispose(&r);
 		n++;
 	}
-	fprintf(stderr, "note: the request blocked after %d answered ones\n", n);
-	CHECK(n > 10 && n < 5000);
+	fprintf(stderr, "note: the scans stopped after %d answered ones: %s\n", n, vt_error_last());
 	CHECK_CODE(err, VT_EIO);
-	if (strcmp(vt_error_last(), "analyser timed out after 2 s (reads no requests)") != 0)
-		fprintf(stderr, "after %d samples: %s\n", n, vt_error_last());
-	CHECK(strcmp(vt_error_last(), "analyser timed out after 2 s (reads no requests)") == 0);
+	/* Its answers come on a 10 ms clock, not per request: on a slow (or
+	 * sanitized) build the parent may find one while idle first, and
+	 * kills it for that. Either way the parent is not stuck. */
+	if (strcmp(vt_error_last(), "analyser spoke while idle (killed)") != 0) {
+		CHECK(n > 10 && n < 5000);
+		CHECK(strcmp(vt_error_last(), "analyser timed out after 2 s (reads no requests)") ==
+		      0);
+	}
 	CHECK(!vt_analysis_sandbox_alive(sb));
 	vt_analysis_sandbox_free(sb);
 	close(fd);
