@@ -331,3 +331,13 @@ done:
 	vt_buf_dispose(&since);
 	return rc;
 }
+
+vt_check cv_fetch_refusal(char *msg, size_t cap, int err)
+{
+	vt_check k = err == VT_EIO || err == VT_EBUSY ? VT_CHECK_UNREACHABLE : VT_CHECK_BUNDLE;
+	snprintf(msg, cap, "%s: %s: %s", vt_check_name(k),
+		 k == VT_CHECK_UNREACHABLE ? "the site or its log cannot be reached"
+					   : "no evidence from the site",
+		 vt_error_last());
+	return k;
+}

@@ -385,12 +385,7 @@ static int do_install_release(const opts *o)
 		if (err == 0 && (err = release_rules_subject(hex, cl, name, version)) == 0)
 			err = cv_get_blob(&art, cl, "artifacts", hex);
 		if (err < 0) {
-			vt_check k = err == VT_EIO || err == VT_EBUSY ? VT_CHECK_UNREACHABLE
-								      : VT_CHECK_BUNDLE;
-			snprintf(msg, sizeof(msg), "%s: %s: %s", vt_check_name(k),
-				 k == VT_CHECK_UNREACHABLE ? "the site or its log cannot be reached"
-							   : "no evidence from the site",
-				 vt_error_last());
+			vt_check k = cv_fetch_refusal(msg, sizeof(msg), err);
 			rc = refuse(k, msg);
 			goto done;
 		}

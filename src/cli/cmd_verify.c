@@ -138,12 +138,7 @@ static int verify_one(verify_ctx *x, const char *artifact, const char *bundle)
 					     x->have_state ? (const char *)x->sb.ptr : NULL,
 					     x->sb.len);
 		if (err < 0) {
-			vt_check k = err == VT_EIO || err == VT_EBUSY ? VT_CHECK_UNREACHABLE
-								      : VT_CHECK_BUNDLE;
-			snprintf(msg, sizeof(msg), "%s: %s: %s", vt_check_name(k),
-				 k == VT_CHECK_UNREACHABLE ? "the site or its log cannot be reached"
-							   : "no evidence from the site",
-				 vt_error_last());
+			vt_check k = cv_fetch_refusal(msg, sizeof(msg), err);
 			rc = refuse(x, artifact, k, msg);
 			goto done;
 		}

@@ -9,6 +9,7 @@
 #include "vitrine/buf.h"
 #include "vitrine/client.h"
 #include "vitrine/dsse.h"
+#include "vitrine/endpoint.h"
 #include "vitrine/release.h"
 
 /* Split "NAME@VERSION" into checked name and version. VT_EINVAL. */
@@ -36,5 +37,12 @@ int cv_envelope_statement(vt_release_statement *st, const vt_buf *env);
  */
 int cv_make_bundle(vt_buf *out, vt_client *cl, const char *name, const char *version,
 		   const char *cp, size_t cp_len, const char *since, size_t since_len);
+
+/*
+ * The check that fetching evidence from a site failed with err (a
+ * VT_E* code, message in vt_error_last()): unreachable for I/O and busy
+ * errors, else the bundle. msg gets "<check>: <what>: <error>".
+ */
+vt_check cv_fetch_refusal(char *msg, size_t cap, int err);
 
 #endif
