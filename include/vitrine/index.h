@@ -27,13 +27,14 @@
 #include "vitrine/hash.h"
 #include "vitrine/token.h"
 
-#define VT_INDEX_SCHEMA_VERSION	  4 /* the newest schema this code knows */
+#define VT_INDEX_SCHEMA_VERSION	  5 /* the newest schema this code knows */
 #define VT_SHA1_SIZE		  20
 #define VT_MD5_SIZE		  16
 #define VT_INDEX_JURISDICTION_MAX 11  /* as VT_JURISDICTION_MAX in policy.h */
 #define VT_INDEX_NAME_MAX	  255 /* bytes of a submitted file name */
 #define VT_INDEX_SOURCE_MAX	  128 /* bytes of a source detection name */
 #define VT_INDEX_TAG_MAX	  64
+#define VT_INDEX_TAGS_MAX	  4096 /* bytes of a submission's tags, space separated */
 #define VT_INDEX_LOOKUP_MAX	  10000 /* keys in one vt_index_lookup_many() */
 #define VT_INDEX_RESOURCE_MAX	  255
 #define VT_INDEX_WORD_MAX	  32 /* reason and result codes */
@@ -155,13 +156,17 @@ typedef struct {
 	uint64_t log_from;		/* the log's size before it was submitted */
 	char tenant[VT_TENANT_MAX + 1]; /* the submission it stands for */
 	char region[VT_TOKEN_REGION_MAX + 1];
-	int64_t time; /* 0: now */
+	char name[VT_INDEX_NAME_MAX + 1];     /* may be "" (schema 5; "" in rows of 4) */
+	char source[VT_INDEX_SOURCE_MAX + 1]; /* may be "" (schema 5) */
+	char tags[VT_INDEX_TAGS_MAX + 1];     /* separated by spaces; may be "" (schema 5) */
+	int64_t time;			      /* 0: now */
 } vt_index_sample_pending;
 
 /*
  * Record the pending `sample` entry of a recorded sample, replacing any
- * earlier one. VT_ENOTFOUND when the sample is not recorded, VT_EINVAL,
- * VT_EIO.
+ * earlier one. name and source may not hold control characters, each tag
+ * of tags follows vt_index_tag_check(). VT_ENOTFOUND when the sample is
+ * not recorded, VT_EINVAL, VT_EIO.
  */
 int vt_index_sample_pending_put(vt_index *idx, const vt_index_sample_pending *p);
 
@@ -177,9 +182,10 @@ int vt_index_sample_pending_samples(vt_hash **out, size_t *n, vt_index *idx);
 /*
  * Settle the pending `sample` entry of sample in one transaction:
  * log_index >= 0 says it is in the log there, and records the sighting it
- * stands for (tenant, region and time of the row, no name or source) with
- * that index; -1 says it never got there. Either way the row goes.
- * VT_ENOTFOUND when the sample has none, VT_EIO.
+ * stands for (tenant, region, name, source and time of the row) with that
+ * index and tags the sample with the row's tags; -1 says it never got
+ * there. Either way the row goes. VT_ENOTFOUND when the sample has none,
+ * VT_EIO.
  */
 int vt_index_sample_pending_resolve(vt_index *idx, const vt_hash *sample, int64_t log_index);
 
@@ -203,8 +209,14 @@ int vt_index_sightings_list(vt_index *idx, const vt_hash *sample, const char *te
 			    int (*fn)(const vt_index_sighting *s, void *payload), void *payload);
 
 /*
- * Tag a recorded sample (idempotent). A tag has 1 to 64 of letters,
- * digits and "-_.:/". VT_EINVAL, VT_ENOTFOUND for an unknown sample.
+ * Check one tag: 1 to 64 of letters, digits and "-_.:/". 0, or VT_EINVAL
+ * naming the rule. Pure.
+ */
+int vt_index_tag_check(const char *tag);
+
+/*
+ * Tag a recorded sample (idempotent). A tag follows vt_index_tag_check().
+ * VT_EINVAL, VT_ENOTFOUND for an unknown sample.
  */
 int vt_index_tag_add(vt_index *idx, const vt_hash *sample, const char *tag);
 

@@ -28,6 +28,11 @@ typedef struct vt_intake vt_intake;
 #define VT_INTAKE_SECRET_SIZE 32
 /* Default upload limit: 256 MiB of file content. */
 #define VT_INTAKE_DEFAULT_MAX_UPLOAD ((uint64_t)256 * 1024 * 1024)
+/*
+ * Default longest wait of an upload for the `sample` entry of the same
+ * file that another upload has on its way to the log (vt_intake_set_wait).
+ */
+#define VT_INTAKE_DEFAULT_WAIT_MS 10000
 
 /*
  * Open the intake of the site in dir, reading through idx (borrowed, must
@@ -41,6 +46,13 @@ int vt_intake_open(vt_intake **out, const char *dir, vt_index *idx);
 
 /* Close the intake (NULL is fine). No upload may be running. */
 void vt_intake_close(vt_intake *in);
+
+/*
+ * How long vt_intake_upload_finish() waits, at most, for the `sample`
+ * entry of the same file that another upload has on its way (0: the
+ * default, VT_INTAKE_DEFAULT_WAIT_MS). Call before uploads start.
+ */
+void vt_intake_set_wait(vt_intake *in, unsigned ms);
 
 /* The site's jurisdiction (borrowed). */
 const char *vt_intake_jurisdiction(const vt_intake *in);
@@ -137,6 +149,23 @@ int vt_intake_upload_new(vt_intake_upload **out, vt_intake *in, uint64_t max_siz
 /* Feed len bytes. VT_ETOOBIG past max_size (the upload is then spent), VT_EIO. */
 int vt_intake_upload_write(vt_intake_upload *u, const void *data, size_t len);
 
+/*
+ * Read a tags field (tags separated by commas or spaces, each as
+ * vt_index_tag_check() says) and append its tags to out, separated by
+ * single spaces (nothing for an empty field). VT_EINVAL naming the bad
+ * tag, VT_ETOOBIG past out's maximum; out unchanged then. Pure.
+ */
+int vt_intake_tags_parse(vt_buf *out, const char *field);
+
+/* Who submitted a file, and what they said of it. Strings are borrowed for the call. */
+typedef struct {
+	const char *tenant; /* the customer id, from the token */
+	const char *region; /* the customer's region */
+	const char *name;   /* file name as submitted; NULL or "" for none */
+	const char *source; /* detection that flagged it; NULL or "" for none */
+	const char *tags;   /* a tags field (vt_intake_tags_parse); NULL or "" for none */
+} vt_intake_submission;
+
 /* What finishing an upload did. */
 typedef struct {
 	vt_intake_digests d;
@@ -148,22 +177,35 @@ typedef struct {
 } vt_intake_result;
 
 /*
- * Commit: the vault object (deduplicated), the index record, and the entry
- * text for the customer tenant of region: `sample` when the site has no
- * published submission of the file and none on its way, else `sighting`. u is freed whatever the result.
- * VT_EINVAL for an empty file or a bad tenant/region, VT_EEXISTS when the
- * content is held for another jurisdiction, VT_EIO, VT_ENOMEM.
+ * Commit: the vault object (deduplicated), the index record, the sample's
+ * tags, and the entry text for the submission sub: `sample` when the site
+ * has no published submission of the file, else `sighting`. When another
+ * upload of this process has the file's `sample` entry on its way, this
+ * one waits until that upload is settled (vt_intake_settle) and decides
+ * then: published, `sighting`; refused, this upload logs `sample`. So a
+ * `sighting` is only ever returned once the file's `sample` entry is in
+ * the log. A `sample` entry is recorded as pending in the index with the
+ * whole submission (tenant, region, name, source, tags), so that a crash
+ * before its sighting is indexed loses none of it (vt_intake_recover).
+ * u is freed whatever the result. VT_EINVAL for an empty file or a bad
+ * tenant, region, name, source or tag, VT_EEXISTS when the content is
+ * held for another jurisdiction, VT_EBUSY when the wait took longer than
+ * vt_intake_set_wait() allows (retry later; the file is stored, nothing
+ * is to be logged), VT_EIO, VT_ENOMEM.
  */
-int vt_intake_upload_finish(vt_intake_result *res, vt_intake_upload *u, const char *tenant,
-			    const char *region);
+int vt_intake_upload_finish(vt_intake_result *res, vt_intake_upload *u,
+			    const vt_intake_submission *sub);
 
 /*
  * After the entry of a finished upload was published and its sighting
- * indexed, or was refused: the sample is no longer "on its way". A sample
- * the index knows but whose `sample` entry was never published is new
- * again for the next upload (vt_intake_upload_finish), so every stored
- * sample gets its `sample` entry even when the log refused the first one.
- * Call it exactly once for every result with pending set.
+ * indexed, or was refused: the sample is no longer "on its way", and the
+ * uploads of the same file waiting in vt_intake_upload_finish() go on. A
+ * sample the index knows but whose `sample` entry was never published is
+ * new again for the next upload, so every stored sample gets its
+ * `sample` entry even when the log refused the first one. Whether it was
+ * published is read from the index and, when its sighting is missing,
+ * from the log: index the sighting before settling. Call it exactly once
+ * for every result with pending set (more calls do nothing).
  */
 void vt_intake_settle(vt_intake *in, vt_intake_result *res);
 

@@ -147,6 +147,12 @@ static const char *const migrations[] = {
     " tenant TEXT NOT NULL,"
     " region TEXT NOT NULL,"
     " time INTEGER NOT NULL) WITHOUT ROWID;",
+    /* 4 -> 5: the rest of the submission a pending `sample` entry stands
+     * for, so that a sighting recovered after a crash has the name,
+     * source and tags the customer sent. Rows of version 4 get "". */
+    "ALTER TABLE sample_pending ADD COLUMN name TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE sample_pending ADD COLUMN source TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE sample_pending ADD COLUMN tags TEXT NOT NULL DEFAULT '';",
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(N_MIGRATIONS == VT_INDEX_SCHEMA_VERSION, "one migration per version");
@@ -276,11 +282,12 @@ static const char *const sql[ST_N] = {
     [ST_CURSOR_PUT] = "INSERT INTO analysis_cursor (id, ruleset, after) VALUES (1, ?1, ?2)"
 		      " ON CONFLICT (id) DO UPDATE SET ruleset = ?1, after = ?2",
     [ST_CURSOR_DEL] = "DELETE FROM analysis_cursor",
-    [ST_SPENDING_PUT] = "INSERT INTO sample_pending (sample, entry, log_from, tenant, region, time)"
-			" VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (sample) DO UPDATE SET"
-			" entry = ?2, log_from = ?3, tenant = ?4, region = ?5, time = ?6",
-    [ST_SPENDING_GET] = "SELECT sample, entry, log_from, tenant, region, time FROM sample_pending"
-			" WHERE sample = ?1",
+    [ST_SPENDING_PUT] = "INSERT INTO sample_pending (sample, entry, log_from, tenant, region, time,"
+			" name, source, tags) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+			" ON CONFLICT (sample) DO UPDATE SET entry = ?2, log_from = ?3,"
+			" tenant = ?4, region = ?5, time = ?6, name = ?7, source = ?8, tags = ?9",
+    [ST_SPENDING_GET] = "SELECT sample, entry, log_from, tenant, region, time, name, source, tags"
+			" FROM sample_pending WHERE sample = ?1",
     [ST_SPENDING_DEL] = "DELETE FROM sample_pending WHERE sample = ?1",
     [ST_SPENDING_ALL] = "SELECT sample FROM sample_pending ORDER BY sample",
 };
@@ -1052,7 +1059,7 @@ int vt_index_sightings_list(vt_index *idx, const vt_hash *sample, const char *te
 			 sighting_row, &cb, "list sightings");
 }
 
-static int check_tag(const char *tag)
+int vt_index_tag_check(const char *tag)
 {
 	size_t n = strnlen(tag, VT_INDEX_TAG_MAX + 1);
 	if (n == 0 || n > VT_INDEX_TAG_MAX)
@@ -1067,26 +1074,59 @@ static int check_tag(const char *tag)
 	return 0;
 }
 
-int vt_index_tag_add(vt_index *idx, const vt_hash *sample, const char *tag)
+/* Insert on the writer (its mutex held), checked by the caller. */
+static int insert_tag(conn *c, const vt_hash *sample, const char *tag)
 {
 	sqlite3_stmt *s = NULL;
 	int err, rc;
 
-	if ((err = check_tag(tag)) < 0)
+	if ((err = stmt(&s, c, ST_TAG_INSERT)) < 0)
 		return err;
-	pthread_mutex_lock(&idx->wmu);
-	if ((err = stmt(&s, idx->writer, ST_TAG_INSERT)) < 0)
-		goto done;
 	sqlite3_bind_blob(s, 1, sample->b, VT_HASH_SIZE, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, tag, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
 		err = vt_error_set(VT_ENOTFOUND, "no such sample to tag");
 	else if (rc != SQLITE_DONE)
-		err = db_error(idx->writer->db, rc, "tag a sample");
-done:
+		err = db_error(c->db, rc, "tag a sample");
 	release(s);
+	return err;
+}
+
+int vt_index_tag_add(vt_index *idx, const vt_hash *sample, const char *tag)
+{
+	int err;
+
+	if ((err = vt_index_tag_check(tag)) < 0)
+		return err;
+	pthread_mutex_lock(&idx->wmu);
+	err = insert_tag(idx->writer, sample, tag);
 	pthread_mutex_unlock(&idx->wmu);
+	return err;
+}
+
+/*
+ * Check each tag of a space-separated list and, with c (the writer, its
+ * mutex held) non-NULL, tag sample with it. The first error stops.
+ */
+static int each_listed_tag(const char *tags, conn *c, const vt_hash *sample)
+{
+	char tag[VT_INDEX_TAG_MAX + 2];
+	int err = 0;
+
+	while (*tags && err == 0) {
+		size_t n = strcspn(tags, " ");
+		if (n > 0) {
+			/* One byte past the limit is enough for the check to refuse it. */
+			size_t k = n < sizeof(tag) - 1 ? n : sizeof(tag) - 1;
+			memcpy(tag, tags, k);
+			tag[k] = 0;
+			if ((err = vt_index_tag_check(tag)) == 0 && c)
+				err = insert_tag(c, sample, tag);
+		}
+		tags += n;
+		tags += strspn(tags, " ");
+	}
 	return err;
 }
 
@@ -1741,7 +1781,11 @@ int vt_index_sample_pending_put(vt_index *idx, const vt_index_sample_pending *p)
 	int err;
 
 	if ((err = vt_token_check_tenant(p->tenant)) < 0 ||
-	    (err = vt_policy_check_region(p->region, strnlen(p->region, sizeof(p->region)))) < 0)
+	    (err = vt_policy_check_region(p->region, strnlen(p->region, sizeof(p->region)))) < 0 ||
+	    (err = check_text("file name", p->name, VT_INDEX_NAME_MAX, false)) < 0 ||
+	    (err = check_text("source", p->source, VT_INDEX_SOURCE_MAX, false)) < 0 ||
+	    (err = check_text("tags", p->tags, VT_INDEX_TAGS_MAX, false)) < 0 ||
+	    (err = each_listed_tag(p->tags, NULL, NULL)) < 0)
 		return err;
 	if (p->log_from > (uint64_t)INT64_MAX)
 		return vt_error_set(VT_EINVAL, "a log size past 2^63");
@@ -1754,6 +1798,9 @@ int vt_index_sample_pending_put(vt_index *idx, const vt_index_sample_pending *p)
 	sqlite3_bind_text(s, 4, p->tenant, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 5, p->region, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 6, p->time ? p->time : now());
+	sqlite3_bind_text(s, 7, p->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 8, p->source, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 9, p->tags, -1, SQLITE_STATIC);
 	err = step_done(idx->writer, s, "record a pending sample entry");
 done:
 	release(s);
@@ -1770,6 +1817,9 @@ static int sample_pending_out(sqlite3_stmt *s, const row_cb *cb)
 	copy_text(o->tenant, sizeof(o->tenant), s, 3);
 	copy_text(o->region, sizeof(o->region), s, 4);
 	o->time = sqlite3_column_int64(s, 5);
+	copy_text(o->name, sizeof(o->name), s, 6);
+	copy_text(o->source, sizeof(o->source), s, 7);
+	copy_text(o->tags, sizeof(o->tags), s, 8);
 	return 1;
 }
 
@@ -1850,9 +1900,12 @@ int vt_index_sample_pending_resolve(vt_index *idx, const vt_hash *sample, int64_
 		v.sample = p.sample;
 		snprintf(v.tenant, sizeof(v.tenant), "%s", p.tenant);
 		snprintf(v.region, sizeof(v.region), "%s", p.region);
+		snprintf(v.name, sizeof(v.name), "%s", p.name);
+		snprintf(v.source, sizeof(v.source), "%s", p.source);
 		v.time = p.time;
 		v.log_index = log_index;
-		if ((err = insert_sighting(NULL, idx->writer, &v)) < 0)
+		if ((err = insert_sighting(NULL, idx->writer, &v)) < 0 ||
+		    (err = each_listed_tag(p.tags, idx->writer, sample)) < 0)
 			goto done;
 	}
 	if ((err = drop_sample_pending(idx->writer, sample)) < 0 ||

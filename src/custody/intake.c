@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 struct vt_intake {
@@ -53,9 +54,12 @@ struct vt_intake {
 	bool policy_seen;		/* policy_st/vkey_st are meaningful */
 	vt_policy policy;
 	/* Samples whose `sample` entry is on its way to the log (between the
-	 * index record and vt_intake_settle), and the lock that orders index
-	 * records with this list. */
+	 * index record and vt_intake_settle), the lock that orders index
+	 * records with this list, and where uploads of those samples wait
+	 * (signalled by every settle; wait_ms at most). */
 	pthread_mutex_t pending_mu;
+	pthread_cond_t pending_cv;
+	unsigned wait_ms;
 	vt_hash *pending;
 	size_t npending, cappending;
 	vt_storage *log; /* DIR's log, read-only, opened on first use (pending_mu) */
@@ -161,8 +165,18 @@ int vt_intake_open(vt_intake **out, const char *dir, vt_index *idx)
 		return vt_error_set(VT_ENOMEM, "out of memory");
 	}
 	in->idx = idx;
+	in->wait_ms = VT_INTAKE_DEFAULT_WAIT_MS;
 	pthread_mutex_init(&in->mu, NULL);
 	pthread_mutex_init(&in->pending_mu, NULL);
+	{
+		/* Deadlines on the monotonic clock: a clock step neither cuts a
+		 * wait short nor stretches it. */
+		pthread_condattr_t a;
+		pthread_condattr_init(&a);
+		pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+		pthread_cond_init(&in->pending_cv, &a);
+		pthread_condattr_destroy(&a);
+	}
 	vt_policy_init(&in->policy);
 	if ((err = vt_policy_site_jurisdiction(in->jurisdiction, dir)) == VT_ENOTFOUND)
 		err = vt_error_set(VT_ENOTFOUND,
@@ -190,12 +204,18 @@ void vt_intake_close(vt_intake *in)
 	vt_policy_dispose(&in->policy);
 	pthread_mutex_destroy(&in->mu);
 	pthread_mutex_destroy(&in->pending_mu);
+	pthread_cond_destroy(&in->pending_cv);
 	free(in->pending);
 	if (in->log)
 		vt_storage_close(in->log);
 	OPENSSL_cleanse(in->secret, sizeof(in->secret));
 	free(in->dir);
 	free(in);
+}
+
+void vt_intake_set_wait(vt_intake *in, unsigned ms)
+{
+	in->wait_ms = ms ? ms : VT_INTAKE_DEFAULT_WAIT_MS;
 }
 
 vt_vault *vt_intake_vault(vt_intake *in)
@@ -435,6 +455,37 @@ int vt_intake_entry(vt_buf *out, bool is_sample, const vt_hash *sha256, uint64_t
 
 /* ---- uploads ---------------------------------------------------------- */
 
+int vt_intake_tags_parse(vt_buf *out, const char *field)
+{
+	char tag[VT_INDEX_TAG_MAX + 2];
+	size_t mark = out->len;
+	bool first = true;
+	int err = 0;
+
+	while (*field) {
+		size_t n = strcspn(field, ", ");
+		if (n > 0) {
+			/* One byte past the limit is enough for the check to refuse it. */
+			size_t k = n < sizeof(tag) - 1 ? n : sizeof(tag) - 1;
+			memcpy(tag, field, k);
+			tag[k] = 0;
+			if ((err = vt_index_tag_check(tag)) < 0) {
+				err = vt_error_wrap(err, "tag \"%.*s\"", (int)k, tag);
+				break;
+			}
+			if ((!first && (err = vt_buf_addc(out, ' ')) < 0) ||
+			    (err = vt_buf_add(out, tag, n)) < 0)
+				break;
+			first = false;
+		}
+		field += n;
+		field += strspn(field, ", ");
+	}
+	if (err < 0)
+		out->len = mark;
+	return err;
+}
+
 int vt_intake_upload_new(vt_intake_upload **out, vt_intake *in, uint64_t max_size)
 {
 	vt_intake_upload *u;
@@ -476,6 +527,26 @@ int vt_intake_upload_write(vt_intake_upload *u, const void *data, size_t len)
 	}
 	u->size += len;
 	return 0;
+}
+
+/* Tag sample with each tag of a list vt_intake_tags_parse() made. */
+static int add_tags(vt_index *idx, const vt_hash *sample, const char *tags)
+{
+	char tag[VT_INDEX_TAG_MAX + 1];
+	int err = 0;
+
+	while (*tags && err == 0) {
+		size_t n = strcspn(tags, " ");
+		if (n >= sizeof(tag))
+			return vt_error_set(VT_EINVAL, "a tag has 1 to %d characters",
+					    VT_INDEX_TAG_MAX);
+		memcpy(tag, tags, n);
+		tag[n] = 0;
+		err = vt_index_tag_add(idx, sample, tag);
+		tags += n;
+		tags += strspn(tags, " ");
+	}
+	return err;
 }
 
 static int count_published(const vt_index_sighting *s, void *payload)
@@ -610,27 +681,57 @@ done:
 	return err;
 }
 
+/* Under pending_mu: wait until no upload has sample's `sample` entry on its way. */
+static int wait_settled(vt_intake *in, const vt_hash *sample)
+{
+	struct timespec until;
+	int rc = 0;
+
+	if (!is_pending(in, sample))
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += in->wait_ms / 1000;
+	until.tv_nsec += (long)(in->wait_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	while (is_pending(in, sample) && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&in->pending_cv, &in->pending_mu, &until);
+	if (is_pending(in, sample))
+		return vt_error_set(VT_EBUSY,
+				    "the first upload of this file is still being logged after %u ms: "
+				    "retry later",
+				    in->wait_ms);
+	return 0;
+}
+
 /*
  * Record the sample in the index, decide its entry and write it into
  * res->entry. A sample is new when the index did not know it, and also
- * when it knew it but no submission of it was ever published and none is
- * on its way: the `sample` entry of its first upload never made it (the
- * log refused it, or the process died first), so this upload logs it. A
- * `sample` entry is recorded as pending before it is returned. Under
- * pending_mu, so that of concurrent first uploads exactly one logs
- * `sample`.
+ * when it knew it but no submission of it was ever published: the
+ * `sample` entry of its first upload never made it (the log refused it,
+ * or the process died first), so this upload logs it. While an upload of
+ * this process has the `sample` entry on its way, the decision waits for
+ * it to settle: a `sighting` logged before then could precede its
+ * `sample` entry, or outlive it if the log refused it. A `sample` entry
+ * is recorded as pending, with the whole submission, before it is
+ * returned. Under pending_mu, so that of concurrent first uploads exactly
+ * one logs `sample`.
  */
 static int record(vt_intake_result *res, vt_intake *in, const vt_index_sample *s,
-		  const char *tenant, const char *region, const vt_hash *customer)
+		  const vt_intake_submission *sub, const char *tags, const vt_hash *customer)
 {
-	vt_index_sample_pending sp;
+	vt_index_sample_pending *sp = NULL;
 	size_t published = 0;
 	int err;
 
 	pthread_mutex_lock(&in->pending_mu);
 	if ((err = vt_index_sample_put(&res->sample, &res->is_new, in->idx, s)) < 0)
 		goto done;
-	if (!res->is_new && !is_pending(in, &s->sha256)) {
+	if (!res->is_new) {
+		if ((err = wait_settled(in, &s->sha256)) < 0)
+			goto done;
 		/* Sightings are indexed only once their entry is published. */
 		if ((err = vt_index_sightings_list(in->idx, &s->sha256, NULL, count_published,
 						   &published)) < 0)
@@ -639,18 +740,25 @@ static int record(vt_intake_result *res, vt_intake *in, const vt_index_sample *s
 			goto done;
 	}
 	if ((err = vt_intake_entry(&res->entry, res->is_new, &s->sha256, s->size, in->jurisdiction,
-				   customer, region)) < 0)
+				   customer, sub->region)) < 0)
 		goto done;
 	if (res->is_new) {
 		/* Durable before the caller submits it: the log's size now is
-		 * a lower bound of the entry's index. */
-		memset(&sp, 0, sizeof(sp));
-		sp.sample = s->sha256;
-		snprintf(sp.tenant, sizeof(sp.tenant), "%s", tenant);
-		snprintf(sp.region, sizeof(sp.region), "%s", region);
-		if ((err = log_size(&sp.log_from, in)) < 0 ||
-		    (err = vt_sha256(&sp.entry, res->entry.ptr, res->entry.len)) < 0 ||
-		    (err = vt_index_sample_pending_put(in->idx, &sp)) < 0)
+		 * a lower bound of the entry's index. (On the heap: the row
+		 * holds 4 KiB of tags.) */
+		if ((sp = calloc(1, sizeof(*sp))) == NULL) {
+			err = vt_error_set(VT_ENOMEM, "out of memory");
+			goto done;
+		}
+		sp->sample = s->sha256;
+		snprintf(sp->tenant, sizeof(sp->tenant), "%s", sub->tenant);
+		snprintf(sp->region, sizeof(sp->region), "%s", sub->region);
+		snprintf(sp->name, sizeof(sp->name), "%s", sub->name ? sub->name : "");
+		snprintf(sp->source, sizeof(sp->source), "%s", sub->source ? sub->source : "");
+		snprintf(sp->tags, sizeof(sp->tags), "%s", tags);
+		if ((err = log_size(&sp->log_from, in)) < 0 ||
+		    (err = vt_sha256(&sp->entry, res->entry.ptr, res->entry.len)) < 0 ||
+		    (err = vt_index_sample_pending_put(in->idx, sp)) < 0)
 			goto done;
 		if (in->npending == in->cappending) {
 			size_t cap = in->cappending ? 2 * in->cappending : 64;
@@ -667,6 +775,7 @@ static int record(vt_intake_result *res, vt_intake *in, const vt_index_sample *s
 	}
 done:
 	pthread_mutex_unlock(&in->pending_mu);
+	free(sp);
 	return err;
 }
 
@@ -680,19 +789,25 @@ void vt_intake_settle(vt_intake *in, vt_intake_result *res)
 			in->pending[i] = in->pending[--in->npending];
 			break;
 		}
+	/* Waiters of other samples recheck and sleep again: settles are
+	 * rare next to the uploads that wait. */
+	pthread_cond_broadcast(&in->pending_cv);
 	pthread_mutex_unlock(&in->pending_mu);
 	res->pending = false;
 }
 
-int vt_intake_upload_finish(vt_intake_result *res, vt_intake_upload *u, const char *tenant,
-			    const char *region)
+int vt_intake_upload_finish(vt_intake_result *res, vt_intake_upload *u,
+			    const vt_intake_submission *sub)
 {
+	const char *tenant = sub->tenant, *region = sub->region;
 	vt_index_sample s;
 	vt_hash id, customer;
+	vt_buf tags;
 	int err;
 
 	memset(res, 0, sizeof(*res));
 	vt_buf_init(&res->entry, VT_ENTRY_MAX);
+	vt_buf_init(&tags, VT_INDEX_TAGS_MAX + 1);
 	if (u->failed) {
 		err = vt_error_set(VT_EINVAL, "the upload failed earlier");
 		goto done;
@@ -702,7 +817,8 @@ int vt_intake_upload_finish(vt_intake_result *res, vt_intake_upload *u, const ch
 		goto done;
 	}
 	if ((err = vt_intake_customer(&customer, u->in->secret, tenant)) < 0 ||
-	    (err = vt_policy_check_region(region, strlen(region))) < 0)
+	    (err = vt_policy_check_region(region, strlen(region))) < 0 ||
+	    (err = vt_intake_tags_parse(&tags, sub->tags ? sub->tags : "")) < 0)
 		goto done;
 	if ((err = vt_intake_hasher_final(&res->d, u->h)) < 0)
 		goto done;
@@ -719,10 +835,13 @@ int vt_intake_upload_finish(vt_intake_result *res, vt_intake_upload *u, const ch
 	memcpy(s.md5, res->d.md5, VT_MD5_SIZE);
 	s.size = res->d.size;
 	snprintf(s.jurisdiction, sizeof(s.jurisdiction), "%s", u->in->jurisdiction);
-	err = record(res, u->in, &s, tenant, region, &customer);
+	if ((err = record(res, u->in, &s, sub, vt_buf_cstr(&tags), &customer)) < 0 ||
+	    (err = add_tags(u->in->idx, &s.sha256, vt_buf_cstr(&tags))) < 0)
+		goto done;
 done:
 	if (err < 0)
 		vt_intake_settle(u->in, res);
+	vt_buf_dispose(&tags);
 	vt_intake_upload_abort(u);
 	return err;
 }

@@ -649,57 +649,39 @@ static bool has_control(const vt_buf *b)
 	return false;
 }
 
-/* The tags field: tags separated by commas or spaces. */
-static int each_tag(request *rq, bool add)
+/* The submitted file's name: the name field, else the file part's. */
+static const char *submitted_name(request *rq)
 {
-	const char *s = vt_buf_cstr(&rq->tags);
-	char tag[VT_INDEX_TAG_MAX + 1];
-	int err = 0;
-
-	while (*s) {
-		size_t n = strcspn(s, ", ");
-		if (n > VT_INDEX_TAG_MAX) {
-			err =
-			    vt_error_set(VT_EINVAL, "a tag is at most %d bytes", VT_INDEX_TAG_MAX);
-			break;
-		}
-		if (n > 0) {
-			memcpy(tag, s, n);
-			tag[n] = 0;
-			if (tag[strspn(tag, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-					    "0123456789-_.:/")] != 0) {
-				err = vt_error_set(
-				    VT_EINVAL, "tag \"%s\": letters, digits and -_.:/ only", tag);
-				break;
-			}
-			if (add && (err = vt_index_tag_add(vt_tokens_index(rq->srv->tokens),
-							   &rq->res.d.sha256, tag)) < 0)
-				break;
-		}
-		s += n;
-		s += strspn(s, ", ");
-	}
-	return err;
+	return rq->name.len ? vt_buf_cstr(&rq->name) : rq->fname;
 }
 
-/* Record the sighting once its entry is published (also when the client left). */
+/*
+ * The entry's fate is known (also when the client left): record the
+ * sighting once the entry is published, then settle the upload, so that
+ * uploads of the same file waiting for its `sample` entry go on. In that
+ * order: a waiter reads the index to learn whether it was published.
+ */
 static void record_sighting(request *rq)
 {
 	vt_index_sighting s;
 
-	if (!rq->have_result || rq->sighted || !rq->done || rq->err < 0)
+	if (!rq->have_result || !rq->done)
 		return;
+	if (rq->sighted || rq->err < 0)
+		goto settle;
 	rq->sighted = true;
 	memset(&s, 0, sizeof(s));
 	s.sample = rq->res.d.sha256;
 	snprintf(s.tenant, sizeof(s.tenant), "%s", rq->tok.tenant);
 	snprintf(s.region, sizeof(s.region), "%s", rq->tok.region);
-	snprintf(s.name, sizeof(s.name), "%s", rq->name.len ? vt_buf_cstr(&rq->name) : rq->fname);
+	snprintf(s.name, sizeof(s.name), "%s", submitted_name(rq));
 	snprintf(s.source, sizeof(s.source), "%s", vt_buf_cstr(&rq->source));
 	s.log_index = (int64_t)rq->index;
 	if (vt_index_sighting_add(NULL, vt_tokens_index(rq->srv->tokens), &s) < 0)
 		fprintf(stderr, "vitrine: sighting of entry %llu not indexed: %s\n",
 			(unsigned long long)rq->index, vt_error_last());
+settle:
+	vt_intake_settle(rq->srv->intake, &rq->res);
 }
 
 static void json_hex(vt_buf *b, const char *key, const uint8_t *p, size_t n)
@@ -719,6 +701,7 @@ static enum MHD_Result answer_files(request *rq)
 	time_t t = (time_t)r->sample.first_seen;
 	vt_buf proof, b;
 
+	record_sighting(rq);
 	if (rq->err < 0) {
 		/* A refusal of the commit has its status; a log failure is 503. */
 		unsigned st = rq->fail_status			  ? rq->fail_status
@@ -727,7 +710,6 @@ static enum MHD_Result answer_files(request *rq)
 		return vt_http_api_error(rq->conn, st, vt_http_api_code(st), rq->why,
 					 st == 503 ? "Retry-After" : NULL, "1");
 	}
-	record_sighting(rq);
 	vt_buf_init(&proof, 2 << 20);
 	vt_buf_init(&b, 4 << 20);
 	if (vt_http_build_proof(&proof, rq->srv, rq->index) < 0) {
@@ -775,21 +757,30 @@ static bool too_slow(const request *rq)
 	       (double)rq->received < elapsed * (double)rq->srv->min_rate;
 }
 
-/* Deferred: commit the upload, tag it, log its entry. */
+/*
+ * Deferred: commit the upload and its tags, log its entry. The commit may
+ * wait for another upload of the same file to settle (VT_EBUSY past the
+ * intake's wait: 503, retry).
+ */
 static void finish_upload(request *rq)
 {
-	int err = vt_intake_upload_finish(&rq->res, rq->up, rq->tok.tenant, rq->tok.region);
+	vt_intake_submission sub = {
+	    .tenant = rq->tok.tenant,
+	    .region = rq->tok.region,
+	    .name = submitted_name(rq),
+	    .source = vt_buf_cstr(&rq->source),
+	    .tags = vt_buf_cstr(&rq->tags),
+	};
+	int err = vt_intake_upload_finish(&rq->res, rq->up, &sub);
 
 	rq->up = NULL;
 	rq->have_result = err == 0;
 	if (err < 0) {
 		vt_intake_result_dispose(&rq->res);
-		rq->fail_status = err == VT_EINVAL ? 400 : err == VT_EEXISTS ? 409 : 500;
-		vt_http_defer_finish(rq, err);
-		return;
-	}
-	if ((err = each_tag(rq, true)) < 0) {
-		rq->fail_status = 500;
+		rq->fail_status = err == VT_EINVAL    ? 400
+				  : err == VT_EEXISTS ? 409
+				  : err == VT_EBUSY   ? 503
+						      : 500;
 		vt_http_defer_finish(rq, err);
 		return;
 	}
@@ -835,8 +826,13 @@ static enum MHD_Result handle_files(request *rq, const char *data, size_t *size)
 	if (!rq->fail && has_control(&rq->source))
 		files_fail(rq, 400,
 			   vt_error_set(VT_EINVAL, "the source field has control characters"));
-	if (!rq->fail && (err = each_tag(rq, false)) < 0)
-		files_fail(rq, 400, err);
+	if (!rq->fail) {
+		vt_buf tags;
+		vt_buf_init(&tags, VT_INDEX_TAGS_MAX + 1);
+		if ((err = vt_intake_tags_parse(&tags, vt_buf_cstr(&rq->tags))) < 0)
+			files_fail(rq, 400, err);
+		vt_buf_dispose(&tags);
+	}
 	if (rq->fail) {
 		return vt_http_api_error(rq->conn, rq->fail_status,
 					 vt_http_api_code(rq->fail_status), rq->fail_msg, NULL,
@@ -1314,7 +1310,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	}
 	record_sighting(rq);
 	if (rq->have_result)
-		vt_intake_settle(rq->srv->intake, &rq->res);
+		vt_intake_settle(rq->srv->intake, &rq->res); /* not done: nothing was logged */
 	if (rq->mod_free)
 		rq->mod_free(rq->mod);
 	vt_multipart_free(rq->mp);

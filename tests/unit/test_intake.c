@@ -9,6 +9,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -204,6 +205,34 @@ static int feed_body(vt_intake_upload *u, const uint8_t *body, size_t len)
 	return err;
 }
 
+/* Finish an upload for tenant in EU, with no name, source or tags. */
+static int finish(vt_intake_result *r, vt_intake_upload *u, const char *tenant)
+{
+	vt_intake_submission sub = {.tenant = tenant, .region = "EU"};
+	return vt_intake_upload_finish(r, u, &sub);
+}
+
+/* The entry of r was published at index: its sighting indexed, then settled. */
+static void published(vt_index *idx, vt_intake *in, vt_intake_result *r, int64_t index)
+{
+	vt_index_sighting v;
+
+	memset(&v, 0, sizeof(v));
+	v.sample = r->d.sha256;
+	snprintf(v.tenant, sizeof(v.tenant), "acme-eu");
+	snprintf(v.region, sizeof(v.region), "EU");
+	v.log_index = index;
+	CHECK_OK(vt_index_sighting_add(NULL, idx, &v));
+	vt_intake_settle(in, r);
+}
+
+static int cat_tag(const char *tag, void *payload)
+{
+	char *out = payload;
+	snprintf(out + strlen(out), 64 - strlen(out), "%s ", tag);
+	return 0;
+}
+
 static void write_file(const char *name, const void *data, size_t len)
 {
 	char path[256];
@@ -270,20 +299,21 @@ static void test_upload(void)
 	/* A new file, fed in pieces. */
 	CHECK_OK(vt_intake_upload_new(&u, in, 0));
 	CHECK_OK(feed_body(u, body, BODY_LEN));
-	CHECK_OK(vt_intake_upload_finish(&r, u, "acme-eu", "EU"));
+	CHECK_OK(finish(&r, u, "acme-eu"));
 	hex(s, r.d.sha256.b, 32);
 	CHECK(strcmp(s, BODY_SHA256) == 0);
 	CHECK(r.d.size == BODY_LEN && r.is_new && r.stored);
 	CHECK(r.sample.first_seen > 0 && strcmp(r.sample.jurisdiction, "CH-ZRH") == 0);
 	CHECK(r.entry.len > 17 && memcmp(r.entry.ptr, "vitrine/1 sample\n", 17) == 0);
 	CHECK(strstr((const char *)r.entry.ptr, "acme") == NULL);
+	published(idx, in, &r, 0);
 	vt_intake_result_dispose(&r);
 	CHECK(count_files("vault/tmp") == 0);
 
-	/* The same again: known, deduplicated, a sighting. */
+	/* The same again, once the first is published: known, deduplicated, a sighting. */
 	CHECK_OK(vt_intake_upload_new(&u, in, 0));
 	CHECK_OK(feed_body(u, body, BODY_LEN));
-	CHECK_OK(vt_intake_upload_finish(&r, u, "acme-eu", "EU"));
+	CHECK_OK(finish(&r, u, "acme-eu"));
 	CHECK(!r.is_new && !r.stored);
 	CHECK(r.entry.len > 19 && memcmp(r.entry.ptr, "vitrine/1 sighting\n", 19) == 0);
 	vt_intake_result_dispose(&r);
@@ -292,26 +322,27 @@ static void test_upload(void)
 	CHECK_OK(vt_intake_upload_new(&u, in, 1 << 20));
 	CHECK_CODE(feed_body(u, body + 1, BODY_LEN - 1), VT_ETOOBIG);
 	CHECK_CODE(vt_intake_upload_write(u, body, 1), VT_EINVAL);
-	CHECK(vt_intake_upload_finish(&r, u, "acme-eu", "EU") < 0);
+	CHECK(finish(&r, u, "acme-eu") < 0);
 	vt_intake_result_dispose(&r);
 	CHECK(count_files("vault/tmp") == 0);
 	/* Exactly the limit is fine. */
 	CHECK_OK(vt_intake_upload_new(&u, in, 4096));
 	CHECK_OK(feed_body(u, body + 7, 4096));
-	CHECK_OK(vt_intake_upload_finish(&r, u, "acme-eu", "EU"));
+	CHECK_OK(finish(&r, u, "acme-eu"));
 	CHECK(r.is_new && r.d.size == 4096);
+	vt_intake_settle(in, &r);
 	vt_intake_result_dispose(&r);
 	/* Aborted and empty uploads store nothing. */
 	CHECK_OK(vt_intake_upload_new(&u, in, 0));
 	CHECK_OK(feed_body(u, body + 3, 100000));
 	vt_intake_upload_abort(u);
 	CHECK_OK(vt_intake_upload_new(&u, in, 0));
-	CHECK_CODE(vt_intake_upload_finish(&r, u, "acme-eu", "EU"), VT_EINVAL);
+	CHECK_CODE(finish(&r, u, "acme-eu"), VT_EINVAL);
 	vt_intake_result_dispose(&r);
 	/* A bad tenant is refused before anything is stored. */
 	CHECK_OK(vt_intake_upload_new(&u, in, 0));
 	CHECK_OK(feed_body(u, body + 5, 1000));
-	CHECK_CODE(vt_intake_upload_finish(&r, u, "acme eu", "EU"), VT_EINVAL);
+	CHECK_CODE(finish(&r, u, "acme eu"), VT_EINVAL);
 	vt_intake_result_dispose(&r);
 	CHECK(count_files("vault/tmp") == 0);
 	/* Two objects: the big body and the 4 KiB one. */
@@ -344,6 +375,218 @@ done:
 	}
 }
 
+/* Tags fields: commas or spaces between tags, each checked. */
+static void test_tags_parse(void)
+{
+	vt_buf b;
+
+	vt_buf_init(&b, 256);
+	CHECK_OK(vt_intake_tags_parse(&b, ""));
+	CHECK(b.len == 0);
+	CHECK_OK(vt_intake_tags_parse(&b, " ,test,, eicar  apt:29/x "));
+	CHECK(strcmp(vt_buf_cstr(&b), "test eicar apt:29/x") == 0);
+	vt_buf_reset(&b);
+	CHECK_CODE(vt_intake_tags_parse(&b, "good bad!"), VT_EINVAL);
+	CHECK(b.len == 0 && strstr(vt_error_last(), "bad!") != NULL);
+	CHECK_CODE(vt_intake_tags_parse(&b, "a\tb"), VT_EINVAL);
+	{
+		char big[80];
+		memset(big, 'x', 65);
+		big[65] = 0;
+		CHECK_CODE(vt_intake_tags_parse(&b, big), VT_EINVAL);
+		big[64] = 0;
+		CHECK_OK(vt_intake_tags_parse(&b, big));
+		CHECK(b.len == 64);
+	}
+	vt_buf_dispose(&b);
+	vt_buf_init(&b, 8);
+	CHECK_CODE(vt_intake_tags_parse(&b, "abc defgh"), VT_ETOOBIG);
+	CHECK(b.len == 0);
+	vt_buf_dispose(&b);
+}
+
+/* A site for the waiting tests: jurisdiction, vault, index, intake. */
+static int site_open(vt_index **idx, vt_intake **in)
+{
+	char path[128];
+	int err;
+
+	*idx = NULL;
+	*in = NULL;
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/vt-test-intake.XXXXXX");
+	if (!mkdtemp(tmpdir))
+		return vt_error_set(VT_EIO, "mkdtemp");
+	snprintf(path, sizeof(path), "%s/jurisdiction", tmpdir);
+	if ((err = vt_fs_write_atomic(AT_FDCWD, path, "CH-ZRH\n", 7, 0644)) < 0 ||
+	    (err = vt_vault_init(tmpdir)) < 0 || (err = vt_index_open(idx, tmpdir)) < 0)
+		return err;
+	return vt_intake_open(in, tmpdir, *idx);
+}
+
+static void site_close(vt_index *idx, vt_intake *in)
+{
+	char cmd[128];
+
+	vt_intake_close(in);
+	vt_index_close(idx);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	CHECK(system(cmd) == 0);
+}
+
+static int upload_text(vt_intake_result *r, vt_intake *in, const char *text, const char *tenant)
+{
+	vt_intake_upload *u = NULL;
+	int err;
+
+	if ((err = vt_intake_upload_new(&u, in, 0)) < 0 ||
+	    (err = vt_intake_upload_write(u, text, strlen(text))) < 0) {
+		vt_intake_upload_abort(u);
+		return err;
+	}
+	return finish(r, u, tenant);
+}
+
+static bool is_sample_entry(const vt_intake_result *r)
+{
+	return r->entry.len > 17 && memcmp(r->entry.ptr, "vitrine/1 sample\n", 17) == 0;
+}
+
+/* A second upload of a file, on its own thread. */
+struct second {
+	vt_intake *in;
+	vt_intake_result r;
+	int err;
+	volatile int done; /* read by the test only after a sleep, as a hint */
+};
+
+static void *second_main(void *arg)
+{
+	struct second *x = arg;
+	x->err = upload_text(&x->r, x->in, "waited-for file\n", "other-eu");
+	x->done = 1;
+	return NULL;
+}
+
+/*
+ * An upload that finds the file's `sample` entry on its way waits for it
+ * to settle. Refused (settled without publishing): it logs `sample`
+ * itself; published: `sighting`.
+ */
+static void wait_case(bool publish)
+{
+	vt_index *idx = NULL;
+	vt_intake *in = NULL;
+	vt_intake_result first;
+	struct second x;
+	pthread_t t;
+
+	CHECK_OK(site_open(&idx, &in));
+	if (!in)
+		goto done;
+	memset(&x, 0, sizeof(x));
+	x.in = in;
+	CHECK_OK(upload_text(&first, in, "waited-for file\n", "acme-eu"));
+	CHECK(first.is_new && first.pending && is_sample_entry(&first));
+	CHECK(pthread_create(&t, NULL, second_main, &x) == 0);
+	usleep(200 * 1000);
+	/* Still waiting: no entry can be decided while the first is open. */
+	CHECK(!x.done);
+	if (publish)
+		published(idx, in, &first, 0);
+	else
+		vt_intake_settle(in, &first); /* what the server does when the log refuses */
+	pthread_join(t, NULL);
+	CHECK_OK(x.err);
+	if (publish) {
+		CHECK(!x.r.is_new && !x.r.pending && !is_sample_entry(&x.r));
+	} else {
+		CHECK(x.r.is_new && x.r.pending && is_sample_entry(&x.r));
+		CHECK(strstr((const char *)x.r.entry.ptr, "region EU\n") != NULL);
+	}
+	vt_intake_settle(in, &x.r);
+	vt_intake_result_dispose(&x.r);
+	vt_intake_result_dispose(&first);
+done:
+	site_close(idx, in);
+}
+
+static void test_wait_refused(void)
+{
+	wait_case(false);
+}
+
+static void test_wait_published(void)
+{
+	wait_case(true);
+}
+
+/* A wait past its bound is VT_EBUSY (retry), and the next upload after the settle goes on. */
+static void test_wait_timeout(void)
+{
+	vt_index *idx = NULL;
+	vt_intake *in = NULL;
+	vt_intake_result first, r;
+
+	CHECK_OK(site_open(&idx, &in));
+	if (!in)
+		goto done;
+	vt_intake_set_wait(in, 50);
+	CHECK_OK(upload_text(&first, in, "slow file\n", "acme-eu"));
+	CHECK(first.pending);
+	CHECK_CODE(upload_text(&r, in, "slow file\n", "other-eu"), VT_EBUSY);
+	CHECK(!r.pending);
+	vt_intake_result_dispose(&r);
+	/* Another file does not wait. */
+	CHECK_OK(upload_text(&r, in, "another file\n", "other-eu"));
+	CHECK(r.is_new && r.pending);
+	vt_intake_settle(in, &r);
+	vt_intake_settle(in, &r); /* a second settle does nothing */
+	vt_intake_result_dispose(&r);
+	published(idx, in, &first, 0);
+	vt_intake_result_dispose(&first);
+	CHECK_OK(upload_text(&r, in, "slow file\n", "other-eu"));
+	CHECK(!r.is_new && !r.pending);
+	vt_intake_result_dispose(&r);
+done:
+	site_close(idx, in);
+}
+
+/* The sample's tags are stored by the upload, also for a sighting; bad ones refused first. */
+static void test_upload_tags(void)
+{
+	vt_index *idx = NULL;
+	vt_intake *in = NULL;
+	vt_intake_upload *u = NULL;
+	vt_intake_result r;
+	vt_intake_submission sub = {.tenant = "acme-eu", .region = "EU", .tags = "a,b"};
+	char got[64] = "";
+
+	CHECK_OK(site_open(&idx, &in));
+	if (!in)
+		goto done;
+	CHECK_OK(vt_intake_upload_new(&u, in, 0));
+	CHECK_OK(vt_intake_upload_write(u, "tagged\n", 7));
+	sub.tags = "ok, not ok!";
+	CHECK_CODE(vt_intake_upload_finish(&r, u, &sub), VT_EINVAL);
+	vt_intake_result_dispose(&r);
+	CHECK_OK(vt_intake_upload_new(&u, in, 0));
+	CHECK_OK(vt_intake_upload_write(u, "tagged\n", 7));
+	sub.tags = "b a";
+	CHECK_OK(vt_intake_upload_finish(&r, u, &sub));
+	published(idx, in, &r, 0);
+	vt_intake_result_dispose(&r);
+	CHECK_OK(vt_intake_upload_new(&u, in, 0));
+	CHECK_OK(vt_intake_upload_write(u, "tagged\n", 7));
+	sub.tags = "c";
+	CHECK_OK(vt_intake_upload_finish(&r, u, &sub));
+	CHECK(!r.is_new);
+	CHECK_OK(vt_index_tags_list(idx, &r.d.sha256, cat_tag, got));
+	CHECK(strcmp(got, "a b c ") == 0);
+	vt_intake_result_dispose(&r);
+done:
+	site_close(idx, in);
+}
+
 int main(void)
 {
 	RUN(test_customer);
@@ -351,5 +594,10 @@ int main(void)
 	RUN(test_decide);
 	RUN(test_hasher_pieces);
 	RUN(test_upload);
+	RUN(test_tags_parse);
+	RUN(test_wait_refused);
+	RUN(test_wait_published);
+	RUN(test_wait_timeout);
+	RUN(test_upload_tags);
 	return TEST_DONE();
 }

@@ -96,7 +96,16 @@ static int upload(vt_intake_result *r, site *s, int file, const char *tenant)
 		vt_intake_upload_abort(u);
 		return err;
 	}
-	return vt_intake_upload_finish(r, u, tenant, "EU");
+	{
+		/* Each tenant says its own things of the file. */
+		char name[64], source[64], tags[64];
+		vt_intake_submission sub = {
+		    .tenant = tenant, .region = "EU", .name = name, .source = source, .tags = tags};
+		snprintf(name, sizeof(name), "%s.exe", tenant);
+		snprintf(source, sizeof(source), "EDR.%s", tenant);
+		snprintf(tags, sizeof(tags), "from-%s,shared", tenant);
+		return vt_intake_upload_finish(r, u, &sub);
+	}
 }
 
 /* Step 3: the entry is published; counted by kind. */
@@ -138,6 +147,8 @@ struct seen {
 	size_t n;
 	int64_t log_index;
 	char tenant[VT_TENANT_MAX + 1];
+	char name[VT_INDEX_NAME_MAX + 1];
+	char source[VT_INDEX_SOURCE_MAX + 1];
 };
 
 static int collect(const vt_index_sighting *v, void *payload)
@@ -146,8 +157,38 @@ static int collect(const vt_index_sighting *v, void *payload)
 	if (x->n++ == 0) {
 		x->log_index = v->log_index;
 		snprintf(x->tenant, sizeof(x->tenant), "%s", v->tenant);
+		snprintf(x->name, sizeof(x->name), "%s", v->name);
+		snprintf(x->source, sizeof(x->source), "%s", v->source);
 	}
 	return 0;
+}
+
+static int cat_tag(const char *tag, void *payload)
+{
+	char *out = payload;
+	snprintf(out + strlen(out), 128 - strlen(out), "%s ", tag);
+	return 0;
+}
+
+struct last {
+	int64_t log_index;
+	char name[VT_INDEX_NAME_MAX + 1], source[VT_INDEX_SOURCE_MAX + 1];
+};
+
+static int keep_last(const vt_index_sighting *v, void *payload)
+{
+	struct last *l = payload;
+	l->log_index = v->log_index;
+	snprintf(l->name, sizeof(l->name), "%s", v->name);
+	snprintf(l->source, sizeof(l->source), "%s", v->source);
+	return 0;
+}
+
+/* The recovered sighting is the first upload's: tenant, name, source. */
+static bool is_acme(const struct seen *x)
+{
+	return strcmp(x->tenant, "acme-eu") == 0 && strcmp(x->name, "acme-eu.exe") == 0 &&
+	       strcmp(x->source, "EDR.acme-eu") == 0;
 }
 
 /* Killed after the `sample` entry was published, before its sighting. */
@@ -173,6 +214,8 @@ static void test_after_publish(void)
 	/* Recorded before it is handed to the log, with the log's size. */
 	CHECK_OK(vt_index_sample_pending_get(&p, s.idx, &r.d.sha256));
 	CHECK(p.log_from == 1 && strcmp(p.tenant, "acme-eu") == 0 && strcmp(p.region, "EU") == 0);
+	CHECK(strcmp(p.name, "acme-eu.exe") == 0 && strcmp(p.source, "EDR.acme-eu") == 0 &&
+	      strcmp(p.tags, "from-acme-eu shared") == 0);
 	CHECK_OK(publish(&at, &s, 0, &r));
 	vt_intake_result_dispose(&r);
 	CHECK_OK(crash(&s));
@@ -185,7 +228,7 @@ static void test_after_publish(void)
 	vt_intake_result_dispose(&r);
 	/* The lost sighting of the first upload is indexed, at its entry. */
 	CHECK_OK(vt_index_sightings_list(s.idx, &p.sample, NULL, collect, &seen));
-	CHECK(seen.n == 2 && seen.log_index == (int64_t)at && strcmp(seen.tenant, "acme-eu") == 0);
+	CHECK(seen.n == 2 && seen.log_index == (int64_t)at && is_acme(&seen));
 	CHECK_CODE(vt_index_sample_pending_get(&p, s.idx, &p.sample), VT_ENOTFOUND);
 
 	/* And so it stays, across another restart. */
@@ -269,7 +312,7 @@ static void test_recover_at_start(void)
 	CHECK_CODE(vt_index_sample_pending_get(&p, s.idx, &published), VT_ENOTFOUND);
 	CHECK_CODE(vt_index_sample_pending_get(&p, s.idx, &lost), VT_ENOTFOUND);
 	CHECK_OK(vt_index_sightings_list(s.idx, &published, NULL, collect, &seen));
-	CHECK(seen.n == 1 && seen.log_index == (int64_t)at && strcmp(seen.tenant, "acme-eu") == 0);
+	CHECK(seen.n == 1 && seen.log_index == (int64_t)at && is_acme(&seen));
 	/* Idempotent: nothing left to settle. */
 	CHECK_OK(vt_intake_recover(s.in, &found, &dropped));
 	CHECK(found == 0 && dropped == 0);
@@ -378,6 +421,36 @@ static void test_index_rows(void)
 		snprintf(v.region, sizeof(v.region), "EU");
 		CHECK_OK(vt_index_sighting_add(NULL, s.idx, &v));
 		CHECK_OK(vt_index_sample_pending_get(&q, s.idx, &p.sample));
+	}
+	/* The rest of the submission: checked, kept, and the sighting's. */
+	snprintf(p.name, sizeof(p.name), "bad\nname");
+	CHECK_CODE(vt_index_sample_pending_put(s.idx, &p), VT_EINVAL);
+	snprintf(p.name, sizeof(p.name), "x.bin");
+	snprintf(p.source, sizeof(p.source), "AV\x7f");
+	CHECK_CODE(vt_index_sample_pending_put(s.idx, &p), VT_EINVAL);
+	snprintf(p.source, sizeof(p.source), "AV.Test");
+	snprintf(p.tags, sizeof(p.tags), "t2 bad!");
+	CHECK_CODE(vt_index_sample_pending_put(s.idx, &p), VT_EINVAL);
+	snprintf(p.tags, sizeof(p.tags), "t2  t1");
+	CHECK_OK(vt_index_sample_pending_put(s.idx, &p));
+	CHECK_OK(vt_index_sample_pending_get(&q, s.idx, &p.sample));
+	CHECK(strcmp(q.name, "x.bin") == 0 && strcmp(q.source, "AV.Test") == 0 &&
+	      strcmp(q.tags, "t2  t1") == 0);
+	CHECK_OK(vt_index_sample_pending_resolve(s.idx, &p.sample, 7));
+	{
+		struct seen seen = {0};
+		char tags[128] = "";
+		CHECK_OK(vt_index_sightings_list(s.idx, &p.sample, NULL, collect, &seen));
+		CHECK(seen.n == 2);
+		CHECK_OK(vt_index_tags_list(s.idx, &p.sample, cat_tag, tags));
+		CHECK(strcmp(tags, "t1 t2 ") == 0);
+	}
+	{
+		/* The recovered one is the last: its name and source. */
+		struct last l = {0};
+		CHECK_OK(vt_index_sightings_list(s.idx, &p.sample, NULL, keep_last, &l));
+		CHECK(l.log_index == 7 && strcmp(l.name, "x.bin") == 0 &&
+		      strcmp(l.source, "AV.Test") == 0);
 	}
 done:
 	site_close(&s);
