@@ -17,6 +17,7 @@
 #include "vitrine/vault.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -456,6 +457,161 @@ done:
 	site_close(&s);
 }
 
+
+#define RACERS 12
+#define ROUNDS 4
+
+/*
+ * Many uploads of one new file at once, against the real log. The log
+ * "refuses" the first `sample` entry and a random part of the others
+ * (settled without publishing, as the server does for a failure or a
+ * 503), and some `sample` entries are published without their sighting
+ * (the index failed): the next upload must find those in the log.
+ */
+struct race {
+	site *s;
+	pthread_mutex_t mu;
+	bool refused_first;
+	size_t refused, busy, published_samples, sightings, failures;
+	uint64_t sample_at;
+	uint64_t sighting_at[RACERS * ROUNDS];
+	char why[256];
+};
+
+struct racer {
+	struct race *race;
+	unsigned seed;
+};
+
+static void race_fail(struct race *x, const char *what)
+{
+	pthread_mutex_lock(&x->mu);
+	if (x->failures++ == 0)
+		snprintf(x->why, sizeof(x->why), "%s: %s", what, vt_error_last());
+	pthread_mutex_unlock(&x->mu);
+}
+
+static void *racer_main(void *arg)
+{
+	struct racer *me = arg;
+	struct race *x = me->race;
+
+	for (int round = 0; round < ROUNDS; round++) {
+		vt_intake_result r;
+		uint64_t at = 0;
+		int err, fate;
+		const void *e;
+		size_t len;
+
+		if ((err = upload(&r, x->s, 0, "acme-eu")) == VT_EBUSY) {
+			pthread_mutex_lock(&x->mu);
+			x->busy++;
+			pthread_mutex_unlock(&x->mu);
+			vt_intake_result_dispose(&r);
+			continue;
+		}
+		if (err < 0) {
+			race_fail(x, "upload");
+			vt_intake_result_dispose(&r);
+			continue;
+		}
+		/* 0: refused, 1: published and indexed, 2: published, not indexed. */
+		pthread_mutex_lock(&x->mu);
+		fate = 1 + (int)(rand_r(&me->seed) % 4 == 0);
+		if (r.is_new && (!x->refused_first || rand_r(&me->seed) % 3 == 0)) {
+			x->refused_first = true;
+			fate = 0;
+		} else if (!r.is_new) {
+			fate = rand_r(&me->seed) % 4 == 0 ? 0 : 1;
+		}
+		pthread_mutex_unlock(&x->mu);
+		/* The log takes its time: others come in meanwhile. */
+		usleep(r.is_new ? 20000 : 1000);
+		e = r.entry.ptr;
+		len = r.entry.len;
+		if (fate == 0) {
+			pthread_mutex_lock(&x->mu);
+			x->refused++;
+			pthread_mutex_unlock(&x->mu);
+			vt_intake_settle(x->s->in, &r);
+		} else if (vt_log_append(x->s->log, &at, &e, &len, 1) < 0) {
+			race_fail(x, "append");
+			vt_intake_settle(x->s->in, &r);
+		} else {
+			pthread_mutex_lock(&x->mu);
+			if (r.is_new) {
+				x->published_samples++;
+				x->sample_at = at;
+			} else {
+				x->sighting_at[x->sightings++] = at;
+			}
+			pthread_mutex_unlock(&x->mu);
+			if (fate == 2)
+				vt_intake_settle(x->s->in, &r);
+			else if (index_sighting(x->s, &r, "acme-eu", at) < 0)
+				race_fail(x, "sighting");
+		}
+		vt_intake_result_dispose(&r);
+	}
+	return NULL;
+}
+
+static int count_row(const vt_index_sighting *v, void *payload)
+{
+	(void)v;
+	++*(size_t *)payload;
+	return 0;
+}
+
+static void test_concurrent_uploads(void)
+{
+	struct race x;
+	struct racer me[RACERS];
+	pthread_t t[RACERS];
+	vt_intake_result r;
+	size_t found = 0, dropped = 0, indexed = 0;
+	vt_hash sample;
+	site s;
+
+	memset(&x, 0, sizeof(x));
+	CHECK_OK(site_open(&s));
+	if (!s.log)
+		goto done;
+	x.s = &s;
+	pthread_mutex_init(&x.mu, NULL);
+	for (int i = 0; i < RACERS; i++) {
+		me[i].race = &x;
+		me[i].seed = 7919u * (unsigned)(i + 1);
+		CHECK(pthread_create(&t[i], NULL, racer_main, &me[i]) == 0);
+	}
+	for (int i = 0; i < RACERS; i++)
+		pthread_join(t[i], NULL);
+	pthread_mutex_destroy(&x.mu);
+	CHECK(x.failures == 0);
+	if (x.failures)
+		fprintf(stderr, "first failure: %s\n", x.why);
+	printf("# %d uploads of one file: %zu refused, %zu busy, %zu sightings published\n",
+	       RACERS * ROUNDS, x.refused, x.busy, x.sightings);
+	/* Exactly one `sample` entry, although the first was refused, and
+	 * every sighting after it. */
+	CHECK(x.refused_first && x.published_samples == 1);
+	for (size_t i = 0; i < x.sightings; i++)
+		CHECK(x.sighting_at[i] > x.sample_at);
+	CHECK(x.sightings > 0);
+	/* A `sample` entry published without its sighting is found at the
+	 * latest at start; then every published entry has its sighting. */
+	CHECK_OK(vt_intake_recover(s.in, &found, &dropped));
+	CHECK(dropped == 0);
+	CHECK_OK(upload(&r, &s, 0, "acme-eu"));
+	CHECK(!r.is_new && !r.pending);
+	sample = r.d.sha256;
+	vt_intake_result_dispose(&r);
+	CHECK_OK(vt_index_sightings_list(s.idx, &sample, NULL, count_row, &indexed));
+	CHECK(indexed == x.published_samples + x.sightings);
+done:
+	site_close(&s);
+}
+
 int main(void)
 {
 	RUN(test_after_publish);
@@ -463,5 +619,6 @@ int main(void)
 	RUN(test_in_process);
 	RUN(test_recover_at_start);
 	RUN(test_index_rows);
+	RUN(test_concurrent_uploads);
 	return TEST_DONE();
 }
