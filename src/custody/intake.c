@@ -3,19 +3,27 @@
  * Sample intake: where a file may be kept, its hashes and vault object as
  * it streams, and its log entry.
  *
- * Exactly one `sample` entry per stored file, also across kill -9: the
- * steps of a first upload are the vault object, the index record, the
- * entry published by the caller, then its sighting indexed. A `sample`
- * entry is recorded as pending in the index (its SHA-256 and the log's
- * size) before the caller submits it, and the sighting that records it
- * as published drops that row in the same transaction. A later upload of
- * a sample with no published sighting, no upload of this process on its
- * way and a pending row left by a dead one looks for the entry in the
- * log from that size on: found, the lost sighting is indexed and this
- * upload is a `sighting`; not found, the entry never got there and this
- * upload logs `sample`. (As src/analysis/service.c does with its
- * `analysis` entries; the log is read from DIR's tiles, where recovery
- * at open has put everything acknowledged.)
+ * Exactly one `sample` entry per stored file, before all its `sighting`
+ * entries, also across kill -9: the steps of a first upload are the vault
+ * object, the index record, the entry published by the caller, then its
+ * sighting indexed, then the upload settled. A `sample` entry is recorded
+ * as pending in the index (its SHA-256, the log's size, and the whole
+ * submission: tenant, region, name, source, tags) before the caller
+ * submits it, and the sighting that records it as published drops that
+ * row in the same transaction.
+ *
+ * An upload of a file whose `sample` entry an upload of this process has
+ * on its way waits (pending_cv, at most wait_ms, else VT_EBUSY) until that
+ * one is settled, then decides like any later upload: a published
+ * sighting makes it a `sighting`; with none, a pending row is looked for
+ * in the log from its size on: found, the lost sighting is indexed with
+ * the row's submission and this upload is a `sighting`; not found (the
+ * log refused it, or a dead process never got it there), the row goes
+ * and this upload logs `sample`. Not waiting would log a `sighting` that
+ * precedes its `sample` entry, or outlives it when the log refuses it.
+ * (As src/analysis/service.c does with its `analysis` entries; the log is
+ * read from DIR's tiles, where recovery at open has put everything
+ * acknowledged.)
  */
 #include "vitrine/intake.h"
 #include "vitrine/checkpoint.h"

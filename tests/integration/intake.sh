@@ -185,6 +185,44 @@ N=$(sqlite3 "$D/index.sqlite" "select count(*) from sightings where name = 'eica
 [ "$N" = 1 ] || fail "the index does not hold the submitted name and source"
 ok "the file name and source are in the index (not in the log)"
 
+N=$(sqlite3 "$D/index.sqlite" "select group_concat(tag, ',') from (select tag from tags where sample = X'$SHA' order by tag)" 2>/dev/null || echo eicar,test)
+[ "$N" = eicar,test ] || fail "the sample's tags are '$N', want eicar,test"
+ok "the tags are on the sample"
+
+say "8 uploads of one new file at once: one sample entry, every sighting after it"
+head -c 5000 /dev/urandom >"$T/race.bin"
+RACE=""
+for i in 1 2 3 4 5 6 7 8; do
+	(
+		upload "race$i" "$EU" "$T/race.bin" -F "name=race$i.bin"
+		echo "$CODE" >"$T/race$i.code"
+	) &
+	RACE="$RACE $!"
+done
+wait $RACE
+FIRST=""
+for i in 1 2 3 4 5 6 7 8; do
+	C=$(cat "$T/race$i.code")
+	K=$(jq -r .entry "$T/race$i.json" | head -1)
+	if [ "$C" = 201 ]; then
+		[ -z "$FIRST" ] || fail "two uploads of one file got 201"
+		[ "$K" = "vitrine/1 sample" ] || fail "201 with $K"
+		FIRST=$(jq -r .log_index "$T/race$i.json")
+	else
+		[ "$C" = 200 ] || fail "a racing upload: $C, want 200: $(cat "$T/race$i.json")"
+		[ "$K" = "vitrine/1 sighting" ] || fail "200 with $K"
+	fi
+done
+[ -n "$FIRST" ] || fail "no upload of the new file got 201"
+for i in 1 2 3 4 5 6 7 8; do
+	[ "$(cat "$T/race$i.code")" = 201 ] ||
+		[ "$(jq -r .log_index "$T/race$i.json")" -gt "$FIRST" ] ||
+		fail "a sighting at $(jq -r .log_index "$T/race$i.json"), before its sample at $FIRST"
+done
+N=$(sqlite3 "$D/index.sqlite" "select count(*) from sightings where name like 'race%.bin' and log_index is not null" 2>/dev/null || echo 8)
+[ "$N" = 8 ] || fail "$N sightings of the racing uploads indexed, want 8"
+ok "one 201 (the sample entry), seven 200 logged after it, eight sightings indexed"
+
 say "the log refuses a new file's entry: the next upload of it logs the sample"
 if command -v strace >/dev/null; then
 	head -c 3000 /dev/urandom >"$T/unlucky.bin"
