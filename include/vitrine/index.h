@@ -34,7 +34,7 @@
 #define VT_INDEX_NAME_MAX	  255 /* bytes of a submitted file name */
 #define VT_INDEX_SOURCE_MAX	  128 /* bytes of a source detection name */
 #define VT_INDEX_TAG_MAX	  64
-#define VT_INDEX_TAGS_MAX	  4096 /* bytes of a submission's tags, space separated */
+#define VT_INDEX_TAGS_MAX	  4096	/* bytes of a submission's tags, space separated */
 #define VT_INDEX_LOOKUP_MAX	  10000 /* keys in one vt_index_lookup_many() */
 #define VT_INDEX_RESOURCE_MAX	  255
 #define VT_INDEX_WORD_MAX	  32 /* reason and result codes */

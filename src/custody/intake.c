@@ -707,10 +707,11 @@ static int wait_settled(vt_intake *in, const vt_hash *sample)
 	while (is_pending(in, sample) && rc != ETIMEDOUT)
 		rc = pthread_cond_timedwait(&in->pending_cv, &in->pending_mu, &until);
 	if (is_pending(in, sample))
-		return vt_error_set(VT_EBUSY,
-				    "the first upload of this file is still being logged after %u ms: "
-				    "retry later",
-				    in->wait_ms);
+		return vt_error_set(
+		    VT_EBUSY,
+		    "the first upload of this file is still being logged after %u ms: "
+		    "retry later",
+		    in->wait_ms);
 	return 0;
 }
 

@@ -457,7 +457,6 @@ done:
 	site_close(&s);
 }
 
-
 #define RACERS 12
 #define ROUNDS 4
 
