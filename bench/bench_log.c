@@ -64,12 +64,20 @@ typedef struct {
 	double gen_seconds;
 } batch;
 
-/* Cumulative entries and time after each group, for windowed rates. */
+#define WINDOWS_MAX 64
+
+/* Cumulative entries, time and CPU time after each group, for windowed rates. */
 typedef struct {
 	uint64_t *count;
-	double *at;
+	double *at, *cpu;
 	size_t n;
 } timeline;
+
+/* A window of the run: its entries, entries/s and process CPU per entry. */
+typedef struct {
+	uint64_t entries;
+	double rate, cpu_us;
+} window_figure;
 
 static double now(void)
 {
@@ -167,40 +175,68 @@ static int timeline_init(timeline *t, size_t groups)
 	t->n = 0;
 	t->count = malloc((groups + 1) * sizeof(*t->count));
 	t->at = malloc((groups + 1) * sizeof(*t->at));
-	return t->count && t->at ? 0 : -1;
+	t->cpu = malloc((groups + 1) * sizeof(*t->cpu));
+	return t->count && t->at && t->cpu ? 0 : -1;
 }
 
 static void timeline_dispose(timeline *t)
 {
 	free(t->count);
 	free(t->at);
+	free(t->cpu);
 }
 
 static void timeline_mark(timeline *t, uint64_t count)
 {
+	double user, sys;
+	cpu_seconds(&user, &sys);
 	t->count[t->n] = count;
 	t->at[t->n] = now();
+	t->cpu[t->n] = user + sys;
 	t->n++;
 }
 
 /*
- * Rate over the first group boundaries that cover at least window entries
- * from the start (from_end false) or from the end (true). *got gets the
- * entries the window really spans (a whole number of groups).
+ * The window of whole groups between marks *from and *to that covers at
+ * least window entries from the start (from_end false) or from the end.
  */
-static double timeline_rate(const timeline *t, uint64_t window, bool from_end, uint64_t *got)
+static void timeline_span(size_t *from, size_t *to, const timeline *t, uint64_t window,
+			  bool from_end)
 {
 	size_t last = t->n - 1, k;
 	if (!from_end) {
 		for (k = 1; k < last && t->count[k] < window; k++)
 			;
-		*got = t->count[k];
-		return (double)t->count[k] / (t->at[k] - t->at[0]);
+		*from = 0;
+		*to = k;
+		return;
 	}
 	for (k = last; k > 0 && t->count[last] - t->count[k] < window; k--)
 		;
-	*got = t->count[last] - t->count[k];
-	return (double)*got / (t->at[last] - t->at[k]);
+	*from = k;
+	*to = last;
+}
+
+/* Entries/s and CPU microseconds per entry between two marks. */
+static void timeline_rate(window_figure *w, const timeline *t, size_t from, size_t to)
+{
+	w->entries = t->count[to] - t->count[from];
+	w->rate = (double)w->entries / (t->at[to] - t->at[from]);
+	w->cpu_us = 1e6 * (t->cpu[to] - t->cpu[from]) / (double)w->entries;
+}
+
+/* The rate of each successive window of whole groups of at least window entries. */
+static size_t timeline_windows(double *out, size_t max, const timeline *t, uint64_t window)
+{
+	size_t n = 0, k = 0;
+
+	for (size_t j = 1; j < t->n && n < max; j++) {
+		if (t->count[j] - t->count[k] < window)
+			continue;
+		out[n++] = (double)(t->count[j] - t->count[k]) / (t->at[j] - t->at[k]);
+		k = j;
+	}
+	return n;
 }
 
 static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
@@ -267,8 +303,9 @@ static const char *verdict(bool ok)
 
 typedef struct {
 	double seconds;
-	double first_rate, last_rate;
-	uint64_t first_window, last_window;
+	window_figure first, last; /* the first and the last ~1M entries */
+	double window_rate[WINDOWS_MAX]; /* each successive ~1M entries */
+	size_t nwindows;
 	double gen_seconds;
 	double user, sys; /* CPU seconds of the append loop, all threads */
 	long rss_kib;
@@ -324,6 +361,7 @@ static int run_log(log_result *r, const options *o, const char *dir)
 	slot *slots = NULL;
 	flight f = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 	timeline tl = {0};
+	size_t from, to;
 	double t0, u0, s0;
 	int err = 0;
 
@@ -403,8 +441,11 @@ static int run_log(log_result *r, const options *o, const char *dir)
 	r->sys -= s0;
 	for (size_t i = 0; i < o->inflight; i++)
 		r->gen_seconds += slots[i].b.gen_seconds;
-	r->first_rate = timeline_rate(&tl, MILLION, false, &r->first_window);
-	r->last_rate = timeline_rate(&tl, MILLION, true, &r->last_window);
+	timeline_span(&from, &to, &tl, MILLION, false);
+	timeline_rate(&r->first, &tl, from, to);
+	timeline_span(&from, &to, &tl, MILLION, true);
+	timeline_rate(&r->last, &tl, from, to);
+	r->nwindows = timeline_windows(r->window_rate, WINDOWS_MAX, &tl, MILLION);
 	vt_log_stats(log, &r->stats);
 	r->final_size = r->stats.size;
 done:
@@ -684,7 +725,8 @@ int main(int argc, char **argv)
 		double rate = (double)o.entries / lr.seconds;
 		double bound = (double)o.entries / br.seconds;
 		double ratio = rate / bound;
-		double drift = lr.last_rate / lr.first_rate;
+		double drift = lr.last.rate / lr.first.rate;
+		double cpu_drift = lr.last.cpu_us / lr.first.cpu_us;
 		double rss_mib = (double)lr.rss_kib / 1024.0;
 		const vt_log_stats_t *s = &lr.stats;
 		double groups = (double)s->groups;
@@ -692,10 +734,14 @@ int main(int argc, char **argv)
 		printf("\n%-38s %16s   %s\n", "figure", "value", "goal");
 		printf("%-38s %16.0f   >= 1000000 entries/s: %s\n", "log, entries/s (all)", rate,
 		       verdict(rate >= 1e6));
-		printf("%-38s %16.0f\n", "log, entries/s (first ~1M)", lr.first_rate);
-		printf("%-38s %16.0f\n", "log, entries/s (last ~1M)", lr.last_rate);
+		printf("%-38s %16.0f\n", "log, entries/s (first ~1M)", lr.first.rate);
+		printf("%-38s %16.0f\n", "log, entries/s (last ~1M)", lr.last.rate);
 		printf("%-38s %16.3f   within 10%%: %s\n", "last/first ratio", drift,
 		       verdict(drift >= 0.9 && drift <= 1.1));
+		printf("%-38s %16.2f\n", "CPU us per entry (first ~1M)", lr.first.cpu_us);
+		printf("%-38s %16.2f\n", "CPU us per entry (last ~1M)", lr.last.cpu_us);
+		printf("%-38s %16.3f   within 10%%: %s\n", "last/first CPU per entry", cpu_drift,
+		       verdict(cpu_drift >= 0.9 && cpu_drift <= 1.1));
 		printf("%-38s %16.0f\n", "hashing bound, entries/s", bound);
 		printf("%-38s %15.1f%%   >= 60%%: %s\n", "log / hashing bound", 100 * ratio,
 		       verdict(ratio >= 0.6));
@@ -727,7 +773,11 @@ int main(int argc, char **argv)
 		printf("%-38s %16llu\n", "group errors", (unsigned long long)s->group_errors);
 		printf("%-38s %16llu\n", "checkpoint size", (unsigned long long)lr.final_size);
 		printf("(first window %llu entries, last window %llu entries: whole groups)\n",
-		       (unsigned long long)lr.first_window, (unsigned long long)lr.last_window);
+		       (unsigned long long)lr.first.entries, (unsigned long long)lr.last.entries);
+		printf("entries/s of each ~1M in turn, thousands:");
+		for (size_t i = 0; i < lr.nwindows; i++)
+			printf(" %.0f", lr.window_rate[i] / 1e3);
+		printf("\n");
 	}
 	if (o.micro > 0)
 		run_micro(&o);
