@@ -45,6 +45,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -64,6 +65,9 @@ static const char usage[] =
     "\n"
     "  --writers N          concurrent append connections (default 256)\n"
     "  --readers N          reader threads (default 4)\n"
+    "  --read-rate R        readers together send at most R requests/s (default\n"
+    "                       0: as fast as they can; Tessera's hammer limits its\n"
+    "                       readers too); the consistency checker's few are extra\n"
     "  --duration SECONDS   run this long (default 10)\n"
     "  --count N            stop after N distinct entries were sent\n"
     "  --entry-size BYTES   size of each entry (default 100)\n"
@@ -91,6 +95,7 @@ typedef struct {
 	const char *url, *token_file, *vkey_file, *record, *checkpoints, *cp_out, *check;
 	const char *dir; /* --seal-bound's scratch parent */
 	unsigned writers, readers, clients;
+	uint64_t read_rate; /* requests/s of all readers together; 0: no limit */
 	uint64_t intake; /* files to upload (0: the log modes) */
 	size_t file_size;
 	bool seal_bound;
@@ -126,6 +131,10 @@ typedef struct {
 	vt_checkpoint largest_cp;
 	bool have_largest;
 	uint64_t shown; /* failure messages printed */
+	/* CPU seconds over the run: the server's from its /metrics
+	 * (process_cpu_seconds_total; < 0 when it has none), this process's
+	 * from getrusage. */
+	double server_cpu0, server_cpu, self_cpu0, self_cpu;
 } hammer;
 
 static uint64_t now_ns(void)
@@ -258,6 +267,75 @@ static bool largest_copy(hammer *h, vt_checkpoint *c, vt_buf *note)
 	}
 	pthread_mutex_unlock(&h->mu);
 	return have;
+}
+
+/* ---- CPU of the server and of the load --------------------------------- */
+
+/* This process's user and system CPU seconds so far. */
+static double self_cpu(void)
+{
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru) < 0)
+		return 0;
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* The server's process_cpu_seconds_total from GET /metrics; -1 without it. */
+static double server_cpu(const hammer *h)
+{
+	static const char key[] = "\nprocess_cpu_seconds_total ";
+	vt_client *cl = NULL;
+	const char *at;
+	double v = -1;
+	vt_buf b;
+
+	vt_buf_init(&b, 1 << 20);
+	if (vt_client_new(&cl, h->o.url, NULL) == 0 && vt_client_get(cl, &b, "metrics") == 0 &&
+	    vt_buf_addc(&b, '\0') == 0 && (at = strstr((const char *)b.ptr, key)) != NULL)
+		v = strtod(at + sizeof(key) - 1, NULL);
+	vt_client_free(cl);
+	vt_buf_dispose(&b);
+	vt_error_clear();
+	return v;
+}
+
+static void cpu_start(hammer *h)
+{
+	h->server_cpu0 = server_cpu(h);
+	h->self_cpu0 = self_cpu();
+}
+
+static void cpu_stop(hammer *h)
+{
+	h->self_cpu = self_cpu() - h->self_cpu0;
+	h->server_cpu = h->server_cpu0 < 0 ? -1 : server_cpu(h);
+	if (h->server_cpu >= 0)
+		h->server_cpu -= h->server_cpu0;
+}
+
+/* One line: CPU microseconds per operation of the server and of vt_hammer. */
+static void cpu_report(const hammer *h, double ops, const char *what)
+{
+	if (ops <= 0)
+		return;
+	if (h->server_cpu >= 0)
+		printf("  cpu:         server %.0f us per %s, vt_hammer %.0f us per %s (one machine)\n",
+		       1e6 * h->server_cpu / ops, what, 1e6 * h->self_cpu / ops, what);
+	else
+		printf("  cpu:         vt_hammer %.0f us per %s (the server shows no "
+		       "process_cpu_seconds_total)\n",
+		       1e6 * h->self_cpu / ops, what);
+}
+
+/* The end of a summary line: the same figures as cpu_report, for scripts. */
+static void cpu_summary(const hammer *h, double ops)
+{
+	if (ops > 0 && h->server_cpu >= 0)
+		printf(" server_cpu_us=%.1f", 1e6 * h->server_cpu / ops);
+	if (ops > 0)
+		printf(" hammer_cpu_us=%.1f", 1e6 * h->self_cpu / ops);
+	printf("\n");
 }
 
 /* ---- connections -------------------------------------------------------- */
@@ -711,12 +789,14 @@ typedef struct {
 	hammer *h;
 	vt_client *cl;
 	unsigned id;
+	uint64_t reads; /* requests this reader sent */
 } reader_ctx;
 
 /* A vt_fetch_fn over the client that counts requests. */
 static int counted_fetch(vt_buf *out, const char *path, void *payload)
 {
 	reader_ctx *rc = payload;
+	rc->reads++;
 	atomic_fetch_add(&rc->h->reads, 1);
 	return vt_client_fetch_tile(out, path, rc->cl);
 }
@@ -803,6 +883,8 @@ static void *reader_thread(void *arg)
 	uint64_t rnd = now_ns() ^ ((uint64_t)rc->id << 32) ^ 0x2545f4914f6cdd1du;
 	vt_buf note, entry;
 
+	uint64_t start = now_ns();
+
 	vt_buf_init(&note, 1 << 20);
 	vt_buf_init(&entry, VT_ENTRY_MAX);
 	while (!atomic_load(&h->stop)) {
@@ -810,6 +892,16 @@ static void *reader_thread(void *arg)
 		reader_round(rc, &rnd, &note, &entry);
 		if (atomic_load(&h->read_errors) != before)
 			usleep(50000); /* the server may be down: do not spin */
+		/* --read-rate: each reader keeps to its share, sleeping at most
+		 * 100 ms at a time so that the end of the run is seen. */
+		while (h->o.read_rate > 0 && !atomic_load(&h->stop)) {
+			uint64_t due = start + (uint64_t)((double)rc->reads * 1e9 * h->o.readers /
+							  (double)h->o.read_rate);
+			uint64_t now = now_ns();
+			if (due <= now)
+				break;
+			usleep((useconds_t)((due - now) / 1000u < 100000u ? (due - now) / 1000u : 100000u));
+		}
 	}
 	vt_buf_dispose(&note);
 	vt_buf_dispose(&entry);
@@ -954,8 +1046,11 @@ static void report(hammer *h, double secs)
 	latencies(&p50, &p99, &max, h);
 	if (secs <= 0)
 		secs = 1e-9;
-	printf("vt_hammer: %.1f s against %s, %u writers, %u readers, %zu-byte entries\n", secs,
-	       h->o.url, h->o.writers, h->o.readers, h->o.entry_size);
+	printf("vt_hammer: %.1f s against %s, %u writers, %u readers", secs, h->o.url,
+	       h->o.writers, h->o.readers);
+	if (h->o.read_rate > 0)
+		printf(" (at most %llu requests/s)", (unsigned long long)h->o.read_rate);
+	printf(", %zu-byte entries\n", h->o.entry_size);
 	printf("  adds:        %llu acknowledged (%.1f/s); time to receipt p50 %.1f ms, "
 	       "p99 %.1f ms, max %.1f ms\n",
 	       (unsigned long long)adds, (double)adds / secs, (double)p50, (double)p99,
@@ -972,13 +1067,14 @@ static void report(hammer *h, double secs)
 	printf("  reads:       %llu requests (%.1f/s), %llu read errors\n",
 	       (unsigned long long)reads, (double)reads / secs,
 	       (unsigned long long)atomic_load(&h->read_errors));
+	cpu_report(h, (double)adds, "add");
 	printf("  failures:    %llu%s\n", (unsigned long long)atomic_load(&h->failures),
 	       atomic_load(&h->failures) ? "  <-- proofs that did not verify or inconsistency"
 					 : "");
 	printf("summary adds=%llu adds_per_s=%.1f p50_ms=%.1f p99_ms=%.1f max_ms=%.1f busy=%llu "
 	       "errors=%llu e4xx=%llu e5xx=%llu transport=%llu proofs=%llu read_proofs=%llu "
 	       "reads=%llu reads_per_s=%.1f read_errors=%llu consistency=%llu size=%llu "
-	       "failures=%llu\n",
+	       "failures=%llu",
 	       (unsigned long long)adds, (double)adds / secs, (double)p50, (double)p99, (double)max,
 	       (unsigned long long)atomic_load(&h->busy), (unsigned long long)(e4 + e5 + tr),
 	       (unsigned long long)e4, (unsigned long long)e5, (unsigned long long)tr,
@@ -988,6 +1084,7 @@ static void report(hammer *h, double secs)
 	       (unsigned long long)atomic_load(&h->consistency),
 	       (unsigned long long)(h->have_largest ? h->largest_cp.size : 0),
 	       (unsigned long long)atomic_load(&h->failures));
+	cpu_summary(h, (double)adds);
 	fflush(stdout);
 }
 
@@ -1043,6 +1140,7 @@ static int run(hammer *h)
 		goto done;
 	rs[h->o.readers].cl = k.cl;
 
+	cpu_start(h);
 	clock_gettime(CLOCK_MONOTONIC, &h->t0);
 	if (pthread_create(&ct, NULL, checker_thread, &k) != 0) {
 		err = vt_error_set(VT_ENOMEM, "cannot start a thread");
@@ -1079,6 +1177,7 @@ static int run(hammer *h)
 	for (unsigned i = 0; i < nr; i++)
 		pthread_join(rt[i], NULL);
 	secs = elapsed(h);
+	cpu_stop(h);
 	if (tty)
 		fputc('\n', stderr);
 done:
@@ -1225,13 +1324,15 @@ static void intake_report(hammer *h, double secs)
 	       "transport errors %llu\n",
 	       (unsigned long long)s201, (unsigned long long)s200, (unsigned long long)busy,
 	       (unsigned long long)e4, (unsigned long long)e5, (unsigned long long)tr);
+	cpu_report(h, files, "file");
 	printf("summary files=%.0f files_per_s=%.1f mb_per_s=%.1f p50_ms=%.1f p99_ms=%.1f "
 	       "max_ms=%.1f s201=%llu s200=%llu busy=%llu e4xx=%llu e5xx=%llu transport=%llu "
-	       "failures=%llu\n",
+	       "failures=%llu",
 	       files, files / secs, mb / secs, (double)p50, (double)p99, (double)max,
 	       (unsigned long long)s201, (unsigned long long)s200, (unsigned long long)busy,
 	       (unsigned long long)e4, (unsigned long long)e5, (unsigned long long)tr,
 	       (unsigned long long)atomic_load(&h->failures));
+	cpu_summary(h, files);
 	fflush(stdout);
 }
 
@@ -1263,13 +1364,17 @@ static int run_intake(hammer *h)
 		if ((err = conn_init(&us[i].c, h, url, hdrs, 64 * 1024, up_on_body)) < 0)
 			goto done;
 	}
+	cpu_start(h);
 	clock_gettime(CLOCK_MONOTONIC, &h->t0);
 	err = conn_groups_start(t, g, &started, nt, h, us, sizeof(*us), h->o.clients,
 				uploader_thread);
 	for (unsigned k = 0; k < started; k++)
 		pthread_join(t[k], NULL);
-	if (err == 0)
-		intake_report(h, elapsed(h));
+	if (err == 0) {
+		double secs = elapsed(h);
+		cpu_stop(h);
+		intake_report(h, secs);
+	}
 done:
 	for (unsigned i = 0; us && i < h->o.clients; i++) {
 		conn_dispose(&us[i].c);
@@ -1640,6 +1745,7 @@ static int parse_args(options *o, int argc, char **argv)
 	    {"vkey", required_argument, 0, 'k'},
 	    {"writers", required_argument, 0, 'w'},
 	    {"readers", required_argument, 0, 'r'},
+	    {"read-rate", required_argument, 0, 'P'},
 	    {"duration", required_argument, 0, 'd'},
 	    {"count", required_argument, 0, 'n'},
 	    {"record", required_argument, 0, 'R'},
@@ -1702,6 +1808,10 @@ static int parse_args(options *o, int argc, char **argv)
 			if (parse_u64_opt(&v, optarg, "--readers", 0, MAX_READERS) < 0)
 				return 2;
 			o->readers = (unsigned)v;
+			break;
+		case 'P':
+			if (parse_u64_opt(&o->read_rate, optarg, "--read-rate", 0, 10000000) < 0)
+				return 2;
 			break;
 		case 'n':
 			if (parse_u64_opt(&o->count, optarg, "--count", 1, UINT64_MAX / 2) < 0)

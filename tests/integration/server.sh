@@ -84,7 +84,9 @@ ADDS=$(summary_field "$T/hammer.out" adds)
 [ "$(summary_field "$T/hammer.out" errors)" = 0 ] || fail "append errors under load: $(cat "$T/hammer.err")"
 [ "$(summary_field "$T/hammer.out" read_proofs)" -gt 0 ] || fail "no read inclusion proof verified"
 [ "$(summary_field "$T/hammer.out" consistency)" -gt 0 ] || fail "no consistency check ran"
-ok "$WRITERS writers: $ADDS appends, every proof verified, consistent checkpoints, no errors"
+CPU=$(summary_field "$T/hammer.out" server_cpu_us)
+[ -n "$CPU" ] || fail "vt_hammer did not get the server's CPU from /metrics"
+ok "$WRITERS writers: $ADDS appends, every proof verified, consistent checkpoints, no errors, $CPU us of server CPU per add"
 [ "$(wc -l <"$T/record")" -eq "$ADDS" ] || fail "record has $(wc -l <"$T/record") lines, want $ADDS"
 expect_ok "every acknowledged entry is at its index (vt_hammer --check)" \
 	"$HAMMER" --url "$URL" --vkey "$D/log.vkey" --check "$T/record" --checkpoints "$T/checkpoints"
@@ -212,10 +214,10 @@ M=$(sed -n 's/^vitrine_log_size //p' "$T/req.b")
 [ "$M" = "$SIZE" ] || fail "vitrine_log_size $M, checkpoint size $SIZE"
 ok "vitrine_log_size $M matches the checkpoint"
 for f in vitrine_log_appends_total vitrine_log_pending vitrine_log_rejected_busy_total \
-	vitrine_log_fsync_seconds_count; do
+	vitrine_log_fsync_seconds_count process_cpu_seconds_total; do
 	grep -q "^$f " "$T/req.b" || fail "metrics lack $f"
 done
-ok "metrics have appends, pending, rejected and fsync histogram"
+ok "metrics have appends, pending, rejected, fsync histogram and process CPU"
 
 say "SIGTERM"
 stop_server TERM
