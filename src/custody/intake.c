@@ -17,13 +17,17 @@
  * one is settled, then decides like any later upload: a published
  * sighting makes it a `sighting`; with none, a pending row is looked for
  * in the log from its size on: found, the lost sighting is indexed with
- * the row's submission and this upload is a `sighting`; not found (the
- * log refused it, or a dead process never got it there), the row goes
- * and this upload logs `sample`. Not waiting would log a `sighting` that
- * precedes its `sample` entry, or outlives it when the log refuses it.
- * (As src/analysis/service.c does with its `analysis` entries; the log is
- * read from DIR's tiles, where recovery at open has put everything
- * acknowledged.)
+ * the row's submission and this upload is a `sighting`; found beyond the
+ * published checkpoint, in the bundles the log's next recovery rolls
+ * forward before it takes anything new (a commit may fail after its
+ * objects are in place: storage.h), this upload is a `sighting` too and
+ * the row stays pending until a checkpoint covers the entry; not found
+ * (the log refused it, or a dead process never got it there), the row
+ * goes and this upload logs `sample`. Not waiting would log a `sighting`
+ * that precedes its `sample` entry, or outlives it when the log refuses
+ * it. (As src/analysis/service.c does with its `analysis` entries; the
+ * log is read from DIR's tiles, where recovery at open has put
+ * everything acknowledged.)
  */
 #include "vitrine/intake.h"
 #include "vitrine/checkpoint.h"
@@ -628,20 +632,129 @@ static int find_entry(uint64_t index, const uint8_t *entry, size_t len, void *pa
 	return 1;
 }
 
+struct beyond_ctx {
+	const vt_hash *entry;
+	uint64_t at;   /* index of the next entry the walk sees */
+	unsigned skip; /* entries of the bundle that are published already */
+};
+
+static int find_beyond_entry(const uint8_t *entry, size_t len, void *payload)
+{
+	struct beyond_ctx *x = payload;
+	vt_hash h;
+	int err;
+
+	if (x->skip > 0) {
+		x->skip--;
+		return 0;
+	}
+	if ((err = vt_sha256(&h, entry, len)) < 0)
+		return err;
+	if (vt_hash_equal(&h, x->entry))
+		return 1;
+	x->at++;
+	return 0;
+}
+
+/* Read the entry bundle t from DIR's log into out (reset first). */
+static int read_bundle(vt_buf *out, vt_intake *in, const vt_tile *t)
+{
+	char path[VT_TILE_PATH_MAX];
+	int err;
+
+	vt_buf_reset(out);
+	if ((err = vt_tile_path(path, sizeof(path), t)) < 0)
+		return err;
+	return vt_storage_get(in->log, out, path);
+}
+
+/*
+ * Under pending_mu: look for entry among the durable entries beyond the
+ * published size that the log's recovery rolls forward before it
+ * integrates anything else (find_unpublished() and recover() in
+ * src/tlog/log.c): the full bundle at size, else its widest partial,
+ * either extending the published one, then every full bundle after it.
+ * A commit may fail after these are in place (storage.h), so an entry
+ * the log refused can still be published by its next recovery. Returns
+ * 1 with *index its position, 0 when it is not there, VT_ECORRUPT for a
+ * bundle recovery would refuse too.
+ */
+static int find_beyond(uint64_t *index, vt_intake *in, uint64_t size, const vt_hash *entry)
+{
+	struct beyond_ctx x = {.entry = entry, .at = size};
+	unsigned have = (unsigned)(size % VT_TILE_WIDTH), w = 0;
+	vt_buf pub, b;
+	vt_tile t = {.entries = true, .index = size / VT_TILE_WIDTH};
+	int err = 0;
+
+	vt_buf_init(&pub, VT_TILE_WIDTH * (2 + VT_ENTRY_MAX));
+	vt_buf_init(&b, VT_TILE_WIDTH * (2 + VT_ENTRY_MAX));
+	if (have > 0) {
+		t.width = have;
+		if ((err = read_bundle(&pub, in, &t)) < 0) {
+			err = vt_error_wrap(err, "the published bundle %llu.p/%u",
+					    (unsigned long long)t.index, have);
+			goto done;
+		}
+	}
+	for (;; t.index++, have = 0, vt_buf_reset(&pub)) {
+		for (w = VT_TILE_WIDTH; w > have; w--) {
+			t.width = w;
+			if ((err = read_bundle(&b, in, &t)) != VT_ENOTFOUND)
+				break;
+			vt_error_clear();
+			err = 0;
+		}
+		if (err < 0 || w == have)
+			goto done;
+		if (b.len < pub.len || memcmp(b.ptr, pub.ptr, pub.len) != 0) {
+			err = vt_error_set(
+			    VT_ECORRUPT,
+			    "%s/log: bundle %llu.p/%u does not extend the published log", in->dir,
+			    (unsigned long long)t.index, w);
+			goto done;
+		}
+		x.skip = have;
+		if ((err = vt_bundle_parse(b.ptr, b.len, w, find_beyond_entry, &x)) != 0) {
+			if (err < 0)
+				err = vt_error_wrap(err, "%s/log: bundle %llu", in->dir,
+						    (unsigned long long)t.index);
+			goto done;
+		}
+		if (w < VT_TILE_WIDTH)
+			goto done;
+	}
+done:
+	if (err == 1)
+		*index = x.at;
+	vt_buf_dispose(&pub);
+	vt_buf_dispose(&b);
+	return err;
+}
+
 /*
  * A sample with no published sighting and no upload of ours on its way:
- * settle a pending `sample` entry a dead process left (see the top of the
- * file). *is_new: whether this upload must log `sample`.
+ * settle its pending `sample` entry, left by a dead process or refused by
+ * the log (see the top of the file). *is_new: whether this upload must log
+ * `sample`; *kept: the entry is durable beyond the published checkpoint,
+ * so this upload is a `sighting` and the row stays pending. The row is not
+ * resolved with the position the entry will have: a sighting with a
+ * log_index stands for a published entry (its receipt is served, a
+ * sighting makes later uploads sightings), which it is only once a signed
+ * checkpoint covers it. A later settle, or vt_intake_recover at start,
+ * resolves the row then, unless a sighting published after it drops it
+ * first (vt_index_sighting_add).
  */
-static int settle_stale(bool *is_new, vt_intake *in, const vt_hash *sample)
+static int settle_stale(bool *is_new, bool *kept, vt_intake *in, const vt_hash *sample)
 {
 	vt_index_sample_pending p;
 	struct find_ctx x = {.index = 0};
 	vt_tlog_reader *r = NULL;
-	uint64_t size = 0;
+	uint64_t size = 0, at = 0;
 	int err, found = 0;
 
 	*is_new = true;
+	*kept = false;
 	if ((err = vt_index_sample_pending_get(&p, in->idx, sample)) == VT_ENOTFOUND) {
 		vt_error_clear();
 		return 0; /* none: the first upload failed before it was to be logged */
@@ -656,6 +769,21 @@ static int settle_stale(bool *is_new, vt_intake *in, const vt_hash *sample)
 			err = found;
 			goto done;
 		}
+	}
+	if (found != 1) {
+		if ((found = find_beyond(&at, in, size, &p.entry)) < 0) {
+			err = found;
+			goto done;
+		}
+		/* The log may have published it since its size was read. */
+		if (found == 1 && (err = log_size(&size, in)) < 0)
+			goto done;
+		if (found == 1 && at >= size) {
+			*is_new = false;
+			*kept = true;
+			goto done;
+		}
+		x.index = at;
 	}
 	if ((err = vt_index_sample_pending_resolve(in->idx, sample,
 						   found == 1 ? (int64_t)x.index : -1)) < 0)
@@ -677,10 +805,11 @@ int vt_intake_recover(vt_intake *in, size_t *found, size_t *dropped)
 	if ((err = vt_index_sample_pending_samples(&v, &n, in->idx)) < 0)
 		goto done;
 	for (size_t i = 0; i < n && err == 0; i++) {
-		bool is_new;
+		bool is_new, kept;
 		if (is_pending(in, &v[i]))
 			continue; /* an upload of ours is on its way */
-		if ((err = settle_stale(&is_new, in, &v[i])) == 0)
+		/* One beyond the checkpoint stays pending: counted in neither. */
+		if ((err = settle_stale(&is_new, &kept, in, &v[i])) == 0 && !kept)
 			++*(is_new ? dropped : found);
 	}
 done:
@@ -733,6 +862,7 @@ static int record(vt_intake_result *res, vt_intake *in, const vt_index_sample *s
 {
 	vt_index_sample_pending *sp = NULL;
 	size_t published = 0;
+	bool kept;
 	int err;
 
 	pthread_mutex_lock(&in->pending_mu);
@@ -745,7 +875,7 @@ static int record(vt_intake_result *res, vt_intake *in, const vt_index_sample *s
 		if ((err = vt_index_sightings_list(in->idx, &s->sha256, NULL, count_published,
 						   &published)) < 0)
 			goto done;
-		if (published == 0 && (err = settle_stale(&res->is_new, in, &s->sha256)) < 0)
+		if (published == 0 && (err = settle_stale(&res->is_new, &kept, in, &s->sha256)) < 0)
 			goto done;
 	}
 	if ((err = vt_intake_entry(&res->entry, res->is_new, &s->sha256, s->size, in->jurisdiction,

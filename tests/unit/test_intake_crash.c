@@ -13,7 +13,9 @@
 #include "vitrine/intake.h"
 #include "vitrine/log.h"
 #include "vitrine/note.h"
+#include "vitrine/reader.h"
 #include "vitrine/storage.h"
+#include "vitrine/tile.h"
 #include "vitrine/vault.h"
 
 #include <fcntl.h>
@@ -21,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char dir[64];
@@ -46,7 +49,66 @@ static void rm_rf(const char *d)
 		fprintf(stderr, "cannot remove %s\n", d);
 }
 
-static int site_open(site *s)
+/*
+ * The log's storage, which while fail_cp is set makes every object of a
+ * commit durable and puts it in place, then fails before the checkpoint:
+ * the storage contract allows it (storage.h).
+ */
+typedef struct {
+	vt_storage base;
+	vt_storage *inner;
+	bool fail_cp;
+} flaky;
+
+static int flaky_get(vt_storage *s, vt_buf *out, const char *path)
+{
+	return vt_storage_get(((flaky *)s)->inner, out, path);
+}
+
+static int flaky_put(vt_storage *s, const char *path, const void *data, size_t len)
+{
+	return vt_storage_put(((flaky *)s)->inner, path, data, len);
+}
+
+static int flaky_seal(vt_storage *s, uint64_t *batch)
+{
+	return vt_storage_seal(((flaky *)s)->inner, batch);
+}
+
+static int flaky_commit(vt_storage *s, uint64_t batch, const void *old, size_t oldlen,
+			const void *cp, size_t cplen)
+{
+	flaky *f = (flaky *)s;
+	int err;
+
+	if (!cp || !f->fail_cp)
+		return vt_storage_commit_batch(f->inner, batch, old, oldlen, cp, cplen);
+	if ((err = vt_storage_commit_batch(f->inner, batch, NULL, 0, NULL, 0)) < 0)
+		return err;
+	return vt_error_set(VT_EIO, "injected: the objects are in place, the checkpoint is not");
+}
+
+static void flaky_abort(vt_storage *s)
+{
+	vt_storage_abort(((flaky *)s)->inner);
+}
+
+static int flaky_get_checkpoint(vt_storage *s, vt_buf *out)
+{
+	return vt_storage_get_checkpoint(((flaky *)s)->inner, out);
+}
+
+static void flaky_close(vt_storage *s)
+{
+	(void)s; /* the site closes the inner one */
+}
+
+static const struct vt_storage_ops flaky_ops = {
+    flaky_get, flaky_put, flaky_seal, flaky_commit, flaky_abort, flaky_get_checkpoint, flaky_close,
+};
+
+/* With f non-NULL, the log writes through f to the site's storage. */
+static int site_open_with(site *s, flaky *f)
 {
 	char path[128];
 	int err;
@@ -61,10 +123,18 @@ static int site_open(site *s)
 	    (err = vt_intake_open(&s->in, dir, s->idx)) < 0 ||
 	    (err = vt_note_signer_generate(&s->signer, "test.example/intake-crash",
 					   VT_NOTE_ED25519)) < 0 ||
-	    (err = vt_storage_posix_open(&s->st, dir, true)) < 0 ||
-	    (err = vt_log_open(&s->log, s->st, s->signer, NULL)) < 0)
+	    (err = vt_storage_posix_open(&s->st, dir, true)) < 0)
 		return err;
-	return 0;
+	if (f) {
+		f->base.ops = &flaky_ops;
+		f->inner = s->st;
+	}
+	return vt_log_open(&s->log, f ? &f->base : s->st, s->signer, NULL);
+}
+
+static int site_open(site *s)
+{
+	return site_open_with(s, NULL);
 }
 
 static void site_close(site *s)
@@ -457,6 +527,254 @@ done:
 	site_close(&s);
 }
 
+/* The log's entries as a string of kinds: 'S' sample, 's' sighting, '.' other. */
+struct kinds {
+	char k[512];
+	size_t n;
+};
+
+static int add_kind(uint64_t index, const uint8_t *e, size_t len, void *payload)
+{
+	struct kinds *x = payload;
+	(void)index;
+	if (x->n + 1 >= sizeof(x->k))
+		return vt_error_set(VT_ETOOBIG, "too many entries");
+	x->k[x->n++] = len >= 17 && memcmp(e, "vitrine/1 sample\n", 17) == 0	 ? 'S'
+		       : len >= 19 && memcmp(e, "vitrine/1 sighting\n", 19) == 0 ? 's'
+										 : '.';
+	x->k[x->n] = 0;
+	return 0;
+}
+
+static int fetch_site(vt_buf *out, const char *path, void *payload)
+{
+	return vt_storage_get(payload, out, path);
+}
+
+/* Read the published log through its checkpoint's size. */
+static int log_kinds(struct kinds *out, site *s)
+{
+	vt_tlog_reader *r = NULL;
+	vt_buf cp;
+	uint64_t size = 0;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	vt_buf_init(&cp, 65536);
+	if ((err = vt_log_checkpoint(s->log, &cp, &size)) == 0 &&
+	    (err = vt_tlog_reader_new(&r, size, fetch_site, s->st)) == 0)
+		err = vt_tlog_reader_walk(r, 0, add_kind, out);
+	vt_tlog_reader_free(r);
+	vt_buf_dispose(&cp);
+	return err;
+}
+
+static uint64_t log_size_now(site *s)
+{
+	vt_buf cp;
+	uint64_t size = 0;
+
+	vt_buf_init(&cp, 65536);
+	if (vt_log_checkpoint(s->log, &cp, &size) < 0)
+		size = (uint64_t)-1;
+	vt_buf_dispose(&cp);
+	return size;
+}
+
+/* n filler entries ("f0\n", ...) and then, with r non-NULL, r's entry, as one group. */
+static int append_group(uint64_t *first, site *s, size_t n, const vt_intake_result *r)
+{
+	const void *e[300];
+	size_t len[300];
+	char text[300][8];
+
+	for (size_t i = 0; i < n; i++) {
+		len[i] = (size_t)snprintf(text[i], sizeof(text[i]), "f%zu\n", i);
+		e[i] = text[i];
+	}
+	if (r) {
+		e[n] = r->entry.ptr;
+		len[n++] = r->entry.len;
+	}
+	return vt_log_append(s->log, first, e, len, n);
+}
+
+/*
+ * The commit of the first upload's `sample` entry fails after its bundle
+ * is durable and in place: the log refuses it, and its next recovery
+ * publishes it. The next upload must be a `sighting` (before: `sample`,
+ * and the log held two `sample` entries for one file).
+ */
+static void test_refused_but_durable(void)
+{
+	vt_index_sample_pending p;
+	vt_intake_result r;
+	struct kinds k;
+	uint64_t at = 0;
+	flaky f = {0};
+	site s;
+
+	CHECK_OK(site_open_with(&s, &f));
+	if (!s.log)
+		goto done;
+	/* A partial bundle is published first: the durable one extends it. */
+	CHECK_OK(append_group(&at, &s, 1, NULL));
+	CHECK_OK(upload(&r, &s, 0, "acme-eu"));
+	CHECK(r.is_new && is_sample_entry(&r));
+	f.fail_cp = true;
+	CHECK(publish(&at, &s, 0, &r) < 0);
+	vt_intake_settle(s.in, &r); /* as the server does for a refused entry */
+	vt_intake_result_dispose(&r);
+	CHECK(log_size_now(&s) == 1);
+
+	/* Still failing, so that no recovery publishes it meanwhile. */
+	CHECK_OK(upload(&r, &s, 0, "other-eu"));
+	CHECK(!r.is_new && !r.pending && !is_sample_entry(&r));
+	/* Not published yet: the row stays pending. */
+	CHECK_OK(vt_index_sample_pending_get(&p, s.idx, &r.d.sha256));
+	CHECK(strcmp(p.tenant, "acme-eu") == 0);
+	f.fail_cp = false;
+	/* The log recovers first: the `sample` entry at 1, the sighting at 2. */
+	CHECK_OK(publish(&at, &s, 0, &r));
+	CHECK(at == 2);
+	CHECK_OK(index_sighting(&s, &r, "other-eu", at));
+	vt_intake_result_dispose(&r);
+	CHECK_OK(log_kinds(&k, &s));
+	CHECK(strcmp(k.k, ".Ss") == 0);
+	if (strcmp(k.k, ".Ss") != 0)
+		fprintf(stderr, "log holds %s\n", k.k);
+	CHECK_OK(upload(&r, &s, 0, "acme-eu"));
+	CHECK(!r.is_new);
+	vt_intake_settle(s.in, &r);
+	vt_intake_result_dispose(&r);
+done:
+	site_close(&s);
+}
+
+/*
+ * As above, with the durable entries spanning a full bundle and a partial
+ * one after it, and the sighting refused too: the row stays pending until
+ * the log has published the entry, then vt_intake_recover indexes the
+ * first upload's sighting at it.
+ */
+static void test_refused_kept_until_published(void)
+{
+	vt_index_sample_pending p;
+	vt_intake_result r;
+	struct seen seen = {0};
+	struct kinds k;
+	uint64_t at = 0;
+	size_t found = 9, dropped = 9;
+	vt_hash sample;
+	flaky f = {0};
+	site s;
+
+	CHECK_OK(site_open_with(&s, &f));
+	if (!s.log)
+		goto done;
+	CHECK_OK(append_group(&at, &s, 250, NULL));
+	CHECK_OK(upload(&r, &s, 1, "acme-eu"));
+	CHECK(r.is_new);
+	sample = r.d.sha256;
+	/* Entries 250..258 and the `sample` entry at 259, in bundle 1. */
+	f.fail_cp = true;
+	CHECK(append_group(&at, &s, 9, &r) < 0);
+	vt_intake_settle(s.in, &r);
+	vt_intake_result_dispose(&r);
+	CHECK(log_size_now(&s) == 250);
+
+	CHECK_OK(upload(&r, &s, 1, "other-eu"));
+	CHECK(!r.is_new && !is_sample_entry(&r));
+	vt_intake_settle(s.in, &r); /* refused too */
+	vt_intake_result_dispose(&r);
+	CHECK_OK(vt_intake_recover(s.in, &found, &dropped));
+	CHECK(found == 0 && dropped == 0);
+	CHECK_OK(vt_index_sample_pending_get(&p, s.idx, &sample));
+
+	f.fail_cp = false;
+	CHECK_OK(append_group(&at, &s, 1, NULL));
+	CHECK(at == 260);
+	CHECK_OK(vt_intake_recover(s.in, &found, &dropped));
+	CHECK(found == 1 && dropped == 0);
+	CHECK_CODE(vt_index_sample_pending_get(&p, s.idx, &sample), VT_ENOTFOUND);
+	CHECK_OK(vt_index_sightings_list(s.idx, &sample, NULL, collect, &seen));
+	CHECK(seen.n == 1 && seen.log_index == 259 && is_acme(&seen));
+	CHECK_OK(log_kinds(&k, &s));
+	CHECK(k.n == 261 && k.k[259] == 'S' && strchr(k.k, 'S') == k.k + 259 &&
+	      strchr(k.k, 's') == NULL);
+	CHECK_OK(upload(&r, &s, 1, "other-eu"));
+	CHECK(!r.is_new && !r.pending);
+	vt_intake_result_dispose(&r);
+done:
+	site_close(&s);
+}
+
+/* Put an entry bundle in place by hand, as a failed commit leaves it. */
+static int plant_bundle(const char *path, const char *const *entries, size_t n)
+{
+	char full[256], d[256];
+	vt_buf b;
+	int err = 0;
+
+	vt_buf_init(&b, 65536);
+	snprintf(full, sizeof(full), "%s/log/%s", dir, path);
+	snprintf(d, sizeof(d), "%s", full);
+	*strrchr(d, '/') = 0;
+	mkdir(d, 0755);
+	for (size_t i = 0; i < n && err == 0; i++)
+		err = vt_bundle_append(&b, entries[i], strlen(entries[i]));
+	if (err == 0)
+		err = vt_fs_write_atomic(AT_FDCWD, full, b.ptr, b.len, 0644);
+	vt_buf_dispose(&b);
+	return err;
+}
+
+/*
+ * What lies beyond the checkpoint counts only when it is the entry
+ * itself, and only in a bundle that extends the published one (else the
+ * log's recovery refuses it too, and so does the upload).
+ */
+static void test_beyond_checkpoint_rules(void)
+{
+	vt_index_sample_pending p;
+	vt_intake_result r;
+	uint64_t at = 0;
+	vt_hash sample;
+	site s;
+
+	CHECK_OK(site_open(&s));
+	if (!s.log)
+		goto done;
+	CHECK_OK(append_group(&at, &s, 1, NULL)); /* "f0\n" */
+	CHECK_OK(upload(&r, &s, 2, "acme-eu"));
+	CHECK(r.is_new);
+	sample = r.d.sha256;
+	vt_intake_settle(s.in, &r); /* refused, and nowhere in the log */
+	vt_intake_result_dispose(&r);
+	{
+		const char *other[] = {"f0\n", "another entry\n"};
+		CHECK_OK(plant_bundle("tile/entries/000.p/2", other, 2));
+	}
+	/* Something else beyond the checkpoint: the row goes, `sample` again. */
+	CHECK_OK(upload(&r, &s, 2, "other-eu"));
+	CHECK(r.is_new && is_sample_entry(&r));
+	CHECK_OK(vt_index_sample_pending_get(&p, s.idx, &sample));
+	CHECK(strcmp(p.tenant, "other-eu") == 0);
+	vt_intake_settle(s.in, &r);
+	{
+		/* A wider bundle that does not extend the published one. */
+		const char *bad[] = {"not f0\n", "x\n", vt_buf_cstr(&r.entry)};
+		CHECK_OK(plant_bundle("tile/entries/000.p/3", bad, 3));
+	}
+	vt_intake_result_dispose(&r);
+	CHECK_CODE(upload(&r, &s, 2, "third-eu"), VT_ECORRUPT);
+	vt_intake_result_dispose(&r);
+	CHECK_OK(vt_index_sample_pending_get(&p, s.idx, &sample));
+	CHECK(strcmp(p.tenant, "other-eu") == 0);
+done:
+	site_close(&s);
+}
+
 #define RACERS 12
 #define ROUNDS 4
 
@@ -618,6 +936,9 @@ int main(void)
 	RUN(test_in_process);
 	RUN(test_recover_at_start);
 	RUN(test_index_rows);
+	RUN(test_refused_but_durable);
+	RUN(test_refused_kept_until_published);
+	RUN(test_beyond_checkpoint_rules);
 	RUN(test_concurrent_uploads);
 	return TEST_DONE();
 }
