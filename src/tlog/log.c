@@ -37,12 +37,17 @@
  * compare-and-swap against the one published last, and only then
  * completes the waiters.
  *
- * If a step fails, that group's waiters get the error, and so does the
- * group behind it (it was built on the failed one); once the committer is
- * idle, the sequencer rebuilds the in-memory state from storage by the
- * same recovery that runs at open. So no checkpoint ever covers data that
- * did not become durable and the sequencer never signs a tree that is not
- * an extension of the last one.
+ * If a step fails, the group behind gets the error (it was built on the
+ * failed one); once the committer is idle, the sequencer rebuilds the
+ * in-memory state from storage by the same recovery that runs at open,
+ * at once, whether new entries wait or not. The failed group's own
+ * waiters hear only then: a commit may fail after some or all of its
+ * objects became durable, and recovery rolls those forward and publishes
+ * them, so those entries succeed and only the others get the error. An
+ * error from the log therefore means the entry is not in it (unless
+ * recovery failed too), which callers such as the intake rely on. So no
+ * checkpoint ever covers data that did not become durable and the
+ * sequencer never signs a tree that is not an extension of the last one.
  */
 #include "vitrine/log.h"
 #include "vitrine/encoding.h"
@@ -112,6 +117,12 @@ struct vt_log {
 	bool seq_done;            /* the sequencer has exited */
 	size_t flight, flight_bytes; /* entries taken from the queue, not yet completed */
 	char fail_why[256];
+	/* The waiters of the group whose own commit failed: storage may have
+	 * made some or all of its objects durable anyway (storage.h), so they
+	 * hear only once recovery has said which entries the log holds. */
+	group held;
+	int held_err;
+	char held_why[256];
 	vt_buf cp;              /* latest signed checkpoint, under mu */
 	uint64_t cp_size;
 	vt_log_stats_t stats;   /* under mu */
@@ -559,6 +570,57 @@ static void mark_failed(vt_log *log)
 }
 
 /*
+ * After a failure, with the committer idle: rebuild the state from what is
+ * durable, then answer the waiters of the group whose own commit failed.
+ * Recovery rolls forward whatever of it storage made durable and
+ * publishes it, so those entries succeed (with the size recovery
+ * published); the rest get the commit's error, or recovery's. Thus an
+ * error from the log means the entry is not in it, unless recovery itself
+ * failed (then the next recovery, at the latest when the log is opened
+ * again, may still publish it). Called with mu held; returns with it held.
+ */
+static int recover_after_failure(vt_log *log)
+{
+	group g = {0};
+	char why[sizeof(log->held_why)], rwhy[256];
+	int err, rerr;
+	uint64_t size;
+
+	pthread_mutex_unlock(&log->mu);
+	vt_storage_abort(log->st);
+	rerr = recover(log);
+	if (rerr < 0)
+		snprintf(rwhy, sizeof(rwhy), "%s", vt_error_last());
+	pthread_mutex_lock(&log->mu);
+	if (rerr == 0)
+		log->failed = false;
+	swap_waiters(&g.w, &g.nw, &g.capw, &log->held.w, &log->held.nw, &log->held.capw);
+	g.first = log->held.first;
+	err = log->held_err;
+	snprintf(why, sizeof(why), "%s", log->held_why);
+	size = log->cp_size;
+	pthread_mutex_unlock(&log->mu);
+	for (size_t i = 0, at = 0; i < g.nw; i++) {
+		uint64_t index = g.first + at;
+		at += g.w[i].count;
+		if (rerr == 0 && g.first + at <= size) {
+			g.w[i].fn(0, index, size, g.w[i].payload);
+			continue;
+		}
+		if (rerr < 0)
+			vt_error_set(rerr, "%s; recovery failed: %s", why, rwhy);
+		else
+			vt_error_set(err, "%s", why);
+		g.w[i].fn(rerr < 0 ? rerr : err, index, size, g.w[i].payload);
+	}
+	free(g.w);
+	pthread_mutex_lock(&log->mu);
+	if (rerr < 0)
+		vt_error_set(rerr, "%s", rwhy);
+	return rerr;
+}
+
+/*
  * The sequencer's part of a group: integrate log->work, sign its
  * checkpoint, seal its batch and hand it to the committer (or fail it).
  * Runs with mu held on entry and exit; after_failure: recover first.
@@ -570,17 +632,13 @@ static void integrate_group(vt_log *log, bool after_failure)
 	double t0, t1, t2;
 	int err = 0;
 
+	/* The committer is idle (or fails what it holds without storage):
+	 * rebuild from what is durable. */
+	if (after_failure)
+		err = recover_after_failure(log);
 	pthread_mutex_unlock(&log->mu);
-	if (after_failure) {
-		/* The committer is idle: rebuild from what is durable. */
-		vt_storage_abort(log->st);
-		if ((err = recover(log)) == 0) {
-			pthread_mutex_lock(&log->mu);
-			log->failed = false;
-			pthread_mutex_unlock(&log->mu);
-		}
+	if (after_failure)
 		first = log->edge.size;
-	}
 	t0 = now_ns();
 	if (err == 0)
 		err = integrate(log, w->data.ptr, w->data.len, w->count);
@@ -625,10 +683,17 @@ static void *sequencer(void *arg)
 
 	pthread_mutex_lock(&log->mu);
 	for (;;) {
-		/* Recovery after a failure waits until the committer is idle. */
-		while (log->slot_full || (log->failed && log->committing) ||
-		       (log->q.count == 0 && !log->closing))
+		/* Recovery after a failure waits until the committer is idle;
+		 * with waiters held by a failed commit it runs at once, new
+		 * entries or not. */
+		while (!(log->held.nw > 0 && !log->committing && !log->slot_full) &&
+		       (log->slot_full || (log->failed && log->committing) ||
+			(log->q.count == 0 && !log->closing)))
 			pthread_cond_wait(&log->cv_work, &log->mu);
+		if (log->held.nw > 0 && !log->committing && !log->slot_full) {
+			recover_after_failure(log);
+			continue;
+		}
 		if (log->q.count == 0)
 			break; /* closing, and nothing left */
 		while (log->q.count < log->opt.batch_max && !log->closing) {
@@ -712,7 +777,14 @@ static void *committer(void *arg)
 			log->stats.commit_seconds += secs;
 			record_commit(log, secs);
 		} else if (!failed) {
+			/* Its objects may be durable: recovery decides (above). */
 			mark_failed(log);
+			swap_waiters(&log->held.w, &log->held.nw, &log->held.capw, &g->w, &g->nw,
+				     &g->capw);
+			log->held.first = g->first;
+			log->held.count = g->count;
+			log->held_err = err;
+			snprintf(log->held_why, sizeof(log->held_why), "%s", vt_error_last());
 		} else {
 			log->stats.group_errors++;
 		}
@@ -902,6 +974,7 @@ static void free_log(vt_log *log)
 	queue_dispose(&log->work);
 	free(log->slot.w);
 	free(log->commit.w);
+	free(log->held.w);
 	vt_buf_dispose(&log->slot.note);
 	vt_buf_dispose(&log->commit.note);
 	vt_buf_dispose(&log->next_note);
