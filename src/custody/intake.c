@@ -689,6 +689,8 @@ static int find_beyond(uint64_t *index, vt_intake *in, uint64_t size, const vt_h
 
 	vt_buf_init(&pub, VT_TILE_WIDTH * (2 + VT_ENTRY_MAX));
 	vt_buf_init(&b, VT_TILE_WIDTH * (2 + VT_ENTRY_MAX));
+	if (!in->log)
+		goto done; /* DIR has no log (log_size): nothing beyond */
 	if (have > 0) {
 		t.width = have;
 		if ((err = read_bundle(&pub, in, &t)) < 0) {
