@@ -850,8 +850,9 @@ static int wait_settled(vt_intake *in, const vt_hash *sample)
  * Record the sample in the index, decide its entry and write it into
  * res->entry. A sample is new when the index did not know it, and also
  * when it knew it but no submission of it was ever published: the
- * `sample` entry of its first upload never made it (the log refused it,
- * or the process died first), so this upload logs it. While an upload of
+ * `sample` entry of its first upload never made it (the log refused it
+ * and holds no durable copy to roll forward, or the process died first),
+ * so this upload logs it. While an upload of
  * this process has the `sample` entry on its way, the decision waits for
  * it to settle: a `sighting` logged before then could precede its
  * `sample` entry, or outlive it if the log refused it. A `sample` entry
