@@ -7,6 +7,7 @@
  * index and log.
  */
 #include "../test.h"
+#include "flaky_storage.h"
 #include "vitrine/error.h"
 #include "vitrine/fsutil.h"
 #include "vitrine/index.h"
@@ -49,66 +50,8 @@ static void rm_rf(const char *d)
 		fprintf(stderr, "cannot remove %s\n", d);
 }
 
-/*
- * The log's storage, which while fail_cp is set makes every object of a
- * commit durable and puts it in place, then fails before the checkpoint:
- * the storage contract allows it (storage.h).
- */
-typedef struct {
-	vt_storage base;
-	vt_storage *inner;
-	bool fail_cp;
-} flaky;
-
-static int flaky_get(vt_storage *s, vt_buf *out, const char *path)
-{
-	return vt_storage_get(((flaky *)s)->inner, out, path);
-}
-
-static int flaky_put(vt_storage *s, const char *path, const void *data, size_t len)
-{
-	return vt_storage_put(((flaky *)s)->inner, path, data, len);
-}
-
-static int flaky_seal(vt_storage *s, uint64_t *batch)
-{
-	return vt_storage_seal(((flaky *)s)->inner, batch);
-}
-
-static int flaky_commit(vt_storage *s, uint64_t batch, const void *old, size_t oldlen,
-			const void *cp, size_t cplen)
-{
-	flaky *f = (flaky *)s;
-	int err;
-
-	if (!cp || !f->fail_cp)
-		return vt_storage_commit_batch(f->inner, batch, old, oldlen, cp, cplen);
-	if ((err = vt_storage_commit_batch(f->inner, batch, NULL, 0, NULL, 0)) < 0)
-		return err;
-	return vt_error_set(VT_EIO, "injected: the objects are in place, the checkpoint is not");
-}
-
-static void flaky_abort(vt_storage *s)
-{
-	vt_storage_abort(((flaky *)s)->inner);
-}
-
-static int flaky_get_checkpoint(vt_storage *s, vt_buf *out)
-{
-	return vt_storage_get_checkpoint(((flaky *)s)->inner, out);
-}
-
-static void flaky_close(vt_storage *s)
-{
-	(void)s; /* the site closes the inner one */
-}
-
-static const struct vt_storage_ops flaky_ops = {
-    flaky_get, flaky_put, flaky_seal, flaky_commit, flaky_abort, flaky_get_checkpoint, flaky_close,
-};
-
 /* With f non-NULL, the log writes through f to the site's storage. */
-static int site_open_with(site *s, flaky *f)
+static int site_open_with(site *s, flaky_storage *f)
 {
 	char path[128];
 	int err;
@@ -125,10 +68,8 @@ static int site_open_with(site *s, flaky *f)
 					   VT_NOTE_ED25519)) < 0 ||
 	    (err = vt_storage_posix_open(&s->st, dir, true)) < 0)
 		return err;
-	if (f) {
-		f->base.ops = &flaky_ops;
-		f->inner = s->st;
-	}
+	if (f)
+		flaky_wrap(f, s->st);
 	return vt_log_open(&s->log, f ? &f->base : s->st, s->signer, NULL);
 }
 
@@ -611,7 +552,7 @@ static void test_refused_but_durable(void)
 	vt_intake_result r;
 	struct kinds k;
 	uint64_t at = 0;
-	flaky f = {0};
+	flaky_storage f = {0};
 	site s;
 
 	CHECK_OK(site_open_with(&s, &f));
@@ -621,7 +562,7 @@ static void test_refused_but_durable(void)
 	CHECK_OK(append_group(&at, &s, 1, NULL));
 	CHECK_OK(upload(&r, &s, 0, "acme-eu"));
 	CHECK(r.is_new && is_sample_entry(&r));
-	f.fail_cp = true;
+	f.mode = FLAKY_AFTER_OBJECTS;
 	CHECK(publish(&at, &s, 0, &r) < 0);
 	vt_intake_settle(s.in, &r); /* as the server does for a refused entry */
 	vt_intake_result_dispose(&r);
@@ -633,7 +574,7 @@ static void test_refused_but_durable(void)
 	/* Not published yet: the row stays pending. */
 	CHECK_OK(vt_index_sample_pending_get(&p, s.idx, &r.d.sha256));
 	CHECK(strcmp(p.tenant, "acme-eu") == 0);
-	f.fail_cp = false;
+	f.mode = FLAKY_PASS;
 	/* The log recovers first: the `sample` entry at 1, the sighting at 2. */
 	CHECK_OK(publish(&at, &s, 0, &r));
 	CHECK(at == 2);
@@ -666,7 +607,7 @@ static void test_refused_kept_until_published(void)
 	uint64_t at = 0;
 	size_t found = 9, dropped = 9;
 	vt_hash sample;
-	flaky f = {0};
+	flaky_storage f = {0};
 	site s;
 
 	CHECK_OK(site_open_with(&s, &f));
@@ -677,7 +618,7 @@ static void test_refused_kept_until_published(void)
 	CHECK(r.is_new);
 	sample = r.d.sha256;
 	/* Entries 250..258 and the `sample` entry at 259, in bundle 1. */
-	f.fail_cp = true;
+	f.mode = FLAKY_AFTER_OBJECTS;
 	CHECK(append_group(&at, &s, 9, &r) < 0);
 	vt_intake_settle(s.in, &r);
 	vt_intake_result_dispose(&r);
@@ -691,7 +632,7 @@ static void test_refused_kept_until_published(void)
 	CHECK(found == 0 && dropped == 0);
 	CHECK_OK(vt_index_sample_pending_get(&p, s.idx, &sample));
 
-	f.fail_cp = false;
+	f.mode = FLAKY_PASS;
 	CHECK_OK(append_group(&at, &s, 1, NULL));
 	CHECK(at == 260);
 	CHECK_OK(vt_intake_recover(s.in, &found, &dropped));

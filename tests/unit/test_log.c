@@ -7,6 +7,7 @@
  * of a process with groups in flight.
  */
 #include "../test.h"
+#include "flaky_storage.h"
 #include "vitrine/checkpoint.h"
 #include "vitrine/encoding.h"
 #include "vitrine/log.h"
@@ -816,68 +817,6 @@ static void test_kill_during_pipeline(void)
 }
 
 /*
- * Storage whose next commit with a checkpoint fails, either after placing
- * the objects (allowed by storage.h: they are durable, the checkpoint is
- * not moved) or before placing anything.
- */
-enum { FLAKY_PASS, FLAKY_AFTER_OBJECTS, FLAKY_BEFORE_OBJECTS };
-typedef struct {
-	vt_storage base;
-	vt_storage *inner;
-	int mode;
-} flaky_storage;
-
-static int fl_get(vt_storage *s, vt_buf *out, const char *path)
-{
-	return vt_storage_get(((flaky_storage *)s)->inner, out, path);
-}
-
-static int fl_put(vt_storage *s, const char *path, const void *data, size_t len)
-{
-	return vt_storage_put(((flaky_storage *)s)->inner, path, data, len);
-}
-
-static int fl_seal(vt_storage *s, uint64_t *batch)
-{
-	return vt_storage_seal(((flaky_storage *)s)->inner, batch);
-}
-
-static int fl_commit(vt_storage *s, uint64_t batch, const void *old, size_t oldlen, const void *cp,
-		     size_t cplen)
-{
-	flaky_storage *f = (flaky_storage *)s;
-	int mode = cp ? f->mode : FLAKY_PASS, err;
-
-	f->mode = FLAKY_PASS;
-	if (mode == FLAKY_BEFORE_OBJECTS)
-		return vt_error_set(VT_EIO, "injected: nothing committed");
-	if (mode == FLAKY_AFTER_OBJECTS) {
-		if ((err = vt_storage_commit_batch(f->inner, batch, NULL, 0, NULL, 0)) < 0)
-			return err;
-		return vt_error_set(VT_EIO, "injected: objects durable, checkpoint not moved");
-	}
-	return vt_storage_commit_batch(f->inner, batch, old, oldlen, cp, cplen);
-}
-
-static void fl_abort(vt_storage *s)
-{
-	vt_storage_abort(((flaky_storage *)s)->inner);
-}
-
-static int fl_get_checkpoint(vt_storage *s, vt_buf *out)
-{
-	return vt_storage_get_checkpoint(((flaky_storage *)s)->inner, out);
-}
-
-static void fl_close(vt_storage *s)
-{
-	(void)s;
-}
-
-static const struct vt_storage_ops flaky_ops = {fl_get,	  fl_put,	     fl_seal, fl_commit,
-						 fl_abort, fl_get_checkpoint, fl_close};
-
-/*
  * A failed commit's waiters hear what recovery found: success with their
  * index for entries that storage made durable anyway (the log holds
  * them; an error would make callers log them again), the error for the
@@ -885,7 +824,8 @@ static const struct vt_storage_ops flaky_ops = {fl_get,	  fl_put,	     fl_seal, 
  */
 static void test_failed_commit_answers_after_recovery(void)
 {
-	flaky_storage f = {.base.ops = &flaky_ops};
+	flaky_storage f;
+	vt_storage *inner = NULL;
 	vt_log_options o;
 	vt_log *log = NULL;
 	vt_buf note;
@@ -897,7 +837,9 @@ static void test_failed_commit_answers_after_recovery(void)
 	fresh_dir();
 	vt_buf_init(&note, 1 << 16);
 	vt_log_options_default(&o);
-	CHECK_OK(vt_storage_posix_open(&f.inner, dir, true));
+	CHECK_OK(vt_storage_posix_open(&inner, dir, true));
+	flaky_wrap(&f, inner);
+	f.once = true;
 	CHECK_OK(vt_log_open(&log, &f.base, signer, &o));
 	if (!log)
 		goto done;
