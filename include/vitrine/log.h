@@ -52,7 +52,7 @@ typedef struct {
 	uint64_t size;            /* entries in the last published checkpoint */
 	uint64_t appends;         /* entries integrated since open */
 	uint64_t groups;          /* groups committed since open */
-	uint64_t group_errors;    /* groups that failed */
+	uint64_t group_errors;    /* groups that failed (also those whose entries recovery published) */
 	uint64_t rejected_busy;   /* appends refused because the queue was full */
 	uint64_t pending;         /* entries accepted and not yet acknowledged */
 	double batch_sum;         /* sum of group sizes (entries) */

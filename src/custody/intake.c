@@ -20,7 +20,9 @@
  * the row's submission and this upload is a `sighting`; found beyond the
  * published checkpoint, in the bundles the log's next recovery rolls
  * forward before it takes anything new (a commit may fail after its
- * objects are in place: storage.h), this upload is a `sighting` too and
+ * objects are in place: storage.h; the log answers such an entry with an
+ * error only when its recovery right after failed too, see log.c), this
+ * upload is a `sighting` too and
  * the row stays pending until a checkpoint covers the entry; not found
  * (the log refused it, or a dead process never got it there), the row
  * goes and this upload logs `sample`. Not waiting would log a `sighting`

@@ -584,7 +584,7 @@ static int recover_after_failure(vt_log *log)
 	group g = {0};
 	char why[sizeof(log->held_why)], rwhy[256];
 	int err, rerr;
-	uint64_t size;
+	uint64_t size, recovered = 0;
 
 	pthread_mutex_unlock(&log->mu);
 	vt_storage_abort(log->st);
@@ -604,6 +604,7 @@ static int recover_after_failure(vt_log *log)
 		uint64_t index = g.first + at;
 		at += g.w[i].count;
 		if (rerr == 0 && g.first + at <= size) {
+			recovered += g.w[i].count;
 			g.w[i].fn(0, index, size, g.w[i].payload);
 			continue;
 		}
@@ -615,6 +616,8 @@ static int recover_after_failure(vt_log *log)
 	}
 	free(g.w);
 	pthread_mutex_lock(&log->mu);
+	/* Their group still counts among group_errors: its commit failed. */
+	log->stats.appends += recovered;
 	if (rerr < 0)
 		vt_error_set(rerr, "%s", rwhy);
 	return rerr;
@@ -686,9 +689,11 @@ static void *sequencer(void *arg)
 		/* Recovery after a failure waits until the committer is idle;
 		 * with waiters held by a failed commit it runs at once, new
 		 * entries or not. */
+		/* Closing, it stays until the last commit ended: a failed
+		 * one leaves waiters that only it can answer. */
 		while (!(log->held.nw > 0 && !log->committing && !log->slot_full) &&
 		       (log->slot_full || (log->failed && log->committing) ||
-			(log->q.count == 0 && !log->closing)))
+			(log->q.count == 0 && (!log->closing || log->committing))))
 			pthread_cond_wait(&log->cv_work, &log->mu);
 		if (log->held.nw > 0 && !log->committing && !log->slot_full) {
 			recover_after_failure(log);

@@ -11,7 +11,9 @@
 #include "vitrine/error.h"
 #include "vitrine/storage.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <unistd.h>
 
 enum { FLAKY_PASS, FLAKY_AFTER_OBJECTS, FLAKY_BEFORE_OBJECTS };
 
@@ -20,6 +22,9 @@ typedef struct {
 	vt_storage *inner;
 	int mode;  /* FLAKY_*: how the next commits with a checkpoint fail */
 	bool once; /* back to FLAKY_PASS after one failure */
+	/* While gate is set, a commit with a checkpoint sets in_commit and
+	 * waits for gate to clear (to act while a group is committing). */
+	atomic_bool gate, in_commit;
 } flaky_storage;
 
 static int flaky_get(vt_storage *s, vt_buf *out, const char *path)
@@ -43,6 +48,11 @@ static int flaky_commit(vt_storage *s, uint64_t batch, const void *old, size_t o
 	flaky_storage *f = (flaky_storage *)s;
 	int mode = cp ? f->mode : FLAKY_PASS, err;
 
+	if (cp && atomic_load(&f->gate)) {
+		atomic_store(&f->in_commit, true);
+		while (atomic_load(&f->gate))
+			usleep(1000);
+	}
 	if (mode != FLAKY_PASS && f->once)
 		f->mode = FLAKY_PASS;
 	if (mode == FLAKY_BEFORE_OBJECTS)

@@ -876,6 +876,57 @@ done:
 	close_log(f.inner, log);
 }
 
+static void *close_log_thread(void *log)
+{
+	vt_log_close(log);
+	return NULL;
+}
+
+/*
+ * Closing while a group commits, and its commit then fails after its
+ * objects are in place: the log must not stop before the group is
+ * answered (here with success: recovery publishes it). Fails when the
+ * sequencer leaves with the commit still running.
+ */
+static void test_close_while_commit_fails(void)
+{
+	async_state s = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	flaky_storage f;
+	vt_storage *inner = NULL;
+	vt_log_options o;
+	vt_log *log = NULL;
+	pthread_t t;
+	char buf[64];
+	size_t len;
+
+	fresh_dir();
+	vt_log_options_default(&o);
+	CHECK_OK(vt_storage_posix_open(&inner, dir, true));
+	flaky_wrap(&f, inner);
+	f.once = true;
+	CHECK_OK(vt_log_open(&log, &f.base, signer, &o));
+	if (!log)
+		goto done;
+	f.mode = FLAKY_AFTER_OBJECTS;
+	atomic_store(&f.gate, true);
+	entry_of(buf, sizeof(buf), &len, 0);
+	CHECK_OK(vt_log_submit(log, buf, len, on_done, &s));
+	while (!atomic_load(&f.in_commit))
+		usleep(1000);
+	CHECK(pthread_create(&t, NULL, close_log_thread, log) == 0);
+	usleep(100000); /* the sequencer sees closing and an empty queue */
+	atomic_store(&f.gate, false);
+	pthread_join(t, NULL);
+	CHECK(s.calls == 1);
+	CHECK(s.errors == 0 && s.seen[0] == 1);
+done:
+	vt_storage_close(inner);
+	open_log(&inner, &log, &o);
+	if (log)
+		check_log(log, inner, 1);
+	close_log(inner, log);
+}
+
 int main(void)
 {
 	vt_buf vk;
@@ -901,6 +952,7 @@ int main(void)
 	RUN(test_inflight_bound);
 	RUN(test_kill_during_pipeline);
 	RUN(test_failed_commit_answers_after_recovery);
+	RUN(test_close_while_commit_fails);
 	if (dir[0]) {
 		char cmd[128];
 		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
