@@ -68,9 +68,10 @@ struct vt_intake {
 	bool policy_seen;		/* policy_st/vkey_st are meaningful */
 	vt_policy policy;
 	/* Samples whose `sample` entry is on its way to the log (between the
-	 * index record and vt_intake_settle), the lock that orders index
-	 * records with this list, and where uploads of those samples wait
-	 * (signalled by every settle; wait_ms at most). */
+	 * index record and vt_intake_settle) or whose stale entry is being
+	 * looked for in the log (settle_stale, unlocked), the lock that
+	 * orders index records with this list, and where uploads of those
+	 * samples wait (signalled by every settle; wait_ms at most). */
 	pthread_mutex_t pending_mu;
 	pthread_cond_t pending_cv;
 	unsigned wait_ms;
@@ -578,26 +579,43 @@ static bool is_pending(const vt_intake *in, const vt_hash *h)
 	return false;
 }
 
-/* The size of DIR's log now (0 when it has none yet), under pending_mu. */
-static int log_size(uint64_t *out, vt_intake *in)
+/*
+ * Under pending_mu: *out is DIR's log, read-only, opened on first use
+ * (NULL while DIR has none yet). Once set it stays until vt_intake_close,
+ * so the caller may read it after unlocking.
+ */
+static int open_log(vt_storage **out, vt_intake *in)
+{
+	int err = 0;
+
+	if (!in->log && (err = vt_storage_posix_open(&in->log, in->dir, false)) == VT_ENOTFOUND) {
+		vt_error_clear();
+		err = 0;
+	}
+	*out = in->log;
+	return err;
+}
+
+/* The size of log now (0 when DIR has none yet); any thread (storage.h: reads). */
+static int read_size(uint64_t *out, vt_storage *log, const char *dir)
 {
 	vt_checkpoint c;
 	const char *end;
 	vt_buf note;
-	int err;
+	int err = 0;
 
 	*out = 0;
 	vt_buf_init(&note, VT_NOTE_MAX_SIZE);
-	if (!in->log && (err = vt_storage_posix_open(&in->log, in->dir, false)) < 0)
+	if (!log)
 		goto done;
-	if ((err = vt_storage_get_checkpoint(in->log, &note)) < 0 ||
+	if ((err = vt_storage_get_checkpoint(log, &note)) < 0 ||
 	    (err = vt_buf_addc(&note, '\0')) < 0)
 		goto done;
 	/* Our own file: its text is enough, the signature is the log's care. */
 	if ((end = strstr((const char *)note.ptr, "\n\n")) == NULL ||
 	    (err = vt_checkpoint_parse(&c, (const char *)note.ptr,
 				       (size_t)(end + 1 - (const char *)note.ptr))) < 0) {
-		err = vt_error_set(VT_ECORRUPT, "%s/log/checkpoint is not a checkpoint", in->dir);
+		err = vt_error_set(VT_ECORRUPT, "%s/log/checkpoint is not a checkpoint", dir);
 		goto done;
 	}
 	*out = c.size;
@@ -608,6 +626,18 @@ done:
 	}
 	vt_buf_dispose(&note);
 	return err;
+}
+
+/* The size of DIR's log now (0 when it has none yet), under pending_mu. */
+static int log_size(uint64_t *out, vt_intake *in)
+{
+	vt_storage *log;
+	int err;
+
+	*out = 0;
+	if ((err = open_log(&log, in)) < 0)
+		return err;
+	return read_size(out, log, in->dir);
 }
 
 static int fetch_log(vt_buf *out, const char *path, void *payload)
@@ -658,8 +688,8 @@ static int find_beyond_entry(const uint8_t *entry, size_t len, void *payload)
 	return 0;
 }
 
-/* Read the entry bundle t from DIR's log into out (reset first). */
-static int read_bundle(vt_buf *out, vt_intake *in, const vt_tile *t)
+/* Read the entry bundle t from log into out (reset first). */
+static int read_bundle(vt_buf *out, vt_storage *log, const vt_tile *t)
 {
 	char path[VT_TILE_PATH_MAX];
 	int err;
@@ -667,11 +697,11 @@ static int read_bundle(vt_buf *out, vt_intake *in, const vt_tile *t)
 	vt_buf_reset(out);
 	if ((err = vt_tile_path(path, sizeof(path), t)) < 0)
 		return err;
-	return vt_storage_get(in->log, out, path);
+	return vt_storage_get(log, out, path);
 }
 
 /*
- * Under pending_mu: look for entry among the durable entries beyond the
+ * Without pending_mu: look for entry among the durable entries beyond the
  * published size that the log's recovery rolls forward before it
  * integrates anything else (find_unpublished() and recover() in
  * src/tlog/log.c): the full bundle at size, else its widest partial,
@@ -681,7 +711,8 @@ static int read_bundle(vt_buf *out, vt_intake *in, const vt_tile *t)
  * 1 with *index its position, 0 when it is not there, VT_ECORRUPT for a
  * bundle recovery would refuse too.
  */
-static int find_beyond(uint64_t *index, vt_intake *in, uint64_t size, const vt_hash *entry)
+static int find_beyond(uint64_t *index, vt_storage *log, const char *dir, uint64_t size,
+		       const vt_hash *entry)
 {
 	struct beyond_ctx x = {.entry = entry, .at = size};
 	unsigned have = (unsigned)(size % VT_TILE_WIDTH), w = 0;
@@ -691,11 +722,11 @@ static int find_beyond(uint64_t *index, vt_intake *in, uint64_t size, const vt_h
 
 	vt_buf_init(&pub, VT_TILE_WIDTH * (2 + VT_ENTRY_MAX));
 	vt_buf_init(&b, VT_TILE_WIDTH * (2 + VT_ENTRY_MAX));
-	if (!in->log)
-		goto done; /* DIR has no log (log_size): nothing beyond */
+	if (!log)
+		goto done; /* DIR has no log (open_log): nothing beyond */
 	if (have > 0) {
 		t.width = have;
-		if ((err = read_bundle(&pub, in, &t)) < 0) {
+		if ((err = read_bundle(&pub, log, &t)) < 0) {
 			err = vt_error_wrap(err, "the published bundle %llu.p/%u",
 					    (unsigned long long)t.index, have);
 			goto done;
@@ -704,7 +735,7 @@ static int find_beyond(uint64_t *index, vt_intake *in, uint64_t size, const vt_h
 	for (;; t.index++, have = 0, vt_buf_reset(&pub)) {
 		for (w = VT_TILE_WIDTH; w > have; w--) {
 			t.width = w;
-			if ((err = read_bundle(&b, in, &t)) != VT_ENOTFOUND)
+			if ((err = read_bundle(&b, log, &t)) != VT_ENOTFOUND)
 				break;
 			vt_error_clear();
 			err = 0;
@@ -714,14 +745,14 @@ static int find_beyond(uint64_t *index, vt_intake *in, uint64_t size, const vt_h
 		if (b.len < pub.len || memcmp(b.ptr, pub.ptr, pub.len) != 0) {
 			err = vt_error_set(
 			    VT_ECORRUPT,
-			    "%s/log: bundle %llu.p/%u does not extend the published log", in->dir,
+			    "%s/log: bundle %llu.p/%u does not extend the published log", dir,
 			    (unsigned long long)t.index, w);
 			goto done;
 		}
 		x.skip = have;
 		if ((err = vt_bundle_parse(b.ptr, b.len, w, find_beyond_entry, &x)) != 0) {
 			if (err < 0)
-				err = vt_error_wrap(err, "%s/log: bundle %llu", in->dir,
+				err = vt_error_wrap(err, "%s/log: bundle %llu", dir,
 						    (unsigned long long)t.index);
 			goto done;
 		}
@@ -736,10 +767,90 @@ done:
 	return err;
 }
 
+/* Under pending_mu: sample has an upload of ours on its way (wait_settled waits for it). */
+static int mark_pending(vt_intake *in, const vt_hash *sample)
+{
+	if (in->npending == in->cappending) {
+		size_t cap = in->cappending ? 2 * in->cappending : 64;
+		vt_hash *p = realloc(in->pending, cap * sizeof(*p));
+		if (!p)
+			return vt_error_set(VT_ENOMEM, "out of memory");
+		in->pending = p;
+		in->cappending = cap;
+	}
+	in->pending[in->npending++] = *sample;
+	return 0;
+}
+
+/* Under pending_mu: undo mark_pending and wake the uploads waiting for it. */
+static void unmark_pending(vt_intake *in, const vt_hash *sample)
+{
+	for (size_t i = 0; i < in->npending; i++)
+		if (vt_hash_equal(&in->pending[i], sample)) {
+			in->pending[i] = in->pending[--in->npending];
+			break;
+		}
+	/* Waiters of other samples recheck and sleep again: settles are
+	 * rare next to the uploads that wait. */
+	pthread_cond_broadcast(&in->pending_cv);
+}
+
 /*
- * A sample with no published sighting and no upload of ours on its way:
- * settle its pending `sample` entry, left by a dead process or refused by
- * the log (see the top of the file). *is_new: whether this upload must log
+ * For tests only (tests/unit/test_intake.c): when set, settle_stale calls
+ * it with pending_mu released, before it reads the log, so that a test can
+ * hold a walk as long as it likes; a negative return stands for a failed
+ * read. NULL otherwise.
+ */
+int (*vt_intake__settle_hook)(const vt_hash *sample);
+
+/*
+ * Without pending_mu: look for the pending entry p in log, published from
+ * p->log_from on, then beyond the checkpoint (find_beyond). Returns 1 with
+ * *index its position and *beyond whether no checkpoint covers it yet, 0
+ * when it is in neither, or an error.
+ */
+static int find_pending(uint64_t *index, bool *beyond, vt_storage *log, const char *dir,
+			const vt_index_sample_pending *p)
+{
+	struct find_ctx x = {.entry = &p->entry, .index = 0};
+	vt_tlog_reader *r = NULL;
+	uint64_t size = 0;
+	int err, found = 0;
+
+	*index = 0;
+	*beyond = false;
+	if ((err = read_size(&size, log, dir)) < 0)
+		goto done;
+	if (p->log_from < size) {
+		if ((err = vt_tlog_reader_new(&r, size, fetch_log, log)) < 0)
+			goto done;
+		if ((found = vt_tlog_reader_walk(r, p->log_from, find_entry, &x)) < 0) {
+			err = found;
+			goto done;
+		}
+	}
+	if (found == 1) {
+		*index = x.index;
+		goto done;
+	}
+	if ((found = find_beyond(index, log, dir, size, &p->entry)) < 0) {
+		err = found;
+		goto done;
+	}
+	/* The log may have published it since its size was read. */
+	if (found == 1 && (err = read_size(&size, log, dir)) < 0)
+		goto done;
+	*beyond = found == 1 && *index >= size;
+done:
+	vt_tlog_reader_free(r);
+	return err < 0 ? err : found;
+}
+
+/*
+ * Under pending_mu, which it releases while it reads the log: a sample
+ * with no published sighting and no upload of ours on its way. Settle its
+ * pending `sample` entry, left by a dead process or refused by the log
+ * (see the top of the file). *is_new: whether this upload must log
  * `sample`; *kept: the entry is durable beyond the published checkpoint,
  * so this upload is a `sighting` and the row stays pending. The row is not
  * resolved with the position the entry will have: a sighting with a
@@ -747,14 +858,24 @@ done:
  * sighting makes later uploads sightings), which it is only once a signed
  * checkpoint covers it. A later settle, or vt_intake_recover at start,
  * resolves the row then, unless a sighting published after it drops it
- * first (vt_index_sighting_add).
+ * first (vt_index_sighting_add). Returns 1 when the sample had a row, 0
+ * when not, or an error.
+ *
+ * The walk may cover millions of entries when the row lingered (a first
+ * upload refused, the file uploaded again days later), so it runs
+ * unlocked: every other upload and settle goes on meanwhile. The sample
+ * is marked as on its way for that time, so that uploads of the same file
+ * wait in wait_settled and vt_intake_recover skips it, as for a first
+ * upload; the mark goes whatever the outcome. Only uploads of other files
+ * change the index or the log's size meanwhile, neither of which this
+ * decision rests on (the log only grows: an entry found stays found).
  */
 static int settle_stale(bool *is_new, bool *kept, vt_intake *in, const vt_hash *sample)
 {
 	vt_index_sample_pending p;
-	struct find_ctx x = {.index = 0};
-	vt_tlog_reader *r = NULL;
-	uint64_t size = 0, at = 0;
+	vt_storage *log = NULL;
+	uint64_t at = 0;
+	bool beyond = false;
 	int err, found = 0;
 
 	*is_new = true;
@@ -763,41 +884,39 @@ static int settle_stale(bool *is_new, bool *kept, vt_intake *in, const vt_hash *
 		vt_error_clear();
 		return 0; /* none: the first upload failed before it was to be logged */
 	}
-	if (err < 0 || (err = log_size(&size, in)) < 0)
+	if (err < 0 || (err = open_log(&log, in)) < 0 || (err = mark_pending(in, sample)) < 0)
 		goto done;
-	x.entry = &p.entry;
-	if (p.log_from < size) {
-		if ((err = vt_tlog_reader_new(&r, size, fetch_log, in->log)) < 0)
-			goto done;
-		if ((found = vt_tlog_reader_walk(r, p.log_from, find_entry, &x)) < 0) {
-			err = found;
-			goto done;
-		}
+	pthread_mutex_unlock(&in->pending_mu);
+	if (!vt_intake__settle_hook || (found = vt_intake__settle_hook(sample)) == 0)
+		found = find_pending(&at, &beyond, log, in->dir, &p);
+	pthread_mutex_lock(&in->pending_mu);
+	unmark_pending(in, sample);
+	if (found < 0) {
+		err = found;
+		goto done;
 	}
-	if (found != 1) {
-		if ((found = find_beyond(&at, in, size, &p.entry)) < 0) {
-			err = found;
-			goto done;
-		}
-		/* The log may have published it since its size was read. */
-		if (found == 1 && (err = log_size(&size, in)) < 0)
-			goto done;
-		if (found == 1 && at >= size) {
-			*is_new = false;
-			*kept = true;
-			goto done;
-		}
-		x.index = at;
+	if (found == 1 && beyond) {
+		*is_new = false;
+		*kept = true;
+		err = 1;
+		goto done;
 	}
 	if ((err = vt_index_sample_pending_resolve(in->idx, sample,
-						   found == 1 ? (int64_t)x.index : -1)) < 0)
+						   found == 1 ? (int64_t)at : -1)) < 0)
 		goto done;
 	*is_new = found != 1;
+	err = 1;
 done:
-	vt_tlog_reader_free(r);
 	return err;
 }
 
+/*
+ * Holds pending_mu between samples only: settle_stale releases it for each
+ * walk, so a recover running while uploads come in stalls none of them
+ * (serve calls it before it listens; it need not stay so). A sample
+ * settled by an upload between the listing and its turn has no row any
+ * more: counted in neither.
+ */
 int vt_intake_recover(vt_intake *in, size_t *found, size_t *dropped)
 {
 	vt_hash *v = NULL;
@@ -808,14 +927,16 @@ int vt_intake_recover(vt_intake *in, size_t *found, size_t *dropped)
 	pthread_mutex_lock(&in->pending_mu);
 	if ((err = vt_index_sample_pending_samples(&v, &n, in->idx)) < 0)
 		goto done;
-	for (size_t i = 0; i < n && err == 0; i++) {
+	for (size_t i = 0; i < n && err >= 0; i++) {
 		bool is_new, kept;
 		if (is_pending(in, &v[i]))
 			continue; /* an upload of ours is on its way */
 		/* One beyond the checkpoint stays pending: counted in neither. */
-		if ((err = settle_stale(&is_new, &kept, in, &v[i])) == 0 && !kept)
+		if ((err = settle_stale(&is_new, &kept, in, &v[i])) == 1 && !kept)
 			++*(is_new ? dropped : found);
 	}
+	if (err > 0)
+		err = 0;
 done:
 	pthread_mutex_unlock(&in->pending_mu);
 	free(v);
@@ -860,7 +981,9 @@ static int wait_settled(vt_intake *in, const vt_hash *sample)
  * `sample` entry, or outlive it if the log refused it. A `sample` entry
  * is recorded as pending, with the whole submission, before it is
  * returned. Under pending_mu, so that of concurrent first uploads exactly
- * one logs `sample`.
+ * one logs `sample`; settle_stale releases it while it walks the log,
+ * with the sample marked as on its way, so uploads of this file wait and
+ * others go on.
  */
 static int record(vt_intake_result *res, vt_intake *in, const vt_index_sample *s,
 		  const vt_intake_submission *sub, const char *tags, const vt_hash *customer)
@@ -880,6 +1003,9 @@ static int record(vt_intake_result *res, vt_intake *in, const vt_index_sample *s
 		if ((err = vt_index_sightings_list(in->idx, &s->sha256, NULL, count_published,
 						   &published)) < 0)
 			goto done;
+		/* No upload of ours has it on its way now (waited above), so
+		 * the mark settle_stale puts while it walks the log is its
+		 * only one. */
 		if (published == 0 && (err = settle_stale(&res->is_new, &kept, in, &s->sha256)) < 0)
 			goto done;
 	}
@@ -904,17 +1030,8 @@ static int record(vt_intake_result *res, vt_intake *in, const vt_index_sample *s
 		    (err = vt_sha256(&sp->entry, res->entry.ptr, res->entry.len)) < 0 ||
 		    (err = vt_index_sample_pending_put(in->idx, sp)) < 0)
 			goto done;
-		if (in->npending == in->cappending) {
-			size_t cap = in->cappending ? 2 * in->cappending : 64;
-			vt_hash *p = realloc(in->pending, cap * sizeof(*p));
-			if (!p) {
-				err = vt_error_set(VT_ENOMEM, "out of memory");
-				goto done;
-			}
-			in->pending = p;
-			in->cappending = cap;
-		}
-		in->pending[in->npending++] = s->sha256;
+		if ((err = mark_pending(in, &s->sha256)) < 0)
+			goto done;
 		res->pending = true;
 	}
 done:
@@ -928,14 +1045,7 @@ void vt_intake_settle(vt_intake *in, vt_intake_result *res)
 	if (!res->pending)
 		return;
 	pthread_mutex_lock(&in->pending_mu);
-	for (size_t i = 0; i < in->npending; i++)
-		if (vt_hash_equal(&in->pending[i], &res->d.sha256)) {
-			in->pending[i] = in->pending[--in->npending];
-			break;
-		}
-	/* Waiters of other samples recheck and sleep again: settles are
-	 * rare next to the uploads that wait. */
-	pthread_cond_broadcast(&in->pending_cv);
+	unmark_pending(in, &res->d.sha256);
 	pthread_mutex_unlock(&in->pending_mu);
 	res->pending = false;
 }
