@@ -75,6 +75,9 @@ typedef struct {
 	char source[VT_INDEX_SOURCE_MAX + 1]; /* detection that flagged it; may be "" */
 	int64_t time;			      /* 0: now */
 	int64_t log_index;		      /* its `sample` or `sighting` entry; -1: none */
+	/* SHA-256 of that entry: adding the sighting ends the sample's
+	 * pending `sample` entry only if it is that entry (all zero: any). */
+	vt_hash entry;
 } vt_index_sighting;
 
 /* One request for customer data, granted or refused. Plain value. */

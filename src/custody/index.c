@@ -288,7 +288,7 @@ static const char *const sql[ST_N] = {
 			" tenant = ?4, region = ?5, time = ?6, name = ?7, source = ?8, tags = ?9",
     [ST_SPENDING_GET] = "SELECT sample, entry, log_from, tenant, region, time, name, source, tags"
 			" FROM sample_pending WHERE sample = ?1",
-    [ST_SPENDING_DEL] = "DELETE FROM sample_pending WHERE sample = ?1",
+    [ST_SPENDING_DEL] = "DELETE FROM sample_pending WHERE sample = ?1 AND (?2 IS NULL OR entry = ?2)",
     [ST_SPENDING_ALL] = "SELECT sample FROM sample_pending ORDER BY sample",
 };
 
@@ -1005,8 +1005,11 @@ static int insert_sighting(int64_t *out_id, conn *c, const vt_index_sighting *v)
 	return err;
 }
 
-/* Drop the pending `sample` entry of sample on the writer (if any). */
-static int drop_sample_pending(conn *c, const vt_hash *sample)
+/*
+ * Drop the pending `sample` entry of sample on the writer (if any), only
+ * if its entry hashes to *entry when entry is not NULL.
+ */
+static int drop_sample_pending(conn *c, const vt_hash *sample, const vt_hash *entry)
 {
 	sqlite3_stmt *s = NULL;
 	int err;
@@ -1014,6 +1017,10 @@ static int drop_sample_pending(conn *c, const vt_hash *sample)
 	if ((err = stmt(&s, c, ST_SPENDING_DEL)) < 0)
 		return err;
 	sqlite3_bind_blob(s, 1, sample->b, VT_HASH_SIZE, SQLITE_STATIC);
+	if (entry)
+		sqlite3_bind_blob(s, 2, entry->b, VT_HASH_SIZE, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, 2);
 	err = step_done(c, s, "settle a pending sample entry");
 	release(s);
 	return err;
@@ -1021,7 +1028,11 @@ static int drop_sample_pending(conn *c, const vt_hash *sample)
 
 int vt_index_sighting_add(int64_t *out_id, vt_index *idx, const vt_index_sighting *v)
 {
+	static const vt_hash zero;
 	bool txn = v->log_index >= 0;
+	/* Another upload's sighting leaves a pending entry that may still be
+	 * published (intake.c keeps such a row) for its own settling. */
+	const vt_hash *own = vt_hash_equal(&v->entry, &zero) ? NULL : &v->entry;
 	int err;
 
 	if ((err = vt_token_check_tenant(v->tenant)) < 0 ||
@@ -1035,7 +1046,7 @@ int vt_index_sighting_add(int64_t *out_id, vt_index *idx, const vt_index_sightin
 	if (txn && (err = exec(idx->writer, "BEGIN IMMEDIATE", "record a sighting")) < 0)
 		goto done;
 	if ((err = insert_sighting(out_id, idx->writer, v)) == 0 && txn &&
-	    (err = drop_sample_pending(idx->writer, &v->sample)) == 0)
+	    (err = drop_sample_pending(idx->writer, &v->sample, own)) == 0)
 		err = exec(idx->writer, "COMMIT", "record a sighting");
 	if (err < 0 && txn)
 		sqlite3_exec(idx->writer->db, "ROLLBACK", NULL, NULL, NULL);
@@ -1908,7 +1919,7 @@ int vt_index_sample_pending_resolve(vt_index *idx, const vt_hash *sample, int64_
 		    (err = each_listed_tag(p.tags, idx->writer, sample)) < 0)
 			goto done;
 	}
-	if ((err = drop_sample_pending(idx->writer, sample)) < 0 ||
+	if ((err = drop_sample_pending(idx->writer, sample, NULL)) < 0 ||
 	    (err = exec(idx->writer, "COMMIT", "settle a pending sample entry")) < 0)
 		goto done;
 	began = false;

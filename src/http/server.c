@@ -689,7 +689,9 @@ static void record_sighting(request *rq)
 	snprintf(s.name, sizeof(s.name), "%s", submitted_name(rq));
 	snprintf(s.source, sizeof(s.source), "%s", vt_buf_cstr(&rq->source));
 	s.log_index = (int64_t)rq->index;
-	if (vt_index_sighting_add(NULL, vt_tokens_index(rq->srv->tokens), &s) < 0)
+	/* It ends a pending `sample` entry only if it is that entry. */
+	if (vt_sha256(&s.entry, rq->res.entry.ptr, rq->res.entry.len) < 0 ||
+	    vt_index_sighting_add(NULL, vt_tokens_index(rq->srv->tokens), &s) < 0)
 		fprintf(stderr, "vitrine: sighting of entry %llu not indexed: %s\n",
 			(unsigned long long)rq->index, vt_error_last());
 settle:

@@ -1193,6 +1193,53 @@ done:
 	rm_rf(d);
 }
 
+/*
+ * A published sighting ends the sample's pending `sample` entry only when
+ * it is that entry: another upload's sighting leaves it for its own
+ * settling (it may still be published: intake.c). Zero: any, as before.
+ */
+static void test_sighting_ends_own_pending(void)
+{
+	char d[64];
+	vt_index *idx = NULL;
+	vt_index_sample smp = sample_n(2), out;
+	vt_index_sample_pending p, p0;
+	vt_index_sighting v;
+	bool is_new;
+
+	CHECK(tmpdir(d) != NULL);
+	CHECK_OK(vt_index_open(&idx, d));
+	if (!idx)
+		return;
+	CHECK_OK(vt_index_sample_put(&out, &is_new, idx, &smp));
+	memset(&p, 0, sizeof(p));
+	p.sample = smp.sha256;
+	memset(p.entry.b, 0x11, VT_HASH_SIZE);
+	snprintf(p.tenant, sizeof(p.tenant), "acme");
+	snprintf(p.region, sizeof(p.region), "EU");
+	p0 = p;
+	CHECK_OK(vt_index_sample_pending_put(idx, &p));
+	memset(&v, 0, sizeof(v));
+	v.sample = smp.sha256;
+	snprintf(v.tenant, sizeof(v.tenant), "other");
+	snprintf(v.region, sizeof(v.region), "EU");
+	v.log_index = 5;
+	memset(v.entry.b, 0x22, VT_HASH_SIZE); /* another upload's entry */
+	CHECK_OK(vt_index_sighting_add(NULL, idx, &v));
+	CHECK_OK(vt_index_sample_pending_get(&p, idx, &smp.sha256));
+	v.log_index = 4;
+	memset(v.entry.b, 0x11, VT_HASH_SIZE); /* the pending entry itself */
+	CHECK_OK(vt_index_sighting_add(NULL, idx, &v));
+	CHECK_CODE(vt_index_sample_pending_get(&p, idx, &smp.sha256), VT_ENOTFOUND);
+	CHECK_OK(vt_index_sample_pending_put(idx, &p0));
+	memset(v.entry.b, 0, VT_HASH_SIZE); /* unknown: any */
+	v.log_index = 6;
+	CHECK_OK(vt_index_sighting_add(NULL, idx, &v));
+	CHECK_CODE(vt_index_sample_pending_get(&p, idx, &smp.sha256), VT_ENOTFOUND);
+	vt_index_close(idx);
+	rm_rf(d);
+}
+
 struct hits {
 	int n;
 	int idx[8];
@@ -1416,6 +1463,7 @@ int main(void)
 	RUN(test_analysis_queue);
 	RUN(test_analysis_pending);
 	RUN(test_migrate_v4);
+	RUN(test_sighting_ends_own_pending);
 	RUN(test_analysis_search);
 	return TEST_DONE();
 }
