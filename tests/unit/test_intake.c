@@ -5,6 +5,9 @@
 #include "vitrine/encoding.h"
 #include "vitrine/fsutil.h"
 #include "vitrine/intake.h"
+#include "vitrine/log.h"
+#include "vitrine/note.h"
+#include "vitrine/storage.h"
 #include "vitrine/vault.h"
 
 #include <dirent.h>
@@ -12,6 +15,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define BODY_LEN (5 * 1024 * 1024 + 123)
@@ -587,6 +591,346 @@ done:
 	site_close(idx, in);
 }
 
+/* ---- the log walk of a stale pending entry runs unlocked -------------- */
+
+/* intake.c's test hook: called by its log walk with pending_mu released. */
+extern int (*vt_intake__settle_hook)(const vt_hash *sample);
+
+/* Holds every walk until released; what the threads report, under mu. */
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int walks; /* hook calls */
+	bool release;
+	int fail; /* what the hook returns */
+} hold = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static int hold_walk(const vt_hash *sample)
+{
+	int fail;
+
+	(void)sample;
+	pthread_mutex_lock(&hold.mu);
+	hold.walks++;
+	pthread_cond_broadcast(&hold.cv);
+	while (!hold.release)
+		pthread_cond_wait(&hold.cv, &hold.mu);
+	fail = hold.fail;
+	pthread_mutex_unlock(&hold.mu);
+	return fail;
+}
+
+static void hold_reset(int fail)
+{
+	pthread_mutex_lock(&hold.mu);
+	hold.walks = 0;
+	hold.release = false;
+	hold.fail = fail;
+	pthread_mutex_unlock(&hold.mu);
+}
+
+static void hold_release(void)
+{
+	pthread_mutex_lock(&hold.mu);
+	hold.release = true;
+	pthread_cond_broadcast(&hold.cv);
+	pthread_mutex_unlock(&hold.mu);
+}
+
+/* Wait until *v (under hold.mu) reaches want, at most ms; whether it did. */
+static bool hold_until(const int *v, int want, unsigned ms)
+{
+	struct timespec until;
+	bool ok;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&hold.mu);
+	while (*v < want && pthread_cond_timedwait(&hold.cv, &hold.mu, &until) == 0)
+		;
+	ok = *v >= want;
+	pthread_mutex_unlock(&hold.mu);
+	return ok;
+}
+
+/* An upload on its own thread; settled at once when settle is set (a refused entry). */
+struct uploader {
+	pthread_t t;
+	vt_intake *in;
+	const char *text, *tenant;
+	bool settle;
+	vt_intake_result r;
+	int err;
+	int done; /* under hold.mu */
+};
+
+static void *uploader_main(void *arg)
+{
+	struct uploader *x = arg;
+
+	x->err = upload_text(&x->r, x->in, x->text, x->tenant);
+	if (x->settle)
+		vt_intake_settle(x->in, &x->r);
+	pthread_mutex_lock(&hold.mu);
+	x->done = 1;
+	pthread_cond_broadcast(&hold.cv);
+	pthread_mutex_unlock(&hold.mu);
+	return NULL;
+}
+
+static int uploader_start(struct uploader *x, vt_intake *in, const char *text, const char *tenant,
+			  bool settle)
+{
+	memset(x, 0, sizeof(*x));
+	x->in = in;
+	x->text = text;
+	x->tenant = tenant;
+	x->settle = settle;
+	return pthread_create(&x->t, NULL, uploader_main, x) == 0 ? 0 : VT_EIO;
+}
+
+/* Recover on its own thread. */
+struct recoverer {
+	pthread_t t;
+	vt_intake *in;
+	size_t found, dropped;
+	int err;
+};
+
+static void *recoverer_main(void *arg)
+{
+	struct recoverer *x = arg;
+	x->err = vt_intake_recover(x->in, &x->found, &x->dropped);
+	return NULL;
+}
+
+/* The site of site_open with a log of its own. */
+typedef struct {
+	vt_index *idx;
+	vt_intake *in;
+	vt_storage *st;
+	vt_log *log;
+	vt_note_signer *signer;
+} logged_site;
+
+static int logged_open(logged_site *s)
+{
+	int err;
+
+	memset(s, 0, sizeof(*s));
+	if ((err = site_open(&s->idx, &s->in)) < 0 ||
+	    (err = vt_note_signer_generate(&s->signer, "test.example/intake", VT_NOTE_ED25519)) <
+		0 ||
+	    (err = vt_storage_posix_open(&s->st, tmpdir, true)) < 0)
+		return err;
+	vt_intake_set_wait(s->in, 60000); /* longer than any hold below */
+	return vt_log_open(&s->log, s->st, s->signer, NULL);
+}
+
+static void logged_close(logged_site *s)
+{
+	vt_log_close(s->log);
+	if (s->st)
+		vt_storage_close(s->st);
+	vt_note_signer_free(s->signer);
+	site_close(s->idx, s->in);
+}
+
+/*
+ * A first upload of text whose `sample` entry the log published, after a
+ * few other entries, before the process died: the pending row stays, its
+ * sighting is not indexed and no upload has it on its way. *at: its index.
+ */
+static int stale_published(uint64_t *at, logged_site *s, const char *text)
+{
+	static const char *const filler[3] = {"filler 1\n", "filler 2\n", "filler 3\n"};
+	const void *e[3];
+	size_t len[3];
+	vt_intake_result r;
+	uint64_t first;
+	int err;
+
+	for (int i = 0; i < 3; i++) {
+		e[i] = filler[i];
+		len[i] = strlen(filler[i]);
+	}
+	if ((err = vt_log_append(s->log, &first, e, len, 3)) < 0 ||
+	    (err = upload_text(&r, s->in, text, "acme-eu")) < 0)
+		return err;
+	e[0] = r.entry.ptr;
+	len[0] = r.entry.len;
+	if ((err = vt_log_append(s->log, at, e, len, 1)) == 0 && !r.is_new)
+		err = vt_error_set(VT_EINVAL, "not a first upload");
+	vt_intake_result_dispose(&r);
+	if (err < 0)
+		return err;
+	/* The process dies: the mark in memory goes, the row stays. */
+	vt_intake_close(s->in);
+	s->in = NULL;
+	if ((err = vt_intake_open(&s->in, tmpdir, s->idx)) == 0)
+		vt_intake_set_wait(s->in, 60000);
+	return err;
+}
+
+/* How many sightings a sample has, and the last one's index and tenant. */
+struct last_seen {
+	size_t n;
+	int64_t log_index;
+	char tenant[VT_TENANT_MAX + 1];
+};
+
+static int count_sighting(const vt_index_sighting *v, void *payload)
+{
+	struct last_seen *x = payload;
+	x->n++;
+	x->log_index = v->log_index;
+	snprintf(x->tenant, sizeof(x->tenant), "%s", v->tenant);
+	return 0;
+}
+
+/*
+ * While an upload walks the log for its file's stale pending entry,
+ * uploads and settles of other files go on (the walk once held
+ * pending_mu: every record and both event-loop threads stalled for it);
+ * an upload of the same file waits, then is a sighting of the entry found.
+ */
+static void test_walk_unlocked(void)
+{
+	struct last_seen seen = {0};
+	vt_index_sample_pending p;
+	struct uploader a1, a2, b;
+	logged_site s;
+	uint64_t at = 0;
+	bool a1_started = false, a2_started = false, b_started = false;
+
+	CHECK_OK(logged_open(&s));
+	if (!s.log)
+		goto done;
+	CHECK_OK(stale_published(&at, &s, "stale file\n"));
+	CHECK(at == 3);
+	hold_reset(0);
+	vt_intake__settle_hook = hold_walk;
+	CHECK_OK(uploader_start(&a1, s.in, "stale file\n", "other-eu", false));
+	a1_started = true;
+	CHECK(hold_until(&hold.walks, 1, 10000));
+	/* Another file, uploaded and settled while the walk is held. */
+	CHECK_OK(uploader_start(&b, s.in, "another file\n", "other-eu", true));
+	b_started = true;
+	CHECK(hold_until(&b.done, 1, 10000));
+	/* The same file waits for the walk. */
+	CHECK_OK(uploader_start(&a2, s.in, "stale file\n", "third-eu", false));
+	a2_started = true;
+	CHECK(!hold_until(&a2.done, 1, 200));
+done:
+	hold_release(); /* whatever failed: no thread stays held */
+	if (a1_started)
+		pthread_join(a1.t, NULL);
+	if (b_started)
+		pthread_join(b.t, NULL);
+	if (a2_started)
+		pthread_join(a2.t, NULL);
+	vt_intake__settle_hook = NULL;
+	if (b_started) {
+		CHECK_OK(b.err);
+		CHECK(b.r.is_new && !b.r.pending && is_sample_entry(&b.r));
+		vt_intake_result_dispose(&b.r);
+	}
+	if (a1_started && a2_started) {
+		/* Found at 3: the first upload's sighting indexed, both sightings. */
+		CHECK_OK(a1.err);
+		CHECK(!a1.r.is_new && !a1.r.pending && !is_sample_entry(&a1.r));
+		CHECK_OK(a2.err);
+		CHECK(!a2.r.is_new && !a2.r.pending && !is_sample_entry(&a2.r));
+		/* The second decided from that sighting, without a walk. */
+		CHECK(hold.walks == 1);
+		CHECK_OK(
+		    vt_index_sightings_list(s.idx, &a1.r.d.sha256, NULL, count_sighting, &seen));
+		CHECK(seen.n == 1 && seen.log_index == 3 && strcmp(seen.tenant, "acme-eu") == 0);
+		CHECK_CODE(vt_index_sample_pending_get(&p, s.idx, &a1.r.d.sha256), VT_ENOTFOUND);
+		vt_intake_result_dispose(&a1.r);
+		vt_intake_result_dispose(&a2.r);
+	}
+	logged_close(&s);
+}
+
+/* A walk that fails drops its mark: the next upload of the file does not wait. */
+static void test_walk_fails(void)
+{
+	vt_index_sample_pending p;
+	vt_intake_result r;
+	logged_site s;
+	uint64_t at = 0;
+
+	CHECK_OK(logged_open(&s));
+	if (!s.log)
+		goto done;
+	CHECK_OK(stale_published(&at, &s, "stale file\n"));
+	hold_reset(VT_EIO);
+	hold_release();
+	vt_intake__settle_hook = hold_walk;
+	CHECK_CODE(upload_text(&r, s.in, "stale file\n", "other-eu"), VT_EIO);
+	CHECK(!r.pending);
+	vt_intake_result_dispose(&r);
+	vt_intake__settle_hook = NULL;
+	/* The row is as it was. */
+	CHECK_OK(vt_index_sample_pending_get(&p, s.idx, &r.d.sha256));
+	CHECK(strcmp(p.tenant, "acme-eu") == 0);
+	vt_intake_set_wait(s.in, 50);
+	CHECK_OK(upload_text(&r, s.in, "stale file\n", "other-eu"));
+	CHECK(!r.is_new && !r.pending && !is_sample_entry(&r));
+	vt_intake_result_dispose(&r);
+	CHECK_CODE(vt_index_sample_pending_get(&p, s.idx, &r.d.sha256), VT_ENOTFOUND);
+done:
+	vt_intake__settle_hook = NULL;
+	logged_close(&s);
+}
+
+/* vt_intake_recover walks unlocked too: uploads of other files go on meanwhile. */
+static void test_recover_unlocked(void)
+{
+	struct recoverer rc = {0};
+	struct uploader b;
+	logged_site s;
+	uint64_t at = 0;
+	bool rc_started = false, b_started = false;
+
+	CHECK_OK(logged_open(&s));
+	if (!s.log)
+		goto done;
+	CHECK_OK(stale_published(&at, &s, "stale file\n"));
+	hold_reset(0);
+	vt_intake__settle_hook = hold_walk;
+	rc.in = s.in;
+	CHECK(pthread_create(&rc.t, NULL, recoverer_main, &rc) == 0);
+	rc_started = true;
+	CHECK(hold_until(&hold.walks, 1, 10000));
+	CHECK_OK(uploader_start(&b, s.in, "another file\n", "other-eu", true));
+	b_started = true;
+	CHECK(hold_until(&b.done, 1, 10000));
+done:
+	hold_release();
+	if (rc_started)
+		pthread_join(rc.t, NULL);
+	if (b_started)
+		pthread_join(b.t, NULL);
+	vt_intake__settle_hook = NULL;
+	if (rc_started) {
+		CHECK_OK(rc.err);
+		CHECK(rc.found == 1 && rc.dropped == 0);
+	}
+	if (b_started) {
+		CHECK_OK(b.err);
+		CHECK(b.r.is_new);
+		vt_intake_result_dispose(&b.r);
+	}
+	logged_close(&s);
+}
+
 int main(void)
 {
 	RUN(test_customer);
@@ -599,5 +943,8 @@ int main(void)
 	RUN(test_wait_published);
 	RUN(test_wait_timeout);
 	RUN(test_upload_tags);
+	RUN(test_walk_unlocked);
+	RUN(test_walk_fails);
+	RUN(test_recover_unlocked);
 	return TEST_DONE();
 }
