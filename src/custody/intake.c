@@ -857,9 +857,9 @@ done:
  * log_index stands for a published entry (its receipt is served, a
  * sighting makes later uploads sightings), which it is only once a signed
  * checkpoint covers it. A later settle, or vt_intake_recover at start,
- * resolves the row then, unless a sighting published after it drops it
- * first (vt_index_sighting_add). Returns 1 when the sample had a row, 0
- * when not, or an error.
+ * resolves the row then; another upload's published sighting leaves it
+ * (vt_index_sighting_add ends a row only with its own entry). Returns 1
+ * when the sample had a row, 0 when not, or an error.
  *
  * The walk may cover millions of entries when the row lingered (a first
  * upload refused, the file uploaded again days later), so it runs
