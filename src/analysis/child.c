@@ -355,23 +355,22 @@ static int spawn(vt_analysis_sandbox *sb, const vt_analysis_sandbox_options *o,
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
 	sigset_t none, all;
-	int sv[2] = {-1, -1}, rules_fd = -1, child_sock = -1, err = 0, rc;
-	bool own_rules_fd = false;
+	/* borrowed: the rules' own descriptor; rules_fd: our dup of it. */
+	int sv[2] = {-1, -1}, borrowed = -1, rules_fd = -1, child_sock = -1, err = 0, rc;
 	char ppid[24], limits[128], flags[24], mem[24], deadline[24];
 	const char *exe = o->exe ? o->exe : "/proc/self/exe";
 	char *argv[20], *env[CHILD_ENV_MAX + 1] = {NULL};
 	int argc = 0;
 	bool fa_ok = false, at_ok = false;
 
-	if (sb->rules != NULL && (err = vt_analysis__rules_fd(&rules_fd, sb->rules)) < 0)
+	if (sb->rules != NULL && (err = vt_analysis__rules_fd(&borrowed, sb->rules)) < 0)
 		goto done;
-	own_rules_fd = rules_fd >= 0; /* from here on a dup of the borrowed one */
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		err = vt_error_sys(VT_EIO, errno, "socketpair");
 		goto done;
 	}
 	/* dup2 to 3 and 4 must not overwrite a source: move both above them. */
-	if ((rules_fd >= 0 && (rules_fd = fcntl(rules_fd, F_DUPFD_CLOEXEC, 10)) < 0) ||
+	if ((borrowed >= 0 && (rules_fd = fcntl(borrowed, F_DUPFD_CLOEXEC, 10)) < 0) ||
 	    (child_sock = fcntl(sv[1], F_DUPFD_CLOEXEC, 10)) < 0) {
 		err = vt_error_sys(VT_EIO, errno, "fcntl F_DUPFD");
 		goto done;
@@ -441,7 +440,7 @@ done:
 		close(sv[1]);
 	if (child_sock >= 0)
 		close(child_sock);
-	if (own_rules_fd && rules_fd >= 0)
+	if (rules_fd >= 0)
 		close(rules_fd);
 	return err;
 }
