@@ -73,6 +73,12 @@ static inline int vt_storage_get(vt_storage *s, vt_buf *out, const char *path)
 	return s->ops->get(s, out, path);
 }
 
+/* vt_storage_get as a vt_fetch_fn (reader.h): payload is the storage. */
+static inline int vt_storage_fetch(vt_buf *out, const char *path, void *storage)
+{
+	return vt_storage_get(storage, out, path);
+}
+
 static inline int vt_storage_put(vt_storage *s, const char *path, const void *data, size_t len)
 {
 	return s->ops->put(s, path, data, len);

@@ -53,6 +53,7 @@
 #include <unistd.h>
 
 #include "analysis_int.h"
+#include "vitrine/encoding.h"
 #include "vitrine/error.h"
 
 #define CHILD_SOCK_FD	    3
@@ -82,19 +83,6 @@ struct vt_analysis_sandbox {
 	vt_analysis_rules *rules; /* what the child was started with (a reference) */
 	char digest[65];	  /* its digest, "" without rules */
 };
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 static int64_t now_ms(void)
 {
@@ -257,7 +245,7 @@ static int read_frame(char *kind, vt_buf *payload, vt_analysis_sandbox *sb, int6
 		goto done;
 	}
 	if (r == 0) {
-		len = get32(hdr + 4);
+		len = vt_get_be32(hdr + 4);
 		if (len > VT_ANALYSIS_RESULT_JSON_MAX) {
 			reap(sb, 0, NULL, NULL, 0);
 			err = vt_error_set(VT_EIO,
@@ -762,7 +750,7 @@ static int send_frame(int sock, char kind, const void *p, size_t len)
 	struct msghdr msg = {0};
 	size_t left = sizeof(hdr) + len;
 
-	put32(hdr + 4, (uint32_t)len);
+	vt_put_be32(hdr + 4, (uint32_t)len);
 	msg.msg_iov = iov;
 	msg.msg_iovlen = 2;
 	while (left > 0) {

@@ -787,11 +787,6 @@ static int match_entry(uint64_t index, const uint8_t *entry, size_t len, void *p
 	return 0;
 }
 
-static int fetch_storage(vt_buf *out, const char *path, void *payload)
-{
-	return vt_storage_get(payload, out, path);
-}
-
 /*
  * A run that died between logging a batch and storing it left pending
  * rows. The log is open, so what the dead run made durable is rolled
@@ -814,7 +809,7 @@ static int reconcile(vt_analysis_service *s)
 	vt_log_stats(s->log, &ls);
 	if (x.from < ls.size) {
 		if ((err = vt_storage_posix_open(&st, s->dir, false)) < 0 ||
-		    (err = vt_tlog_reader_new(&r, ls.size, fetch_storage, st)) < 0 ||
+		    (err = vt_tlog_reader_new(&r, ls.size, vt_storage_fetch, st)) < 0 ||
 		    (err = vt_tlog_reader_walk(r, x.from, match_entry, &x)) != 0)
 			goto done;
 	}

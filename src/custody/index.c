@@ -1026,6 +1026,19 @@ static int drop_sample_pending(conn *c, const vt_hash *sample, const vt_hash *en
 	return err;
 }
 
+/* The checks a sighting and a pending submission share. */
+static int check_submission(const char *tenant, const char *region, size_t region_cap,
+			    const char *name, const char *source)
+{
+	int err;
+
+	if ((err = vt_token_check_tenant(tenant)) < 0 ||
+	    (err = vt_policy_check_region(region, strnlen(region, region_cap))) < 0 ||
+	    (err = check_text("file name", name, VT_INDEX_NAME_MAX, false)) < 0)
+		return err;
+	return check_text("source", source, VT_INDEX_SOURCE_MAX, false);
+}
+
 int vt_index_sighting_add(int64_t *out_id, vt_index *idx, const vt_index_sighting *v)
 {
 	static const vt_hash zero;
@@ -1035,10 +1048,8 @@ int vt_index_sighting_add(int64_t *out_id, vt_index *idx, const vt_index_sightin
 	const vt_hash *own = vt_hash_equal(&v->entry, &zero) ? NULL : &v->entry;
 	int err;
 
-	if ((err = vt_token_check_tenant(v->tenant)) < 0 ||
-	    (err = vt_policy_check_region(v->region, strnlen(v->region, sizeof(v->region)))) < 0 ||
-	    (err = check_text("file name", v->name, VT_INDEX_NAME_MAX, false)) < 0 ||
-	    (err = check_text("source", v->source, VT_INDEX_SOURCE_MAX, false)) < 0)
+	err = check_submission(v->tenant, v->region, sizeof(v->region), v->name, v->source);
+	if (err < 0)
 		return err;
 	pthread_mutex_lock(&idx->wmu);
 	/* A published submission and the end of the sample's pending entry
@@ -1791,10 +1802,8 @@ int vt_index_sample_pending_put(vt_index *idx, const vt_index_sample_pending *p)
 	sqlite3_stmt *s = NULL;
 	int err;
 
-	if ((err = vt_token_check_tenant(p->tenant)) < 0 ||
-	    (err = vt_policy_check_region(p->region, strnlen(p->region, sizeof(p->region)))) < 0 ||
-	    (err = check_text("file name", p->name, VT_INDEX_NAME_MAX, false)) < 0 ||
-	    (err = check_text("source", p->source, VT_INDEX_SOURCE_MAX, false)) < 0 ||
+	if ((err = check_submission(p->tenant, p->region, sizeof(p->region), p->name,
+				    p->source)) < 0 ||
 	    (err = check_text("tags", p->tags, VT_INDEX_TAGS_MAX, false)) < 0 ||
 	    (err = each_listed_tag(p->tags, NULL, NULL)) < 0)
 		return err;

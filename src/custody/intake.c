@@ -640,11 +640,6 @@ static int log_size(uint64_t *out, vt_intake *in)
 	return read_size(out, log, in->dir);
 }
 
-static int fetch_log(vt_buf *out, const char *path, void *payload)
-{
-	return vt_storage_get(payload, out, path);
-}
-
 struct find_ctx {
 	const vt_hash *entry;
 	uint64_t index;
@@ -822,7 +817,7 @@ static int find_pending(uint64_t *index, bool *beyond, vt_storage *log, const ch
 	if ((err = read_size(&size, log, dir)) < 0)
 		goto done;
 	if (p->log_from < size) {
-		if ((err = vt_tlog_reader_new(&r, size, fetch_log, log)) < 0)
+		if ((err = vt_tlog_reader_new(&r, size, vt_storage_fetch, log)) < 0)
 			goto done;
 		if ((found = vt_tlog_reader_walk(r, p->log_from, find_entry, &x)) < 0) {
 			err = found;

@@ -101,11 +101,6 @@ unsigned vt_http_status_of(int err)
 
 /* ---- reads ------------------------------------------------------------ */
 
-static int fetch_storage(vt_buf *out, const char *path, void *payload)
-{
-	return vt_storage_get(payload, out, path);
-}
-
 /*
  * Each event-loop thread keeps one tile reader: tiles are immutable, so
  * its cache stays valid across requests, and the answers to one group's
@@ -135,7 +130,7 @@ static int thread_reader(vt_tlog_reader **out, vt_storage *st, uint64_t size)
 		r = NULL;
 	}
 	if (!r) {
-		if ((err = vt_tlog_reader_new(&r, size, fetch_storage, st)) < 0)
+		if ((err = vt_tlog_reader_new(&r, size, vt_storage_fetch, st)) < 0)
 			return err;
 		pthread_setspecific(reader_key, r);
 	}

@@ -680,6 +680,12 @@ static void integrate_group(vt_log *log, bool after_failure)
 	queue_clear(w);
 }
 
+/* Waiters of a failed commit wait, and the committer is idle: recover. */
+static bool held_ready(const vt_log *log)
+{
+	return log->held.nw > 0 && !log->committing && !log->slot_full;
+}
+
 static void *sequencer(void *arg)
 {
 	vt_log *log = arg;
@@ -688,14 +694,13 @@ static void *sequencer(void *arg)
 	for (;;) {
 		/* Recovery after a failure waits until the committer is idle;
 		 * with waiters held by a failed commit it runs at once, new
-		 * entries or not. */
-		/* Closing, it stays until the last commit ended: a failed
-		 * one leaves waiters that only it can answer. */
-		while (!(log->held.nw > 0 && !log->committing && !log->slot_full) &&
+		 * entries or not. Closing, the sequencer stays until the last
+		 * commit ended: a failed one leaves waiters only it answers. */
+		while (!held_ready(log) &&
 		       (log->slot_full || (log->failed && log->committing) ||
 			(log->q.count == 0 && (!log->closing || log->committing))))
 			pthread_cond_wait(&log->cv_work, &log->mu);
-		if (log->held.nw > 0 && !log->committing && !log->slot_full) {
+		if (held_ready(log)) {
 			recover_after_failure(log);
 			continue;
 		}
@@ -787,7 +792,6 @@ static void *committer(void *arg)
 			swap_waiters(&log->held.w, &log->held.nw, &log->held.capw, &g->w, &g->nw,
 				     &g->capw);
 			log->held.first = g->first;
-			log->held.count = g->count;
 			log->held_err = err;
 			snprintf(log->held_why, sizeof(log->held_why), "%s", vt_error_last());
 		} else {

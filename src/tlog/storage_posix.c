@@ -115,16 +115,17 @@ static void tmp_name(char *out, size_t cap, const obj *o)
 	snprintf(out, cap, "%lu", o->seq);
 }
 
-/* Free a staged object: close its file, remove its staging name. */
-static void obj_free(posix_storage *p, obj *o)
+/*
+ * Free a staged object: close its file, remove its staging name. Returns
+ * whether it held a descriptor, for the caller to count off p->nfds.
+ */
+static bool obj_free(posix_storage *p, obj *o)
 {
 	char tmp[32];
-	if (o->fd >= 0) {
+	bool had_fd = o->fd >= 0;
+
+	if (had_fd)
 		close(o->fd);
-		pthread_mutex_lock(&p->mu);
-		p->nfds--;
-		pthread_mutex_unlock(&p->mu);
-	}
 	if (o->named && p->stagefd >= 0) {
 		tmp_name(tmp, sizeof(tmp), o);
 		unlinkat(p->stagefd, tmp, 0);
@@ -132,14 +133,23 @@ static void obj_free(posix_storage *p, obj *o)
 	free(o->data);
 	free(o->path);
 	free(o);
+	return had_fd;
 }
 
+/* Free a list of staged objects; one lock for the descriptors it held. */
 static void free_list(posix_storage *p, obj *o)
 {
+	size_t closed = 0;
+
 	while (o) {
 		obj *next = o->next;
-		obj_free(p, o);
+		closed += obj_free(p, o);
 		o = next;
+	}
+	if (closed) {
+		pthread_mutex_lock(&p->mu);
+		p->nfds -= closed;
+		pthread_mutex_unlock(&p->mu);
 	}
 }
 
@@ -266,18 +276,18 @@ static int p_put(vt_storage *s, const char *path, const void *data, size_t len)
 {
 	posix_storage *p = (posix_storage *)s;
 	obj *o;
-	int err = 0;
 
 	if (!p->writer)
 		return vt_error_set(VT_EDENIED, "storage is open read-only");
 	if (strstr(path, "..") || path[0] == '/' || path[0] == '\0')
 		return vt_error_set(VT_EINVAL, "invalid object path %s", path);
-	if ((o = calloc(1, sizeof(*o))) == NULL || (o->path = strdup(path)) == NULL ||
-	    (len && (o->data = malloc(len)) == NULL)) {
-		err = vt_error_set(VT_ENOMEM, "out of memory");
-		goto done;
-	}
+	if ((o = calloc(1, sizeof(*o))) == NULL)
+		return vt_error_set(VT_ENOMEM, "out of memory");
 	o->fd = -1;
+	if ((o->path = strdup(path)) == NULL || (len && (o->data = malloc(len)) == NULL)) {
+		obj_free(p, o);
+		return vt_error_set(VT_ENOMEM, "out of memory");
+	}
 	o->len = len;
 	if (len)
 		memcpy(o->data, data, len);
@@ -301,14 +311,7 @@ static int p_put(vt_storage *s, const char *path, const void *data, size_t len)
 	p->pending++;
 	pthread_cond_signal(&p->cv_job);
 	pthread_mutex_unlock(&p->mu);
-	o = NULL;
-done:
-	if (o) {
-		free(o->path);
-		free(o->data);
-		free(o);
-	}
-	return err;
+	return 0;
 }
 
 static int p_seal(vt_storage *s, uint64_t *batch)
