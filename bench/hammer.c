@@ -35,6 +35,7 @@
 #define CURL_DISABLE_TYPECHECK 1
 #include <curl/curl.h>
 #include <errno.h>
+#include <ftw.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -59,6 +60,7 @@ static const char usage[] =
     "       vt_hammer --url URL --vkey FILE --check RECORD [--checkpoints FILE]\n"
     "       vt_hammer --url URL --token-file FILE --intake N [--file-size B] [--clients C]\n"
     "       vt_hammer --seal-bound --intake N [--file-size B] [--dir DIR]\n"
+    "       vt_hammer --store-bound --intake N [--file-size B] [--clients C] --dir DIR\n"
     "\n"
     "Load a vitrine log server with concurrent appends and reads, verifying\n"
     "every proof it gets; or check that recorded entries are in the log.\n"
@@ -85,8 +87,12 @@ static const char usage[] =
     "  --clients C          concurrent upload connections (default 32)\n"
     "  --seal-bound         no server: time the intake's per-byte work (hashes and\n"
     "                       vault sealing) on --intake files in one thread\n"
-    "  --dir DIR            where --seal-bound makes its scratch vault (default\n"
-    "                       /dev/shm)\n"
+    "  --store-bound        no server: store --intake files durably in a scratch\n"
+    "                       vault (the intake's vault writer: fsync, link, fsync\n"
+    "                       of the directory) from --clients threads, nothing else\n"
+    "  --dir DIR            where --seal-bound and --store-bound make their scratch\n"
+    "                       vault (default /dev/shm; give the server's filesystem\n"
+    "                       to --store-bound)\n"
     "\n"
     "The last line of a run is \"summary key=value ...\" for scripts. Exit status:\n"
     "0, 1 when a proof failed or checkpoints were inconsistent, 2 for bad usage.\n";
@@ -98,7 +104,7 @@ typedef struct {
 	uint64_t read_rate; /* requests/s of all readers together; 0: no limit */
 	uint64_t intake; /* files to upload (0: the log modes) */
 	size_t file_size;
-	bool seal_bound;
+	bool seal_bound, store_bound;
 	double duration;
 	uint64_t count;
 	size_t entry_size;
@@ -1494,6 +1500,139 @@ done:
 	return err;
 }
 
+/* ---- --store-bound: the vault's durable store alone ----------------------- */
+
+/*
+ * What the intake's vault does to keep each file, without HTTP, hashes
+ * for the API, index or log: vt_vault_writer_new, _write and _finish
+ * (the object sealed into a temporary file, fsync, linked under its
+ * name, fsync of its directory) from --clients threads at once, each
+ * storing its share of --intake distinct files, in a scratch vault under
+ * --dir. Run it on the filesystem the server keeps its vault on: its
+ * files/s is what the intake could reach if everything else were free.
+ */
+typedef struct {
+	vt_vault *v;
+	const uint8_t *base;
+	size_t size;
+	uint64_t first, count;
+	int err;
+	char msg[256];
+} store_job;
+
+static void *store_thread(void *arg)
+{
+	store_job *j = arg;
+	vt_vault_writer *w = NULL;
+	uint8_t *data = malloc(j->size);
+	vt_hash id;
+	int err = 0;
+
+	if (data == NULL) {
+		err = vt_error_set(VT_ENOMEM, "out of memory");
+		goto done;
+	}
+	memcpy(data, j->base, j->size);
+	for (uint64_t i = 0; i < j->count && err == 0; i++) {
+		vt_put_be64(data, j->first + i); /* distinct files: distinct objects */
+		if ((err = vt_vault_writer_new(&w, j->v, "BENCH")) < 0 ||
+		    (err = vt_vault_writer_write(w, data, j->size)) < 0)
+			break;
+		err = vt_vault_writer_finish(&id, NULL, w); /* frees w */
+		w = NULL;
+	}
+done:
+	vt_vault_writer_abort(w);
+	free(data);
+	if ((j->err = err) < 0)
+		snprintf(j->msg, sizeof(j->msg), "%s", vt_error_last());
+	return NULL;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path) < 0 ? -1 : 0;
+}
+
+static int run_store_bound(hammer *h)
+{
+	unsigned nthreads = h->o.clients;
+	char dir[4200];
+	uint8_t *base = NULL;
+	store_job *jobs = NULL;
+	pthread_t *tids = NULL;
+	vt_vault *v = NULL;
+	uint64_t files = h->o.intake, t0;
+	unsigned started = 0;
+	double secs, cpu0, cpu_us, mbs;
+	bool made = false;
+	int err = 0;
+
+	if (nthreads > files)
+		nthreads = (unsigned)files;
+	snprintf(dir, sizeof(dir), "%s/vt-hammer-store-XXXXXX", h->o.dir);
+	if ((base = malloc(h->o.file_size)) == NULL ||
+	    (jobs = calloc(nthreads, sizeof(*jobs))) == NULL ||
+	    (tids = calloc(nthreads, sizeof(*tids))) == NULL) {
+		err = vt_error_set(VT_ENOMEM, "out of memory");
+		goto done;
+	}
+	for (size_t i = 0; i < h->o.file_size; i += 256)
+		getrandom(base + i, h->o.file_size - i < 256 ? h->o.file_size - i : 256, 0);
+	if (mkdtemp(dir) == NULL) {
+		err = vt_error_sys(VT_EIO, errno, "cannot make a directory under %s", h->o.dir);
+		goto done;
+	}
+	made = true;
+	if ((err = vt_vault_init(dir)) < 0 || (err = vt_vault_open(&v, dir)) < 0)
+		goto done;
+	printf("vt_hammer: durable store of %llu files of %zu bytes from %u threads, vault in "
+	       "%s\n",
+	       (unsigned long long)files, h->o.file_size, nthreads, h->o.dir);
+	fflush(stdout);
+	cpu0 = self_cpu();
+	t0 = now_ns();
+	for (unsigned i = 0; i < nthreads; i++) {
+		jobs[i] = (store_job){.v = v,
+				      .base = base,
+				      .size = h->o.file_size,
+				      .first = files * i / nthreads,
+				      .count = files * (i + 1) / nthreads - files * i / nthreads};
+		if (pthread_create(&tids[i], NULL, store_thread, &jobs[i]) != 0) {
+			err = vt_error_set(VT_EIO, "cannot start a thread");
+			break;
+		}
+		started++;
+	}
+	for (unsigned i = 0; i < started; i++) {
+		pthread_join(tids[i], NULL);
+		if (jobs[i].err < 0 && err == 0)
+			err = vt_error_set(jobs[i].err, "%s", jobs[i].msg);
+	}
+	if (err < 0)
+		goto done;
+	secs = (double)(now_ns() - t0) / 1e9;
+	cpu_us = 1e6 * (self_cpu() - cpu0) / (double)files;
+	mbs = (double)files * (double)h->o.file_size / 1e6 / secs;
+	printf("  %-56s %8.1f MB/s %9.0f files/s\n",
+	       "store (vault writer: seal, fsync, link, fsync of dir)", mbs, (double)files / secs);
+	printf("  cpu:  %.1f us per file (user + system, all threads)\n", cpu_us);
+	printf("summary store_files_per_s=%.1f store_mb_per_s=%.1f store_cpu_us=%.1f\n",
+	       (double)files / secs, mbs, cpu_us);
+	fflush(stdout);
+done:
+	vt_vault_close(v);
+	if (made)
+		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(tids);
+	free(jobs);
+	free(base);
+	return err;
+}
+
 /* ---- --check ------------------------------------------------------------ */
 
 typedef struct {
@@ -1758,6 +1897,7 @@ static int parse_args(options *o, int argc, char **argv)
 	    {"file-size", required_argument, 0, 'F'},
 	    {"clients", required_argument, 0, 'L'},
 	    {"seal-bound", no_argument, 0, 'B'},
+	    {"store-bound", no_argument, 0, 'S'},
 	    {"dir", required_argument, 0, 'D'},
 	    {"help", no_argument, 0, 'h'},
 	    {0, 0, 0, 0},
@@ -1785,6 +1925,7 @@ static int parse_args(options *o, int argc, char **argv)
 		case 'c': o->check = optarg; break;
 		case 'D': o->dir = optarg; break;
 		case 'B': o->seal_bound = true; break;
+		case 'S': o->store_bound = true; break;
 		case 'I':
 			if (parse_u64_opt(&o->intake, optarg, "--intake", 1, UINT64_MAX / 2) < 0)
 				return 2;
@@ -1841,13 +1982,17 @@ static int parse_args(options *o, int argc, char **argv)
 		default: fputs(usage, stderr); return 2;
 		}
 	}
-	if (optind == argc && o->seal_bound && o->intake)
+	if (o->seal_bound && o->store_bound) {
+		fprintf(stderr, "vt_hammer: give --seal-bound or --store-bound, not both\n");
+		return 2;
+	}
+	if (optind == argc && (o->seal_bound || o->store_bound) && o->intake)
 		return 0;
-	if (optind == argc && o->intake && !o->seal_bound && o->url && o->token_file)
+	if (optind == argc && o->intake && o->url && o->token_file)
 		return 0;
-	if (o->seal_bound || o->intake) {
+	if (o->seal_bound || o->store_bound || o->intake) {
 		fprintf(stderr, "vt_hammer: --intake N wants --url and --token-file, or "
-				"--seal-bound\n");
+				"--seal-bound or --store-bound\n");
 		return 2;
 	}
 	if (optind != argc || !o->url || !o->vkey_file || (!o->check && !o->token_file)) {
@@ -1875,9 +2020,11 @@ int main(int argc, char **argv)
 	pthread_mutex_init(&h.mu, NULL);
 	vt_buf_init(&h.largest, 1 << 20);
 	rc = 1;
-	if (h.o.seal_bound || h.o.intake) {
+	if (h.o.seal_bound || h.o.store_bound || h.o.intake) {
 		if (h.o.seal_bound) {
 			err = run_bound(&h);
+		} else if (h.o.store_bound) {
+			err = run_store_bound(&h);
 		} else if ((err = load_line(token, sizeof(token), h.o.token_file)) == 0) {
 			snprintf(h.token_hdr, sizeof(h.token_hdr), "Authorization: Bearer %s",
 				 token);

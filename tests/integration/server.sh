@@ -93,6 +93,19 @@ expect_ok "every acknowledged entry is at its index (vt_hammer --check)" \
 expect_ok "fsck --url" $V log fsck --url "$URL" --vkey "$D/log.vkey"
 grep_ok "fsck checked every entry" "^ok: [0-9]+ entries" "$T/last.out"
 
+say "vt_hammer --store-bound: the vault's durable store alone"
+mkdir "$T/store"
+expect_ok "--store-bound stores 64 files from 4 threads" \
+	"$HAMMER" --store-bound --intake 64 --file-size 4096 --clients 4 --dir "$T/store"
+STORED=$(summary_field "$T/last.out" store_files_per_s)
+[ -n "$STORED" ] && [ "${STORED%.*}" -gt 0 ] || fail "--store-bound printed no files/s"
+[ -z "$(ls -A "$T/store")" ] || fail "--store-bound left $(ls -A "$T/store") behind"
+ok "--store-bound: $STORED files/s, its scratch vault removed"
+expect_error "--seal-bound with --store-bound" "not both" \
+	"$HAMMER" --seal-bound --store-bound --intake 1
+expect_error "--store-bound into a directory that is not there" "cannot make a directory" \
+	"$HAMMER" --store-bound --intake 1 --dir "$T/nowhere"
+
 say "writes: the bad-input matrix"
 expect_status "POST /log/add without a token" 401 -X POST --data-binary x "$URL/log/add"
 [ "$(header req WWW-Authenticate)" = Bearer ] || fail "401 without WWW-Authenticate: Bearer"
