@@ -682,16 +682,11 @@ bool vt_analysis_sandbox_died_idle(const vt_analysis_sandbox *sb)
 
 /* ---- child side ---- */
 
+/* The parent writes these: canonical decimal only (no sign, no 007). */
 static int parse_u64(uint64_t *out, const char *s)
 {
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || s[0] == '-')
+	if (vt_parse_u64(out, s, strlen(s)) < 0)
 		return vt_error_set(VT_EINVAL, "not a number: \"%s\"", s);
-	*out = v;
 	return 0;
 }
 

@@ -736,6 +736,30 @@ static void test_budget(void)
 	vt_buf_dispose(&b);
 }
 
+/* The child's own arguments: canonical numbers only, every option known. */
+static void test_child_args(void)
+{
+	vt_analysis_child_options o;
+	char *good[] = {"x", "--ppid", "12", "--flags", "0", "--memory-max", "1048576", NULL};
+	char *plus[] = {"x", "--flags", "+5", NULL};
+	char *zero[] = {"x", "--ppid", "007", NULL};
+	char *neg[] = {"x", "--memory-max", "-1", NULL};
+	char *big[] = {"x", "--memory-max", "18446744073709551616", NULL};
+	char *none[] = {"x", "--flags", NULL};
+	char *odd[] = {"x", "--nope", "1", NULL};
+
+	CHECK_OK(vt_analysis_child_args(&o, 7, good));
+	CHECK(o.ppid == 12 && o.flags == 0 && o.memory_max == 1048576);
+	CHECK_CODE(vt_analysis_child_args(&o, 3, plus), VT_EINVAL);
+	CHECK(strstr(vt_error_last(), "not a number: \"+5\"") != NULL);
+	CHECK_CODE(vt_analysis_child_args(&o, 3, zero), VT_EINVAL);
+	CHECK_CODE(vt_analysis_child_args(&o, 3, neg), VT_EINVAL);
+	CHECK_CODE(vt_analysis_child_args(&o, 3, big), VT_EINVAL);
+	CHECK_CODE(vt_analysis_child_args(&o, 2, none), VT_EINVAL);
+	CHECK(strstr(vt_error_last(), "--flags wants a value") != NULL);
+	CHECK_CODE(vt_analysis_child_args(&o, 3, odd), VT_EINVAL);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "analysis-child") == 0) {
@@ -749,6 +773,7 @@ int main(int argc, char **argv)
 		}
 		_exit(0);
 	}
+	RUN(test_child_args);
 	RUN(test_round_trips);
 	RUN(test_known_answer);
 	RUN(test_rejections);
