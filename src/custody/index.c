@@ -811,16 +811,19 @@ static int list_rows(vt_index *idx, int id, const vt_hash *key, const char *text
  * cb->payload; row() returns 1 (or a negative code). VT_ENOTFOUND with the
  * message notfound when there is no row.
  */
+/* each_row's answer when a row() that returns 1 read the one row wanted. */
+static int one_row(int err, const char *notfound)
+{
+	if (err == 0)
+		return vt_error_set(VT_ENOTFOUND, "%s", notfound);
+	return err == 1 ? 0 : err;
+}
+
 static int get_row(vt_index *idx, int id, const vt_hash *key, row_fn row, void *out,
 		   const char *notfound, const char *what)
 {
 	row_cb cb = {.payload = out};
-	int err = list_rows(idx, id, key, NULL, row, &cb, what);
-	if (err == 0)
-		err = vt_error_set(VT_ENOTFOUND, "%s", notfound);
-	else if (err == 1)
-		err = 0;
-	return err;
+	return one_row(list_rows(idx, id, key, NULL, row, &cb, what), notfound);
 }
 
 /* ---- samples ---- */
@@ -1847,16 +1850,11 @@ static int sample_pending_out(sqlite3_stmt *s, const row_cb *cb)
 static int sample_pending_select(vt_index_sample_pending *out, conn *c, const vt_hash *sample)
 {
 	row_cb cb = {.payload = out};
-	int err;
 
 	memset(out, 0, sizeof(*out));
-	err = each_row(c, ST_SPENDING_GET, sample, NULL, sample_pending_out, &cb,
-		       "read a pending sample entry");
-	if (err == 0)
-		err = vt_error_set(VT_ENOTFOUND, "no sample entry pending for this sample");
-	else if (err == 1)
-		err = 0;
-	return err;
+	return one_row(each_row(c, ST_SPENDING_GET, sample, NULL, sample_pending_out, &cb,
+				"read a pending sample entry"),
+		       "no sample entry pending for this sample");
 }
 
 int vt_index_sample_pending_get(vt_index_sample_pending *out, vt_index *idx, const vt_hash *sample)
