@@ -49,6 +49,8 @@ static int load_dir(const char *dir, size_t limit)
 	while ((de = readdir(d)) != NULL && total < limit) {
 		char path[4096];
 		struct stat st;
+		unsigned char *data;
+		size_t len, got;
 		FILE *f;
 		file *nf;
 		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= (int)sizeof(path) ||
@@ -58,15 +60,23 @@ static int load_dir(const char *dir, size_t limit)
 		if ((nf = realloc(files, (nfiles + 1) * sizeof(*files))) == NULL)
 			break;
 		files = nf;
-		files[nfiles].len = (size_t)st.st_size;
-		if ((files[nfiles].data = malloc(files[nfiles].len)) == NULL ||
-		    (f = fopen(path, "rb")) == NULL)
+		len = (size_t)st.st_size;
+		if ((data = malloc(len)) == NULL)
+			break;
+		if ((f = fopen(path, "rb")) == NULL) {
+			free(data);
 			continue;
-		if (fread(files[nfiles].data, 1, files[nfiles].len, f) == files[nfiles].len) {
-			total += files[nfiles].len;
-			nfiles++;
 		}
+		got = fread(data, 1, len, f);
 		fclose(f);
+		if (got != len) { /* changed since stat: skip it */
+			free(data);
+			continue;
+		}
+		files[nfiles].data = data;
+		files[nfiles].len = len;
+		total += len;
+		nfiles++;
 	}
 	closedir(d);
 	return 0;
