@@ -111,6 +111,17 @@ typedef struct {
 	long timeout;
 } options;
 
+/* The phases of an upload's commit, as the server's /metrics names them. */
+#define PHASES 5
+static const char *const phase_name[PHASES] = {"queue", "vault", "index", "log", "sighting"};
+
+/* Figures of the server's GET /metrics; -1 for those it does not show. */
+typedef struct {
+	double cpu;	/* process_cpu_seconds_total */
+	double uploads; /* vitrine_intake_uploads_total */
+	double phase[PHASES];
+} server_sample;
+
 typedef struct {
 	/* Shared by every thread; counters are atomics, the rest under mu. */
 	options o;
@@ -140,7 +151,8 @@ typedef struct {
 	/* CPU seconds over the run: the server's from its /metrics
 	 * (process_cpu_seconds_total; < 0 when it has none), this process's
 	 * from getrusage. */
-	double server_cpu0, server_cpu, self_cpu0, self_cpu;
+	server_sample srv0, srv1; /* GET /metrics at the start and at the end */
+	double server_cpu, self_cpu0, self_cpu;
 } hammer;
 
 static uint64_t now_ns(void)
@@ -287,37 +299,70 @@ static double self_cpu(void)
 	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
-/* The server's process_cpu_seconds_total from GET /metrics; -1 without it. */
-static double server_cpu(const hammer *h)
+/* The value of the sample line starting with key in text; -1 without one. */
+static double metric(const char *text, const char *key)
 {
-	static const char key[] = "\nprocess_cpu_seconds_total ";
+	const char *at = strstr(text, key);
+	return at ? strtod(at + strlen(key), NULL) : -1;
+}
+
+/* What GET /metrics says now (-1 for what it does not show, or all of it). */
+static void server_read(const hammer *h, server_sample *out)
+{
 	vt_client *cl = NULL;
-	const char *at;
-	double v = -1;
+	const char *text;
+	char key[128];
 	vt_buf b;
 
+	out->cpu = out->uploads = -1;
+	for (int i = 0; i < PHASES; i++)
+		out->phase[i] = -1;
 	vt_buf_init(&b, 1 << 20);
 	if (vt_client_new(&cl, h->o.url, NULL) == 0 && vt_client_get(cl, &b, "metrics") == 0 &&
-	    vt_buf_addc(&b, '\0') == 0 && (at = strstr((const char *)b.ptr, key)) != NULL)
-		v = strtod(at + sizeof(key) - 1, NULL);
+	    vt_buf_addc(&b, '\0') == 0) {
+		text = (const char *)b.ptr;
+		out->cpu = metric(text, "\nprocess_cpu_seconds_total ");
+		out->uploads = metric(text, "\nvitrine_intake_uploads_total ");
+		for (int i = 0; i < PHASES; i++) {
+			snprintf(key, sizeof(key),
+				 "\nvitrine_intake_phase_seconds_total{phase=\"%s\"} ", phase_name[i]);
+			out->phase[i] = metric(text, key);
+		}
+	}
 	vt_client_free(cl);
 	vt_buf_dispose(&b);
 	vt_error_clear();
-	return v;
 }
 
 static void cpu_start(hammer *h)
 {
-	h->server_cpu0 = server_cpu(h);
+	server_read(h, &h->srv0);
 	h->self_cpu0 = self_cpu();
 }
 
 static void cpu_stop(hammer *h)
 {
 	h->self_cpu = self_cpu() - h->self_cpu0;
-	h->server_cpu = h->server_cpu0 < 0 ? -1 : server_cpu(h);
-	if (h->server_cpu >= 0)
-		h->server_cpu -= h->server_cpu0;
+	server_read(h, &h->srv1);
+	h->server_cpu = h->srv0.cpu < 0 || h->srv1.cpu < 0 ? -1 : h->srv1.cpu - h->srv0.cpu;
+}
+
+/*
+ * Where the server says the run's uploads spent their time, in ms per
+ * upload, into ms[]; false when its /metrics has no intake phases.
+ */
+static bool phases_of(const hammer *h, double ms[PHASES])
+{
+	double n = h->srv1.uploads - h->srv0.uploads;
+
+	if (h->srv0.uploads < 0 || h->srv1.uploads < 0 || n <= 0)
+		return false;
+	for (int i = 0; i < PHASES; i++) {
+		if (h->srv0.phase[i] < 0 || h->srv1.phase[i] < 0)
+			return false;
+		ms[i] = 1e3 * (h->srv1.phase[i] - h->srv0.phase[i]) / n;
+	}
+	return true;
 }
 
 /* One line: CPU microseconds per operation of the server and of vt_hammer. */
@@ -1313,7 +1358,8 @@ static void intake_report(hammer *h, double secs)
 	uint64_t s201 = atomic_load(&h->s201), s200 = atomic_load(&h->s200);
 	uint64_t e4 = atomic_load(&h->e4xx), e5 = atomic_load(&h->e5xx),
 		 tr = atomic_load(&h->transport), busy = atomic_load(&h->busy);
-	double files = (double)(s201 + s200), mb;
+	double files = (double)(s201 + s200), mb, ms[PHASES];
+	bool have_phases;
 	float p50, p99, max;
 
 	latencies(&p50, &p99, &max, h);
@@ -1331,6 +1377,10 @@ static void intake_report(hammer *h, double secs)
 	       (unsigned long long)s201, (unsigned long long)s200, (unsigned long long)busy,
 	       (unsigned long long)e4, (unsigned long long)e5, (unsigned long long)tr);
 	cpu_report(h, files, "file");
+	if ((have_phases = phases_of(h, ms)))
+		printf("  phases:      mean ms per upload (server): queue %.2f, vault %.2f, "
+		       "index %.2f, log %.2f, sighting %.2f\n",
+		       ms[0], ms[1], ms[2], ms[3], ms[4]);
 	printf("summary files=%.0f files_per_s=%.1f mb_per_s=%.1f p50_ms=%.1f p99_ms=%.1f "
 	       "max_ms=%.1f s201=%llu s200=%llu busy=%llu e4xx=%llu e5xx=%llu transport=%llu "
 	       "failures=%llu",
@@ -1338,6 +1388,8 @@ static void intake_report(hammer *h, double secs)
 	       (unsigned long long)s201, (unsigned long long)s200, (unsigned long long)busy,
 	       (unsigned long long)e4, (unsigned long long)e5, (unsigned long long)tr,
 	       (unsigned long long)atomic_load(&h->failures));
+	for (int i = 0; have_phases && i < PHASES; i++)
+		printf(" %s_ms=%.2f", phase_name[i], ms[i]);
 	cpu_summary(h, files);
 	fflush(stdout);
 }

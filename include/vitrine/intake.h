@@ -174,6 +174,8 @@ typedef struct {
 	bool stored;		/* this upload wrote the vault object */
 	vt_index_sample sample; /* the index record (first_seen etc.) */
 	vt_buf entry;		/* the entry text to log; dispose with vt_intake_result_dispose() */
+	double vault_seconds;	/* in the vault's commit of the object (fsyncs, link) */
+	double index_seconds;	/* recording it in the index, waits for other uploads included */
 } vt_intake_result;
 
 /*

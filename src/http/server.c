@@ -179,6 +179,12 @@ static enum MHD_Result serve_metrics(request *rq)
 {
 	static const char *const le[8] = {"0.001", "0.002", "0.005", "0.01",
 					  "0.02",  "0.05",  "0.1",   "0.25"};
+	static const char *const phase[VT_HTTP_INTAKE_PHASES] = {
+	    [VT_HTTP_INTAKE_QUEUE] = "queue",	[VT_HTTP_INTAKE_VAULT] = "vault",
+	    [VT_HTTP_INTAKE_INDEX] = "index",	[VT_HTTP_INTAKE_LOG] = "log",
+	    [VT_HTTP_INTAKE_SIGHTING] = "sighting"};
+	double spent[VT_HTTP_INTAKE_PHASES];
+	uint64_t uploads;
 	vt_log_stats_t s;
 	enum MHD_Result ret;
 	struct rusage ru;
@@ -222,6 +228,21 @@ static enum MHD_Result serve_metrics(request *rq)
 		      "vitrine_log_fsync_seconds_bucket{le=\"+Inf\"} %llu\n"
 		      "vitrine_log_fsync_seconds_sum %.6f\nvitrine_log_fsync_seconds_count %llu\n",
 		      (unsigned long long)s.groups, s.commit_seconds, (unsigned long long)s.groups);
+	pthread_mutex_lock(&rq->srv->mu);
+	uploads = rq->srv->intake_uploads;
+	memcpy(spent, rq->srv->intake_seconds, sizeof(spent));
+	pthread_mutex_unlock(&rq->srv->mu);
+	vt_buf_printf(&b,
+		      "# HELP vitrine_intake_uploads_total Uploads whose entry was published.\n"
+		      "# TYPE vitrine_intake_uploads_total counter\n"
+		      "vitrine_intake_uploads_total %llu\n"
+		      "# HELP vitrine_intake_phase_seconds_total Time those uploads spent in each "
+		      "phase of their commit.\n"
+		      "# TYPE vitrine_intake_phase_seconds_total counter\n",
+		      (unsigned long long)uploads);
+	for (int i = 0; i < VT_HTTP_INTAKE_PHASES; i++)
+		vt_buf_printf(&b, "vitrine_intake_phase_seconds_total{phase=\"%s\"} %.6f\n",
+			      phase[i], spent[i]);
 	/* The standard process metric: what a request costs the server shows
 	 * even when the load generator shares the machine (vt_hammer uses it). */
 	if (getrusage(RUSAGE_SELF, &ru) == 0)
@@ -668,15 +689,37 @@ static const char *submitted_name(request *rq)
  * uploads of the same file waiting for its `sample` entry go on. In that
  * order: a waiter reads the index to learn whether it was published.
  */
+static double mono_seconds(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* A published upload's phases into the server's totals (GET /metrics). */
+static void count_upload(request *rq)
+{
+	vt_server *srv = rq->srv;
+
+	pthread_mutex_lock(&srv->mu);
+	srv->intake_uploads++;
+	for (int i = 0; i < VT_HTTP_INTAKE_PHASES; i++)
+		srv->intake_seconds[i] += rq->spent[i];
+	pthread_mutex_unlock(&srv->mu);
+}
+
 static void record_sighting(request *rq)
 {
 	vt_index_sighting s;
+	double t0;
 
 	if (!rq->have_result || !rq->done)
 		return;
 	if (rq->sighted || rq->err < 0)
 		goto settle;
 	rq->sighted = true;
+	t0 = mono_seconds();
+	rq->spent[VT_HTTP_INTAKE_LOG] = t0 - rq->t_logged;
 	memset(&s, 0, sizeof(s));
 	s.sample = rq->res.d.sha256;
 	snprintf(s.tenant, sizeof(s.tenant), "%s", rq->tok.tenant);
@@ -689,6 +732,8 @@ static void record_sighting(request *rq)
 	    vt_index_sighting_add(NULL, vt_tokens_index(rq->srv->tokens), &s) < 0)
 		fprintf(stderr, "vitrine: sighting of entry %llu not indexed: %s\n",
 			(unsigned long long)rq->index, vt_error_last());
+	rq->spent[VT_HTTP_INTAKE_SIGHTING] = mono_seconds() - t0;
+	count_upload(rq);
 settle:
 	vt_intake_settle(rq->srv->intake, &rq->res);
 }
@@ -780,8 +825,12 @@ static void finish_upload(request *rq)
 	    .source = vt_buf_cstr(&rq->source),
 	    .tags = vt_buf_cstr(&rq->tags),
 	};
-	int err = vt_intake_upload_finish(&rq->res, rq->up, &sub);
+	int err;
 
+	rq->spent[VT_HTTP_INTAKE_QUEUE] = mono_seconds() - rq->t_deferred;
+	err = vt_intake_upload_finish(&rq->res, rq->up, &sub);
+	rq->spent[VT_HTTP_INTAKE_VAULT] = rq->res.vault_seconds;
+	rq->spent[VT_HTTP_INTAKE_INDEX] = rq->res.index_seconds;
 	rq->up = NULL;
 	rq->have_result = err == 0;
 	if (err < 0) {
@@ -793,6 +842,7 @@ static void finish_upload(request *rq)
 		vt_http_defer_finish(rq, err);
 		return;
 	}
+	rq->t_logged = mono_seconds();
 	vt_http_defer_submit(rq, rq->res.entry.ptr, rq->res.entry.len);
 }
 
@@ -849,6 +899,7 @@ static enum MHD_Result handle_files(request *rq, const char *data, size_t *size)
 	}
 	/* Everything checked: the object, the index record and the entry are
 	 * committed on a worker (their fsyncs would stall the event loop). */
+	rq->t_deferred = mono_seconds();
 	if (vt_http_defer(rq, finish_upload) < 0)
 		return vt_http_api_error(rq->conn, 503, "unavailable", vt_error_last(),
 					 "Retry-After", "1");

@@ -25,6 +25,16 @@
 #include "vitrine/token.h"
 #include "vitrine/vault.h"
 
+/* The phases of an upload's commit, as /metrics names them. */
+enum {
+	VT_HTTP_INTAKE_QUEUE,	 /* waiting for a worker */
+	VT_HTTP_INTAKE_VAULT,	 /* the vault object made durable */
+	VT_HTTP_INTAKE_INDEX,	 /* recorded in the index (waits included) */
+	VT_HTTP_INTAKE_LOG,	 /* its entry in the log until published */
+	VT_HTTP_INTAKE_SIGHTING, /* the published sighting indexed */
+	VT_HTTP_INTAKE_PHASES
+};
+
 struct vt_server {
 	struct MHD_Daemon *d;
 	vt_log *log;
@@ -42,6 +52,10 @@ struct vt_server {
 	struct vt_conveyer_site *conveyer;
 	pthread_mutex_t mu;
 	unsigned outstanding; /* appends submitted and not yet completed */
+	/* Under mu: uploads published and what they spent in each phase of
+	 * their commit (GET /metrics: vitrine_intake_*). */
+	uint64_t intake_uploads;
+	double intake_seconds[VT_HTTP_INTAKE_PHASES];
 	/* The pool that runs deferred work (vt_http_defer) off the event loop. */
 	pthread_mutex_t pool_mu;
 	pthread_cond_t pool_cv;
@@ -78,6 +92,8 @@ typedef struct {
 	vt_buf name, tags, source;
 	bool have_result, sighted;
 	vt_intake_result res;
+	double t_deferred, t_logged; /* CLOCK_MONOTONIC s: handed to a worker, to the log */
+	double spent[VT_HTTP_INTAKE_PHASES]; /* seconds, for /metrics once published */
 	/* POST /api/v1/lookup */
 	vt_lookup_format lookup_fmt;
 	/* GET /api/v1/files/{sha256}/content */

@@ -224,6 +224,19 @@ N=$(sqlite3 "$D/index.sqlite" "select count(*) from sightings where name like 'r
 [ "$N" = 8 ] || fail "$N sightings of the racing uploads indexed, want 8"
 ok "one 201 (the sample entry), seven 200 logged after it, eight sightings indexed"
 
+say "GET /metrics: where the published uploads spent their time"
+curl -s "$URL/metrics" >"$T/metrics"
+N=$(sqlite3 "$D/index.sqlite" "select count(*) from sightings where log_index is not null")
+M=$(sed -n 's/^vitrine_intake_uploads_total //p' "$T/metrics")
+[ -n "$M" ] && [ "$M" = "$N" ] || fail "vitrine_intake_uploads_total is '$M', want the $N published sightings"
+for p in queue vault index log sighting; do
+	v=$(sed -n "s/^vitrine_intake_phase_seconds_total{phase=\"$p\"} //p" "$T/metrics")
+	[ -n "$v" ] || fail "no $p phase in /metrics"
+	awk -v v="$v" -v p="$p" 'BEGIN { exit !(v >= 0 && (v > 0 || p == "queue")) }' ||
+		fail "the $p phase took $v s in all"
+done
+ok "$M published uploads counted, with the time of each phase of their commit"
+
 say "the log refuses a new file's entry: the next upload of it logs the sample"
 if command -v strace >/dev/null; then
 	head -c 3000 /dev/urandom >"$T/unlucky.bin"
