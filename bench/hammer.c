@@ -90,9 +90,9 @@ static const char usage[] =
     "  --store-bound        no server: store --intake files durably in a scratch\n"
     "                       vault (the intake's vault writer: fsync, link, fsync\n"
     "                       of the directory) from --clients threads, nothing else\n"
-    "  --dir DIR            where --seal-bound and --store-bound make their scratch\n"
-    "                       vault (default /dev/shm; give the server's filesystem\n"
-    "                       to --store-bound)\n"
+    "  --dir DIR            where --seal-bound makes its scratch vault (default\n"
+    "                       /dev/shm), and --store-bound (required: the filesystem\n"
+    "                       the server keeps its vault on)\n"
     "\n"
     "The last line of a run is \"summary key=value ...\" for scripts. Exit status:\n"
     "0, 1 when a proof failed or checkpoints were inconsistent, 2 for bad usage.\n";
@@ -325,7 +325,8 @@ static void server_read(const hammer *h, server_sample *out)
 		out->uploads = metric(text, "\nvitrine_intake_uploads_total ");
 		for (int i = 0; i < PHASES; i++) {
 			snprintf(key, sizeof(key),
-				 "\nvitrine_intake_phase_seconds_total{phase=\"%s\"} ", phase_name[i]);
+				 "\nvitrine_intake_phase_seconds_total{phase=\"%s\"} ",
+				 phase_name[i]);
 			out->phase[i] = metric(text, key);
 		}
 	}
@@ -351,16 +352,16 @@ static void cpu_stop(hammer *h)
  * Where the server says the run's uploads spent their time, in ms per
  * upload, into ms[]; false when its /metrics has no intake phases.
  */
-static bool phases_of(const hammer *h, double ms[PHASES])
+static bool phases_of(const hammer *h, double ms[PHASES], double *n)
 {
-	double n = h->srv1.uploads - h->srv0.uploads;
-
-	if (h->srv0.uploads < 0 || h->srv1.uploads < 0 || n <= 0)
+	*n = h->srv1.uploads - h->srv0.uploads;
+	if (h->srv0.uploads < 0 || h->srv1.uploads < 0 || *n <= 0)
 		return false;
 	for (int i = 0; i < PHASES; i++) {
-		if (h->srv0.phase[i] < 0 || h->srv1.phase[i] < 0)
+		/* Less than at the start: the server restarted meanwhile. */
+		if (h->srv0.phase[i] < 0 || h->srv1.phase[i] < h->srv0.phase[i])
 			return false;
-		ms[i] = 1e3 * (h->srv1.phase[i] - h->srv0.phase[i]) / n;
+		ms[i] = 1e3 * (h->srv1.phase[i] - h->srv0.phase[i]) / *n;
 	}
 	return true;
 }
@@ -1358,7 +1359,7 @@ static void intake_report(hammer *h, double secs)
 	uint64_t s201 = atomic_load(&h->s201), s200 = atomic_load(&h->s200);
 	uint64_t e4 = atomic_load(&h->e4xx), e5 = atomic_load(&h->e5xx),
 		 tr = atomic_load(&h->transport), busy = atomic_load(&h->busy);
-	double files = (double)(s201 + s200), mb, ms[PHASES];
+	double files = (double)(s201 + s200), mb, ms[PHASES], published;
 	bool have_phases;
 	float p50, p99, max;
 
@@ -1377,10 +1378,13 @@ static void intake_report(hammer *h, double secs)
 	       (unsigned long long)s201, (unsigned long long)s200, (unsigned long long)busy,
 	       (unsigned long long)e4, (unsigned long long)e5, (unsigned long long)tr);
 	cpu_report(h, files, "file");
-	if ((have_phases = phases_of(h, ms)))
-		printf("  phases:      mean ms per upload (server): queue %.2f, vault %.2f, "
-		       "index %.2f, log %.2f, sighting %.2f\n",
-		       ms[0], ms[1], ms[2], ms[3], ms[4]);
+	/* The server's figures cover every upload it published meanwhile:
+	 * say so when others than ours were among them. */
+	if ((have_phases = phases_of(h, ms, &published)))
+		printf("  phases:      mean ms per upload (server, %.0f published%s): queue %.2f, "
+		       "vault %.2f, index %.2f, log %.2f, sighting %.2f\n",
+		       published, published != files ? ", not all of them ours" : "", ms[0], ms[1],
+		       ms[2], ms[3], ms[4]);
 	printf("summary files=%.0f files_per_s=%.1f mb_per_s=%.1f p50_ms=%.1f p99_ms=%.1f "
 	       "max_ms=%.1f s201=%llu s200=%llu busy=%llu e4xx=%llu e5xx=%llu transport=%llu "
 	       "failures=%llu",
@@ -1443,6 +1447,21 @@ done:
 	h->base = NULL;
 	curl_slist_free_all(hdrs);
 	return err;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path) < 0 ? -1 : 0;
+}
+
+/* Remove a bound's scratch directory, saying so when something stays. */
+static void remove_scratch(const char *dir)
+{
+	if (nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+		fprintf(stderr, "vt_hammer: could not remove all of %s\n", dir);
 }
 
 /* ---- --seal-bound: the intake's per-byte work in one thread ------------- */
@@ -1537,17 +1556,8 @@ static int run_bound(hammer *h)
 	fflush(stdout);
 done:
 	vt_vault_close(v);
-	if (made) {
-		char cmd[4400];
-		/* The vault holds only its key and empty directories by now. */
-		snprintf(cmd, sizeof(cmd), "%s/vault.kek", dir);
-		unlink(cmd);
-		snprintf(cmd, sizeof(cmd), "%s/vault/tmp", dir);
-		rmdir(cmd);
-		snprintf(cmd, sizeof(cmd), "%s/vault", dir);
-		rmdir(cmd);
-		rmdir(dir);
-	}
+	if (made)
+		remove_scratch(dir);
 	free(data);
 	return err;
 }
@@ -1599,14 +1609,6 @@ done:
 	if ((j->err = err) < 0)
 		snprintf(j->msg, sizeof(j->msg), "%s", vt_error_last());
 	return NULL;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path) < 0 ? -1 : 0;
 }
 
 static int run_store_bound(hammer *h)
@@ -1678,7 +1680,7 @@ static int run_store_bound(hammer *h)
 done:
 	vt_vault_close(v);
 	if (made)
-		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		remove_scratch(dir);
 	free(tids);
 	free(jobs);
 	free(base);
@@ -1954,6 +1956,7 @@ static int parse_args(options *o, int argc, char **argv)
 	    {"help", no_argument, 0, 'h'},
 	    {0, 0, 0, 0},
 	};
+	bool dir_given = false;
 	uint64_t v;
 	char *end;
 	int c;
@@ -1975,7 +1978,10 @@ static int parse_args(options *o, int argc, char **argv)
 		case 'C': o->checkpoints = optarg; break;
 		case 'O': o->cp_out = optarg; break;
 		case 'c': o->check = optarg; break;
-		case 'D': o->dir = optarg; break;
+		case 'D':
+			o->dir = optarg;
+			dir_given = true;
+			break;
 		case 'B': o->seal_bound = true; break;
 		case 'S': o->store_bound = true; break;
 		case 'I':
@@ -2036,6 +2042,16 @@ static int parse_args(options *o, int argc, char **argv)
 	}
 	if (o->seal_bound && o->store_bound) {
 		fprintf(stderr, "vt_hammer: give --seal-bound or --store-bound, not both\n");
+		return 2;
+	}
+	if ((o->seal_bound || o->store_bound) && !o->intake) {
+		fprintf(stderr, "vt_hammer: %s wants --intake N, the number of files\n",
+			o->seal_bound ? "--seal-bound" : "--store-bound");
+		return 2;
+	}
+	if (o->store_bound && !dir_given) {
+		fprintf(stderr, "vt_hammer: --store-bound wants --dir DIR on the filesystem the "
+				"server keeps its vault on\n");
 		return 2;
 	}
 	if (optind == argc && (o->seal_bound || o->store_bound) && o->intake)

@@ -43,6 +43,15 @@ now() {
 	date +%s.%N
 }
 
+# keep FILE CMD...: run CMD with its output in FILE, then show it; a
+# failure sets rc (a pipe into tee would take tee's status instead).
+keep() {
+	_keep=$1
+	shift
+	"$@" >"$_keep" || rc=1
+	cat "$_keep"
+}
+
 for f in "$VITRINE" "$BENCH"; do
 	if [ ! -x "$f" ]; then
 		echo "run.sh: $f is not built (ninja -C $B)" >&2
@@ -126,10 +135,12 @@ grep 'lookup throughput' "$SCRATCH/lookup.out" | sed 's/^# //' ||
 
 # 5. File intake over HTTP (POST /api/v1/files): distinct 1 MiB and 4 KiB
 # files from 32 clients, each stored in the vault, indexed and logged before
-# its answer; then, in this same run, the bound set by the intake's per-byte
+# its answer, and 4 KiB files from one client (the latency of an upload
+# alone); then, in this same run, the bound set by the intake's per-byte
 # work (SHA-256, SHA-1, MD5 and the vault's AES-256-GCM sealing of the same
-# sizes) in one thread. Goals (issue 3): 400 MB/s of 1 MiB files, 5,000
-# files/s of 4 KiB files.
+# sizes) in one thread, and the vault's durable store alone from 32
+# threads on the server's filesystem. Goals (issue 3): 400 MB/s of 1 MiB
+# files, 5,000 files/s of 4 KiB files.
 if [ -x "$HAMMER" ] && "$HAMMER" --help 2>/dev/null | grep -q -- --intake; then
 	D=$SCRATCH/intake
 	POL=$SRC/tests/data/policy
@@ -160,15 +171,15 @@ if [ -x "$HAMMER" ] && "$HAMMER" --help 2>/dev/null | grep -q -- --intake; then
 		for spec in "1048576 500" "4096 10000"; do
 			set -- $spec
 			say "$HAMMER --url $URL --token-file $D.token --intake $2 --file-size $1 --clients 32"
-			"$HAMMER" --url "$URL" --token-file "$D.token" --intake "$2" --file-size "$1" \
-				--clients 32 | tee "$SCRATCH/intake-$1.out" || rc=1
+			keep "$SCRATCH/intake-$1.out" "$HAMMER" --url "$URL" --token-file "$D.token" \
+				--intake "$2" --file-size "$1" --clients 32
 		done
 		# One client: the latency of an upload nobody waits behind (its
 		# vault fsyncs and the log's group commit). 32 clients, each
 		# waiting for its receipt, make at most 32 / that many files/s.
 		say "$HAMMER --url $URL --token-file $D.token --intake 300 --file-size 4096 --clients 1"
-		"$HAMMER" --url "$URL" --token-file "$D.token" --intake 300 --file-size 4096 \
-			--clients 1 | tee "$SCRATCH/intake-alone.out" || rc=1
+		keep "$SCRATCH/intake-alone.out" "$HAMMER" --url "$URL" --token-file "$D.token" \
+			--intake 300 --file-size 4096 --clients 1
 	fi
 	kill "$SERVER_PID" 2>/dev/null
 	wait "$SERVER_PID" 2>/dev/null
@@ -178,14 +189,14 @@ if [ -x "$HAMMER" ] && "$HAMMER" --help 2>/dev/null | grep -q -- --intake; then
 	for spec in "1048576 256" "4096 20000"; do
 		set -- $spec
 		say "$HAMMER --seal-bound --intake $2 --file-size $1 --dir $BOUNDDIR"
-		"$HAMMER" --seal-bound --intake "$2" --file-size "$1" --dir "$BOUNDDIR" |
-			tee "$SCRATCH/bound-$1.out" || rc=1
+		keep "$SCRATCH/bound-$1.out" "$HAMMER" --seal-bound --intake "$2" --file-size "$1" \
+			--dir "$BOUNDDIR"
 	done
 	# The vault's durable store alone (per file: seal, fsync, link, fsync
 	# of the directory), 32 threads, on the filesystem the server used.
 	say "$HAMMER --store-bound --intake 10000 --file-size 4096 --clients 32 --dir $SCRATCH"
-	"$HAMMER" --store-bound --intake 10000 --file-size 4096 --clients 32 --dir "$SCRATCH" |
-		tee "$SCRATCH/store-4096.out" || rc=1
+	keep "$SCRATCH/store-4096.out" "$HAMMER" --store-bound --intake 10000 --file-size 4096 \
+		--clients 32 --dir "$SCRATCH"
 	field() { grep '^summary ' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 	MB=$(field "$SCRATCH/intake-1048576.out" mb_per_s)
 	FPS=$(field "$SCRATCH/intake-4096.out" files_per_s)

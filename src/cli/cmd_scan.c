@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vitrine/clock.h"
 #include "vitrine/analysis.h"
 #include "vitrine/encoding.h"
 #include "vitrine/error.h"
@@ -218,13 +219,6 @@ done:
 	return NULL;
 }
 
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int parse_size(uint64_t *out, const char *s, const char *opt)
 {
 	if (vt_parse_u64(out, s, strlen(s)) < 0 || *out == 0)
@@ -384,7 +378,7 @@ int cmd_scan(int argc, char **argv)
 	}
 	s.paths = &paths;
 	s.json = json;
-	t0 = now();
+	t0 = vt_monotonic_seconds();
 	if ((threads = calloc(jobs, sizeof(*threads))) == NULL) {
 		fprintf(stderr, "vitrine: out of memory\n");
 		goto done;
@@ -410,7 +404,7 @@ int cmd_scan(int argc, char **argv)
 	if (tty)
 		fprintf(stderr, "\r\033[K");
 	{
-		double secs = now() - t0, mb = (double)atomic_load(&s.bytes) / 1e6;
+		double secs = vt_monotonic_seconds() - t0, mb = (double)atomic_load(&s.bytes) / 1e6;
 		FILE *sum = json ? stderr : stdout;
 		fprintf(sum, "\n----------- SCAN SUMMARY -----------\n");
 		if (rules != NULL)

@@ -21,6 +21,7 @@
  * affinity again, and statically linked tools or direct system calls
  * read the real clock.
  */
+#include "vitrine/clock.h"
 #include "vitrine/sandbox.h"
 #include "vitrine/error.h"
 
@@ -320,13 +321,6 @@ static void build_args(argv_t *a, const vt_sandbox_opts *o, const variant_t *v,
 	arg(a, o->script);
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Wait for pid until deadline (monotonic seconds); 1 when it timed out. */
 static int wait_until(int *status, pid_t pid, double deadline)
 {
@@ -342,7 +336,7 @@ static int wait_until(int *status, pid_t pid, double deadline)
 			timed_out = -1;
 			break;
 		}
-		left = deadline - now_s();
+		left = deadline - vt_monotonic_seconds();
 		if (left <= 0) {
 			kill(-pid, SIGKILL);
 			while (waitpid(pid, status, 0) < 0 && errno == EINTR)
@@ -403,7 +397,7 @@ int vt_sandbox_run(vt_sandbox_result *out, const vt_sandbox_opts *o)
 		}
 		pinned = true;
 	}
-	start = now_s();
+	start = vt_monotonic_seconds();
 	r = posix_spawnp(&pid, "bwrap", &fa, &attr, a.v, bwrap_env);
 	if (pinned && sched_setaffinity(0, sizeof(own), &own) < 0 && r == 0) {
 		/* The child runs on: reap it before reporting. */
@@ -418,7 +412,7 @@ int vt_sandbox_run(vt_sandbox_result *out, const vt_sandbox_opts *o)
 		goto done;
 	}
 	r = wait_until(&status, pid, start + (double)o->timeout);
-	out->seconds = now_s() - start;
+	out->seconds = vt_monotonic_seconds() - start;
 	if (r < 0) {
 		err = vt_error_sys(VT_EIO, errno, "cannot wait for bwrap");
 		goto done;

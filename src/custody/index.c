@@ -806,11 +806,6 @@ static int list_rows(vt_index *idx, int id, const vt_hash *key, const char *text
 	return err;
 }
 
-/*
- * The row of statement id for key on a reader, read by row() into
- * cb->payload; row() returns 1 (or a negative code). VT_ENOTFOUND with the
- * message notfound when there is no row.
- */
 /* each_row's answer when a row() that returns 1 read the one row wanted. */
 static int one_row(int err, const char *notfound)
 {
@@ -819,6 +814,11 @@ static int one_row(int err, const char *notfound)
 	return err == 1 ? 0 : err;
 }
 
+/*
+ * The row of statement id for key on a reader, read by row() into
+ * cb->payload; row() returns 1 (or a negative code). VT_ENOTFOUND with the
+ * message notfound when there is no row.
+ */
 static int get_row(vt_index *idx, int id, const vt_hash *key, row_fn row, void *out,
 		   const char *notfound, const char *what)
 {

@@ -31,6 +31,7 @@
  * log is read from DIR's tiles, where recovery at open has put
  * everything acknowledged.)
  */
+#include "vitrine/clock.h"
 #include "vitrine/intake.h"
 #include "vitrine/checkpoint.h"
 #include "vitrine/encoding.h"
@@ -1045,13 +1046,6 @@ void vt_intake_settle(vt_intake *in, vt_intake_result *res)
 	res->pending = false;
 }
 
-static double mono_seconds(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 int vt_intake_upload_finish(vt_intake_result *res, vt_intake_upload *u,
 			    const vt_intake_submission *sub)
 {
@@ -1081,10 +1075,10 @@ int vt_intake_upload_finish(vt_intake_result *res, vt_intake_upload *u,
 		goto done;
 	res->d.size = u->size;
 	/* The writer is freed by finish, whatever it returns. */
-	t0 = mono_seconds();
+	t0 = vt_monotonic_seconds();
 	err = vt_vault_writer_finish(&id, &res->stored, u->w);
 	u->w = NULL;
-	res->vault_seconds = mono_seconds() - t0;
+	res->vault_seconds = vt_monotonic_seconds() - t0;
 	if (err < 0)
 		goto done;
 	res->d.sha256 = id;
@@ -1094,10 +1088,10 @@ int vt_intake_upload_finish(vt_intake_result *res, vt_intake_upload *u,
 	memcpy(s.md5, res->d.md5, VT_MD5_SIZE);
 	s.size = res->d.size;
 	snprintf(s.jurisdiction, sizeof(s.jurisdiction), "%s", u->in->jurisdiction);
-	t0 = mono_seconds();
+	t0 = vt_monotonic_seconds();
 	if ((err = record(res, u->in, &s, sub, vt_buf_cstr(&tags), &customer)) == 0)
 		err = add_tags(u->in->idx, &s.sha256, vt_buf_cstr(&tags));
-	res->index_seconds = mono_seconds() - t0;
+	res->index_seconds = vt_monotonic_seconds() - t0;
 done:
 	if (err < 0)
 		vt_intake_settle(u->in, res);

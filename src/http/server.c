@@ -7,6 +7,7 @@
  * and Retry-After, so memory stays bounded under any load.
  */
 #include "server_int.h"
+#include "vitrine/clock.h"
 #include "vitrine/access.h"
 #include "vitrine/encoding.h"
 #include "vitrine/error.h"
@@ -180,9 +181,10 @@ static enum MHD_Result serve_metrics(request *rq)
 	static const char *const le[8] = {"0.001", "0.002", "0.005", "0.01",
 					  "0.02",  "0.05",  "0.1",   "0.25"};
 	static const char *const phase[VT_HTTP_INTAKE_PHASES] = {
-	    [VT_HTTP_INTAKE_QUEUE] = "queue",	[VT_HTTP_INTAKE_VAULT] = "vault",
-	    [VT_HTTP_INTAKE_INDEX] = "index",	[VT_HTTP_INTAKE_LOG] = "log",
-	    [VT_HTTP_INTAKE_SIGHTING] = "sighting"};
+	    [VT_HTTP_INTAKE_QUEUE] = "queue",	    [VT_HTTP_INTAKE_VAULT] = "vault",
+	    [VT_HTTP_INTAKE_INDEX] = "index",	    [VT_HTTP_INTAKE_LOG] = "log",
+	    [VT_HTTP_INTAKE_SIGHTING] = "sighting",
+	};
 	double spent[VT_HTTP_INTAKE_PHASES];
 	uint64_t uploads;
 	vt_log_stats_t s;
@@ -208,11 +210,11 @@ static enum MHD_Result serve_metrics(request *rq)
 		      "# HELP vitrine_log_batch_entries Entries per committed group.\n"
 		      "# TYPE vitrine_log_batch_entries summary\n"
 		      "vitrine_log_batch_entries_sum %.0f\nvitrine_log_batch_entries_count %llu\n"
-		      "# HELP vitrine_log_integrate_seconds Time hashing and staging tiles.\n"
-		      "# TYPE vitrine_log_integrate_seconds counter\n"
+		      "# HELP vitrine_log_integrate_seconds_total Time hashing and staging tiles.\n"
+		      "# TYPE vitrine_log_integrate_seconds_total counter\n"
 		      "vitrine_log_integrate_seconds_total %.6f\n"
-		      "# HELP vitrine_log_publish_seconds Time signing checkpoints.\n"
-		      "# TYPE vitrine_log_publish_seconds counter\n"
+		      "# HELP vitrine_log_publish_seconds_total Time signing checkpoints.\n"
+		      "# TYPE vitrine_log_publish_seconds_total counter\n"
 		      "vitrine_log_publish_seconds_total %.6f\n"
 		      "# HELP vitrine_log_fsync_seconds Time committing groups: objects and "
 		      "checkpoint durable.\n"
@@ -236,8 +238,8 @@ static enum MHD_Result serve_metrics(request *rq)
 		      "# HELP vitrine_intake_uploads_total Uploads whose entry was published.\n"
 		      "# TYPE vitrine_intake_uploads_total counter\n"
 		      "vitrine_intake_uploads_total %llu\n"
-		      "# HELP vitrine_intake_phase_seconds_total Time those uploads spent in each "
-		      "phase of their commit.\n"
+		      "# HELP vitrine_intake_phase_seconds_total Seconds published uploads spent "
+		      "in each phase of their commit, by phase.\n"
 		      "# TYPE vitrine_intake_phase_seconds_total counter\n",
 		      (unsigned long long)uploads);
 	for (int i = 0; i < VT_HTTP_INTAKE_PHASES; i++)
@@ -683,19 +685,6 @@ static const char *submitted_name(request *rq)
 	return rq->name.len ? vt_buf_cstr(&rq->name) : rq->fname;
 }
 
-/*
- * The entry's fate is known (also when the client left): record the
- * sighting once the entry is published, then settle the upload, so that
- * uploads of the same file waiting for its `sample` entry go on. In that
- * order: a waiter reads the index to learn whether it was published.
- */
-static double mono_seconds(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 /* A published upload's phases into the server's totals (GET /metrics). */
 static void count_upload(request *rq)
 {
@@ -708,6 +697,12 @@ static void count_upload(request *rq)
 	pthread_mutex_unlock(&srv->mu);
 }
 
+/*
+ * The entry's fate is known (also when the client left): record the
+ * sighting once the entry is published, then settle the upload, so that
+ * uploads of the same file waiting for its `sample` entry go on. In that
+ * order: a waiter reads the index to learn whether it was published.
+ */
 static void record_sighting(request *rq)
 {
 	vt_index_sighting s;
@@ -718,7 +713,7 @@ static void record_sighting(request *rq)
 	if (rq->sighted || rq->err < 0)
 		goto settle;
 	rq->sighted = true;
-	t0 = mono_seconds();
+	t0 = vt_monotonic_seconds();
 	rq->spent[VT_HTTP_INTAKE_LOG] = t0 - rq->t_logged;
 	memset(&s, 0, sizeof(s));
 	s.sample = rq->res.d.sha256;
@@ -732,7 +727,7 @@ static void record_sighting(request *rq)
 	    vt_index_sighting_add(NULL, vt_tokens_index(rq->srv->tokens), &s) < 0)
 		fprintf(stderr, "vitrine: sighting of entry %llu not indexed: %s\n",
 			(unsigned long long)rq->index, vt_error_last());
-	rq->spent[VT_HTTP_INTAKE_SIGHTING] = mono_seconds() - t0;
+	rq->spent[VT_HTTP_INTAKE_SIGHTING] = vt_monotonic_seconds() - t0;
 	count_upload(rq);
 settle:
 	vt_intake_settle(rq->srv->intake, &rq->res);
@@ -827,7 +822,7 @@ static void finish_upload(request *rq)
 	};
 	int err;
 
-	rq->spent[VT_HTTP_INTAKE_QUEUE] = mono_seconds() - rq->t_deferred;
+	rq->spent[VT_HTTP_INTAKE_QUEUE] = vt_monotonic_seconds() - rq->t_deferred;
 	err = vt_intake_upload_finish(&rq->res, rq->up, &sub);
 	rq->spent[VT_HTTP_INTAKE_VAULT] = rq->res.vault_seconds;
 	rq->spent[VT_HTTP_INTAKE_INDEX] = rq->res.index_seconds;
@@ -842,7 +837,7 @@ static void finish_upload(request *rq)
 		vt_http_defer_finish(rq, err);
 		return;
 	}
-	rq->t_logged = mono_seconds();
+	rq->t_logged = vt_monotonic_seconds();
 	vt_http_defer_submit(rq, rq->res.entry.ptr, rq->res.entry.len);
 }
 
@@ -899,7 +894,7 @@ static enum MHD_Result handle_files(request *rq, const char *data, size_t *size)
 	}
 	/* Everything checked: the object, the index record and the entry are
 	 * committed on a worker (their fsyncs would stall the event loop). */
-	rq->t_deferred = mono_seconds();
+	rq->t_deferred = vt_monotonic_seconds();
 	if (vt_http_defer(rq, finish_upload) < 0)
 		return vt_http_api_error(rq->conn, 503, "unavailable", vt_error_last(),
 					 "Retry-After", "1");

@@ -92,7 +92,7 @@ typedef struct {
 	vt_buf name, tags, source;
 	bool have_result, sighted;
 	vt_intake_result res;
-	double t_deferred, t_logged; /* CLOCK_MONOTONIC s: handed to a worker, to the log */
+	double t_deferred, t_logged;	     /* CLOCK_MONOTONIC s: handed to a worker, to the log */
 	double spent[VT_HTTP_INTAKE_PHASES]; /* seconds, for /metrics once published */
 	/* POST /api/v1/lookup */
 	vt_lookup_format lookup_fmt;

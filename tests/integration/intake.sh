@@ -232,10 +232,13 @@ M=$(sed -n 's/^vitrine_intake_uploads_total //p' "$T/metrics")
 for p in queue vault index log sighting; do
 	v=$(sed -n "s/^vitrine_intake_phase_seconds_total{phase=\"$p\"} //p" "$T/metrics")
 	[ -n "$v" ] || fail "no $p phase in /metrics"
-	awk -v v="$v" -v p="$p" 'BEGIN { exit !(v >= 0 && (v > 0 || p == "queue")) }' ||
-		fail "the $p phase took $v s in all"
+	awk -v v="$v" 'BEGIN { exit !(v >= 0) }' || fail "the $p phase took $v s in all"
 done
 ok "$M published uploads counted, with the time of each phase of their commit"
+# uploads_published: vitrine_intake_uploads_total now.
+uploads_published() {
+	curl -s "$URL/metrics" | sed -n 's/^vitrine_intake_uploads_total //p'
+}
 
 say "the log refuses a new file's entry: the next upload of it logs the sample"
 if command -v strace >/dev/null; then
@@ -251,6 +254,7 @@ if command -v strace >/dev/null; then
 	wait "$ST" 2>/dev/null
 	[ "$CODE" = 503 ] || [ "$CODE" = 500 ] || fail "with a failing log: $CODE, want 503 or 500"
 	[ "$(log_size)" = "$S0" ] || fail "an entry was published while the log failed"
+	[ "$(uploads_published)" = "$M" ] || fail "the refused upload counts in /metrics"
 	upload lucky "$EU" "$T/unlucky.bin"
 	[ "$CODE" = 201 ] || fail "the upload after the log recovered: $CODE, want 201: $(cat "$T/lucky.json")"
 	jq -r .entry "$T/lucky.json" | head -1 | grep -qx "vitrine/1 sample" ||
@@ -258,6 +262,8 @@ if command -v strace >/dev/null; then
 	upload again "$EU" "$T/unlucky.bin"
 	[ "$CODE" = 200 ] || fail "the next upload: $CODE, want 200"
 	jq -r .entry "$T/again.json" | head -1 | grep -qx "vitrine/1 sighting" || fail "not a sighting"
+	[ "$(uploads_published)" = $((M + 2)) ] ||
+		fail "/metrics counts $(uploads_published) published uploads, want $((M + 2))"
 	ok "stored while the log failed (503), then logged as a sample by the next upload, then sighted"
 else
 	skip_part "strace is not installed: log failure not injected"

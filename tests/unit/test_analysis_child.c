@@ -741,23 +741,28 @@ static void test_child_args(void)
 {
 	vt_analysis_child_options o;
 	char *good[] = {"x", "--ppid", "12", "--flags", "0", "--memory-max", "1048576", NULL};
-	char *plus[] = {"x", "--flags", "+5", NULL};
+	/* Each bad one has a --ppid, so that only its own flaw can refuse it. */
+	char *plus[] = {"x", "--ppid", "1", "--flags", "+5", NULL};
 	char *zero[] = {"x", "--ppid", "007", NULL};
-	char *neg[] = {"x", "--memory-max", "-1", NULL};
-	char *big[] = {"x", "--memory-max", "18446744073709551616", NULL};
-	char *none[] = {"x", "--flags", NULL};
-	char *odd[] = {"x", "--nope", "1", NULL};
+	char *neg[] = {"x", "--ppid", "1", "--memory-max", "-1", NULL};
+	char *big[] = {"x", "--ppid", "1", "--memory-max", "18446744073709551616", NULL};
+	char *none[] = {"x", "--ppid", "1", "--flags", NULL};
+	char *odd[] = {"x", "--ppid", "1", "--nope", "1", NULL};
 
 	CHECK_OK(vt_analysis_child_args(&o, 7, good));
 	CHECK(o.ppid == 12 && o.flags == 0 && o.memory_max == 1048576);
-	CHECK_CODE(vt_analysis_child_args(&o, 3, plus), VT_EINVAL);
+	CHECK_CODE(vt_analysis_child_args(&o, 5, plus), VT_EINVAL);
 	CHECK(strstr(vt_error_last(), "not a number: \"+5\"") != NULL);
 	CHECK_CODE(vt_analysis_child_args(&o, 3, zero), VT_EINVAL);
-	CHECK_CODE(vt_analysis_child_args(&o, 3, neg), VT_EINVAL);
-	CHECK_CODE(vt_analysis_child_args(&o, 3, big), VT_EINVAL);
-	CHECK_CODE(vt_analysis_child_args(&o, 2, none), VT_EINVAL);
+	CHECK(strstr(vt_error_last(), "not a number: \"007\"") != NULL);
+	CHECK_CODE(vt_analysis_child_args(&o, 5, neg), VT_EINVAL);
+	CHECK(strstr(vt_error_last(), "not a number: \"-1\"") != NULL);
+	CHECK_CODE(vt_analysis_child_args(&o, 5, big), VT_EINVAL);
+	CHECK(strstr(vt_error_last(), "not a number: \"18446744073709551616\"") != NULL);
+	CHECK_CODE(vt_analysis_child_args(&o, 4, none), VT_EINVAL);
 	CHECK(strstr(vt_error_last(), "--flags wants a value") != NULL);
-	CHECK_CODE(vt_analysis_child_args(&o, 3, odd), VT_EINVAL);
+	CHECK_CODE(vt_analysis_child_args(&o, 5, odd), VT_EINVAL);
+	CHECK(strstr(vt_error_last(), "unknown option --nope") != NULL);
 }
 
 int main(int argc, char **argv)
