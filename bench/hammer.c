@@ -287,6 +287,13 @@ static bool largest_copy(hammer *h, vt_checkpoint *c, vt_buf *note)
 	return have;
 }
 
+/* n random bytes at p (getrandom returns up to 256 bytes at once unless interrupted). */
+static void fill_random(uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i += 256)
+		getrandom(p + i, n - i < 256 ? n - i : 256, 0);
+}
+
 /* ---- CPU of the server and of the load --------------------------------- */
 
 /* This process's user and system CPU seconds so far. */
@@ -1419,8 +1426,7 @@ static int run_intake(hammer *h)
 		err = vt_error_set(VT_ENOMEM, "out of memory");
 		goto done;
 	}
-	for (size_t i = 0; i < h->o.file_size; i += 256)
-		getrandom(h->base + i, h->o.file_size - i < 256 ? h->o.file_size - i : 256, 0);
+	fill_random(h->base, h->o.file_size);
 	for (unsigned i = 0; i < h->o.clients; i++) {
 		vt_buf_init(&us[i].body, h->o.file_size + 1024);
 		if ((err = conn_init(&us[i].c, h, url, hdrs, 64 * 1024, up_on_body)) < 0)
@@ -1455,6 +1461,24 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 	(void)flag;
 	(void)ftw;
 	return remove(path) < 0 ? -1 : 0;
+}
+
+/*
+ * A fresh vault in a new directory vt-hammer-KIND-XXXXXX under parent,
+ * its path in dir; *made once the directory exists (remove_scratch it).
+ */
+static int scratch_vault(vt_vault **v, char *dir, size_t cap, const char *parent,
+			 const char *kind, bool *made)
+{
+	int err;
+
+	snprintf(dir, cap, "%s/vt-hammer-%s-XXXXXX", parent, kind);
+	if (mkdtemp(dir) == NULL)
+		return vt_error_sys(VT_EIO, errno, "cannot make a directory under %s", parent);
+	*made = true;
+	if ((err = vt_vault_init(dir)) < 0 || (err = vt_vault_open(v, dir)) < 0)
+		return err;
+	return 0;
 }
 
 /* Remove a bound's scratch directory, saying so when something stays. */
@@ -1527,19 +1551,12 @@ static int run_bound(hammer *h)
 		files = (uint64_t)(512e6 / (double)h->o.file_size);
 	if (files == 0)
 		files = 1;
-	snprintf(dir, sizeof(dir), "%s/vt-hammer-bound-XXXXXX", h->o.dir);
 	if ((data = malloc(h->o.file_size)) == NULL) {
 		err = vt_error_set(VT_ENOMEM, "out of memory");
 		goto done;
 	}
-	for (size_t i = 0; i < h->o.file_size; i += 256)
-		getrandom(data + i, h->o.file_size - i < 256 ? h->o.file_size - i : 256, 0);
-	if (mkdtemp(dir) == NULL) {
-		err = vt_error_sys(VT_EIO, errno, "cannot make a directory under %s", h->o.dir);
-		goto done;
-	}
-	made = true;
-	if ((err = vt_vault_init(dir)) < 0 || (err = vt_vault_open(&v, dir)) < 0)
+	fill_random(data, h->o.file_size);
+	if ((err = scratch_vault(&v, dir, sizeof(dir), h->o.dir, "bound", &made)) < 0)
 		goto done;
 	mb = (double)files * (double)h->o.file_size / 1e6;
 	printf("vt_hammer: bound of %llu files of %zu bytes (%.1f MB) in one thread, vault in %s\n",
@@ -1627,21 +1644,14 @@ static int run_store_bound(hammer *h)
 
 	if (nthreads > files)
 		nthreads = (unsigned)files;
-	snprintf(dir, sizeof(dir), "%s/vt-hammer-store-XXXXXX", h->o.dir);
 	if ((base = malloc(h->o.file_size)) == NULL ||
 	    (jobs = calloc(nthreads, sizeof(*jobs))) == NULL ||
 	    (tids = calloc(nthreads, sizeof(*tids))) == NULL) {
 		err = vt_error_set(VT_ENOMEM, "out of memory");
 		goto done;
 	}
-	for (size_t i = 0; i < h->o.file_size; i += 256)
-		getrandom(base + i, h->o.file_size - i < 256 ? h->o.file_size - i : 256, 0);
-	if (mkdtemp(dir) == NULL) {
-		err = vt_error_sys(VT_EIO, errno, "cannot make a directory under %s", h->o.dir);
-		goto done;
-	}
-	made = true;
-	if ((err = vt_vault_init(dir)) < 0 || (err = vt_vault_open(&v, dir)) < 0)
+	fill_random(base, h->o.file_size);
+	if ((err = scratch_vault(&v, dir, sizeof(dir), h->o.dir, "store", &made)) < 0)
 		goto done;
 	printf("vt_hammer: durable store of %llu files of %zu bytes from %u threads, vault in "
 	       "%s\n",

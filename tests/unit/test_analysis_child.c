@@ -739,30 +739,33 @@ static void test_budget(void)
 /* The child's own arguments: canonical numbers only, every option known. */
 static void test_child_args(void)
 {
-	vt_analysis_child_options o;
-	char *good[] = {"x", "--ppid", "12", "--flags", "0", "--memory-max", "1048576", NULL};
 	/* Each bad one has a --ppid, so that only its own flaw can refuse it. */
-	char *plus[] = {"x", "--ppid", "1", "--flags", "+5", NULL};
-	char *zero[] = {"x", "--ppid", "007", NULL};
-	char *neg[] = {"x", "--ppid", "1", "--memory-max", "-1", NULL};
-	char *big[] = {"x", "--ppid", "1", "--memory-max", "18446744073709551616", NULL};
-	char *none[] = {"x", "--ppid", "1", "--flags", NULL};
-	char *odd[] = {"x", "--ppid", "1", "--nope", "1", NULL};
+	static const struct {
+		const char *arg[3];
+		const char *why;
+	} bad[] = {
+	    {{"--flags", "+5"}, "not a number: \"+5\""},
+	    {{"--ppid", "007"}, "not a number: \"007\""},
+	    {{"--memory-max", "-1"}, "not a number: \"-1\""},
+	    {{"--memory-max", "18446744073709551616"}, "not a number: \"18446744073709551616\""},
+	    {{"--flags"}, "--flags wants a value"},
+	    {{"--nope", "1"}, "unknown option --nope"},
+	};
+	char *good[] = {"x", "--ppid", "12", "--flags", "0", "--memory-max", "1048576", NULL};
+	vt_analysis_child_options o;
 
 	CHECK_OK(vt_analysis_child_args(&o, 7, good));
 	CHECK(o.ppid == 12 && o.flags == 0 && o.memory_max == 1048576);
-	CHECK_CODE(vt_analysis_child_args(&o, 5, plus), VT_EINVAL);
-	CHECK(strstr(vt_error_last(), "not a number: \"+5\"") != NULL);
-	CHECK_CODE(vt_analysis_child_args(&o, 3, zero), VT_EINVAL);
-	CHECK(strstr(vt_error_last(), "not a number: \"007\"") != NULL);
-	CHECK_CODE(vt_analysis_child_args(&o, 5, neg), VT_EINVAL);
-	CHECK(strstr(vt_error_last(), "not a number: \"-1\"") != NULL);
-	CHECK_CODE(vt_analysis_child_args(&o, 5, big), VT_EINVAL);
-	CHECK(strstr(vt_error_last(), "not a number: \"18446744073709551616\"") != NULL);
-	CHECK_CODE(vt_analysis_child_args(&o, 4, none), VT_EINVAL);
-	CHECK(strstr(vt_error_last(), "--flags wants a value") != NULL);
-	CHECK_CODE(vt_analysis_child_args(&o, 5, odd), VT_EINVAL);
-	CHECK(strstr(vt_error_last(), "unknown option --nope") != NULL);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *argv[6] = {"x", "--ppid", "1"};
+		int argc = 3;
+		if (strcmp(bad[i].arg[0], "--ppid") == 0)
+			argc = 1;
+		for (int k = 0; k < 2 && bad[i].arg[k]; k++)
+			argv[argc++] = (char *)bad[i].arg[k];
+		CHECK_CODE(vt_analysis_child_args(&o, argc, argv), VT_EINVAL);
+		CHECK(strstr(vt_error_last(), bad[i].why) != NULL);
+	}
 }
 
 int main(int argc, char **argv)
