@@ -28,6 +28,7 @@
  * sample queued and the worker backs off (100 ms doubling to 10 s).
  */
 #include "vitrine/analysis_service.h"
+#include "vitrine/clock.h"
 #include "vitrine/encoding.h"
 #include "vitrine/error.h"
 #include "vitrine/reader.h"
@@ -79,7 +80,7 @@ struct vt_analysis_service {
 	char ruleset[65];
 	unsigned nrules;
 	/* the retro-scan in progress: from when, how many stale at the start */
-	struct timespec retro_t0;
+	double retro_t0; /* vt_monotonic_seconds() */
 	uint64_t retro_total;
 	uint64_t analysed, logged, errors;
 	vt_analysis_sandbox_options sb_opt;
@@ -121,7 +122,7 @@ struct worker {
 	unsigned sb_samples;	  /* samples sb was handed */
 	bool sb_failed;		  /* the last child died: the next one is a restart */
 	unsigned start_fails;	  /* children that died at start in a row */
-	struct timespec retry_at; /* no new child before this (back-off) */
+	double retry_at; /* vt_monotonic_seconds(): no new child before this (back-off) */
 	uint8_t *chunk;
 	item items[MAX_BATCH];
 	size_t n;
@@ -129,13 +130,6 @@ struct worker {
 	pthread_cond_t cv;
 	size_t waiting; /* entries submitted and not yet published */
 };
-
-static double elapsed(const struct timespec *t0)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
-}
 
 /* ---- entries ---- */
 
@@ -339,13 +333,6 @@ static bool unchanged(vt_analysis_service *s, const item *it)
 	return x.same && x.i == it->nrules;
 }
 
-static int64_t ms_until(const struct timespec *t)
-{
-	struct timespec n;
-	clock_gettime(CLOCK_MONOTONIC, &n);
-	return (int64_t)(t->tv_sec - n.tv_sec) * 1000 + (t->tv_nsec - n.tv_nsec) / 1000000;
-}
-
 /* A child with the batch's rules, started (after the back-off) if needed. */
 static int child_ready(worker *w, vt_analysis_rules *rules)
 {
@@ -363,7 +350,7 @@ static int child_ready(worker *w, vt_analysis_rules *rules)
 	}
 	if (w->sb != NULL)
 		goto done;
-	while ((wait = ms_until(&w->retry_at)) > 0 && !s->stop)
+	while ((wait = (int64_t)(1e3 * (w->retry_at - vt_monotonic_seconds()))) > 0 && !s->stop)
 		usleep((useconds_t)(wait < 100 ? wait : 100) * 1000);
 	if (s->stop) {
 		err = vt_error_set(VT_EBUSY, "stopping");
@@ -384,13 +371,7 @@ static int child_ready(worker *w, vt_analysis_rules *rules)
 		if (ms > BACKOFF_MAX_MS)
 			ms = BACKOFF_MAX_MS;
 		w->start_fails++;
-		clock_gettime(CLOCK_MONOTONIC, &w->retry_at);
-		w->retry_at.tv_sec += ms / 1000;
-		w->retry_at.tv_nsec += (ms % 1000) * 1000000L;
-		if (w->retry_at.tv_nsec >= 1000000000L) {
-			w->retry_at.tv_sec++;
-			w->retry_at.tv_nsec -= 1000000000L;
-		}
+		w->retry_at = vt_monotonic_seconds() + (double)ms / 1e3;
 		w->sb_failed = true;
 		goto done;
 	}
@@ -736,7 +717,7 @@ static void retro_start(vt_analysis_service *s)
 	vt_index_analysis_counts c;
 	if (vt_index_analysis_count(&c, s->idx, s->ruleset) < 0)
 		c.stale = 0;
-	clock_gettime(CLOCK_MONOTONIC, &s->retro_t0);
+	s->retro_t0 = vt_monotonic_seconds();
 	s->retro_total = c.stale;
 	/* Resume a retro-scan of this ruleset that a restart cut short. */
 	s->have_cursor =
@@ -1002,7 +983,7 @@ int vt_analysis_service_status(vt_buf *out, vt_analysis_service *s)
 	memcpy(ruleset, s->ruleset, sizeof(ruleset));
 	nrules = s->nrules;
 	total = s->retro_total;
-	secs = elapsed(&s->retro_t0);
+	secs = vt_monotonic_seconds() - s->retro_t0;
 	errors = s->errors;
 	reconciled = s->reconciled;
 	started = s->started;
