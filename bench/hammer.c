@@ -287,7 +287,7 @@ static bool largest_copy(hammer *h, vt_checkpoint *c, vt_buf *note)
 	return have;
 }
 
-/* n random bytes at p (getrandom returns up to 256 bytes at once unless interrupted). */
+/* n random bytes at p (getrandom never cuts a request of up to 256 bytes short). */
 static void fill_random(uint8_t *p, size_t n)
 {
 	for (size_t i = 0; i < n; i += 256)
@@ -357,7 +357,9 @@ static void cpu_stop(hammer *h)
 
 /*
  * Where the server says the run's uploads spent their time, in ms per
- * upload, into ms[]; false when its /metrics has no intake phases.
+ * upload, into ms[], and in *n how many uploads it published meanwhile
+ * (ours and any other client's); false when its /metrics has no intake
+ * phases or it restarted during the run.
  */
 static bool phases_of(const hammer *h, double ms[PHASES], double *n)
 {
@@ -1465,20 +1467,24 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 
 /*
  * A fresh vault in a new directory vt-hammer-KIND-XXXXXX under parent,
- * its path in dir; *made once the directory exists (remove_scratch it).
+ * its path in dir (cap bytes); *made once the directory exists
+ * (remove_scratch it).
  */
-static int scratch_vault(vt_vault **v, char *dir, size_t cap, const char *parent,
-			 const char *kind, bool *made)
+static int scratch_vault(vt_vault **v, bool *made, char *dir, size_t cap, const char *parent,
+			 const char *kind)
 {
-	int err;
+	int err = 0;
 
 	snprintf(dir, cap, "%s/vt-hammer-%s-XXXXXX", parent, kind);
-	if (mkdtemp(dir) == NULL)
-		return vt_error_sys(VT_EIO, errno, "cannot make a directory under %s", parent);
+	if (mkdtemp(dir) == NULL) {
+		err = vt_error_sys(VT_EIO, errno, "cannot make a directory under %s", parent);
+		goto done;
+	}
 	*made = true;
-	if ((err = vt_vault_init(dir)) < 0 || (err = vt_vault_open(v, dir)) < 0)
-		return err;
-	return 0;
+	if ((err = vt_vault_init(dir)) == 0)
+		err = vt_vault_open(v, dir);
+done:
+	return err;
 }
 
 /* Remove a bound's scratch directory, saying so when something stays. */
@@ -1556,7 +1562,7 @@ static int run_bound(hammer *h)
 		goto done;
 	}
 	fill_random(data, h->o.file_size);
-	if ((err = scratch_vault(&v, dir, sizeof(dir), h->o.dir, "bound", &made)) < 0)
+	if ((err = scratch_vault(&v, &made, dir, sizeof(dir), h->o.dir, "bound")) < 0)
 		goto done;
 	mb = (double)files * (double)h->o.file_size / 1e6;
 	printf("vt_hammer: bound of %llu files of %zu bytes (%.1f MB) in one thread, vault in %s\n",
@@ -1651,7 +1657,7 @@ static int run_store_bound(hammer *h)
 		goto done;
 	}
 	fill_random(base, h->o.file_size);
-	if ((err = scratch_vault(&v, dir, sizeof(dir), h->o.dir, "store", &made)) < 0)
+	if ((err = scratch_vault(&v, &made, dir, sizeof(dir), h->o.dir, "store")) < 0)
 		goto done;
 	printf("vt_hammer: durable store of %llu files of %zu bytes from %u threads, vault in "
 	       "%s\n",
@@ -2064,7 +2070,7 @@ static int parse_args(options *o, int argc, char **argv)
 				"server keeps its vault on\n");
 		return 2;
 	}
-	if (optind == argc && (o->seal_bound || o->store_bound) && o->intake)
+	if (optind == argc && (o->seal_bound || o->store_bound))
 		return 0;
 	if (optind == argc && o->intake && o->url && o->token_file)
 		return 0;

@@ -122,7 +122,7 @@ struct worker {
 	unsigned sb_samples;	  /* samples sb was handed */
 	bool sb_failed;		  /* the last child died: the next one is a restart */
 	unsigned start_fails;	  /* children that died at start in a row */
-	double retry_at; /* vt_monotonic_seconds(): no new child before this (back-off) */
+	double retry_at;	  /* vt_monotonic_seconds(): no new child before this (back-off) */
 	uint8_t *chunk;
 	item items[MAX_BATCH];
 	size_t n;

@@ -21,8 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "vitrine/clock.h"
 #include "vitrine/analysis.h"
+#include "vitrine/clock.h"
 #include "vitrine/encoding.h"
 #include "vitrine/error.h"
 

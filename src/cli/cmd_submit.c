@@ -12,6 +12,7 @@
  * as another file of this run, sent once) or failed with a reason.
  */
 #include "cli.h"
+#include "vitrine/clock.h"
 #include "vitrine/encoding.h"
 #include "vitrine/error.h"
 #include "vitrine/fsutil.h"
@@ -96,7 +97,7 @@ typedef struct {
 	uint64_t bytes;
 	const char *phase;
 	char *stop; /* a refusal that holds for every file (401, 403, 421, 451) */
-	struct timespec t0;
+	double t0;  /* vt_monotonic_seconds() at the start */
 } run;
 
 static int fail_item(item *it, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -195,9 +196,7 @@ done:
 
 static double elapsed(const run *r)
 {
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)(t.tv_sec - r->t0.tv_sec) + (double)(t.tv_nsec - r->t0.tv_nsec) / 1e9;
+	return vt_monotonic_seconds() - r->t0;
 }
 
 /* One progress line on stderr, over the previous one. Called under mu. */
@@ -222,7 +221,7 @@ static int run_pass(run *r, const char *phase, size_t total, void *(*worker)(voi
 	r->done = 0;
 	r->bytes = 0;
 	r->total = total;
-	clock_gettime(CLOCK_MONOTONIC, &r->t0);
+	r->t0 = vt_monotonic_seconds();
 	if (total == 0)
 		goto done;
 	pthread_mutex_lock(&r->mu);

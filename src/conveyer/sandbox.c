@@ -21,8 +21,8 @@
  * affinity again, and statically linked tools or direct system calls
  * read the real clock.
  */
-#include "vitrine/clock.h"
 #include "vitrine/sandbox.h"
+#include "vitrine/clock.h"
 #include "vitrine/error.h"
 
 #include <errno.h>

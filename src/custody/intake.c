@@ -31,9 +31,9 @@
  * log is read from DIR's tiles, where recovery at open has put
  * everything acknowledged.)
  */
-#include "vitrine/clock.h"
 #include "vitrine/intake.h"
 #include "vitrine/checkpoint.h"
+#include "vitrine/clock.h"
 #include "vitrine/encoding.h"
 #include "vitrine/error.h"
 #include "vitrine/fsutil.h"

@@ -7,8 +7,8 @@
  * and Retry-After, so memory stays bounded under any load.
  */
 #include "server_int.h"
-#include "vitrine/clock.h"
 #include "vitrine/access.h"
+#include "vitrine/clock.h"
 #include "vitrine/encoding.h"
 #include "vitrine/error.h"
 #include "vitrine/export.h"
@@ -796,12 +796,8 @@ done:
  */
 static bool too_slow(const request *rq)
 {
-	struct timespec now;
-	double elapsed;
+	double elapsed = vt_monotonic_seconds() - rq->started;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	elapsed = (double)(now.tv_sec - rq->started.tv_sec) +
-		  (double)(now.tv_nsec - rq->started.tv_nsec) / 1e9;
 	return elapsed > rq->srv->timeout_s &&
 	       (double)rq->received < elapsed * (double)rq->srv->min_rate;
 }
@@ -1281,7 +1277,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 			return MHD_NO;
 		rq->srv = srv;
 		rq->conn = c;
-		clock_gettime(CLOCK_MONOTONIC, &rq->started);
+		rq->started = vt_monotonic_seconds();
 		vt_buf_init(&rq->body, VT_ENTRY_MAX);
 		pthread_mutex_init(&rq->mu, NULL);
 		*con_cls = rq;

@@ -71,7 +71,7 @@ typedef struct {
 	vt_route route;
 	vt_buf body;
 	bool too_big;
-	struct timespec started; /* when the request's headers were in */
+	double started;		 /* when the request's headers were in (vt_monotonic_seconds) */
 	uint64_t received;	 /* body bytes so far */
 	pthread_mutex_t mu;
 	bool submitted, done, suspended;

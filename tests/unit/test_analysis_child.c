@@ -763,8 +763,11 @@ static void test_child_args(void)
 			argc = 1;
 		for (int k = 0; k < 2 && bad[i].arg[k]; k++)
 			argv[argc++] = (char *)bad[i].arg[k];
+		int failures = vt_test_failures;
 		CHECK_CODE(vt_analysis_child_args(&o, argc, argv), VT_EINVAL);
 		CHECK(strstr(vt_error_last(), bad[i].why) != NULL);
+		if (vt_test_failures != failures)
+			fprintf(stderr, "  (the case that wants \"%s\")\n", bad[i].why);
 	}
 }
 
