@@ -566,10 +566,7 @@ static bool claim(worker *w)
 			refill(s);
 		if (s->ipend < s->npend)
 			break;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += (long)s->poll_ms * 1000000L;
-		until.tv_sec += until.tv_nsec / 1000000000L;
-		until.tv_nsec %= 1000000000L;
+		until = vt_timespec_after(CLOCK_REALTIME, s->poll_ms);
 		if (!s->kicked)
 			pthread_cond_timedwait(&s->cv, &s->mu, &until);
 		s->kicked = false;

@@ -237,13 +237,7 @@ static int run_pass(run *r, const char *phase, size_t total, void *(*worker)(voi
 		goto done;
 	}
 	while (r->running > 0) {
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += 200 * 1000 * 1000;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		struct timespec until = vt_timespec_after(CLOCK_REALTIME, 200);
 		pthread_cond_timedwait(&r->cv, &r->mu, &until);
 		if (tty)
 			progress(r);

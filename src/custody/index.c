@@ -16,6 +16,7 @@
  */
 #include "vitrine/index.h"
 #include "vitrine/buf.h"
+#include "vitrine/clock.h"
 #include "vitrine/encoding.h"
 #include "vitrine/error.h"
 #include "vitrine/fsutil.h"
@@ -2156,13 +2157,7 @@ int vt_index_search(vt_hash *last, bool *more, vt_index *idx, const vt_query *q,
 	if (max_ms) {
 		/* Filters can make SQLite scan many rows for one it returns:
 		 * bound the time, checked every 1000 VM steps. */
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_sec += max_ms / 1000;
-		until.tv_nsec += (long)(max_ms % 1000) * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		until = vt_timespec_after(CLOCK_MONOTONIC, max_ms);
 		sqlite3_progress_handler(c->db, 1000, past_deadline, &until);
 	}
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {

@@ -947,13 +947,7 @@ static int wait_settled(vt_intake *in, const vt_hash *sample)
 
 	if (!is_pending(in, sample))
 		return 0;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += in->wait_ms / 1000;
-	until.tv_nsec += (long)(in->wait_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	until = vt_timespec_after(CLOCK_MONOTONIC, in->wait_ms);
 	while (is_pending(in, sample) && rc != ETIMEDOUT)
 		rc = pthread_cond_timedwait(&in->pending_cv, &in->pending_mu, &until);
 	if (is_pending(in, sample))

@@ -2,6 +2,7 @@
 /* Tests of sample intake: entries byte for byte, residency decisions, streaming hashes, uploads
  * into a vault. */
 #include "test.h"
+#include "vitrine/clock.h"
 #include "vitrine/encoding.h"
 #include "vitrine/fsutil.h"
 #include "vitrine/intake.h"
@@ -643,13 +644,7 @@ static bool hold_until(const int *v, int want, unsigned ms)
 	struct timespec until;
 	bool ok;
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	until = vt_timespec_after(CLOCK_REALTIME, ms);
 	pthread_mutex_lock(&hold.mu);
 	while (*v < want && pthread_cond_timedwait(&hold.cv, &hold.mu, &until) == 0)
 		;
